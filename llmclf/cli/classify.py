@@ -103,7 +103,9 @@ def classify(
     )
     with progress:
         task = progress.add_task("classify", total=None) if isinstance(progress, Progress) else None
+        seen = 0
         for batch in batched(stream, batch_size):
+            seen += len(batch)
             predictions = clf.classify(batch, threshold=threshold)
             if jsonl:
                 sys.stdout.write("".join(json.dumps(p.to_dict(top_n), ensure_ascii=False) + "\n" for p in predictions))
@@ -112,3 +114,5 @@ def classify(
                 out.print(render_table(predictions, top_n or 3))
             if task is not None:
                 progress.advance(task, len(batch))
+    if not seen:
+        raise InputError("no texts to classify: the input held no non-blank line")

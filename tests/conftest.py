@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from llmclf import Classifier
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+PETS = {
+    "cat": "Cats are independent, self-grooming animals that meow and purr.",
+    "dog": "Dogs are loyal pack animals that bark and play fetch.",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user dirs, and no LLM is configured by accident."""
+    home = tmp_path_factory.mktemp("llmclf-home")
+    monkeypatch.setenv("LLMCLF_HOME", str(home / "data"))
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(home / "cache"))
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMCLF_LLM_MODEL", "LLMCLF_EMBEDDER"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def pets() -> Classifier:
+    clf = Classifier()
+    clf.add_data_to_class("cat", "i like milk")
+    clf.add_data_to_class("dog", "i like bones")
+    return clf.prompt_train(PETS)
+
+
+@pytest.fixture(scope="session")
+def pets_bundle(pets, tmp_path_factory) -> Path:
+    return pets.save(tmp_path_factory.mktemp("bundles") / "pets.model")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def shuffled_sample(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
+    rows = list(rows)
+    random.Random(seed).shuffle(rows)
+    return rows[:n]
+
+
+def dataset(name: str, split: str) -> list[dict]:
+    path = DATA / name / f"{split}.jsonl"
+    if not path.exists():
+        pytest.skip(f"shared dataset not present: {path}")
+    return read_jsonl(path)

@@ -1,0 +1,145 @@
+import hashlib
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmclf import BundleError, Classifier
+from llmclf.bundle import read_bundle
+
+
+class _Payload:
+    """Unpickling this touches a marker file: proof that code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _rewrite(src: Path, dst: Path, replace: dict[str, bytes], manifest_edit=None, fix_hashes=True) -> Path:
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members.update(replace)
+    manifest = json.loads(members["manifest.json"])
+    if fix_hashes:  # an attacker can recompute hashes: the refusal must not depend on them
+        for name, meta in manifest["members"].items():
+            if name in members:
+                meta["sha256"] = hashlib.sha256(members[name]).hexdigest()
+    if manifest_edit:
+        manifest_edit(manifest)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return dst
+
+
+def test_bundle_is_a_zip_with_manifest_arrays_and_examples(pets_bundle):
+    with zipfile.ZipFile(pets_bundle) as zf:
+        assert set(zf.namelist()) == {"manifest.json", "head.npz", "examples.jsonl"}
+        manifest = json.loads(zf.read("manifest.json"))
+        for name, meta in manifest["members"].items():
+            assert hashlib.sha256(zf.read(name)).hexdigest() == meta["sha256"]
+        examples = [json.loads(line) for line in zf.read("examples.jsonl").decode().splitlines()]
+    assert manifest["format_version"] == 1 and manifest["classes"] == ["cat", "dog"]
+    assert manifest["embedder"] == {"id": "minilm-l6-v2-int8-onnx", "dim": 384, "normalized": True}
+    assert manifest["training"]["C"] == 10.0 and manifest["training"]["class_weight"] == "balanced"
+    assert {"text": "i like milk", "label": "cat", "source": "user"} in examples
+
+
+def test_bundle_with_pickled_object_array_is_refused_and_runs_no_code(pets_bundle, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Payload(marker)
+    buf = io.BytesIO()
+    np.savez(buf, coef=evil, intercept=np.zeros(2, np.float32), temperature=np.ones(1))
+    bad = _rewrite(pets_bundle, tmp_path / "evil.model", {"head.npz": buf.getvalue()})
+
+    with pytest.raises(BundleError, match="head.npz"):
+        Classifier.load(bad)
+    assert not marker.exists()
+
+    # the payload is live: loading it the unsafe way would have run it
+    with zipfile.ZipFile(bad) as zf, np.load(io.BytesIO(zf.read("head.npz")), allow_pickle=True) as npz:
+        npz["coef"]
+    assert marker.exists()
+
+
+def test_bundle_whose_member_is_a_raw_pickle_is_refused(pets_bundle, tmp_path):
+    marker = tmp_path / "pwned"
+    bad = _rewrite(pets_bundle, tmp_path / "evil.model", {"head.npz": pickle.dumps(_Payload(marker))})
+    with pytest.raises(BundleError, match="refusing head.npz"):
+        Classifier.load(bad)
+    assert not marker.exists()
+
+
+def test_truncated_bundle_is_refused(pets_bundle, tmp_path):
+    data = pets_bundle.read_bytes()
+    bad = tmp_path / "cut.model"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="corrupt or truncated"):
+        read_bundle(bad)
+
+
+def test_tampered_member_fails_its_checksum(pets_bundle, tmp_path):
+    with zipfile.ZipFile(pets_bundle) as zf:
+        examples = zf.read("examples.jsonl") + b'{"text": "x", "label": "cat"}\n'
+    bad = _rewrite(pets_bundle, tmp_path / "t.model", {"examples.jsonl": examples}, fix_hashes=False)
+    with pytest.raises(BundleError, match="sha256"):
+        read_bundle(bad)
+
+
+def test_future_format_version_is_refused(pets_bundle, tmp_path):
+    bad = _rewrite(pets_bundle, tmp_path / "f.model", {}, lambda m: m.update(format_version=99))
+    with pytest.raises(BundleError, match="format 99.*upgrade llmclf"):
+        read_bundle(bad)
+
+
+def test_missing_member_is_refused(pets_bundle, tmp_path):
+    with zipfile.ZipFile(pets_bundle) as zf:
+        members = {n: zf.read(n) for n in zf.namelist() if n != "examples.jsonl"}
+    bad = tmp_path / "m.model"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(BundleError, match="examples.jsonl is missing"):
+        read_bundle(bad)
+
+
+def test_not_a_bundle_and_missing_file(tmp_path):
+    with pytest.raises(BundleError, match="not found"):
+        read_bundle(tmp_path / "nope.model")
+    other = tmp_path / "other.model"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("manifest.json", "{}")
+    with pytest.raises(BundleError, match="not an llmclf bundle"):
+        read_bundle(other)
+
+
+@pytest.mark.parametrize("interrupt", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_interrupted_save_leaves_old_bundle_intact(pets, tmp_path, monkeypatch, interrupt):
+    path = pets.save(tmp_path / "pets.model")
+    before = path.read_bytes()
+    calls = {"n": 0}
+    real_writestr = zipfile.ZipFile.writestr
+
+    def flaky_writestr(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise interrupt
+        return real_writestr(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", flaky_writestr)
+    with pytest.raises(type(interrupt)):
+        pets.save(path)
+    assert calls["n"] == 2
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["pets.model"]  # no temp file left behind
+    monkeypatch.undo()
+    assert Classifier.load(path).predict(["woof"]) == ["dog"]

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+import llmclf
+from llmclf import Classifier, InputError, Source
+
+
+def test_public_api_matches_all():
+    exported = {name for name in dir(llmclf) if not name.startswith("_")} - {
+        "bundle",
+        "classifier",
+        "datafiles",
+        "descriptions",
+        "embedding",
+        "errors",
+        "examples",
+        "generation",
+        "head",
+        "cli",
+    }
+    assert exported <= set(llmclf.__all__) | {"__version__"}
+    for name in llmclf.__all__:
+        assert hasattr(llmclf, name)
+
+
+def test_pets_get_the_right_labels(pets):
+    assert pets.predict(["woof", "meow", "the puppy barked at the mailman", "my kitten purrs on my lap"]) == [
+        "dog",
+        "cat",
+        "dog",
+        "cat",
+    ]
+
+
+def test_predict_proba_rows_sum_to_one_and_follow_classes(pets):
+    proba = pets.predict_proba(["woof", "meow", "hello"])
+    assert proba.shape == (3, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert pets.classes_ == ["cat", "dog"]
+    assert pets.classes_[int(proba[0].argmax())] == "dog"
+
+
+def test_round_trip_gives_identical_probabilities(pets, tmp_path):
+    texts = ["woof", "meow", "a bird sings"]
+    path = pets.save(tmp_path / "pets.model")
+    loaded = Classifier.load(path)
+    assert loaded.classes_ == pets.classes_
+    np.testing.assert_array_equal(loaded.predict_proba(texts), pets.predict_proba(texts))
+    assert loaded.descriptions == pets.descriptions
+    assert [e.to_dict() for e in loaded.examples] == [e.to_dict() for e in pets.examples]
+
+
+def test_examples_record_their_source(pets):
+    sources = {(e.label, e.source) for e in pets.examples}
+    assert ("cat", Source.USER) in sources and ("cat", Source.DESCRIPTION) in sources
+    assert any(e.text == "i like milk" and e.source is Source.USER for e in pets.examples)
+    # every sentence of the description became an example
+    assert any(e.text == "Dogs are loyal pack animals that bark and play fetch." for e in pets.examples)
+
+
+def test_class_from_examples_alone_becomes_a_class():
+    clf = Classifier()
+    clf.add_data_to_class("bird", ["tweet tweet", "the parrot talks", "feathers and a beak"])
+    clf.prompt_train({"fish": "Fish swim in water and breathe through gills."})
+    assert clf.classes_ == ["bird", "fish"]
+    assert clf.descriptions["bird"] is None
+    assert any("no description" in note for note in clf.report.notes)
+    assert clf.predict(["the canary sang a tweet"]) == ["bird"]
+
+
+def test_fit_is_sklearn_shaped():
+    X = ["great movie, loved it", "wonderful and fun", "terrible, boring film", "awful acting, hated it"]
+    y = ["pos", "pos", "neg", "neg"]
+    clf = Classifier().fit(X, y)
+    assert clf.classes_ == ["neg", "pos"]
+    assert clf.predict(["I loved this wonderful film"]) == ["pos"]
+    assert all(e.source is not Source.USER or e.text in X for e in clf.examples)
+
+
+def test_classify_returns_sorted_probabilities_and_threshold(pets):
+    (pred,) = pets.classify(["woof"])
+    assert pred.label == "dog" and list(pred.probabilities) == ["dog", "cat"]
+    (abstain,) = pets.classify(["woof"], threshold=0.999)
+    assert abstain.label is None and abstain.probabilities == pred.probabilities
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.prompt_train({"only": "one class here"}), "at least two classes"),
+        (lambda c: c.add_data_to_class("", "text"), "class name is empty"),
+        (lambda c: c.add_data_to_class("a", "   "), "is empty"),
+        (lambda c: c.add_class("a", ""), "is empty"),
+        (lambda c: c.predict(["x"]), "not trained"),
+        (lambda c: c.fit(["a", "b"], ["x"]), "2 texts but y has 1"),
+    ],
+)
+def test_bad_library_input_raises_input_error(call, message):
+    with pytest.raises(InputError, match=message):
+        call(Classifier())
+
+
+def test_empty_text_to_predict_is_refused(pets):
+    with pytest.raises(InputError, match="text 2 is empty"):
+        pets.predict(["woof", ""])
+
+
+def test_embedder_sorts_by_length_but_keeps_input_order():
+    emb = llmclf.MiniLMEmbedder(batch_size=2)
+    texts = ["a much longer sentence about dogs and cats and birds", "hi", "medium length text", "x"]
+    together = emb.embed(texts)
+    alone = np.vstack([emb.embed([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
+    assert together.dtype == np.float32 and together.shape == (4, 384)

@@ -1,0 +1,177 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier
+from llmclf.cli import app
+
+runner = CliRunner()
+CAT = "cat: Cats are independent, self-grooming, meow and purr."
+DOG = "dog: Dogs are loyal pack animals that bark and play fetch."
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_train_then_classify_through_the_runner(tmp_path):
+    model = tmp_path / "models" / "pets.model"
+    result = run(
+        "train",
+        "--class",
+        CAT,
+        "--class",
+        DOG,
+        "--train",
+        "cat: i like milk",
+        "--train",
+        "dog: i like bones",
+        "--save",
+        model,
+    )
+    assert result.exit_code == 0, result.output
+    assert "no LLM configured" in result.stderr
+    assert model.exists() and f"saved {model}" in result.stdout.replace("\n", "")
+
+    result = run("classify", "--load", model, "woof", "meow")
+    assert result.exit_code == 0, result.output
+    records = jsonl(result.stdout)
+    assert [r["prediction"] for r in records] == ["dog", "cat"]
+    for r in records:
+        assert set(r) == {"text", "prediction", "probabilities"}
+        assert set(r["probabilities"]) == {"cat", "dog"}
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
+
+
+def test_classify_reads_data_flags_stdin_and_files(pets_bundle, tmp_path):
+    result = run("classify", "--load", pets_bundle, "--data", "woof", "-", input="meow\n\npurr purr\n")
+    assert result.exit_code == 0, result.output
+    assert [r["text"] for r in jsonl(result.stdout)] == ["woof", "meow", "purr purr"]
+
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text('id,text\n1,"the dog barked, loudly"\n2,meow\n', encoding="utf-8")
+    jl_file = tmp_path / "in.jsonl"
+    jl_file.write_text('{"text": "woof woof"}\n', encoding="utf-8")
+    result = run("classify", "--load", pets_bundle, "--input", csv_file, "--input", jl_file, "--top-n", "1")
+    assert result.exit_code == 0, result.output
+    records = jsonl(result.stdout)
+    assert [r["text"] for r in records] == ["the dog barked, loudly", "meow", "woof woof"]
+    assert [r["prediction"] for r in records] == ["dog", "cat", "dog"]
+    assert all(len(r["probabilities"]) == 1 for r in records)
+
+
+def test_classify_streams_in_batches(pets_bundle, tmp_path):
+    texts = tmp_path / "many.txt"
+    texts.write_text("".join(f"woof number {i}\n" for i in range(25)), encoding="utf-8")
+    result = run("classify", "--load", pets_bundle, "--input", texts, "--batch-size", "7")
+    assert result.exit_code == 0, result.output
+    assert len(jsonl(result.stdout)) == 25
+
+
+def test_classify_threshold_abstains(pets_bundle):
+    result = run("classify", "--load", pets_bundle, "--threshold", "0.9999", "woof")
+    assert result.exit_code == 0
+    assert jsonl(result.stdout)[0]["prediction"] is None
+
+
+def test_train_from_class_file_and_data_file(tmp_path):
+    classes = tmp_path / "classes.yaml"
+    classes.write_text("cat: Cats meow and purr.\ndog: Dogs bark and fetch.\n", encoding="utf-8")
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\ni like milk,cat\ni like bones,dog\ntweet tweet,bird\n", encoding="utf-8")
+    model = tmp_path / "m.model"
+    result = run("train", "--classes", classes, "--data", data, "--save", model)
+    assert result.exit_code == 0, result.output
+    assert "class 'bird' has no description" in result.stderr
+    clf = Classifier.load(model)
+    assert clf.classes_ == ["bird", "cat", "dog"]
+    assert clf.descriptions["bird"] is None
+
+    result = run("info", model)
+    assert result.exit_code == 0 and "bird" in result.stdout and "minilm-l6-v2-int8-onnx" in result.stdout
+    manifest = json.loads(run("info", model, "--json").stdout)
+    assert manifest["example_counts"]["bird"] == {"user": 1, "description": 3}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--class", "cat Cats meow", "--class", DOG], "no colon found"),
+        (["train", "--class", ": Cats meow", "--class", DOG], "empty class name"),
+        (["train", "--class", "cat:", "--class", DOG], "empty description"),
+        (["train", "--class", CAT, "--class", "cat: again"], "class 'cat' is given twice"),
+        (["train", "--class", CAT], "need at least two classes, got 1"),
+        (["train", "--class", CAT, "--train", "dog"], "no colon found"),
+        (["train", "--class", CAT, "--class", DOG, "--data", "missing.csv"], "file not found: missing.csv"),
+        (["classify", "--load", "{bundle}", ""], "text 1 is empty"),
+        (["classify", "--load", "{bundle}", "woof", "   "], "text 2 is empty"),
+        (["classify", "--load", "{bundle}"], "no texts to classify"),
+        (["classify", "--load", "missing.model", "woof"], "model bundle not found: missing.model"),
+        (["classify", "--load", "{corrupt}", "woof"], "corrupt or truncated"),
+        (["classify", "--load", "{bundle}", "--input", "{latin1}"], "is not UTF-8 text"),
+        (["classify", "--load", "{bundle}", "--input", "{emptyrow}"], "emptyrow.jsonl:2: text is empty"),
+        (["info", "{corrupt}"], "corrupt or truncated"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, pets_bundle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    corrupt = tmp_path / "corrupt.model"
+    corrupt.write_bytes(pets_bundle.read_bytes()[:300])
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    emptyrow = tmp_path / "emptyrow.jsonl"
+    emptyrow.write_text('{"text": "woof"}\n{"text": ""}\n', encoding="utf-8")
+    paths = {"bundle": pets_bundle, "corrupt": corrupt, "latin1": latin1, "emptyrow": emptyrow}
+    args = [a.format(**paths) for a in args]
+    result = runner.invoke(app, args, input="")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+
+
+def test_real_subprocess_end_to_end(tmp_path):
+    model = tmp_path / "pets.model"
+    exe = [sys.executable, "-m", "llmclf"]
+    train = subprocess.run(
+        [*exe, "train", "--class", CAT, "--class", DOG, "--save", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert train.returncode == 0, train.stderr
+    proc = subprocess.run(
+        [*exe, "classify", "--load", str(model)], input="woof\nmeow\n", capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [r["prediction"] for r in jsonl(proc.stdout)] == ["dog", "cat"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["classify", "--bogus"], "No such option: --bogus"),
+        (["classify", "woof"], "Missing option '--load'"),
+        (["classify", "--load", "x.model", "--threshold", "7", "w"], "--threshold"),
+        (["train", "--class", "nocolon", "--class", "b: x"], "no colon found"),
+    ],
+)
+def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):
+    console_script = Path(sys.executable).parent / "llmclf"
+    exe = [str(console_script)] if console_script.exists() else [sys.executable, "-m", "llmclf"]
+    proc = subprocess.run(
+        [*exe, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
