@@ -79,7 +79,7 @@ def test_scripts_use_docker_with_models_mount_and_openai_env_by_name(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "running in Docker image llmclf:latest" in proc.stderr
-    run_line = [line for line in (bin_dir / "calls.log").read_text().splitlines() if line.startswith("run ")][0]
+    run_line = next(line for line in (bin_dir / "calls.log").read_text().splitlines() if line.startswith("run "))
     assert f"-v {tmp_path}/models:/work/models" in run_line
     assert "-e OPENAI_API_KEY" in run_line and "-e OPENAI_BASE_URL" in run_line
     assert "sk-secret-value" not in run_line and "sk-secret-value" not in proc.stderr

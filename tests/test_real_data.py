@@ -33,6 +33,6 @@ def test_banking77_ten_shot_through_cli_reaches_80_percent(tmp_path):
     clf = Classifier.load(model)
     assert len(clf.classes_) == 77
     predictions = clf.predict([r["text"] for r in test])
-    accuracy = sum(p == r["label"] for p, r in zip(predictions, test)) / len(test)
+    accuracy = sum(p == r["label"] for p, r in zip(predictions, test, strict=False)) / len(test)
     print(f"banking77 10-shot accuracy on 1,000 test rows: {accuracy:.3f}")
     assert accuracy >= 0.80
