@@ -21,6 +21,7 @@ __all__ = ["ExampleGenerator", "GenerationResult"]
 class GenerationResult:
     examples: list[Example] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # class -> why it got no synthetic data
+    short: dict[str, int] = field(default_factory=dict)  # class -> how many it got, when fewer than asked
     calls: int = 0  # LLM requests actually sent (0 when served from cache)
     cached: int = 0  # classes answered from the cache
     model: str | None = None

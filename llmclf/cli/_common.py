@@ -46,6 +46,10 @@ def notice(message: str) -> None:
     err.print(f"[yellow]notice:[/] {message}", markup=True, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+
+
 def setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 

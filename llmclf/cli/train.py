@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, read_class_file
-from ..errors import InputError
-from ._common import friendly_errors, notice, out, setup_logging, split_pair
+from ..errors import InputError, LLMError
+from ..examples import Source
+from ..llm.cache import GenerationCache
+from ..llm.config import HOW_TO_CONFIGURE, LLMConfig, resolve_llm
+from ._common import err, friendly_errors, notice, out, setup_logging, split_pair, warn
 
 
 def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[str, str]:
@@ -50,6 +56,22 @@ def train(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
     ),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder id (default: the embedded MiniLM)."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name [env: LLMCLF_LLM_MODEL]."),
+    llm_base_url: str | None = typer.Option(
+        None, "--llm-base-url", help="OpenAI-compatible URL [env: OPENAI_BASE_URL]."
+    ),
+    llm_api_key: str | None = typer.Option(None, "--llm-api-key", help="API key; prefer env OPENAI_API_KEY."),
+    llm_mode: str | None = typer.Option(
+        None, "--llm-mode", help="instructor mode: tools (default), json, json_schema, md_json."
+    ),
+    llm_timeout: float = typer.Option(60.0, "--llm-timeout", min=0.1, help="Seconds per LLM request."),
+    llm_retries: int = typer.Option(3, "--llm-retries", min=0, help="Retries for 429, 5xx and timeouts."),
+    examples_per_class: int = typer.Option(
+        20, "--examples-per-class", "-n", min=1, help="Synthetic examples per class."
+    ),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Classes generated at once."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the generation cache."),
+    strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
 ) -> None:
     """Train a classifier from class descriptions and/or examples."""
@@ -71,11 +93,60 @@ def train(
         if label not in classes:
             notice(f"class {label!r} has no description; it is learned from its {len(texts)} example(s) only")
 
-    notice("no LLM configured: training from class descriptions and your examples only")
-    clf.prompt_train()
+    config = resolve_llm(
+        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
+    )
+    if config is None:
+        notice(
+            f"no LLM configured: training from class descriptions and your examples only; to add one, {HOW_TO_CONFIGURE}"
+        )
+        clf.prompt_train()
+    else:
+        from ..llm.generate import LLMGenerator  # pydantic and instructor: only when an LLM is used
+
+        with generation_progress(len(clf.descriptions)) as on_done:
+            clf.generator = LLMGenerator(
+                config,
+                clf.embedder,
+                examples_per_class=examples_per_class,
+                concurrency=concurrency,
+                cache=None if no_cache else GenerationCache(),
+                on_class_done=on_done,
+            )
+            clf.prompt_train()
+        report_generation(clf, config)
+        generation = clf.report.generation
+        if strict and generation.failed:
+            raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
     print_summary(clf)
     out.print(f"saved {path} ({len(clf.classes_)} classes, {len(clf.examples)} examples)")
+
+
+@contextmanager
+def generation_progress(total: int) -> Iterator[Callable[[str], None]]:
+    """One progress bar across classes, on stderr, only when stderr is a terminal."""
+    if not err.is_terminal:
+        yield lambda _name: None
+        return
+    with Progress(
+        TextColumn("LLM writing examples"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
+        task = progress.add_task("generate", total=total)
+        yield lambda _name: progress.advance(task)
+
+
+def report_generation(clf: Classifier, config: LLMConfig) -> None:
+    generation = clf.report.generation
+    made = sum(1 for e in clf.examples if e.source is Source.SYNTHETIC)
+    notice(
+        f"LLM {generation.model} at {config.endpoint}: {made} synthetic examples, "
+        f"{generation.calls} LLM call(s), {generation.cached} reply(ies) from cache"
+    )
+    for name, reason in sorted(generation.failed.items()):
+        warn(f"class {name!r} got no synthetic data: {reason}")
+    for name, got in sorted(generation.short.items()):
+        notice(f"class {name!r} got {got} synthetic examples, fewer than asked")
 
 
 def print_summary(clf: Classifier) -> None:

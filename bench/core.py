@@ -1,0 +1,84 @@
+"""Core speed and memory: classify cold start, classify throughput, train time.
+
+    python bench/core.py            # full (10,000 texts)
+    python bench/core.py --quick    # a small slice, as a smoke test
+
+Each figure is one child process running the real `llmclf` CLI, timed from
+spawn to exit, with its peak RSS from wait4().
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import LLMCLF, k_per_class, load_split, machine, print_table, shuffled, timed_run, write_jsonl
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small slice: 500 texts, 1 cold-start run")
+    args = parser.parse_args()
+    n_texts = 500 if args.quick else 10_000
+    repeats = 1 if args.quick else 5
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        train = write_jsonl(tmp / "train.jsonl", k_per_class(load_split("banking77", "train"), 10))
+        model = tmp / "banking.model"
+        walls, rss = [], 0.0
+        for _ in range(repeats if not args.quick else 1):
+            wall, peak, _ = timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
+            walls.append(wall)
+            rss = max(rss, peak)
+        rows.append(
+            [
+                "train banking77, 77 classes x 10 examples",
+                f"{statistics.median(walls):.2f} s",
+                "target <= 30 s",
+                f"{rss:.0f} MiB",
+            ]
+        )
+
+        walls, rss = [], 0.0
+        for _ in range(repeats):
+            wall, peak, _ = timed_run(
+                [*LLMCLF, "classify", "--load", str(model), "--json", "I still have not received my card"]
+            )
+            walls.append(wall)
+            rss = max(rss, peak)
+        rows.append(
+            [
+                f"classify cold start, 1 text (median of {repeats})",
+                f"{statistics.median(walls):.2f} s",
+                "target <= 1.0 s",
+                f"{rss:.0f} MiB",
+            ]
+        )
+
+        pool = [r["text"] for r in shuffled(load_split("banking77", "train") + load_split("banking77", "test"))]
+        texts = (pool * (n_texts // len(pool) + 1))[:n_texts]
+        infile = tmp / "texts.txt"
+        infile.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
+        wall, peak, out = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
+        assert out.count("\n") == n_texts, "classify lost texts"
+        rows.append(
+            [
+                f"classify {n_texts:,} texts (incl. start-up)",
+                f"{n_texts / wall:,.0f} texts/s ({wall:.1f} s)",
+                "target >= 1,000 texts/s",
+                f"{peak:.0f} MiB",
+            ]
+        )
+
+    print(f"machine: {machine()}")
+    print_table("llmclf core", ["what", "measured", "target", "peak RSS"], rows)
+
+
+if __name__ == "__main__":
+    main()

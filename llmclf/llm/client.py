@@ -1,0 +1,159 @@
+"""Structured LLM calls: the :class:`StructuredLLM` Protocol and its OpenAI-compatible backend.
+
+:class:`OpenAICompatibleLLM` is the ``openai`` SDK wrapped by ``instructor``.
+The SDK retries 429, 5xx, connection errors and timeouts with exponential
+backoff (``max_retries``); instructor re-asks when a reply fails pydantic
+validation (``max_reasks``). Whatever still fails becomes one
+:class:`~llmclf.errors.LLMError` whose message names the endpoint, never the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from ..errors import LLMError
+from .config import LLMConfig
+
+__all__ = ["LLMAuthError", "OpenAICompatibleLLM", "StructuredLLM"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class LLMAuthError(LLMError):
+    """The endpoint refused our credentials: retrying cannot help, so the whole run stops."""
+
+
+class StructuredLLM(Protocol):
+    model: str | None
+    endpoint: str
+    requests: int  # chat-completion requests sent, retries and re-asks included
+
+    async def resolve_model(self) -> str: ...
+
+    async def create(
+        self,
+        messages: list[dict[str, str]],
+        response_model: type[T],
+        *,
+        max_tokens: int,
+        temperature: float = 0.7,
+        context: dict[str, Any] | None = None,
+    ) -> T: ...
+
+    async def aclose(self) -> None: ...
+
+
+class OpenAICompatibleLLM:
+    """OpenAI, Ollama, vLLM or llama.cpp's server, through one ``/v1/chat/completions``."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        import httpx
+        import instructor
+        from openai import AsyncOpenAI
+
+        # instructor logs every failed attempt at ERROR; we report failures ourselves.
+        logging.getLogger("instructor").setLevel(logging.CRITICAL)
+        self.config = config
+        self.model = config.model
+        self.endpoint = config.endpoint
+        self.requests = 0
+
+        async def count(request: httpx.Request) -> None:
+            if request.url.path.endswith("/chat/completions"):
+                self.requests += 1
+
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
+            event_hooks={"request": [count]},
+        )
+        self._openai = AsyncOpenAI(
+            base_url=config.base_url, api_key=config.api_key, max_retries=config.max_retries, http_client=self._http
+        )
+        self._client = instructor.from_openai(self._openai, mode=_mode(config.mode))
+
+    async def resolve_model(self) -> str:
+        """The configured model, or the first one the endpoint lists (llama.cpp serves one)."""
+        if self.model:
+            return self.model
+        try:
+            page = await self._openai.models.list()
+        except Exception as exc:
+            raise _as_llm_error(exc, self.endpoint) from None
+        models = [m.id for m in page.data]
+        if not models:
+            raise LLMError(f"{self.endpoint} lists no models: set --llm-model or LLMCLF_LLM_MODEL")
+        self.model = models[0]
+        return self.model
+
+    async def create(
+        self,
+        messages: list[dict[str, str]],
+        response_model: type[T],
+        *,
+        max_tokens: int,
+        temperature: float = 0.7,
+        context: dict[str, Any] | None = None,
+    ) -> T:
+        model = await self.resolve_model()
+        try:
+            return await self._client.chat.completions.create(
+                model=model,
+                messages=messages,
+                response_model=response_model,
+                max_retries=self.config.max_reasks,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                context=context,
+            )
+        except Exception as exc:
+            raise _as_llm_error(exc, self.endpoint) from None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _mode(name: str):
+    import instructor
+
+    return {
+        "tools": instructor.Mode.TOOLS,
+        "json": instructor.Mode.JSON,
+        "json_schema": instructor.Mode.JSON_SCHEMA,
+        "md_json": instructor.Mode.MD_JSON,
+    }[name]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def _as_llm_error(exc: Exception, endpoint: str) -> LLMError:
+    """One line for the user; the message never carries the API key."""
+    import httpx
+    import openai
+    from pydantic import ValidationError
+
+    chain = _chain(exc)
+    api = next((e for e in chain if isinstance(e, openai.APIError)), None)
+    if isinstance(api, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LLMAuthError(f"authentication failed at {endpoint} (HTTP {api.status_code}): check the API key")
+    if isinstance(api, openai.APITimeoutError) or any(isinstance(e, httpx.TimeoutException) for e in chain):
+        return LLMError(f"{endpoint} timed out after retries")
+    if isinstance(api, openai.APIConnectionError):
+        return LLMError(f"cannot reach {endpoint} after retries")
+    if isinstance(api, openai.RateLimitError):
+        return LLMError(f"{endpoint} kept answering 429 (rate limited) after retries")
+    if isinstance(api, openai.APIStatusError):
+        return LLMError(f"{endpoint} answered HTTP {api.status_code} after retries")
+    parse = next((e for e in chain if isinstance(e, ValidationError | ValueError)), None)
+    if parse is not None:
+        first = str(parse).strip().splitlines()[0] if str(parse).strip() else type(parse).__name__
+        return LLMError(f"{endpoint} gave no valid structured reply after re-asks ({first[:160]})")
+    return LLMError(f"LLM call to {endpoint} failed: {type(chain[-1]).__name__}")

@@ -1,0 +1,209 @@
+"""LLM-written training data: one structured call per class, or a few for large counts.
+
+Classes run concurrently under a bound. Each reply is cleaned (empty, too
+long, copies of the description, exact and near duplicates by embedding
+cosine) and topped up by further calls until the count is reached or a call
+adds nothing new. Replies are cached on disk, so an unchanged retrain makes
+no calls. One class failing never sinks the others; bad credentials stop
+everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from ..descriptions import description_examples, split_sentences
+from ..embedding import Embedder
+from ..errors import LLMError
+from ..examples import Example, Source
+from ..generation import GenerationResult
+from .cache import GenerationCache
+from .client import LLMAuthError, OpenAICompatibleLLM, StructuredLLM
+from .config import LLMConfig
+from .prompts import generation_messages
+
+__all__ = ["LLMGenerator", "SyntheticExamples"]
+
+MAX_CHARS = 400  # longer texts are dropped, not sent back: they are rarely examples
+PER_CALL = 25  # examples asked for in one call
+NEAR_DUPLICATE = 0.95  # embedding cosine above which a text adds nothing
+TEMPERATURE = 0.9
+
+
+# The string bounds go into the JSON schema (which constrains decoding on
+# llama.cpp) but are not validated here: an over-long item is dropped in
+# clean-up instead of failing the whole reply.
+Text = Annotated[str, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_CHARS})]
+
+
+class SyntheticExamples(BaseModel):
+    """Example texts that belong to one class."""
+
+    examples: list[Text] = Field(min_length=1, max_length=PER_CALL)
+
+
+_WORDY = re.compile(r"[^\W\d_]{2,}")  # at least one word of two letters: drops "", ".1", "--"
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
+class LLMGenerator:
+    """An :class:`~llmclf.generation.ExampleGenerator` backed by an OpenAI-compatible LLM."""
+
+    def __init__(
+        self,
+        config: LLMConfig | None = None,
+        embedder: Embedder | None = None,
+        *,
+        llm: StructuredLLM | None = None,
+        examples_per_class: int = 20,
+        concurrency: int = 8,
+        cache: GenerationCache | None = None,
+        on_class_done: Callable[[str], None] | None = None,
+    ) -> None:
+        if llm is None and config is None:
+            raise ValueError("give an LLMConfig or a StructuredLLM")
+        if examples_per_class < 1 or concurrency < 1:
+            raise ValueError("examples_per_class and concurrency must be at least 1")
+        self.config = config
+        self._llm = llm
+        self.embedder = embedder
+        self.examples_per_class = examples_per_class
+        self.concurrency = concurrency
+        self.cache = cache
+        self.on_class_done = on_class_done
+
+    def generate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
+        return asyncio.run(self.agenerate(descriptions, examples))
+
+    async def agenerate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
+        llm = self._llm or OpenAICompatibleLLM(self.config)
+        result = GenerationResult()
+        try:
+            result.model = await llm.resolve_model()
+            derived = [e.text for name, d in descriptions.items() for e in description_examples(name, d)]
+            known = [e.text for e in examples] + derived
+            state = _DedupState(self.embedder, known)
+            sem = asyncio.Semaphore(self.concurrency)
+            tasks = [
+                asyncio.create_task(self._one_class(llm, sem, state, name, descriptions, examples, result))
+                for name in descriptions
+            ]
+            try:
+                await asyncio.gather(*tasks)
+            except LLMAuthError:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        finally:
+            result.calls = llm.requests
+            if self._llm is None:
+                await llm.aclose()
+        return result
+
+    async def _one_class(
+        self,
+        llm: StructuredLLM,
+        sem: asyncio.Semaphore,
+        state: _DedupState,
+        name: str,
+        descriptions: Mapping[str, str | None],
+        examples: Sequence[Example],
+        result: GenerationResult,
+    ) -> None:
+        description = descriptions[name]
+        seeds = [e.text for e in examples if e.label == name and e.source in (Source.USER, Source.FEEDBACK)]
+        others = [c for c in descriptions if c != name]
+        banned = {_norm(description)} | {_norm(s) for s in split_sentences(description)} if description else set()
+        kept: list[Example] = []
+        target = self.examples_per_class
+        max_calls = math.ceil(target / PER_CALL) + 2
+        error: str | None = None
+        for _ in range(max_calls):
+            want = min(PER_CALL, target - len(kept))
+            if want <= 0:
+                break
+            messages = generation_messages(name, description, seeds, others, want, [e.text for e in kept])
+            try:
+                entry, cached = await self._ask(llm, sem, messages, want)
+            except LLMAuthError:
+                raise
+            except LLMError as exc:
+                error = str(exc)
+                break
+            result.cached += cached
+            fresh = [t.strip() for t in entry["examples"] if isinstance(t, str)]
+            fresh = [t for t in fresh if _WORDY.search(t) and len(t) <= MAX_CHARS and _norm(t) not in banned]
+            added = state.admit(fresh)[: target - len(kept)]
+            meta = {"model": entry["model"], "created_at": entry["created_at"]}
+            kept.extend(Example(t, name, Source.SYNTHETIC, dict(meta)) for t in added)
+            if not added:
+                break  # the LLM has nothing new to say for this class
+        result.examples.extend(kept)
+        if not kept:
+            result.failed[name] = error or "the LLM returned no usable examples"
+        elif len(kept) < target:
+            result.short[name] = len(kept)
+        if self.on_class_done is not None:
+            self.on_class_done(name)
+
+    async def _ask(
+        self, llm: StructuredLLM, sem: asyncio.Semaphore, messages: list[dict[str, str]], want: int
+    ) -> tuple[dict[str, Any], int]:
+        key = None
+        if self.cache is not None:
+            mode = self.config.mode if self.config else None
+            key = self.cache.key(model=llm.model, messages=messages, n=want, temperature=TEMPERATURE, mode=mode)
+            entry = self.cache.get(key)
+            if entry and isinstance(entry.get("examples"), list):
+                return entry, 1
+        async with sem:
+            reply = await llm.create(
+                messages, SyntheticExamples, max_tokens=min(4096, 96 + 64 * want), temperature=TEMPERATURE
+            )
+        entry = {
+            "examples": list(reply.examples),
+            "model": llm.model,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if self.cache is not None and key is not None:
+            self.cache.put(key, entry)
+        return entry, 0
+
+
+class _DedupState:
+    """Exact and near-duplicate filter shared by all classes of one run."""
+
+    def __init__(self, embedder: Embedder | None, known: Sequence[str]) -> None:
+        self.embedder = embedder
+        self.seen = {_norm(t) for t in known}
+        self.vectors = embedder.embed(list(dict.fromkeys(known))) if embedder is not None and known else None
+
+    def admit(self, texts: Sequence[str]) -> list[str]:
+        unique = []
+        for t in texts:
+            key = _norm(t)
+            if key and key not in self.seen:
+                self.seen.add(key)
+                unique.append(t)
+        if self.embedder is None or not unique:
+            return unique
+        vecs = self.embedder.embed(unique)
+        out = []
+        for text, vec in zip(unique, vecs, strict=True):
+            if self.vectors is not None and len(self.vectors) and float(np.max(self.vectors @ vec)) > NEAR_DUPLICATE:
+                continue
+            self.vectors = vec[None, :] if self.vectors is None else np.vstack([self.vectors, vec])
+            out.append(text)
+        return out

@@ -1,0 +1,46 @@
+import pytest
+
+from llmclf import InputError
+from llmclf.llm import resolve_llm
+
+
+def test_nothing_set_means_no_llm():
+    assert resolve_llm(env={}) is None
+
+
+def test_flags_win_over_env():
+    env = {"LLMCLF_LLM_MODEL": "env-model", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "OPENAI_API_KEY": "sk-env"}
+    config = resolve_llm("flag-model", "http://127.0.0.1:2/v1", "sk-flag", env=env)
+    assert (config.model, config.base_url, config.api_key) == ("flag-model", "http://127.0.0.1:2/v1", "sk-flag")
+    config = resolve_llm(env=env)
+    assert (config.model, config.base_url, config.api_key) == ("env-model", "http://127.0.0.1:1/v1", "sk-env")
+
+
+def test_api_key_alone_means_openai_with_a_default_model():
+    config = resolve_llm(env={"OPENAI_API_KEY": "sk-test"})
+    assert config.base_url == "https://api.openai.com/v1" and config.model == "gpt-4o-mini"
+    assert config.mode == "tools"
+
+
+def test_local_server_needs_no_key_and_no_model():
+    config = resolve_llm(env={"OPENAI_BASE_URL": "http://localhost:11434/v1"})
+    assert config.model is None  # asked from /models at run time
+    assert config.api_key == "not-needed"
+
+
+def test_key_never_appears_in_repr():
+    config = resolve_llm(env={"OPENAI_API_KEY": "sk-very-secret"})
+    assert "sk-very-secret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model": "m"}, "no endpoint"),
+        ({"base_url": "localhost:8000"}, "must start with http"),
+        ({"base_url": "http://x/v1", "mode": "telepathy"}, "unknown LLM mode"),
+    ],
+)
+def test_bad_llm_settings_are_input_errors(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        resolve_llm(env={}, **kwargs)

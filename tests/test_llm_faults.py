@@ -1,0 +1,228 @@
+"""The LLM layer against a scripted OpenAI-compatible server: retries, re-asks, partial failure, cache."""
+
+import json
+import threading
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier, LLMError, Source
+from llmclf.cli import app
+from llmclf.llm import GenerationCache, LLMGenerator, resolve_llm
+
+from .fakellm import FakeLLMServer, Reply, class_of, error_reply, tool_reply
+
+CLASSES = {"cat": "Cats meow and purr.", "dog": "Dogs bark and fetch sticks."}
+TEXTS = {
+    "cat": ["my kitten naps in the sun", "she purrs when I stroke her", "the tabby chased a mouse", "litter box again"],
+    "dog": ["we walked the puppy twice", "he fetched the ball", "the hound howled at night", "bought a new leash"],
+}
+
+
+def examples_for(request, n=None):
+    name = class_of(request)
+    prompt = next(m["content"] for m in request["messages"] if "Write " in (m.get("content") or ""))
+    asked = int(prompt.split("Write ", 1)[1].split(" ", 1)[0])
+    return tool_reply(request, {"examples": TEXTS[name][: n or asked]})
+
+
+def generator(server, n=3, concurrency=8, cache=None, embedder=None, retries=2, timeout=0.5):
+    config = resolve_llm(base_url=server.base_url, timeout=timeout, max_retries=retries, env={})
+    return LLMGenerator(config, embedder, examples_per_class=n, concurrency=concurrency, cache=cache)
+
+
+def chat_requests(server):
+    return len(server.requests)
+
+
+def test_429_then_success_is_retried():
+    script = lambda req, n: error_reply(429, "slow down") if n == 1 else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, concurrency=1).generate(CLASSES, [])
+    assert result.failed == {}
+    assert sorted(e.text for e in result.examples if e.label == "cat") == sorted(TEXTS["cat"][:3])
+    assert result.calls == chat_requests(server) == 3  # one 429, then one call per class
+
+
+def test_persistent_500_fails_one_class_and_keeps_the_others():
+    script = lambda req, n: error_reply(500) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, retries=2).generate(CLASSES, [])
+    assert "HTTP 500" in result.failed["dog"]
+    assert {e.label for e in result.examples} == {"cat"}
+    assert sum(class_of(r) == "dog" for r in server.requests) == 3  # first try + 2 retries, then stop
+
+
+def test_reply_slower_than_the_timeout_fails_that_class_without_hanging():
+    script = lambda req, n: Reply(delay=3.0) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, retries=1, timeout=0.4).generate(CLASSES, [])
+    assert "timed out" in result.failed["dog"]
+    assert len([e for e in result.examples if e.label == "cat"]) == 3
+
+
+def test_malformed_json_is_reasked_then_accepted():
+    script = lambda req, n: tool_reply(req, '{"examples": ["unterminated') if n == 1 else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, concurrency=1).generate({"cat": CLASSES["cat"], "dog": CLASSES["dog"]}, [])
+    assert result.failed == {}
+    assert len(server.requests[1]["messages"]) > len(server.requests[0]["messages"])  # the re-ask carries the error
+
+
+def test_malformed_json_forever_fails_that_class_after_bounded_reasks():
+    script = lambda req, n: tool_reply(req, "not json at all") if class_of(req) == "cat" else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server).generate(CLASSES, [])
+    assert "no valid structured reply" in result.failed["cat"]
+    assert sum(class_of(r) == "cat" for r in server.requests) == 3  # 1 + max_reasks
+    assert len([e for e in result.examples if e.label == "dog"]) == 3
+
+
+def test_too_few_items_are_topped_up_by_another_call():
+    def script(req, n):
+        asked = req["messages"][-1]["content"]
+        if "Write 4 " in asked:
+            return tool_reply(req, {"examples": TEXTS[class_of(req)][:2]})
+        assert "Write 2 " in asked and TEXTS[class_of(req)][0] in asked  # asks for the rest, avoiding repeats
+        return tool_reply(req, {"examples": TEXTS[class_of(req)][2:4]})
+
+    with FakeLLMServer(script) as server:
+        result = generator(server, n=4).generate(CLASSES, [])
+    assert result.failed == {} and result.short == {}
+    assert sorted(e.text for e in result.examples if e.label == "dog") == sorted(TEXTS["dog"])
+    assert result.calls == 4
+
+
+def test_too_few_items_forever_ends_short_instead_of_looping():
+    script = lambda req, n: tool_reply(req, {"examples": TEXTS[class_of(req)][:2]})  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, n=10).generate(CLASSES, [])
+    assert result.short == {"cat": 2, "dog": 2}
+    assert result.calls == 4  # the second call per class added nothing new, so it stopped
+
+
+def test_bad_credentials_fail_at_once_naming_the_endpoint_not_the_key():
+    with FakeLLMServer(lambda req, n: error_reply(401, "invalid api key")) as server:
+        config = resolve_llm(base_url=server.base_url, api_key="sk-top-secret", max_retries=3, env={})
+        with pytest.raises(LLMError) as info:
+            LLMGenerator(config, None, examples_per_class=3).generate(CLASSES, [])
+    assert server.base_url in str(info.value) and "authentication failed" in str(info.value)
+    assert "sk-top-secret" not in str(info.value)
+    assert len(server.requests) <= 2  # no retries: each class tried once at most
+    assert server.headers[0]["authorization"] == "Bearer sk-top-secret"
+
+
+def test_cli_auth_error_is_one_line_without_the_key(tmp_path):
+    with FakeLLMServer(lambda req, n: error_reply(401)) as server:
+        result = CliRunner().invoke(
+            app,
+            ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m.model")],
+            env={"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-top-secret"},
+        )
+    assert result.exit_code == 2
+    assert "authentication failed at" in result.stderr and "sk-top-secret" not in result.output + result.stderr
+    assert not (tmp_path / "m.model").exists()
+
+
+def test_retrain_from_cache_makes_no_calls(tmp_path):
+    cache = GenerationCache(tmp_path / "cache")
+    with FakeLLMServer(lambda req, n: examples_for(req)) as server:
+        first = generator(server, cache=cache).generate(CLASSES, [])
+        assert first.calls == 2
+        second = generator(server, cache=cache).generate(CLASSES, [])
+        assert second.calls == 0 and second.cached == 2
+        assert [e.text for e in second.examples] == [e.text for e in first.examples]
+        third = generator(server, cache=None).generate(CLASSES, [])  # --no-cache
+        assert third.calls == 2
+        changed = generator(server, cache=cache).generate({**CLASSES, "dog": "Dogs bark loudly."}, [])
+        assert changed.calls == 1  # only the class whose prompt changed
+
+
+def test_prompt_carries_description_user_examples_and_other_classes():
+    with FakeLLMServer(lambda req, n: examples_for(req)) as server:
+        generator(server).generate(CLASSES | {"bird": None}, [Source_user("dog", "my beagle loves walks")])
+    prompts = {class_of(r): r["messages"][-1]["content"] for r in server.requests}
+    assert "Dogs bark and fetch sticks." in prompts["dog"] and "my beagle loves walks" in prompts["dog"]
+    assert "cat" in prompts["dog"].split("other classes:", 1)[1] and "bird" in prompts["dog"]
+    assert server.requests[0]["tools"][0]["function"]["name"] == "SyntheticExamples"  # instructor TOOLS mode
+
+
+def Source_user(label, text):
+    from llmclf import Example
+
+    return Example(text, label, Source.USER)
+
+
+def test_clean_up_drops_copies_duplicates_and_junk():
+    from llmclf import MiniLMEmbedder
+
+    junk = {
+        "examples": [
+            "Cats meow and purr.",  # a copy of the description
+            "my kitten naps in the sun",
+            "My kitten naps in the sun!",  # exact duplicate after normalising
+            "my kitten naps in the sun.",
+            "my little kitten naps in the sun",  # near duplicate by embedding
+            ".1",
+            "x" * 401,  # too long
+            "the tabby chased a mouse",
+        ]
+    }
+    script = lambda req, n: tool_reply(req, junk) if class_of(req) == "cat" else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        result = generator(server, n=8, embedder=MiniLMEmbedder()).generate(CLASSES, [])
+    cats = [e.text for e in result.examples if e.label == "cat"]
+    assert cats == ["my kitten naps in the sun", "the tabby chased a mouse"]
+    assert result.short["cat"] == 2
+
+
+def test_concurrency_is_bounded():
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def script(req, n):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        import time
+
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return tool_reply(req, {"examples": [f"text {n} {i} about {class_of(req)}" for i in range(2)]})
+
+    classes = {f"class{i}": f"Class number {i}." for i in range(6)}
+    with FakeLLMServer(script) as server:
+        result = generator(server, n=2, concurrency=2).generate(classes, [])
+    assert result.failed == {} and len(result.examples) == 12
+    assert peak[0] == 2
+
+
+def test_cli_trains_with_partial_failure_and_strict_refuses(tmp_path):
+    script = lambda req, n: error_reply(500) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
+    env = {"OPENAI_BASE_URL": "", "LLMCLF_CACHE_DIR": str(tmp_path / "cache")}
+    args = [
+        "train",
+        "--class",
+        "cat: Cats meow and purr.",
+        "--class",
+        "dog: Dogs bark and fetch sticks.",
+        "--llm-retries",
+        "0",
+        "-n",
+        "3",
+    ]
+    with FakeLLMServer(script) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        ok = CliRunner().invoke(app, [*args, "--save", str(tmp_path / "a.model")], env=env)
+        strict = CliRunner().invoke(app, [*args, "--strict", "--save", str(tmp_path / "b.model")], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "class 'dog' got no synthetic data" in ok.stderr and "HTTP 500" in ok.stderr
+    clf = Classifier.load(tmp_path / "a.model")
+    synthetic = [e for e in clf.examples if e.source is Source.SYNTHETIC]
+    assert {e.label for e in synthetic} == {"cat"} and len(synthetic) == 3
+    assert synthetic[0].meta["model"] == "fake-model" and synthetic[0].meta["created_at"]
+    assert clf.classes_ == ["cat", "dog"]  # the failed class still trains from its description
+    assert strict.exit_code == 2 and "nothing saved (--strict)" in strict.stderr
+    assert not (tmp_path / "b.model").exists()
+    manifest = json.loads(CliRunner().invoke(app, ["info", "--json", str(tmp_path / "a.model")]).stdout)
+    assert manifest["example_counts"]["cat"]["synthetic"] == 3

@@ -1,0 +1,75 @@
+"""End to end against a real llama.cpp server (slow suite).
+
+The 135M model writes poor text; these tests check the plumbing and the
+structure of what lands in the bundle, not the quality.
+"""
+
+import json
+import re
+from datetime import datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier, Source
+from llmclf.cli import app
+
+from .llama_server import llama_server
+
+pytestmark = pytest.mark.slow
+
+CLASSES = [
+    "cat: Cats are independent, self-grooming pets that meow and purr.",
+    "dog: Dogs are loyal pack animals that bark and play fetch.",
+    "bird: Birds have feathers, sing, and fly.",
+]
+
+
+@pytest.fixture(scope="module")
+def llama_url(tmp_path_factory):
+    with llama_server(tmp_path_factory.mktemp("llama")) as url:
+        yield url
+
+
+def train(tmp_path, url, *extra):
+    args = ["train"]
+    for c in CLASSES:
+        args += ["--class", c]
+    args += ["--train", "cat: my cat sleeps all day", "-n", "4", "--concurrency", "2", *extra]
+    return CliRunner().invoke(app, args, env={"OPENAI_BASE_URL": url, "LLMCLF_CACHE_DIR": str(tmp_path / "cache")})
+
+
+def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_path, llama_url):
+    model = tmp_path / "pets.model"
+    result = train(tmp_path, llama_url, "--save", str(model))
+    assert result.exit_code == 0, result.output
+    calls = int(re.search(r"(\d+) LLM call\(s\)", result.stderr).group(1))
+    assert calls >= 3  # at least one structured call per class
+
+    clf = Classifier.load(model)
+    synthetic = [e for e in clf.examples if e.source is Source.SYNTHETIC]
+    served = {e.meta["model"] for e in synthetic}
+    assert len(served) == 1 and served.pop().endswith(".gguf")  # the model the server reports
+    for name in ("cat", "dog", "bird"):
+        mine = [e for e in synthetic if e.label == name]
+        if f"class '{name}' got" in result.stderr:  # shortfalls are reported, never hidden
+            assert len(mine) < 4
+        else:
+            assert len(mine) == 4, (name, [e.text for e in mine])
+        for e in mine:
+            assert isinstance(e.text, str) and 0 < len(e.text) <= 400
+            datetime.fromisoformat(e.meta["created_at"])
+    assert sum(e.source is Source.SYNTHETIC for e in clf.examples) >= 6
+    assert any(e.text == "my cat sleeps all day" and e.source is Source.USER for e in clf.examples)
+
+    out = CliRunner().invoke(app, ["classify", "--load", str(model), "woof", "tweet tweet"])
+    assert out.exit_code == 0, out.output
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [set(r["probabilities"]) for r in records] == [{"cat", "dog", "bird"}] * 2
+
+    again = train(tmp_path, llama_url, "--save", str(tmp_path / "again.model"))
+    assert again.exit_code == 0, again.output
+    assert "0 LLM call(s)" in again.stderr
+    before = sorted(e.text for e in synthetic)
+    after = sorted(e.text for e in Classifier.load(tmp_path / "again.model").examples if e.source is Source.SYNTHETIC)
+    assert before == after
