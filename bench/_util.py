@@ -46,8 +46,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB, and stdout of one child process."""
+def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, str, str]:
+    """Wall seconds, peak RSS in MiB, stdout and stderr of one child process."""
     with (
         tempfile.TemporaryFile("w+") as fin,
         tempfile.TemporaryFile("w+") as fout,
@@ -64,7 +64,7 @@ def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, 
         ferr.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(map(str, args))} failed: {ferr.read().strip()}")
-        return wall, usage.ru_maxrss / 1024, fout.read()
+        return wall, usage.ru_maxrss / 1024, fout.read(), ferr.read()
 
 
 def machine() -> str:

@@ -33,7 +33,7 @@ def main() -> None:
         model = tmp / "banking.model"
         walls, rss = [], 0.0
         for _ in range(repeats if not args.quick else 1):
-            wall, peak, _ = timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
+            wall, peak, _, _ = timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
             walls.append(wall)
             rss = max(rss, peak)
         rows.append(
@@ -47,7 +47,7 @@ def main() -> None:
 
         walls, rss = [], 0.0
         for _ in range(repeats):
-            wall, peak, _ = timed_run(
+            wall, peak, _, _ = timed_run(
                 [*LLMCLF, "classify", "--load", str(model), "--json", "I still have not received my card"]
             )
             walls.append(wall)
@@ -65,7 +65,7 @@ def main() -> None:
         texts = (pool * (n_texts // len(pool) + 1))[:n_texts]
         infile = tmp / "texts.txt"
         infile.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
-        wall, peak, out = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
+        wall, peak, out, _ = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
         assert out.count("\n") == n_texts, "classify lost texts"
         rows.append(
             [

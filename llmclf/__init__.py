@@ -7,15 +7,36 @@ from .errors import BundleError, InputError, LlmclfError, LLMError
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
 
+# The LLM layer pulls in pydantic, openai and instructor: import it on first
+# use so that `llmclf classify` starts fast.
+_LAZY = {
+    "GenerationCache": "llmclf.llm.cache",
+    "LLMConfig": "llmclf.llm.config",
+    "LLMGenerator": "llmclf.llm.generate",
+    "resolve_llm": "llmclf.llm.config",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'llmclf' has no attribute {name!r}")
+
+
 __all__ = [
     "BundleError",
     "Classifier",
     "Embedder",
     "Example",
     "ExampleGenerator",
+    "GenerationCache",
     "GenerationResult",
     "InputError",
+    "LLMConfig",
     "LLMError",
+    "LLMGenerator",
     "LlmclfError",
     "MiniLMEmbedder",
     "Prediction",
@@ -23,4 +44,5 @@ __all__ = [
     "TrainReport",
     "__version__",
     "get_embedder",
+    "resolve_llm",
 ]

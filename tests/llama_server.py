@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -26,10 +24,12 @@ def gguf_path() -> Path | None:
     return path if path.exists() else None
 
 
+class LlamaUnavailable(RuntimeError):
+    """llama-cpp-python or the GGUF is not installed."""
+
+
 def _unavailable(reason: str) -> None:
-    if os.environ.get("LLMCLF_REQUIRE_LLAMA"):
-        pytest.fail(f"LLMCLF_REQUIRE_LLAMA is set but {reason}")
-    pytest.skip(reason)
+    raise LlamaUnavailable(reason)
 
 
 def _free_port() -> int:
@@ -71,14 +71,14 @@ def llama_server(log_dir: Path) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited: {(log_dir / 'llama_server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"llama.cpp server exited: {(log_dir / 'llama_server.log').read_text()[-2000:]}")
             try:
                 if httpx.get(f"{url}/models", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("llama.cpp server did not answer within 120 s")
+                raise RuntimeError("llama.cpp server did not answer within 120 s")
             time.sleep(0.5)
         yield url
     finally:

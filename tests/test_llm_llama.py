@@ -5,6 +5,7 @@ structure of what lands in the bundle, not the quality.
 """
 
 import json
+import os
 import re
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from llmclf import Classifier, Source
 from llmclf.cli import app
 
-from .llama_server import llama_server
+from .llama_server import LlamaUnavailable, llama_server
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +28,13 @@ CLASSES = [
 
 @pytest.fixture(scope="module")
 def llama_url(tmp_path_factory):
-    with llama_server(tmp_path_factory.mktemp("llama")) as url:
-        yield url
+    try:
+        with llama_server(tmp_path_factory.mktemp("llama")) as url:
+            yield url
+    except LlamaUnavailable as exc:
+        if os.environ.get("LLMCLF_REQUIRE_LLAMA"):
+            pytest.fail(f"LLMCLF_REQUIRE_LLAMA is set but {exc}")
+        pytest.skip(str(exc))
 
 
 def train(tmp_path, url, *extra):
