@@ -19,7 +19,10 @@ from .embedding import Embedder, get_embedder
 from .errors import BundleError, InputError
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
-from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head
+from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head, fit_temperature, nll, softmax
+
+CALIBRATION_FOLDS = 5
+MIN_CALIBRATION_EXAMPLES = 20
 
 __all__ = ["Classifier", "Prediction", "TrainReport"]
 
@@ -79,11 +82,13 @@ class Classifier:
         C: float = DEFAULT_C,
         class_weight: str | None = DEFAULT_CLASS_WEIGHT,
         generator: ExampleGenerator | None = None,
+        calibrate: bool = False,
     ) -> None:
         self.embedder: Embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
         self.C = C
         self.class_weight = class_weight
         self.generator = generator
+        self.calibrate = calibrate
         self.descriptions: dict[str, str | None] = {}
         self.examples: list[Example] = []
         self.head: LinearHead | None = None
@@ -184,14 +189,57 @@ class Classifier:
         examples = self.training_examples()
         classes = sorted(self.descriptions)
         X = self.embed([e.text for e in examples])
-        self.head = fit_head(X, [e.label for e in examples], classes, C=self.C, class_weight=self.class_weight)
+        y = [e.label for e in examples]
+        self.head = fit_head(X, y, classes, C=self.C, class_weight=self.class_weight)
         self.examples = examples
         self.calibration = None
+        if self.calibrate:
+            self.calibration = self._fit_temperature(X, examples, classes)
+            if self.calibration.get("temperature"):
+                self.head.temperature = self.calibration["temperature"]
+            else:
+                report.notes.append(f"calibration skipped: {self.calibration['skipped']}")
         counts: dict[str, Counter[str]] = {c: Counter() for c in classes}
         for e in examples:
             counts[e.label][e.source.value] += 1
         report.counts = {c: dict(n) for c, n in counts.items()}
         self.report = report
+
+    def _fit_temperature(self, X: np.ndarray, examples: list[Example], classes: list[str]) -> dict[str, Any]:
+        """Temperature scaling on out-of-fold predictions (5-fold CV).
+
+        Only examples that are not derived from descriptions are held out: the
+        label-name templates always stay in training, so every fold's head
+        knows every class, and they say little about real inputs.
+        """
+        folds = CALIBRATION_FOLDS
+        held = np.array([i for i, e in enumerate(examples) if e.source is not Source.DESCRIPTION])
+        if len(held) < MIN_CALIBRATION_EXAMPLES:
+            return {
+                "method": "temperature",
+                "skipped": f"needs {MIN_CALIBRATION_EXAMPLES} examples beyond descriptions, has {len(held)}",
+            }
+        index = {c: i for i, c in enumerate(classes)}
+        y_idx = np.array([index[e.label] for e in examples])
+        order = np.random.default_rng(0).permutation(held)
+        logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
+        always = np.array([i for i, e in enumerate(examples) if e.source is Source.DESCRIPTION], dtype=np.int64)
+        for k in range(folds):
+            test_idx = order[k::folds]
+            train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
+            head = fit_head(
+                X[train_idx], [examples[i].label for i in train_idx], classes, C=self.C, class_weight=self.class_weight
+            )
+            logits[test_idx] = head.logits(X[test_idx])
+        temperature = fit_temperature(logits[held], y_idx[held])
+        return {
+            "method": "temperature",
+            "folds": folds,
+            "held_out": len(held),
+            "temperature": temperature,
+            "nll_before": nll(softmax(logits[held]), y_idx[held]),
+            "nll_after": nll(softmax(logits[held] / temperature), y_idx[held]),
+        }
 
     # -- prediction ---------------------------------------------------------
     def _require_head(self) -> LinearHead:
@@ -276,4 +324,5 @@ class Classifier:
         clf.examples = bundle.examples
         clf.head = head
         clf.calibration = training.get("calibration")
+        clf.calibrate = bool(clf.calibration)
         return clf

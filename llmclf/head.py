@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_C", "LinearHead", "fit_head"]
+__all__ = ["DEFAULT_C", "LinearHead", "fit_head", "fit_temperature"]
 
 # C=10: embeddings are L2-normalised, so their dot products with a weight
 # vector are small and the default C=1 over-regularises: on banking77 with
@@ -59,6 +59,29 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+    """The temperature T that minimises the negative log-likelihood of softmax(logits / T).
+
+    One scalar, so it cannot change which class wins, only how sure the head says it is.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits = logits.astype(np.float64)
+    rows = np.arange(len(y_idx))
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[rows, y_idx] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    best = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(best.x))
+
+
+def nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
+    return float(-np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], 1e-12, None)).mean())
 
 
 def fit_head(

@@ -10,6 +10,7 @@ from typer.exceptions import TyperException
 
 from .._version import __version__
 from . import classify as _classify
+from . import evaluate as _evaluate
 from . import info as _info
 from . import train as _train
 from ._common import err
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command("train")(_train.train)
 app.command("classify")(_classify.classify)
 app.command("info")(_info.info)
+app.command("eval")(_evaluate.eval_)
 
 
 def _version(value: bool) -> None:

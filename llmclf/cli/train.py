@@ -71,6 +71,9 @@ def train(
     ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Classes generated at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the generation cache."),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="Temperature-scale probabilities by 5-fold cross-validation."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
 ) -> None:
@@ -82,7 +85,7 @@ def train(
     if len(names) < 2:
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
-    clf = Classifier(embedder)
+    clf = Classifier(embedder, calibrate=calibrate)
     for name, description in classes.items():
         clf.add_class(name, description)
     by_class: dict[str, list[str]] = {}
@@ -90,8 +93,10 @@ def train(
         by_class.setdefault(label, []).append(text)
     for label, texts in by_class.items():
         clf.add_data_to_class(label, texts)
-        if label not in classes:
-            notice(f"class {label!r} has no description; it is learned from its {len(texts)} example(s) only")
+    bare = [f"{label} ({len(texts)})" for label, texts in by_class.items() if label not in classes]
+    if bare:
+        shown = ", ".join(bare[:10]) + (f" and {len(bare) - 10} more" if len(bare) > 10 else "")
+        notice(f"{len(bare)} class(es) have no description and are learned from their examples only: {shown}")
 
     config = resolve_llm(
         llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
@@ -119,6 +124,15 @@ def train(
         if strict and generation.failed:
             raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
+    for note in clf.report.notes:
+        if note.startswith("calibration"):
+            notice(note)
+    if clf.calibration and clf.calibration.get("temperature"):
+        cal = clf.calibration
+        notice(
+            f"calibrated on {cal['held_out']} held-out examples: temperature {cal['temperature']:.3f}, "
+            f"log-loss {cal['nll_before']:.3f} -> {cal['nll_after']:.3f}"
+        )
     print_summary(clf)
     out.print(f"saved {path} ({len(clf.classes_)} classes, {len(clf.examples)} examples)")
 

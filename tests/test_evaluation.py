@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier
+from llmclf.cli import app
+from llmclf.evaluation import evaluate_proba, expected_calibration_error
+from llmclf.head import fit_temperature, softmax
+
+from .conftest import dataset, shuffled_sample
+
+
+def test_metrics_on_a_hand_checked_example():
+    classes = ["a", "b"]
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    report = evaluate_proba(proba, classes, ["a", "b", "b", "c"], threshold=0.65)
+    assert report.accuracy == pytest.approx(0.5)  # a ok, b->a wrong, b ok, c (unknown) wrong
+    a, b, c = report.per_class
+    assert (a.label, a.precision, a.recall) == ("a", pytest.approx(1 / 3), 1.0)
+    assert (b.precision, b.recall, b.support) == (1.0, 0.5, 2)
+    assert (c.label, c.recall, c.support) == ("c", 0.0, 1)
+    assert report.macro_f1 == pytest.approx(np.mean([0.5, 2 / 3, 0.0]))
+    assert report.unknown_labels == {"c": 1}  # counted, never dropped
+    assert report.abstain_rate == pytest.approx(0.25)  # only the 0.6 row is below 0.65
+    assert ("b", "a", 1) in report.confused and ("c", "a", 1) in report.confused
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_not():
+    conf = np.array([0.8] * 10)
+    ece, table = expected_calibration_error(conf, np.array([1] * 8 + [0] * 2, dtype=bool))
+    assert ece == pytest.approx(0.0, abs=1e-9) and sum(b.count for b in table) == 10 and len(table) == 15
+    ece, _ = expected_calibration_error(np.array([0.99] * 10), np.array([1] * 5 + [0] * 5, dtype=bool))
+    assert ece == pytest.approx(0.49)
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 5)) * 2
+    y = np.array([rng.choice(5, p=p) for p in softmax(true_logits)])
+    assert fit_temperature(true_logits * 3, y) == pytest.approx(3.0, rel=0.1)  # over-confident by 3x
+
+
+def test_calibration_lowers_ece_on_real_data():
+    train = shuffled_sample(dataset("trec", "train"), 600)
+    test = shuffled_sample(dataset("trec", "test"), 500)
+    X, y = [r["text"] for r in train], [r["label"] for r in train]
+    plain = Classifier().fit(X, y)
+    calibrated = Classifier(calibrate=True).fit(X, y)
+    texts, labels = [r["text"] for r in test], [r["label"] for r in test]
+    before = evaluate_proba(plain.predict_proba(texts), plain.classes_, labels)
+    after = evaluate_proba(calibrated.predict_proba(texts), calibrated.classes_, labels)
+    assert calibrated.calibration["held_out"] >= 590  # 600 rows less exact duplicates
+    assert after.accuracy == pytest.approx(before.accuracy)  # one temperature never changes the argmax
+    assert after.ece < before.ece
+
+
+def test_calibration_is_skipped_with_a_note_when_data_is_too_small(pets):
+    clf = Classifier(calibrate=True).prompt_train({"cat": "Cats meow.", "dog": "Dogs bark."})
+    assert clf.head.temperature == 1.0 and "calibration skipped" in clf.report.notes[0]
+
+
+def test_eval_cli_reports_table_json_and_unknown_labels(pets_bundle, tmp_path):
+    data = tmp_path / "eval.csv"
+    data.write_text("text,label\nwoof,dog\nmeow,cat\ntweet,bird\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(data), "--json", "--threshold", "0.5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 3 and report["accuracy"] == pytest.approx(2 / 3)
+    assert report["unknown_labels"] == {"bird": 1}
+    assert "1 row(s) have labels the model does not know" in result.stderr
+    assert {c["label"] for c in report["per_class"]} == {"cat", "dog", "bird"}
+    assert len(report["reliability"]) == 15
+
+    table = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(data)])
+    assert table.exit_code == 0 and "macro-F1" in table.stdout and "reliability" in table.stdout
+
+    missing = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "file not found" in missing.stderr
+
+
+def test_train_cli_calibrate_stores_temperature(tmp_path):
+    rows = shuffled_sample(dataset("trec", "train"), 200)
+    data = tmp_path / "trec.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--calibrate", "--save", str(tmp_path / "t.model")])
+    assert result.exit_code == 0, result.output
+    assert "calibrated on 200 held-out examples" in result.stderr
+    clf = Classifier.load(tmp_path / "t.model")
+    assert clf.head.temperature == pytest.approx(clf.calibration["temperature"]) and clf.head.temperature != 1.0
