@@ -35,7 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         with llama_server(tmp) as url:
-            base = [*LLMCLF, "train", "-n", str(args.examples_per_class), "--llm-base-url", url]
+            base = [*LLMCLF, "train", "-n", str(args.examples_per_class), "--llm-base-url", url, "--llm-timeout", "600"]
             for label in labels:
                 base += ["--class", f"{label}: Banking customer messages about {label.replace('_', ' ')}."]
             for conc in args.concurrency:

@@ -98,7 +98,7 @@ def test_too_few_items_forever_ends_short_instead_of_looping():
     with FakeLLMServer(script) as server:
         result = generator(server, n=10).generate(CLASSES, [])
     assert result.short == {"cat": 2, "dog": 2}
-    assert result.calls == 4  # the second call per class added nothing new, so it stopped
+    assert result.calls == 6  # two calls in a row per class added nothing new, so it stopped
 
 
 def test_bad_credentials_fail_at_once_naming_the_endpoint_not_the_key():

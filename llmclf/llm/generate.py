@@ -11,6 +11,7 @@ everything at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema, create_model
 
 from ..descriptions import description_examples, split_sentences
 from ..embedding import Embedder
@@ -32,8 +33,9 @@ from .prompts import generation_messages
 
 __all__ = ["LLMGenerator", "SyntheticExamples"]
 
-MAX_CHARS = 400  # longer texts are dropped, not sent back: they are rarely examples
+MAX_CHARS = 300  # longer texts are dropped, not sent back: they are rarely examples
 PER_CALL = 25  # examples asked for in one call
+FORCED_MIN = 5  # items the schema demands per call; more would make small local models crawl
 NEAR_DUPLICATE = 0.95  # embedding cosine above which a text adds nothing
 TEMPERATURE = 0.9
 
@@ -48,6 +50,22 @@ class SyntheticExamples(BaseModel):
     """Example texts that belong to one class."""
 
     examples: list[Text] = Field(min_length=1, max_length=PER_CALL)
+
+
+@functools.lru_cache(maxsize=PER_CALL)
+def response_model(count: int) -> type[SyntheticExamples]:
+    """SyntheticExamples whose schema asks for up to ``count`` items, and at least a few.
+
+    Where the schema constrains decoding (llama.cpp, vLLM), the model must
+    write at least ``min(count, FORCED_MIN)`` items instead of closing the list
+    after one. Validation still accepts fewer, and the generator tops up with
+    another call.
+    """
+    return create_model(
+        "SyntheticExamples",
+        __base__=SyntheticExamples,
+        examples=(list[Text], Field(min_length=1, max_length=PER_CALL, json_schema_extra={"minItems": min(count, FORCED_MIN), "maxItems": count})),
+    )
 
 
 _WORDY = re.compile(r"[^\W\d_]{2,}")  # at least one word of two letters: drops "", ".1", "--"
@@ -128,8 +146,9 @@ class LLMGenerator:
         banned = {_norm(description)} | {_norm(s) for s in split_sentences(description)} if description else set()
         kept: list[Example] = []
         target = self.examples_per_class
-        max_calls = math.ceil(target / PER_CALL) + 2
+        max_calls = math.ceil(target / FORCED_MIN) + 1  # a call that adds nothing new ends the loop sooner
         error: str | None = None
+        barren = 0  # calls in a row that added nothing
         for _ in range(max_calls):
             want = min(PER_CALL, target - len(kept))
             if want <= 0:
@@ -148,7 +167,8 @@ class LLMGenerator:
             added = state.admit(fresh)[: target - len(kept)]
             meta = {"model": entry["model"], "created_at": entry["created_at"]}
             kept.extend(Example(t, name, Source.SYNTHETIC, dict(meta)) for t in added)
-            if not added:
+            barren = 0 if added else barren + 1
+            if barren == 2:
                 break  # the LLM has nothing new to say for this class
         result.examples.extend(kept)
         if not kept:
@@ -170,7 +190,7 @@ class LLMGenerator:
                 return entry, 1
         async with sem:
             reply = await llm.create(
-                messages, SyntheticExamples, max_tokens=min(4096, 96 + 64 * want), temperature=TEMPERATURE
+                messages, response_model(want), max_tokens=min(4096, 96 + 64 * want), temperature=TEMPERATURE
             )
         entry = {
             "examples": list(reply.examples),
