@@ -113,9 +113,17 @@ def _load_minilm(max_length: int, threads: int | None) -> tuple[Any, Any]:
     return session, tokenizer
 
 
+def _fast() -> Embedder:
+    from .fast_embedder import Model2VecEmbedder
+
+    return Model2VecEmbedder()
+
+
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     MiniLMEmbedder.id: MiniLMEmbedder,
-    "minilm": MiniLMEmbedder,  # short alias for the CLI
+    "minilm": MiniLMEmbedder,  # short aliases for the CLI
+    "model2vec-minilm-l6-v2-256": _fast,
+    "fast": _fast,
 }
 
 DEFAULT_EMBEDDER = MiniLMEmbedder.id

@@ -10,6 +10,7 @@ from typer.exceptions import TyperException
 
 from .._version import __version__
 from . import classify as _classify
+from . import embedders as _embedders
 from . import evaluate as _evaluate
 from . import info as _info
 from . import train as _train
@@ -26,6 +27,7 @@ app.command("train")(_train.train)
 app.command("classify")(_classify.classify)
 app.command("info")(_info.info)
 app.command("eval")(_evaluate.eval_)
+app.add_typer(_embedders.app, name="embedders")
 
 
 def _version(value: bool) -> None:

@@ -64,7 +64,14 @@ def response_model(count: int) -> type[SyntheticExamples]:
     return create_model(
         "SyntheticExamples",
         __base__=SyntheticExamples,
-        examples=(list[Text], Field(min_length=1, max_length=PER_CALL, json_schema_extra={"minItems": min(count, FORCED_MIN), "maxItems": count})),
+        examples=(
+            list[Text],
+            Field(
+                min_length=1,
+                max_length=PER_CALL,
+                json_schema_extra={"minItems": min(count, FORCED_MIN), "maxItems": count},
+            ),
+        ),
     )
 
 

