@@ -259,17 +259,27 @@ class Classifier:
         classes = self._require_head().classes
         return [classes[i] for i in proba.argmax(axis=1)]
 
-    def classify(self, texts: Sequence[str], threshold: float | None = None) -> list[Prediction]:
-        """Predictions with the full probability table; below ``threshold`` the label is None."""
+    def classify(
+        self, texts: Sequence[str], threshold: float | None = None, top_n: int | None = None
+    ) -> list[Prediction]:
+        """Predictions with probabilities, highest first (all classes, or the ``top_n``).
+
+        Below ``threshold`` the label is None; the probabilities are still given.
+        """
         texts = list(texts)
         proba = self.predict_proba(texts)
         classes = self._require_head().classes
+        k = min(top_n or len(classes), len(classes))
+        if k < len(classes):
+            top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(proba, top, axis=1), axis=1), axis=1)
+        else:
+            top = np.argsort(-proba, axis=1, kind="stable")
         out = []
-        for text, row in zip(texts, proba, strict=True):
-            order = np.argsort(-row, kind="stable")
+        for text, row, order in zip(texts, proba, top, strict=True):
             probs = {classes[i]: round(float(row[i]), 6) for i in order}
-            top = float(row[order[0]])
-            label = classes[order[0]] if threshold is None or top >= threshold else None
+            best = float(row[order[0]])
+            label = classes[order[0]] if threshold is None or best >= threshold else None
             out.append(Prediction(text, label, probs))
         return out
 

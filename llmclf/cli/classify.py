@@ -106,9 +106,9 @@ def classify(
         seen = 0
         for batch in batched(stream, batch_size):
             seen += len(batch)
-            predictions = clf.classify(batch, threshold=threshold)
+            predictions = clf.classify(batch, threshold=threshold, top_n=top_n if jsonl else (top_n or 3))
             if jsonl:
-                sys.stdout.write("".join(json.dumps(p.to_dict(top_n), ensure_ascii=False) + "\n" for p in predictions))
+                sys.stdout.write("".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions))
                 sys.stdout.flush()
             else:
                 out.print(render_table(predictions, top_n or 3))
