@@ -164,7 +164,7 @@ def test_clean_up_drops_copies_duplicates_and_junk():
             "my kitten naps in the sun.",
             "my little kitten naps in the sun",  # near duplicate by embedding
             ".1",
-            "x" * 401,  # too long
+            "x" * 201,  # too long
             "the tabby chased a mouse",
         ]
     }

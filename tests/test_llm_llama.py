@@ -63,7 +63,7 @@ def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_pa
         else:
             assert len(mine) == 4, (name, [e.text for e in mine])
         for e in mine:
-            assert isinstance(e.text, str) and 0 < len(e.text) <= 400
+            assert isinstance(e.text, str) and 0 < len(e.text) <= 200
             datetime.fromisoformat(e.meta["created_at"])
     assert sum(e.source is Source.SYNTHETIC for e in clf.examples) >= 6
     assert any(e.text == "my cat sleeps all day" and e.source is Source.USER for e in clf.examples)

@@ -33,7 +33,7 @@ from .prompts import generation_messages
 
 __all__ = ["LLMGenerator", "SyntheticExamples"]
 
-MAX_CHARS = 300  # longer texts are dropped, not sent back: they are rarely examples
+MAX_CHARS = 200  # longer texts are dropped, not sent back; the schema tells the LLM the bound
 PER_CALL = 25  # examples asked for in one call
 FORCED_MIN = 5  # items the schema demands per call; more would make small local models crawl
 NEAR_DUPLICATE = 0.95  # embedding cosine above which a text adds nothing
