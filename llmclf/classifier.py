@@ -34,6 +34,7 @@ class Prediction:
     text: str
     label: str | None
     probabilities: dict[str, float]  # class -> p, highest first
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the cascade's source, a run id
 
     @property
     def confidence(self) -> float:
@@ -41,7 +42,7 @@ class Prediction:
 
     def to_dict(self, top_n: int | None = None) -> dict[str, Any]:
         probs = dict(list(self.probabilities.items())[:top_n]) if top_n else self.probabilities
-        return {"text": self.text, "prediction": self.label, "probabilities": probs}
+        return {"text": self.text, "prediction": self.label, "probabilities": probs, **self.extra}
 
 
 @dataclass

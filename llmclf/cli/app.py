@@ -13,6 +13,7 @@ from . import classify as _classify
 from . import embedders as _embedders
 from . import evaluate as _evaluate
 from . import info as _info
+from . import tags as _tags
 from . import train as _train
 from ._common import err
 
@@ -28,6 +29,8 @@ app.command("classify")(_classify.classify)
 app.command("info")(_info.info)
 app.command("eval")(_evaluate.eval_)
 app.add_typer(_embedders.app, name="embedders")
+app.add_typer(_tags.app, name="tags")
+app.command("tag")(_tags.tag)
 
 
 def _version(value: bool) -> None:

@@ -20,7 +20,20 @@ from rich.table import Table
 from ..classifier import Classifier, Prediction
 from ..datafiles import iter_texts
 from ..errors import InputError
-from ._common import err, friendly_errors, out, stdin_is_piped
+from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
+from ._common import (
+    LLM_API_KEY,
+    LLM_BASE_URL,
+    LLM_MODE,
+    LLM_MODEL,
+    LLM_RETRIES,
+    LLM_TIMEOUT,
+    err,
+    friendly_errors,
+    notice,
+    out,
+    stdin_is_piped,
+)
 
 
 def _stdin_texts() -> Iterator[str]:
@@ -83,10 +96,28 @@ def classify(
     ),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Texts embedded per batch."),
+    cascade_below: float | None = typer.Option(
+        None, "--cascade-below", min=0.0, max=1.0, help="Send texts whose top probability is below this to the LLM."
+    ),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once (cascade)."),
+    llm_model: str | None = LLM_MODEL,
+    llm_base_url: str | None = LLM_BASE_URL,
+    llm_api_key: str | None = LLM_API_KEY,
+    llm_mode: str | None = LLM_MODE,
+    llm_timeout: float = LLM_TIMEOUT,
+    llm_retries: int = LLM_RETRIES,
 ) -> None:
-    """Classify texts with a trained bundle."""
+    """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM)."""
     stream = gather_texts(texts or [], data, input_files)
+    config = None
+    if cascade_below is not None:
+        config = resolve_llm(
+            llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
+        )
+        if config is None:
+            raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
     clf = Classifier.load(load)
+    cascade = CascadeCounter(config, concurrency) if config is not None else None
     jsonl = as_json or not out.is_terminal
     progress = (
         Progress(
@@ -106,7 +137,10 @@ def classify(
         seen = 0
         for batch in batched(stream, batch_size):
             seen += len(batch)
-            predictions = clf.classify(batch, threshold=threshold, top_n=top_n if jsonl else (top_n or 3))
+            if cascade is not None:
+                predictions = cascade.run(clf, batch, cascade_below, top_n if jsonl else (top_n or 3))
+            else:
+                predictions = clf.classify(batch, threshold=threshold, top_n=top_n if jsonl else (top_n or 3))
             if jsonl:
                 sys.stdout.write("".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions))
                 sys.stdout.flush()
@@ -116,3 +150,37 @@ def classify(
                 progress.advance(task, len(batch))
     if not seen:
         raise InputError("no texts to classify: the input held no non-blank line")
+    if cascade is not None:
+        notice(
+            f"cascade: {cascade.sent} of {seen} text(s) went to the LLM (top probability below {cascade_below})"
+            + (f"; {cascade.failed} failed there and kept the head's label" if cascade.failed else "")
+        )
+
+
+class CascadeCounter:
+    """Runs the cascade batch by batch and counts what went to the LLM."""
+
+    def __init__(self, config, concurrency: int) -> None:
+        self.config, self.concurrency = config, concurrency
+        self.sent = self.failed = 0
+
+    def run(self, clf: Classifier, batch: list[str], below: float, top_n: int | None) -> list[Prediction]:
+        import asyncio
+
+        from ..cascade import cascade_classify
+        from ..llm.client import OpenAICompatibleLLM
+
+        async def go():
+            llm = OpenAICompatibleLLM(self.config)
+            try:
+                return await cascade_classify(clf, batch, llm, below, concurrency=self.concurrency)
+            finally:
+                await llm.aclose()
+
+        result = asyncio.run(go())
+        self.sent += result.sent_to_llm
+        self.failed += result.llm_failed
+        if top_n:
+            for p in result.predictions:
+                p.probabilities = dict(list(p.probabilities.items())[:top_n])
+        return result.predictions

@@ -16,7 +16,15 @@ from ..errors import InputError, LLMError
 from ..examples import Source
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig, resolve_llm
-from ._common import err, friendly_errors, notice, out, setup_logging, split_pair, warn
+from ._common import (
+    err,
+    friendly_errors,
+    notice,
+    out,
+    setup_logging,
+    split_pair,
+    warn,
+)
 
 
 def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[str, str]:

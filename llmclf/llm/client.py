@@ -41,6 +41,7 @@ class StructuredLLM(Protocol):
         max_tokens: int,
         temperature: float = 0.7,
         context: dict[str, Any] | None = None,
+        max_reasks: int | None = None,
     ) -> T: ...
 
     async def aclose(self) -> None: ...
@@ -96,6 +97,7 @@ class OpenAICompatibleLLM:
         max_tokens: int,
         temperature: float = 0.7,
         context: dict[str, Any] | None = None,
+        max_reasks: int | None = None,
     ) -> T:
         model = await self.resolve_model()
         try:
@@ -103,7 +105,7 @@ class OpenAICompatibleLLM:
                 model=model,
                 messages=messages,
                 response_model=response_model,
-                max_retries=self.config.max_reasks,
+                max_retries=self.config.max_reasks if max_reasks is None else max_reasks,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 context=context,

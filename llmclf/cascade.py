@@ -1,0 +1,53 @@
+"""The cascade: the head answers when it is sure, the LLM only when it is not.
+
+Texts whose top probability is at or above ``below`` keep the head's label.
+The rest go to the LLM, limited to the bundle's classes, with each class's
+description as its instructions. If the LLM fails for a text, the head's
+label stands and the record says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .classifier import Classifier, Prediction
+from .llm.client import StructuredLLM
+from .tagging import Tagger, tags_from_classes
+
+__all__ = ["CascadeResult", "cascade_classify"]
+
+
+@dataclass
+class CascadeResult:
+    predictions: list[Prediction]
+    sent_to_llm: int
+    llm_failed: int
+
+
+async def cascade_classify(
+    clf: Classifier,
+    texts: Sequence[str],
+    llm: StructuredLLM,
+    below: float,
+    *,
+    concurrency: int = 8,
+    few_shot=None,
+) -> CascadeResult:
+    predictions = clf.classify(texts)
+    unsure = [i for i, p in enumerate(predictions) if p.confidence < below]
+    for p in predictions:
+        p.extra["source"] = "head"
+    if not unsure:
+        return CascadeResult(predictions, 0, 0)
+    tagger = Tagger(llm, tags_from_classes(clf.descriptions), concurrency=concurrency, few_shot=few_shot)
+    results = await tagger.atag([predictions[i].text for i in unsure])
+    failed = 0
+    for i, result in zip(unsure, results, strict=True):
+        if result.ok:
+            predictions[i].label = result.tags[0]["name"]
+            predictions[i].extra["source"] = "llm"
+        else:
+            failed += 1
+            predictions[i].extra["llm_error"] = result.error
+    return CascadeResult(predictions, len(unsure), failed)

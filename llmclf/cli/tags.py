@@ -1,0 +1,149 @@
+"""``llmclf tags ...`` (tag sets in the database) and ``llmclf tag`` (LLM tagging)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
+from ..store import Store, read_tag_file
+from ._common import (
+    LLM_API_KEY,
+    LLM_BASE_URL,
+    LLM_MODE,
+    LLM_MODEL,
+    LLM_RETRIES,
+    LLM_TIMEOUT,
+    friendly_errors,
+    out,
+    warn,
+)
+from .classify import gather_texts
+
+app = typer.Typer(help="Manage tag sets (id, name, instructions) in the database.", no_args_is_help=True)
+
+DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
+
+
+@app.command("add")
+@friendly_errors
+def add(
+    set_name: str = typer.Argument(..., metavar="SET"),
+    tag_id: str = typer.Option(..., "--id", help="Tag id, unique in the set."),
+    name: str = typer.Option(..., "--name", help="Tag name, unique in the set."),
+    instructions: str = typer.Option("", "--instructions", help="When to use this tag."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Add one tag to a set (the set is created on first use)."""
+    tag = Store(db).add_tag(set_name, tag_id, name, instructions)
+    out.print(f"added tag {tag.tag_id} ({tag.name}) to {set_name}")
+
+
+@app.command("import")
+@friendly_errors
+def import_(
+    set_name: str = typer.Argument(..., metavar="SET"),
+    file: Path = typer.Argument(..., help="CSV (tag_id,name,instructions) or JSON list of tags."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Add every tag in a file to a set; nothing is added if one clashes."""
+    tags = Store(db).add_tags(set_name, read_tag_file(file))
+    out.print(f"imported {len(tags)} tag(s) into {set_name}")
+
+
+@app.command("list")
+@friendly_errors
+def list_(set_name: str | None = typer.Argument(None, metavar="[SET]"), db: Path | None = DB_OPTION) -> None:
+    """List the tag sets, or the tags of one set."""
+    store = Store(db)
+    if set_name is None:
+        for name in store.tag_sets():
+            out.print(f"{name} ({len(store.tags(name))} tags)")
+        return
+    table = Table(title=set_name, title_justify="left")
+    for col in ("id", "name", "instructions"):
+        table.add_column(col)
+    for tag in store.require_tags(set_name):
+        table.add_row(tag.tag_id, tag.name, tag.instructions)
+    out.print(table)
+
+
+@app.command("remove")
+@friendly_errors
+def remove(
+    set_name: str = typer.Argument(..., metavar="SET"),
+    tag: str | None = typer.Argument(None, metavar="[TAG]", help="Id or name; without it the whole set goes."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Remove a tag (by id or name), or a whole set."""
+    store = Store(db)
+    if tag is None:
+        out.print(f"removed tag set {set_name} ({store.remove_set(set_name)} tags)")
+    else:
+        removed = store.remove_tag(set_name, tag)
+        out.print(f"removed tag {removed.tag_id} ({removed.name}) from {set_name}")
+
+
+@friendly_errors
+def tag(
+    texts: list[str] = typer.Argument(None, help="Texts to tag; '-' reads stdin."),
+    set_name: str = typer.Option(..., "--set", help="The tag set to use."),
+    input_files: list[Path] = typer.Option([], "--input", "-i", help="CSV/JSONL with a text column, or a text file."),
+    multi: bool = typer.Option(False, "--multi", help="Every tag that applies, not just the best one."),
+    confidence: bool = typer.Option(False, "--confidence", help="Add a confidence in [0,1] to each tag."),
+    max_retries: int = typer.Option(2, "--max-retries", min=0, help="Re-asks after a reply outside the tag set."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
+    llm_model: str | None = LLM_MODEL,
+    llm_base_url: str | None = LLM_BASE_URL,
+    llm_api_key: str | None = LLM_API_KEY,
+    llm_mode: str | None = LLM_MODE,
+    llm_timeout: float = LLM_TIMEOUT,
+    llm_retries: int = LLM_RETRIES,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Tag texts with an LLM, using only the tags of a set."""
+    from ..llm.client import OpenAICompatibleLLM
+    from ..tagging import Tagger
+
+    tags = Store(db).require_tags(set_name)
+    stream = list(gather_texts(texts or [], [], input_files))
+    if not stream:
+        raise InputError("no texts to tag")
+    config = resolve_llm(
+        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
+    )
+    if config is None:
+        raise InputError(f"tagging needs an LLM: {HOW_TO_CONFIGURE}")
+    tagger = Tagger(
+        OpenAICompatibleLLM(config),
+        tags,
+        multi=multi,
+        confidence=confidence,
+        max_retries=max_retries,
+        concurrency=concurrency,
+    )
+    results = tagger.tag(stream)
+    if as_json or not out.is_terminal:
+        sys.stdout.write("".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results))
+    else:
+        table = Table()
+        table.add_column("text", overflow="fold", max_width=60)
+        table.add_column("tags")
+        for r in results:
+            shown = (
+                ", ".join(f"{t['name']}" + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
+                if r.ok
+                else f"[red]error: {r.error}[/]"
+            )
+            table.add_row(r.text, shown)
+        out.print(table)
+    failed = sum(not r.ok for r in results)
+    if failed:
+        warn(f"{failed} of {len(results)} text(s) could not be tagged; see their error records")
+        raise typer.Exit(1)

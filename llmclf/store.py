@@ -1,0 +1,200 @@
+"""The SQLite store: tag sets now, runs and feedback later.
+
+The schema grows through :data:`MIGRATIONS`, an append-only list applied in
+order and recorded in ``PRAGMA user_version``. The database runs in WAL mode
+so readers never wait for the writer; every write goes through one
+connection guarded by a lock (one writer path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .paths import user_data_dir
+
+__all__ = ["MIGRATIONS", "Store", "Tag", "default_db_path"]
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_tag_sets(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE tags (
+            set_name TEXT NOT NULL,
+            tag_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            instructions TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (set_name, tag_id),
+            UNIQUE (set_name, name)
+        )
+        """
+    )
+
+
+def default_db_path() -> Path:
+    return user_data_dir() / "llmclf.db"
+
+
+@dataclass(frozen=True)
+class Tag:
+    tag_id: str
+    name: str
+    instructions: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"tag_id": self.tag_id, "name": self.name, "instructions": self.instructions}
+
+
+def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
+    tag_id = str(tag_id).strip() if tag_id is not None else ""
+    name = str(name).strip() if name is not None else ""
+    if not tag_id:
+        raise InputError("tag id is empty")
+    if not name:
+        raise InputError(f"tag {tag_id!r} has an empty name")
+    return Tag(tag_id, name, str(instructions or "").strip())
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"cannot open database {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise InputError(f"database {self.path} is from a newer llmclf (schema {version}); upgrade llmclf")
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    step(self._db)
+                    self._db.execute(f"PRAGMA user_version = {number}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
+        """Run one write statement in its own transaction, on the one writer path."""
+        with self._lock:
+            return self._db.execute(sql, tuple(params))
+
+    def read(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- tag sets -------------------------------------------------------------
+    def add_tag(self, set_name: str, tag_id: object, name: object, instructions: object = "") -> Tag:
+        return self.add_tags(set_name, [(tag_id, name, instructions)])[0]
+
+    def add_tags(self, set_name: str, rows: Iterable[tuple[object, object, object]]) -> list[Tag]:
+        """Add tags atomically: all of them, or none if one clashes."""
+        set_name = str(set_name).strip()
+        if not set_name:
+            raise InputError("tag set name is empty")
+        tags = [_clean_tag(*row) for row in rows]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for tag in tags:
+                    self._insert(set_name, tag)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return tags
+
+    def _insert(self, set_name: str, tag: Tag) -> None:
+        clash = self._db.execute(
+            "SELECT tag_id, name FROM tags WHERE set_name = ? AND (tag_id = ? OR name = ?)",
+            (set_name, tag.tag_id, tag.name),
+        ).fetchone()
+        if clash is not None:
+            what = f"id {tag.tag_id!r}" if clash[0] == tag.tag_id else f"name {tag.name!r}"
+            raise InputError(f"tag set {set_name!r} already has a tag with {what}")
+        self._db.execute(
+            "INSERT INTO tags (set_name, tag_id, name, instructions) VALUES (?, ?, ?, ?)",
+            (set_name, tag.tag_id, tag.name, tag.instructions),
+        )
+
+    def tags(self, set_name: str) -> list[Tag]:
+        rows = self.read("SELECT tag_id, name, instructions FROM tags WHERE set_name = ? ORDER BY rowid", (set_name,))
+        return [Tag(*row) for row in rows]
+
+    def require_tags(self, set_name: str) -> list[Tag]:
+        tags = self.tags(set_name)
+        if not tags:
+            known = ", ".join(self.tag_sets()) or "none"
+            raise InputError(f"unknown tag set {set_name!r} (known: {known})")
+        return tags
+
+    def tag_sets(self) -> list[str]:
+        return [row[0] for row in self.read("SELECT DISTINCT set_name FROM tags ORDER BY set_name")]
+
+    def remove_tag(self, set_name: str, key: str) -> Tag:
+        """Remove one tag by id or by name."""
+        for tag in self.tags(set_name):
+            if key in (tag.tag_id, tag.name):
+                self.write("DELETE FROM tags WHERE set_name = ? AND tag_id = ?", (set_name, tag.tag_id))
+                return tag
+        raise InputError(f"tag set {set_name!r} has no tag with id or name {key!r}")
+
+    def remove_set(self, set_name: str) -> int:
+        removed = self.write("DELETE FROM tags WHERE set_name = ?", (set_name,)).rowcount
+        if not removed:
+            raise InputError(f"unknown tag set {set_name!r}")
+        return removed
+
+
+def read_tag_file(path: str | os.PathLike[str]) -> list[tuple[object, object, object]]:
+    """Tags from a CSV (tag_id,name,instructions; `id` also accepted) or a JSON list of objects."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
+        if isinstance(items, dict):
+            items = items.get("tags", items)
+    elif path.suffix.lower() == ".csv":
+        items = list(csv.DictReader(text.splitlines()))
+    else:
+        raise InputError(f"{path}: expected a .csv or .json tag file")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
+    return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in items]
