@@ -79,3 +79,29 @@ def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_pa
     before = sorted(e.text for e in synthetic)
     after = sorted(e.text for e in Classifier.load(tmp_path / "again.model").examples if e.source is Source.SYNTHETIC)
     assert before == after
+
+
+def test_tagging_through_llama_server_returns_only_tags_from_the_set(tmp_path, llama_url):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    runner = CliRunner()
+    for tag_id, name, instructions in [("1", "phone", "Phone number"), ("2", "email", "Email address")]:
+        added = runner.invoke(
+            app, ["tags", "add", "contact", "--id", tag_id, "--name", name, "--instructions", instructions, *db]
+        )
+        assert added.exit_code == 0, added.output
+    env = {"OPENAI_BASE_URL": llama_url}
+    texts = ["What is your phone number?", "Write to me at bob@example.com"]
+    single = runner.invoke(app, ["tag", "--set", "contact", *db, *texts], env=env)
+    assert single.exit_code == 0, single.output
+    records = [json.loads(line) for line in single.stdout.splitlines()]
+    assert [r["text"] for r in records] == texts
+    for r in records:
+        assert r["error"] is None and len(r["tags"]) == 1
+        assert (r["tags"][0]["tag_id"], r["tags"][0]["name"]) in {("1", "phone"), ("2", "email")}
+
+    multi = runner.invoke(app, ["tag", "--set", "contact", *db, "--multi", "--confidence", texts[0]], env=env)
+    assert multi.exit_code == 0, multi.output
+    (record,) = [json.loads(line) for line in multi.stdout.splitlines()]
+    assert 1 <= len(record["tags"]) <= 2
+    for t in record["tags"]:
+        assert t["name"] in {"phone", "email"} and 0.0 <= t["confidence"] <= 1.0

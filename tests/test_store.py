@@ -1,0 +1,82 @@
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import InputError
+from llmclf.cli import app
+from llmclf.store import MIGRATIONS, Store, read_tag_file
+
+
+def test_tags_are_unique_by_id_and_by_name(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.add_tag("contact", 1, "phone", "Phone number")
+    with pytest.raises(InputError, match="already has a tag with id '1'"):
+        store.add_tag("contact", "1", "fax")
+    with pytest.raises(InputError, match="already has a tag with name 'phone'"):
+        store.add_tag("contact", "2", "phone")
+    with pytest.raises(InputError, match="empty name"):
+        store.add_tag("contact", "3", "  ")
+    store.add_tag("other", "1", "phone")  # uniqueness is per set
+    assert [t.name for t in store.tags("contact")] == ["phone"]
+    assert store.tag_sets() == ["contact", "other"]
+
+
+def test_import_is_all_or_nothing(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    good = tmp_path / "tags.csv"
+    good.write_text("tag_id,name,instructions\n1,phone,Phone number\n2,email,Email address\n", encoding="utf-8")
+    assert len(store.add_tags("contact", read_tag_file(good))) == 2
+    clash = tmp_path / "more.json"
+    clash.write_text(json.dumps([{"id": 3, "name": "address"}, {"id": 4, "name": "email"}]), encoding="utf-8")
+    with pytest.raises(InputError, match="name 'email'"):
+        store.add_tags("contact", read_tag_file(clash))
+    assert [t.tag_id for t in store.tags("contact")] == ["1", "2"]  # 'address' was not half-added
+
+
+def test_remove_by_id_or_name_and_whole_set(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.add_tags("s", [(1, "a", ""), (2, "b", ""), (3, "c", "")])
+    assert store.remove_tag("s", "b").tag_id == "2"
+    assert store.remove_tag("s", "1").name == "a"
+    with pytest.raises(InputError, match="no tag with id or name 'zzz'"):
+        store.remove_tag("s", "zzz")
+    assert store.remove_set("s") == 1
+    with pytest.raises(InputError, match="unknown tag set 's'"):
+        store.require_tags("s")
+
+
+def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "db.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(InputError, match="newer llmclf"):
+        Store(path)
+
+
+def test_tags_cli(tmp_path):
+    runner = CliRunner()
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    ok = runner.invoke(
+        app, ["tags", "add", "contact", "--id", "1", "--name", "phone", "--instructions", "Phone number", *db]
+    )
+    assert ok.exit_code == 0, ok.output
+    dup = runner.invoke(app, ["tags", "add", "contact", "--id", "2", "--name", "phone", *db])
+    assert dup.exit_code == 2 and "already has a tag with name 'phone'" in dup.stderr
+    empty = runner.invoke(app, ["tags", "add", "contact", "--id", "3", "--name", "", *db])
+    assert empty.exit_code == 2 and "empty name" in empty.stderr
+    file = tmp_path / "t.json"
+    file.write_text('[{"tag_id": "2", "name": "email", "instructions": "Email address"}]', encoding="utf-8")
+    assert runner.invoke(app, ["tags", "import", "contact", str(file), *db]).exit_code == 0
+    listing = runner.invoke(app, ["tags", "list", "contact", *db])
+    assert "phone" in listing.stdout and "email" in listing.stdout
+    assert runner.invoke(app, ["tags", "list", *db]).stdout.strip() == "contact (2 tags)"
+    assert runner.invoke(app, ["tags", "remove", "contact", "email", *db]).exit_code == 0
+    missing = runner.invoke(app, ["tags", "list", "nope", *db])
+    assert missing.exit_code == 2 and "unknown tag set 'nope'" in missing.stderr

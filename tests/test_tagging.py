@@ -1,0 +1,172 @@
+"""Tagging against the scripted server: outside-the-set re-asks, error records, order, multi, confidence."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier, LLMError
+from llmclf.cli import app
+from llmclf.llm import resolve_llm
+from llmclf.llm.client import OpenAICompatibleLLM
+from llmclf.store import Store, Tag
+from llmclf.tagging import Tagger, build_response_model
+
+from .fakellm import FakeLLMServer, error_reply, tool_reply
+
+TAGS = [Tag("1", "phone", "Phone number"), Tag("2", "email", "Email address"), Tag("3", "address", "Postal address")]
+
+
+def text_of(request) -> str:
+    content = next(m["content"] for m in request["messages"] if "Text:\n" in (m.get("content") or ""))
+    return content.split("Text:\n", 1)[1].split("\n\n", 1)[0]
+
+
+def right_tag(request):
+    text = text_of(request)
+    tag = next((t for t in TAGS if t.name in text), TAGS[0])
+    return {"tag_id": tag.tag_id, "name": tag.name}
+
+
+def tagger(server, **kw):
+    config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=1, env={})
+    return Tagger(OpenAICompatibleLLM(config), TAGS, **kw)
+
+
+def test_response_model_only_admits_the_sets_tags():
+    schema = build_response_model(TAGS).model_json_schema()
+    choice = schema["$defs"]["TagChoice"]["properties"]
+    assert choice["name"]["enum"] == ["phone", "email", "address"] and choice["tag_id"]["enum"] == ["1", "2", "3"]
+
+
+def test_tag_outside_the_set_is_reasked_then_accepted():
+    def script(req, n):
+        if n == 1:
+            return tool_reply(req, {"tag": {"tag_id": "9", "name": "MirrorLadies.com"}})
+        return tool_reply(req, {"tag": right_tag(req)})
+
+    with FakeLLMServer(script) as server:
+        (result,) = tagger(server).tag(["my phone number is 555"])
+    assert result.tags == [{"tag_id": "1", "name": "phone"}]
+    assert len(server.requests) == 2
+    reask = json.dumps(server.requests[1]["messages"])
+    assert "MirrorLadies.com" in reask  # the model is shown its mistake
+
+
+def test_id_and_name_of_different_tags_are_reasked():
+    def script(req, n):
+        tag = {"tag_id": "1", "name": "email"} if n == 1 else right_tag(req)
+        return tool_reply(req, {"tag": tag})
+
+    with FakeLLMServer(script) as server:
+        (result,) = tagger(server).tag(["send an email to me"])
+    assert result.tags == [{"tag_id": "2", "name": "email"}]
+    assert "is not in the tag set" in json.dumps(server.requests[1]["messages"])
+
+
+def test_persistent_outside_tag_becomes_an_error_record_and_the_batch_survives():
+    def script(req, n):
+        if "haunted" in text_of(req):
+            return tool_reply(req, {"tag": {"tag_id": "7", "name": "ghost"}})
+        if "crash" in text_of(req):
+            return error_reply(500)
+        return tool_reply(req, {"tag": right_tag(req)})
+
+    texts = ["my phone is 555", "a haunted text", "write to my email", "crash please", "my address is 1 Main St"]
+    with FakeLLMServer(script) as server:
+        results = tagger(server, max_retries=2, concurrency=3).tag(texts)
+    assert [r.text for r in results] == texts  # input order
+    assert [r.tags[0]["name"] if r.ok else None for r in results] == ["phone", None, "email", None, "address"]
+    assert "no valid structured reply" in results[1].error
+    assert "HTTP 500" in results[3].error
+    assert sum("haunted" in text_of(r) for r in server.requests) == 3  # 1 + max_retries re-asks, then stop
+
+
+def test_multi_and_confidence_are_validated():
+    def script(req, n):
+        if n == 1:
+            return tool_reply(req, {"tags": [{"tag_id": "1", "name": "phone", "confidence": 1.7}]})
+        return tool_reply(
+            req,
+            {
+                "tags": [
+                    {"tag_id": "1", "name": "phone", "confidence": 0.9},
+                    {"tag_id": "2", "name": "email", "confidence": 0.6},
+                ]
+            },
+        )
+
+    with FakeLLMServer(script) as server:
+        (result,) = tagger(server, multi=True, confidence=True).tag(["phone 555, mail a@b.c"])
+    assert result.tags == [
+        {"tag_id": "1", "name": "phone", "confidence": 0.9},
+        {"tag_id": "2", "name": "email", "confidence": 0.6},
+    ]
+    assert len(server.requests) == 2  # 1.7 is outside [0, 1]: re-asked
+
+
+def test_bad_credentials_stop_the_batch():
+    with (
+        FakeLLMServer(lambda req, n: error_reply(401)) as server,
+        pytest.raises(LLMError, match="authentication failed"),
+    ):
+        tagger(server).tag(["a", "b"])
+
+
+def test_tag_cli_outputs_jsonl_and_exits_1_on_error_records(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+
+    def script(req, n):
+        if "haunted" in text_of(req):
+            return tool_reply(req, {"tag": {"tag_id": "7", "name": "ghost"}})
+        return tool_reply(req, {"tag": right_tag(req)})
+
+    with FakeLLMServer(script) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        ok = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "my phone", "my email"], env=env)
+        bad = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "my phone", "haunted"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert [json.loads(line)["tags"][0]["name"] for line in ok.stdout.splitlines()] == ["phone", "email"]
+    assert bad.exit_code == 1 and "1 of 2 text(s) could not be tagged" in bad.stderr
+    records = [json.loads(line) for line in bad.stdout.splitlines()]
+    assert records[0]["tags"][0]["name"] == "phone" and records[1]["tags"] is None and records[1]["error"]
+
+
+def test_tag_cli_needs_an_llm_and_a_known_set(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tag("contact", "1", "phone")
+    no_llm = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "x"])
+    assert no_llm.exit_code == 2 and "tagging needs an LLM" in no_llm.stderr
+    unknown = CliRunner().invoke(
+        app, ["tag", "--set", "nope", "--db", db, "x"], env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    )
+    assert unknown.exit_code == 2 and "unknown tag set 'nope'" in unknown.stderr
+
+
+def test_cascade_sends_only_unsure_texts_to_the_llm(pets_bundle):
+    clf = Classifier.load(pets_bundle)
+    proba = clf.predict_proba(["woof", "meow", "hello there"]).max(axis=1)
+    below = float(sorted(proba)[1]) + 1e-6  # exactly two texts are below this
+
+    def script(req, n):
+        assert "Cats are independent" in json.dumps(req["messages"])  # descriptions serve as instructions
+        return tool_reply(req, {"tag": {"tag_id": "cat", "name": "cat"}})
+
+    with FakeLLMServer(script) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        result = CliRunner().invoke(
+            app,
+            ["classify", "--load", str(pets_bundle), "--cascade-below", str(below), "woof", "meow", "hello there"],
+            env=env,
+        )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sum(r["source"] == "llm" for r in records) == 2 == len(server.requests)
+    assert all(r["prediction"] == "cat" for r in records if r["source"] == "llm")
+    assert "cascade: 2 of 3 text(s) went to the LLM" in result.stderr
+
+
+def test_cascade_without_llm_is_refused(pets_bundle):
+    result = CliRunner().invoke(app, ["classify", "--load", str(pets_bundle), "--cascade-below", "0.6", "woof"])
+    assert result.exit_code == 2 and "--cascade-below needs an LLM" in result.stderr
