@@ -13,6 +13,7 @@ from . import classify as _classify
 from . import embedders as _embedders
 from . import evaluate as _evaluate
 from . import info as _info
+from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
 from ._common import err
@@ -31,6 +32,7 @@ app.command("eval")(_evaluate.eval_)
 app.add_typer(_embedders.app, name="embedders")
 app.add_typer(_tags.app, name="tags")
 app.command("tag")(_tags.tag)
+app.command("serve")(_serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,42 @@
+"""``llmclf serve``: the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..llm.config import resolve_llm
+from ._common import LLM_API_KEY, LLM_BASE_URL, LLM_MODE, LLM_MODEL, LLM_RETRIES, LLM_TIMEOUT, err, friendly_errors
+
+
+@friendly_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    load: list[Path] = typer.Option(
+        [], "--load", "-l", help="A .model bundle to serve (repeatable); named by its stem."
+    ),
+    db: Path | None = typer.Option(None, "--db", help="SQLite database for tag sets (default: user data dir)."),
+    max_body: int = typer.Option(1024 * 1024, "--max-body-bytes", min=1024, help="Largest request body accepted."),
+    llm_model: str | None = LLM_MODEL,
+    llm_base_url: str | None = LLM_BASE_URL,
+    llm_api_key: str | None = LLM_API_KEY,
+    llm_mode: str | None = LLM_MODE,
+    llm_timeout: float = LLM_TIMEOUT,
+    llm_retries: int = LLM_RETRIES,
+) -> None:
+    """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
+
+    Set LLMCLF_API_KEY to require `Authorization: Bearer <key>`.
+    """
+    import uvicorn
+
+    from ..service import create_app, model_names
+
+    config = resolve_llm(
+        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
+    )
+    app = create_app(model_names(load), db=db, llm=config, max_body_bytes=max_body)
+    err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

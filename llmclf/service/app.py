@@ -1,0 +1,169 @@
+"""The FastAPI service: a thin layer over Classifier, Tagger and the store.
+
+Models load once, when the app is built. Embedding and the head run in a
+worker thread, so one slow request never blocks the event loop. Errors come
+back as ``{"error": ...}`` JSON; a 500 never carries exception details.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from .._version import __version__
+from ..classifier import Classifier
+from ..errors import InputError, LLMError
+from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
+from ..store import Store, Tag
+from .limits import MAX_BODY_BYTES, BodyLimit
+from .schemas import (
+    ClassifyItem,
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorBody,
+    FeedbackRequest,
+    Health,
+    ModelInfo,
+    TagItem,
+    TagRequest,
+    TagResponse,
+)
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("llmclf.service")
+ERRORS = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+def create_app(
+    models: Mapping[str, str | os.PathLike[str]] | None = None,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    llm: LLMConfig | None = None,
+    api_key: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth."""
+    loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
+    store = Store(db)
+    api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
+    state: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        client = state.get("llm")
+        if client is not None:
+            await client.aclose()
+        store.close()
+
+    app = FastAPI(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    bearer = HTTPBearer(auto_error=False)
+
+    async def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if api_key is None:
+            return
+        if creds is None or not hmac.compare_digest(creds.credentials.encode(), api_key.encode()):
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def llm_client():
+        if llm is None:
+            raise HTTPException(503, f"no LLM configured on the server: {HOW_TO_CONFIGURE}")
+        if "llm" not in state:
+            from ..llm.client import OpenAICompatibleLLM
+
+            state["llm"] = OpenAICompatibleLLM(llm)
+        return state["llm"]
+
+    def pick_model(name: str | None) -> tuple[str, Classifier]:
+        if name is None:
+            if len(loaded) != 1:
+                raise HTTPException(
+                    422, f"say which model: one of {sorted(loaded)}" if loaded else "no model is loaded"
+                )
+            name = next(iter(loaded))
+        if name not in loaded:
+            raise HTTPException(404, f"unknown model {name!r}; loaded: {sorted(loaded)}")
+        return name, loaded[name]
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]  # no input echo
+        return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
+    @app.exception_handler(InputError)
+    async def _input_error(_request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @app.exception_handler(LLMError)
+    async def _llm_error(_request: Request, exc: LLMError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=502)
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")  # the details stay in the server log
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok", models=len(loaded))
+
+    @app.get("/models", response_model=list[ModelInfo], dependencies=[Depends(authorized)])
+    async def list_models() -> list[ModelInfo]:
+        return [ModelInfo(name=n, classes=c.classes_, embedder=c.embedder.id) for n, c in loaded.items()]
+
+    @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
+    async def classify(body: ClassifyRequest) -> ClassifyResponse:
+        name, clf = pick_model(body.model)
+        predictions = await run_in_threadpool(clf.classify, body.texts)
+        return ClassifyResponse(
+            model=name,
+            results=[ClassifyItem(text=p.text, prediction=p.label, probabilities=p.probabilities) for p in predictions],
+        )
+
+    @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized)])
+    async def tag(body: TagRequest) -> TagResponse:
+        from ..tagging import Tagger
+
+        if body.tags is not None:
+            tags = [Tag(t.tag_id, t.name, t.instructions) for t in body.tags]
+        else:
+            tags = await run_in_threadpool(store.tags, body.tag_set)
+            if not tags:
+                raise HTTPException(404, f"unknown tag set {body.tag_set!r}")
+        tagger = Tagger(llm_client(), tags, multi=body.multi, confidence=body.confidence)
+        results = await tagger.atag(body.texts)
+        return TagResponse(results=[TagItem(text=r.text, tags=r.tags, error=r.error) for r in results])
+
+    @app.post("/feedback", status_code=501, dependencies=[Depends(authorized)], responses={501: {"model": ErrorBody}})
+    async def feedback(body: FeedbackRequest) -> JSONResponse:
+        return JSONResponse({"error": "feedback is not stored yet by this llmclf version"}, status_code=501)
+
+    app.state.models = loaded
+    app.state.store = store
+    return app
+
+
+def model_names(paths: list[Path]) -> dict[str, Path]:
+    """Name each bundle by its file stem; two bundles with one stem are an error."""
+    names: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in names:
+            raise InputError(f"two models are named {path.stem!r}: {names[path.stem]} and {path}")
+        names[path.stem] = path
+    return names

@@ -1,0 +1,106 @@
+"""Request and response models of the HTTP service; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Bounds that the validators enforce; the app may be built with other values (see create_app).
+MAX_TEXTS = 256
+MAX_TEXT_CHARS = 10_000
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, strip_whitespace=True)]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: list[dict[str, Any]] | None = None
+
+
+class ClassifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS, description="Texts to classify.")
+    model: str | None = Field(None, description="Which loaded model; optional when only one is loaded.")
+
+
+class ClassifyItem(BaseModel):
+    text: str
+    prediction: str
+    probabilities: dict[str, float] = Field(description="Every class's probability, highest first.")
+    run_id: str | None = None
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    results: list[ClassifyItem]
+
+
+class TagSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tag_id: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    instructions: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class TagRequest(BaseModel):
+    """Tag texts with the tags given inline, or with a tag set stored in the database."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
+    tags: list[TagSpec] | None = Field(None, min_length=1, max_length=500)
+    tag_set: str | None = Field(None, alias="set", min_length=1, max_length=200)
+    multi: bool = False
+    confidence: bool = False
+
+    @model_validator(mode="after")
+    def _one_source_of_tags(self) -> TagRequest:
+        if (self.tags is None) == (self.tag_set is None):
+            raise ValueError("give exactly one of 'tags' or 'set'")
+        if self.tags is not None:
+            ids = [t.tag_id for t in self.tags]
+            names = [t.name for t in self.tags]
+            if len(set(ids)) != len(ids) or len(set(names)) != len(names):
+                raise ValueError("tag ids and names must be unique")
+        return self
+
+
+class TagChoiceOut(BaseModel):
+    tag_id: str
+    name: str
+    confidence: float | None = None
+
+
+class TagItem(BaseModel):
+    text: str
+    tags: list[TagChoiceOut] | None = Field(None, description="None when this text failed; see error.")
+    error: str | None = None
+    run_id: str | None = None
+
+
+class TagResponse(BaseModel):
+    results: list[TagItem]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    score: int | None = Field(None, ge=0, le=1, description="1: the prediction was right; 0: it was wrong.")
+    correction: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _score_or_correction(self) -> FeedbackRequest:
+        if self.score is None and self.correction is None:
+            raise ValueError("give a score or a correction")
+        return self
+
+
+class ModelInfo(BaseModel):
+    name: str
+    classes: list[str]
+    embedder: str
+
+
+class Health(BaseModel):
+    status: str
+    models: int

@@ -1,0 +1,153 @@
+"""The HTTP service under a real uvicorn on 127.0.0.1, driven with httpx."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from llmclf.llm import resolve_llm
+from llmclf.service import create_app
+from llmclf.store import Store
+
+from .fakellm import FakeLLMServer, tool_reply
+from .served import serving
+
+
+def phone_or_email(req, n):
+    text = next(m["content"] for m in req["messages"] if "Text:\n" in (m.get("content") or ""))
+    tag = {"tag_id": "2", "name": "email"} if "@" in text else {"tag_id": "1", "name": "phone"}
+    return tool_reply(req, {"tag": tag})
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    with FakeLLMServer(phone_or_email) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def service(pets_bundle, tmp_path_factory, fake_llm):
+    db = tmp_path_factory.mktemp("svc") / "db.sqlite"
+    Store(db).add_tags("contact", [("1", "phone", "Phone number"), ("2", "email", "Email address")])
+    llm = resolve_llm(base_url=fake_llm.base_url, timeout=5, max_retries=0, env={})
+    app = create_app({"pets": pets_bundle}, db=db, llm=llm, max_body_bytes=64 * 1024)
+    with serving(app) as url:
+        yield url
+
+
+def test_healthz_and_models(service):
+    assert httpx.get(f"{service}/healthz").json() == {"status": "ok", "models": 1}
+    (model,) = httpx.get(f"{service}/models").json()
+    assert model == {"name": "pets", "classes": ["cat", "dog"], "embedder": "minilm-l6-v2-int8-onnx"}
+
+
+def test_classify(service):
+    r = httpx.post(f"{service}/classify", json={"texts": ["woof", "meow"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "pets"
+    assert [x["prediction"] for x in body["results"]] == ["dog", "cat"]
+    assert abs(sum(body["results"][0]["probabilities"].values()) - 1) < 1e-4
+    unknown = httpx.post(f"{service}/classify", json={"texts": ["woof"], "model": "nope"})
+    assert unknown.status_code == 404 and "unknown model 'nope'" in unknown.json()["error"]
+
+
+def test_tag_with_a_stored_set_and_with_inline_tags(service):
+    r = httpx.post(f"{service}/tag", json={"texts": ["call 555-1234", "bob@example.com"], "set": "contact"})
+    assert r.status_code == 200, r.text
+    assert [x["tags"][0]["name"] for x in r.json()["results"]] == ["phone", "email"]
+    inline = {"texts": ["555-1234"], "tags": [{"tag_id": "1", "name": "phone"}, {"tag_id": "2", "name": "email"}]}
+    assert httpx.post(f"{service}/tag", json=inline).json()["results"][0]["tags"][0]["name"] == "phone"
+    missing = httpx.post(f"{service}/tag", json={"texts": ["x"], "set": "nope"})
+    assert missing.status_code == 404
+    both = httpx.post(f"{service}/tag", json={**inline, "set": "contact"})
+    assert both.status_code == 422 and "exactly one of" in both.text
+
+
+def test_feedback_route_exists_and_validates(service):
+    assert httpx.post(f"{service}/feedback", json={"run_id": "x"}).status_code == 422
+    assert httpx.post(f"{service}/feedback", json={"run_id": "x", "score": 1}).status_code in (200, 404, 501)
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"texts": ["a"] * 257}, 422, "at most 256"),
+        ({"texts": ["a" * 10_001]}, 422, "at most 10000"),
+        ({"texts": [""]}, 422, "at least 1 character"),
+        ({"texts": ["ok"], "surprise": 1}, 422, "Extra inputs"),
+    ],
+)
+def test_limits_answer_422_with_a_clear_json_error(service, body, status, message):
+    r = httpx.post(f"{service}/classify", json=body)
+    assert r.status_code == status
+    assert r.json()["error"] == "invalid request" and message in r.text
+    assert "a" * 100 not in r.text  # the input is not echoed back
+
+
+def test_body_over_the_limit_is_413(service):
+    big = {"texts": ["x" * 9000] * 10}  # ~90 KB > 64 KB
+    r = httpx.post(f"{service}/classify", json=big)
+    assert r.status_code == 413 and "larger than 65536 bytes" in r.json()["error"]
+
+    def chunks():
+        yield b'{"texts": ["'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"]}'
+
+    chunked = httpx.post(f"{service}/classify", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+
+
+def test_openapi_document_is_generated_from_the_models(service):
+    doc = httpx.get(f"{service}/openapi.json").json()
+    assert {"/classify", "/tag", "/feedback", "/models", "/healthz"} <= set(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    assert {"TagRequest", "TagResponse", "ClassifyRequest", "ClassifyResponse"} <= set(schemas)
+    assert schemas["ClassifyRequest"]["properties"]["texts"]["maxItems"] == 256
+    assert httpx.get(f"{service}/docs").status_code == 200
+
+
+def test_requests_run_concurrently(service):
+    async def go():
+        async with httpx.AsyncClient(base_url=service, timeout=60) as client:
+            replies = await asyncio.gather(
+                *(client.post("/classify", json={"texts": [f"woof {i}"] * 8}) for i in range(20))
+            )
+        return [r.status_code for r in replies]
+
+    assert asyncio.run(go()) == [200] * 20
+
+
+def test_bearer_auth_when_api_key_is_set(pets_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMCLF_API_KEY", "s3cret-token")
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")
+    with serving(app) as url:
+        assert httpx.post(f"{url}/classify", json={"texts": ["woof"]}).status_code == 401
+        wrong = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and "s3cret-token" not in wrong.text
+        ok = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, headers={"Authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200  # health checks need no token
+        assert httpx.get(f"{url}/models").status_code == 401
+
+
+def test_tag_without_llm_is_503(pets_bundle, tmp_path):
+    db = tmp_path / "db.sqlite"
+    Store(db).add_tag("contact", "1", "phone")
+    with serving(create_app({"pets": pets_bundle}, db=db)) as url:
+        r = httpx.post(f"{url}/tag", json={"texts": ["x"], "set": "contact"})
+    assert r.status_code == 503 and "no LLM configured" in r.json()["error"]
+
+
+def test_server_error_does_not_leak_details(pets_bundle, tmp_path, monkeypatch):
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")
+
+    def boom(*a, **k):
+        raise RuntimeError("sk-leaky-secret in a stack trace")
+
+    monkeypatch.setattr(app.state.models["pets"], "classify", boom)
+    with serving(app) as url:
+        r = httpx.post(f"{url}/classify", json={"texts": ["woof"]})
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}
