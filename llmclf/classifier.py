@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ class Classifier:
         self.head: LinearHead | None = None
         self.report: TrainReport | None = None
         self.calibration: dict[str, Any] | None = None
+        self.model_id = uuid.uuid4().hex  # stable across retrains: feedback is keyed by it
+        self.history: list[dict[str, Any]] = []  # what each (re)training changed
         self._vectors: dict[str, np.ndarray] = {}
 
     # -- data ---------------------------------------------------------------
@@ -147,7 +150,33 @@ class Classifier:
             if not desc:
                 report.notes.append(f"class {name!r} has no description; it is learned from its examples")
         self._train(report)
+        self._log_training("train")
         return self
+
+    def retrain_with_feedback(self, feedback: Sequence[Example]) -> dict[str, Any]:
+        """Make ``feedback`` the bundle's feedback examples and refit the head (no LLM call).
+
+        ``feedback`` is the whole feedback dataset (see :class:`llmclf.feedback.RunLog`),
+        so retraining twice with the same data changes nothing.
+        """
+        self._require_head()
+        unknown = sorted({e.label for e in feedback} - set(self.head.classes))
+        if unknown:
+            raise InputError(f"feedback uses labels the model does not have: {', '.join(unknown)}")
+        old = {(e.text, e.label) for e in self.examples if e.source is Source.FEEDBACK}
+        new = {(e.text, e.label) for e in feedback}
+        self.examples = [e for e in self.examples if e.source is not Source.FEEDBACK]
+        self.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in feedback)
+        self._train(TrainReport())
+        change = {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "action": "retrain",
+            "feedback_examples": len(new),
+            "added": len(new - old),
+            "removed": len(old - new),
+        }
+        self.history.append(change)
+        return change
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> Classifier:
         """scikit-learn style: learn from texts ``X`` and labels ``y``.
@@ -162,7 +191,12 @@ class Classifier:
         if len(self.descriptions) < 2:
             raise InputError(f"need at least two classes to train, got {len(self.descriptions)}")
         self._train(TrainReport())
+        self._log_training("fit")
         return self
+
+    def _log_training(self, action: str) -> None:
+        at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.history.append({"at": at, "action": action, "counts": self.report.counts})
 
     def training_examples(self) -> list[Example]:
         """Description-derived examples for every class, then everything else, deduplicated."""
@@ -291,6 +325,8 @@ class Classifier:
         for e in self.examples:
             counts.setdefault(e.label, Counter())[e.source.value] += 1
         return {
+            "model_id": self.model_id,
+            "history": self.history,
             "llmclf_version": __version__,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "classes": head.classes,
@@ -336,4 +372,6 @@ class Classifier:
         clf.head = head
         clf.calibration = training.get("calibration")
         clf.calibrate = bool(clf.calibration)
+        clf.model_id = str(m.get("model_id") or clf.model_id)
+        clf.history = list(m.get("history") or [])
         return clf

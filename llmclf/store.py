@@ -12,7 +12,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,46 @@ def m001_tag_sets(db: sqlite3.Connection) -> None:
             instructions TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (set_name, tag_id),
             UNIQUE (set_name, name)
+        )
+        """
+    )
+
+
+@migration
+def m002_runs_and_feedback(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- 'classify' or 'tag'
+            target TEXT NOT NULL,          -- 'model:<model_id>' or 'set:<name>'
+            source TEXT NOT NULL,          -- the bundle path or tag set name, for people
+            text TEXT NOT NULL,
+            prediction TEXT,               -- JSON: a label, a list of tag names, or null
+            probabilities TEXT,            -- JSON object or null
+            labels TEXT NOT NULL           -- JSON list of the labels a correction may use
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_target ON runs (target)")
+    db.execute(
+        """
+        CREATE TABLE feedback (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+            score INTEGER,
+            correction TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE example_vectors (
+            embedder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (embedder, text)
         )
         """
     )
@@ -83,25 +124,36 @@ class Store:
         self._lock = threading.Lock()
         self._migrate()
 
-    def _migrate(self) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on the one writer path: all of it, or none."""
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise InputError(f"database {self.path} is from a newer llmclf (schema {version}); upgrade llmclf")
-            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    step(self._db)
-                    self._db.execute(f"PRAGMA user_version = {number}")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        version = self.read("PRAGMA user_version")[0][0]
+        if version > len(MIGRATIONS):
+            raise InputError(f"database {self.path} is from a newer llmclf (schema {version}); upgrade llmclf")
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                step(db)
+                db.execute(f"PRAGMA user_version = {number}")
 
     def write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
         """Run one write statement in its own transaction, on the one writer path."""
         with self._lock:
             return self._db.execute(sql, tuple(params))
+
+    def write_many(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
+        """Many rows in one transaction: all or none."""
+        with self.transaction() as db:
+            db.executemany(sql, [tuple(r) for r in rows])
 
     def read(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -120,26 +172,21 @@ class Store:
         if not set_name:
             raise InputError("tag set name is empty")
         tags = [_clean_tag(*row) for row in rows]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for tag in tags:
-                    self._insert(set_name, tag)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            for tag in tags:
+                self._insert(db, set_name, tag)
         return tags
 
-    def _insert(self, set_name: str, tag: Tag) -> None:
-        clash = self._db.execute(
+    @staticmethod
+    def _insert(db: sqlite3.Connection, set_name: str, tag: Tag) -> None:
+        clash = db.execute(
             "SELECT tag_id, name FROM tags WHERE set_name = ? AND (tag_id = ? OR name = ?)",
             (set_name, tag.tag_id, tag.name),
         ).fetchone()
         if clash is not None:
             what = f"id {tag.tag_id!r}" if clash[0] == tag.tag_id else f"name {tag.name!r}"
             raise InputError(f"tag set {set_name!r} already has a tag with {what}")
-        self._db.execute(
+        db.execute(
             "INSERT INTO tags (set_name, tag_id, name, instructions) VALUES (?, ?, ?, ?)",
             (set_name, tag.tag_id, tag.name, tag.instructions),
         )

@@ -80,13 +80,17 @@ class TagResult:
     tags: list[dict[str, Any]] | None = None  # [{tag_id, name, confidence?}]
     error: str | None = None
     examples_used: int = 0
+    run_id: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "tags": self.tags, "error": self.error}
+        record = {"text": self.text, "tags": self.tags, "error": self.error}
+        if self.run_id is not None:
+            record["run_id"] = self.run_id
+        return record
 
 
 @dataclass

@@ -1,5 +1,6 @@
 import json
 import subprocess
+import uuid
 import sys
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_train_then_classify_through_the_runner(tmp_path):
     records = jsonl(result.stdout)
     assert [r["prediction"] for r in records] == ["dog", "cat"]
     for r in records:
-        assert set(r) == {"text", "prediction", "probabilities"}
+        assert set(r) == {"text", "prediction", "probabilities", "run_id"}
+        assert uuid.UUID(r["run_id"]).version == 7
         assert set(r["probabilities"]) == {"cat", "dog"}
         assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
 

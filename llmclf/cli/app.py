@@ -12,6 +12,7 @@ from .._version import __version__
 from . import classify as _classify
 from . import embedders as _embedders
 from . import evaluate as _evaluate
+from . import feedback as _feedback
 from . import info as _info
 from . import serve as _serve
 from . import tags as _tags
@@ -33,6 +34,9 @@ app.add_typer(_embedders.app, name="embedders")
 app.add_typer(_tags.app, name="tags")
 app.command("tag")(_tags.tag)
 app.command("serve")(_serve.serve)
+app.command("feedback")(_feedback.feedback)
+app.add_typer(_feedback.examples_app, name="examples")
+app.command("retrain")(_feedback.retrain)
 
 
 def _version(value: bool) -> None:

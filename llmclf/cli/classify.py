@@ -19,8 +19,11 @@ from rich.table import Table
 
 from ..classifier import Classifier, Prediction
 from ..datafiles import iter_texts
+from ..embedding import get_embedder
 from ..errors import InputError
+from ..feedback import RunLog, few_shot_for, model_target
 from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
+from ..store import Store
 from ._common import (
     LLM_API_KEY,
     LLM_BASE_URL,
@@ -76,9 +79,11 @@ def render_table(predictions: list[Prediction], top_n: int) -> Table:
     table.add_column("text", overflow="fold", max_width=60)
     table.add_column("prediction", style="bold")
     table.add_column(f"top {top_n} probabilities")
+    table.add_column("run id", overflow="fold", style="dim")
     for p in predictions:
         probs = "  ".join(f"{name} {value:.3f}" for name, value in list(p.probabilities.items())[:top_n])
-        table.add_row(p.text, p.label if p.label is not None else "[dim](below threshold)[/]", probs)
+        label = p.label if p.label is not None else "[dim](below threshold)[/]"
+        table.add_row(p.text, label, probs, p.extra.get("run_id", ""))
     return table
 
 
@@ -100,6 +105,9 @@ def classify(
         None, "--cascade-below", min=0.0, max=1.0, help="Send texts whose top probability is below this to the LLM."
     ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once (cascade)."),
+    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM (cascade)."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (no run ids)."),
+    db: Path | None = typer.Option(None, "--db", help="SQLite database for run logs (default: user data dir)."),
     llm_model: str | None = LLM_MODEL,
     llm_base_url: str | None = LLM_BASE_URL,
     llm_api_key: str | None = LLM_API_KEY,
@@ -117,7 +125,13 @@ def classify(
         if config is None:
             raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
     clf = Classifier.load(load)
-    cascade = CascadeCounter(config, concurrency) if config is not None else None
+    store = None if no_log and config is None else Store(db)
+    runs = None if no_log else RunLog(store)
+    target = model_target(clf.model_id)
+    cascade = None
+    if config is not None:
+        few_shot = few_shot_for(store, target, get_embedder(), k) if k else None
+        cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
     progress = (
         Progress(
@@ -141,6 +155,12 @@ def classify(
                 predictions = cascade.run(clf, batch, cascade_below, top_n if jsonl else (top_n or 3))
             else:
                 predictions = clf.classify(batch, threshold=threshold, top_n=top_n if jsonl else (top_n or 3))
+            if runs is not None:
+                records = [(p.text, p.label, p.probabilities) for p in predictions]
+                for p, run_id in zip(
+                    predictions, runs.log("classify", target, str(load), clf.classes_, records), strict=True
+                ):
+                    p.extra["run_id"] = run_id
             if jsonl:
                 sys.stdout.write("".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions))
                 sys.stdout.flush()
@@ -160,8 +180,8 @@ def classify(
 class CascadeCounter:
     """Runs the cascade batch by batch and counts what went to the LLM."""
 
-    def __init__(self, config, concurrency: int) -> None:
-        self.config, self.concurrency = config, concurrency
+    def __init__(self, config, concurrency: int, few_shot=None) -> None:
+        self.config, self.concurrency, self.few_shot = config, concurrency, few_shot
         self.sent = self.failed = 0
 
     def run(self, clf: Classifier, batch: list[str], below: float, top_n: int | None) -> list[Prediction]:
@@ -173,7 +193,9 @@ class CascadeCounter:
         async def go():
             llm = OpenAICompatibleLLM(self.config)
             try:
-                return await cascade_classify(clf, batch, llm, below, concurrency=self.concurrency)
+                return await cascade_classify(
+                    clf, batch, llm, below, concurrency=self.concurrency, few_shot=self.few_shot
+                )
             finally:
                 await llm.aclose()
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
+from ..feedback import RunLog, set_target
 from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
 from ..store import Store, read_tag_file
 from ._common import (
@@ -89,6 +90,18 @@ def remove(
         out.print(f"removed tag {removed.tag_id} ({removed.name}) from {set_name}")
 
 
+def log_tag_results(runs: RunLog, set_name: str, names: list[str], results, multi: bool) -> None:
+    """Give every tag result, error records too, a logged run id."""
+    records = []
+    for r in results:
+        chosen = [t["name"] for t in r.tags] if r.ok else None
+        prediction = chosen if multi or chosen is None else chosen[0]
+        confidences = {t["name"]: t["confidence"] for t in r.tags if "confidence" in t} if r.ok else None
+        records.append((r.text, prediction, confidences or None))
+    for r, run_id in zip(results, runs.log("tag", set_target(set_name), set_name, names, records), strict=True):
+        r.run_id = run_id
+
+
 @friendly_errors
 def tag(
     texts: list[str] = typer.Argument(None, help="Texts to tag; '-' reads stdin."),
@@ -99,6 +112,8 @@ def tag(
     max_retries: int = typer.Option(2, "--max-retries", min=0, help="Re-asks after a reply outside the tag set."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once."),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
+    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log results (no run ids)."),
     llm_model: str | None = LLM_MODEL,
     llm_base_url: str | None = LLM_BASE_URL,
     llm_api_key: str | None = LLM_API_KEY,
@@ -111,7 +126,8 @@ def tag(
     from ..llm.client import OpenAICompatibleLLM
     from ..tagging import Tagger
 
-    tags = Store(db).require_tags(set_name)
+    store = Store(db)
+    tags = store.require_tags(set_name)
     stream = list(gather_texts(texts or [], [], input_files))
     if not stream:
         raise InputError("no texts to tag")
@@ -135,13 +151,14 @@ def tag(
         table = Table()
         table.add_column("text", overflow="fold", max_width=60)
         table.add_column("tags")
+        table.add_column("run id", overflow="fold", style="dim")
         for r in results:
             shown = (
                 ", ".join(f"{t['name']}" + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
                 if r.ok
                 else f"[red]error: {r.error}[/]"
             )
-            table.add_row(r.text, shown)
+            table.add_row(r.text, shown, r.run_id or "")
         out.print(table)
     failed = sum(not r.ok for r in results)
     if failed:

@@ -1,0 +1,110 @@
+"""``llmclf feedback``, ``llmclf examples`` and ``llmclf retrain``: from users' answers to a better head."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..bundle import read_bundle
+from ..classifier import Classifier
+from ..errors import InputError
+from ..feedback import RunLog, model_target, set_target
+from ..store import Store
+from ._common import friendly_errors, notice, out
+
+DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
+
+
+@friendly_errors
+def feedback(
+    run_id: str = typer.Argument(..., help="The run id printed with the prediction."),
+    score: int | None = typer.Option(None, "--score", min=0, max=1, help="1: the prediction was right; 0: wrong."),
+    correction: str | None = typer.Option(None, "--correction", help="The right label."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Tell llmclf whether a prediction was right, or what it should have been."""
+    outcome = RunLog(Store(db)).record(run_id, score=score, correction=correction)
+    if outcome.replaced:
+        notice(f"run {run_id} already had feedback; replaced the earlier {' and '.join(outcome.replaced)}")
+    label = outcome.label if outcome.label is not None else "(none: a score of 0 without a correction)"
+    out.print(f"stored feedback for {run_id}; it adds this example: {label}")
+
+
+def _target(model: Path | None, tag_set: str | None) -> str:
+    if (model is None) == (tag_set is None):
+        raise InputError("give exactly one of --model BUNDLE or --set TAG_SET")
+    if model is not None:
+        model_id = read_bundle(model).manifest.get("model_id")
+        if not model_id:
+            raise InputError(f"{model} has no model id (made by an older llmclf): retrain it first")
+        return model_target(model_id)
+    return set_target(tag_set)
+
+
+examples_app = typer.Typer(help="The dataset that feedback has made.", no_args_is_help=True)
+
+
+@examples_app.command("list")
+@friendly_errors
+def examples_list(
+    model: Path | None = typer.Option(None, "--model", help="A .model bundle."),
+    tag_set: str | None = typer.Option(None, "--set", help="A tag set."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Show the feedback examples of a model or tag set."""
+    rows = RunLog(Store(db)).dataset(_target(model, tag_set))
+    table = Table(title=f"{len(rows)} feedback example(s)", title_justify="left")
+    for col in ("text", "label", "run id"):
+        table.add_column(col, overflow="fold")
+    for e in rows:
+        table.add_row(e.text, e.label, e.meta.get("run_id", ""))
+    out.print(table)
+
+
+@examples_app.command("export")
+@friendly_errors
+def examples_export(
+    model: Path | None = typer.Option(None, "--model", help="A .model bundle."),
+    tag_set: str | None = typer.Option(None, "--set", help="A tag set."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here (atomically) instead of stdout."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Export the feedback examples as JSONL ({text, label, source, meta})."""
+    rows = RunLog(Store(db)).dataset(_target(model, tag_set))
+    data = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in rows)
+    if output is None:
+        sys.stdout.write(data)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    notice(f"wrote {len(rows)} example(s) to {output}")
+
+
+@friendly_errors
+def retrain(
+    model: Path = typer.Argument(..., help="The .model bundle to retrain."),
+    save: Path | None = typer.Option(None, "--save", "-s", help="Where to write it (default: over MODEL, atomically)."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Add the feedback examples to the bundle's own, refit the head, save atomically."""
+    clf = Classifier.load(model)
+    feedback_examples = RunLog(Store(db)).dataset(model_target(clf.model_id))
+    change = clf.retrain_with_feedback(feedback_examples)
+    path = clf.save(save or model)
+    out.print(
+        f"retrained {path}: {change['feedback_examples']} feedback example(s) "
+        f"({change['added']} new, {change['removed']} withdrawn), {len(clf.examples)} examples in all"
+    )

@@ -1,0 +1,209 @@
+"""Learning from feedback: run ids, feedback, the dataset it makes, and similar-example few-shot.
+
+Every logged prediction gets a UUIDv7 run id. Feedback on a run is a score
+(1 right, 0 wrong) and/or a correction. The dataset follows two rules:
+
+* a run with a correction becomes an example with the corrected label;
+* otherwise, a run with score 1 becomes an example with its predicted label.
+
+A correction always wins over a score. Sending feedback again replaces the
+earlier value of the same kind (score or correction), and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from .embedding import Embedder
+from .errors import InputError
+from .examples import Example, Source
+from .store import Store
+
+__all__ = ["FeedbackOutcome", "FewShot", "RunLog", "model_target", "set_target", "uuid7"]
+
+
+def uuid7() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
+    ms = time.time_ns() // 1_000_000
+    value = (ms & ((1 << 48) - 1)) << 80 | secrets.randbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def model_target(model_id: str) -> str:
+    return f"model:{model_id}"
+
+
+def set_target(name: str) -> str:
+    return f"set:{name}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class FeedbackOutcome:
+    run_id: str
+    replaced: list[str]  # which earlier values this feedback replaced: "score", "correction"
+    label: str | None  # the label the run now contributes to the dataset, if any
+
+
+class RunLog:
+    """Runs and feedback in the :class:`~llmclf.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def log(
+        self,
+        kind: str,
+        target: str,
+        source: str,
+        labels: Sequence[str],
+        records: Sequence[tuple[str, Any, dict[str, float] | None]],
+    ) -> list[str]:
+        """Log (text, prediction, probabilities) records in one transaction; returns their run ids."""
+        ids = [uuid7() for _ in records]
+        now = _now()
+        allowed = json.dumps(list(labels), ensure_ascii=False)
+        self.store.write_many(
+            "INSERT INTO runs (run_id, created_at, kind, target, source, text, prediction, probabilities, labels)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (rid, now, kind, target, source, text, json.dumps(pred, ensure_ascii=False), json.dumps(probs), allowed)
+                for rid, (text, pred, probs) in zip(ids, records, strict=True)
+            ],
+        )
+        return ids
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        rows = self.store.read(
+            "SELECT run_id, created_at, kind, target, source, text, prediction, probabilities, labels"
+            " FROM runs WHERE run_id = ?",
+            (run_id,),
+        )
+        if not rows:
+            raise InputError(f"unknown run id {run_id!r}")
+        keys = ("run_id", "created_at", "kind", "target", "source", "text", "prediction", "probabilities", "labels")
+        run = dict(zip(keys, rows[0], strict=True))
+        for key in ("prediction", "probabilities", "labels"):
+            run[key] = json.loads(run[key]) if run[key] is not None else None
+        return run
+
+    def record(self, run_id: str, score: int | None = None, correction: str | None = None) -> FeedbackOutcome:
+        if score is None and correction is None:
+            raise InputError("give a score (1 or 0) or a correction")
+        if score is not None and score not in (0, 1):
+            raise InputError(f"score must be 1 or 0, not {score!r}")
+        run = self.run(run_id)
+        if correction is not None:
+            correction = correction.strip()
+            if correction not in run["labels"]:
+                raise InputError(
+                    f"correction {correction!r} is not one of this run's labels: {', '.join(run['labels'])}"
+                )
+        with self.store.transaction() as db:  # read-modify-write on the one writer path
+            old = db.execute("SELECT score, correction FROM feedback WHERE run_id = ?", (run_id,)).fetchone()
+            replaced = []
+            if old is not None:
+                replaced = [
+                    k
+                    for k, new, was in (("score", score, old[0]), ("correction", correction, old[1]))
+                    if new is not None and was is not None
+                ]
+                score = score if score is not None else old[0]
+                correction = correction if correction is not None else old[1]
+            db.execute(
+                "INSERT INTO feedback (run_id, score, correction, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id) DO UPDATE SET score = excluded.score, correction = excluded.correction,"
+                " updated_at = excluded.updated_at",
+                (run_id, score, correction, _now()),
+            )
+        return FeedbackOutcome(run_id, replaced, _label(run["prediction"], score, correction))
+
+    def dataset(self, target: str) -> list[Example]:
+        """The examples feedback has made for a model or tag set, oldest run first."""
+        rows = self.store.read(
+            "SELECT r.run_id, r.text, r.prediction, f.score, f.correction, f.updated_at"
+            " FROM runs r JOIN feedback f USING (run_id) WHERE r.target = ? ORDER BY r.run_id",
+            (target,),
+        )
+        out = []
+        for run_id, text, prediction, score, correction, updated in rows:
+            label = _label(json.loads(prediction) if prediction else None, score, correction)
+            labels = label if isinstance(label, list) else [label] if label else []
+            out.extend(
+                Example(text, lab, Source.FEEDBACK, {"run_id": run_id, "feedback_at": updated}) for lab in labels
+            )
+        return out
+
+    def count(self) -> int:
+        return self.store.read("SELECT COUNT(*) FROM feedback")[0][0]
+
+
+def _label(prediction: Any, score: int | None, correction: str | None) -> Any:
+    if correction is not None:
+        return correction
+    if score == 1:
+        return prediction
+    return None
+
+
+class FewShot:
+    """The k most similar feedback examples for a text, by embedding cosine.
+
+    Vectors of example texts are stored in the database, keyed by embedder,
+    so they are computed once.
+    """
+
+    def __init__(self, store: Store, target: str, embedder: Embedder, k: int = 5) -> None:
+        self.store, self.embedder, self.k = store, embedder, k
+        self.examples = RunLog(store).dataset(target)
+        self.vectors = self._vectors([e.text for e in self.examples]) if self.examples and k > 0 else None
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for text, blob in self.store.read(
+                f"SELECT text, vector FROM example_vectors WHERE embedder = ? AND text IN ({marks})",
+                (self.embedder.id, *chunk),
+            ):
+                found[text] = np.frombuffer(blob, dtype=np.float32)
+        missing = [t for t in unique if t not in found]
+        if missing:
+            new = self.embedder.embed(missing).astype(np.float32)
+            self.store.write_many(
+                "INSERT OR REPLACE INTO example_vectors (embedder, text, vector) VALUES (?, ?, ?)",
+                [(self.embedder.id, t, v.tobytes()) for t, v in zip(missing, new, strict=True)],
+            )
+            found.update(zip(missing, new, strict=True))
+        return np.stack([found[t] for t in texts])
+
+    def __call__(self, text: str) -> list[tuple[str, str]]:
+        if self.vectors is None:
+            return []
+        query = self.embedder.embed([text])[0]
+        sims = self.vectors @ query
+        top = np.argsort(-sims, kind="stable")[: self.k]
+        return [(self.examples[i].text, self.examples[i].label) for i in top]
+
+
+def few_shot_for(
+    store: Store, target: str, embedder: Embedder, k: int
+) -> Callable[[str], list[tuple[str, str]]] | None:
+    shots = FewShot(store, target, embedder, k)
+    return shots if shots.vectors is not None else None
