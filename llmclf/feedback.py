@@ -87,6 +87,17 @@ class RunLog:
         )
         return ids
 
+    def log_tags(self, set_name: str, names: Sequence[str], results: Sequence[Any], multi: bool) -> None:
+        """Give every :class:`~llmclf.tagging.TagResult`, error records too, a logged run id."""
+        records = []
+        for r in results:
+            chosen = [t["name"] for t in r.tags] if r.ok else None
+            prediction = chosen if multi or chosen is None else chosen[0]
+            confidences = {t["name"]: t["confidence"] for t in r.tags if "confidence" in t} if r.ok else None
+            records.append((r.text, prediction, confidences or None))
+        for r, run_id in zip(results, self.log("tag", set_target(set_name), set_name, names, records), strict=True):
+            r.run_id = run_id
+
     def run(self, run_id: str) -> dict[str, Any]:
         rows = self.store.read(
             "SELECT run_id, created_at, kind, target, source, text, prediction, probabilities, labels"

@@ -1,7 +1,7 @@
 import json
 import subprocess
-import uuid
 import sys
+import uuid
 from pathlib import Path
 
 import pytest

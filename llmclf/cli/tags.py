@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ..feedback import RunLog, set_target
 from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
 from ..store import Store, read_tag_file
 from ._common import (
@@ -90,18 +89,6 @@ def remove(
         out.print(f"removed tag {removed.tag_id} ({removed.name}) from {set_name}")
 
 
-def log_tag_results(runs: RunLog, set_name: str, names: list[str], results, multi: bool) -> None:
-    """Give every tag result, error records too, a logged run id."""
-    records = []
-    for r in results:
-        chosen = [t["name"] for t in r.tags] if r.ok else None
-        prediction = chosen if multi or chosen is None else chosen[0]
-        confidences = {t["name"]: t["confidence"] for t in r.tags if "confidence" in t} if r.ok else None
-        records.append((r.text, prediction, confidences or None))
-    for r, run_id in zip(results, runs.log("tag", set_target(set_name), set_name, names, records), strict=True):
-        r.run_id = run_id
-
-
 @friendly_errors
 def tag(
     texts: list[str] = typer.Argument(None, help="Texts to tag; '-' reads stdin."),
@@ -136,6 +123,7 @@ def tag(
     )
     if config is None:
         raise InputError(f"tagging needs an LLM: {HOW_TO_CONFIGURE}")
+    few_shot = few_shot_for(store, set_target(set_name), get_embedder(), k) if k else None
     tagger = Tagger(
         OpenAICompatibleLLM(config),
         tags,
@@ -143,8 +131,11 @@ def tag(
         confidence=confidence,
         max_retries=max_retries,
         concurrency=concurrency,
+        few_shot=few_shot,
     )
     results = tagger.tag(stream)
+    if not no_log:
+        RunLog(store).log_tags(set_name, [t.name for t in tags], results, multi)
     if as_json or not out.is_terminal:
         sys.stdout.write("".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results))
     else:

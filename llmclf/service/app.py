@@ -22,7 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from .._version import __version__
 from ..classifier import Classifier
+from ..embedding import get_embedder
 from ..errors import InputError, LLMError
+from ..feedback import RunLog, few_shot_for, model_target, set_target
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .limits import MAX_BODY_BYTES, BodyLimit
@@ -32,6 +34,7 @@ from .schemas import (
     ClassifyResponse,
     ErrorBody,
     FeedbackRequest,
+    FeedbackResponse,
     Health,
     ModelInfo,
     TagItem,
@@ -52,10 +55,13 @@ def create_app(
     llm: LLMConfig | None = None,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    log_runs: bool = True,
+    k: int = 5,
 ) -> FastAPI:
     """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth."""
     loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
     store = Store(db)
+    runs = RunLog(store)
     api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
     state: dict[str, object] = {}
 
@@ -131,28 +137,51 @@ def create_app(
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
         name, clf = pick_model(body.model)
         predictions = await run_in_threadpool(clf.classify, body.texts)
+        ids: list[str | None] = [None] * len(predictions)
+        if log_runs:
+            records = [(p.text, p.label, p.probabilities) for p in predictions]
+            target = model_target(clf.model_id)
+            ids = await run_in_threadpool(runs.log, "classify", target, name, clf.classes_, records)
         return ClassifyResponse(
             model=name,
-            results=[ClassifyItem(text=p.text, prediction=p.label, probabilities=p.probabilities) for p in predictions],
+            results=[
+                ClassifyItem(text=p.text, prediction=p.label, probabilities=p.probabilities, run_id=run_id)
+                for p, run_id in zip(predictions, ids, strict=True)
+            ],
         )
 
     @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized)])
     async def tag(body: TagRequest) -> TagResponse:
         from ..tagging import Tagger
 
+        few_shot = None
         if body.tags is not None:
             tags = [Tag(t.tag_id, t.name, t.instructions) for t in body.tags]
         else:
             tags = await run_in_threadpool(store.tags, body.tag_set)
             if not tags:
                 raise HTTPException(404, f"unknown tag set {body.tag_set!r}")
-        tagger = Tagger(llm_client(), tags, multi=body.multi, confidence=body.confidence)
+            if k:
+                few_shot = await run_in_threadpool(few_shot_for, store, set_target(body.tag_set), embedder(), k)
+        tagger = Tagger(llm_client(), tags, multi=body.multi, confidence=body.confidence, few_shot=few_shot)
         results = await tagger.atag(body.texts)
-        return TagResponse(results=[TagItem(text=r.text, tags=r.tags, error=r.error) for r in results])
+        if log_runs and body.tag_set is not None:  # inline tags have no set to collect feedback for
+            await run_in_threadpool(runs.log_tags, body.tag_set, [t.name for t in tags], results, body.multi)
+        return TagResponse(results=[TagItem(text=r.text, tags=r.tags, error=r.error, run_id=r.run_id) for r in results])
 
-    @app.post("/feedback", status_code=501, dependencies=[Depends(authorized)], responses={501: {"model": ErrorBody}})
-    async def feedback(body: FeedbackRequest) -> JSONResponse:
-        return JSONResponse({"error": "feedback is not stored yet by this llmclf version"}, status_code=501)
+    @app.post("/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized)])
+    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
+        try:
+            outcome = await run_in_threadpool(runs.record, body.run_id, body.score, body.correction)
+        except InputError as exc:
+            status = 404 if str(exc).startswith("unknown run id") else 422
+            raise HTTPException(status, str(exc)) from None
+        return FeedbackResponse(run_id=outcome.run_id, stored=True, replaced=outcome.replaced, label=outcome.label)
+
+    def embedder():
+        if "embedder" not in state:
+            state["embedder"] = get_embedder()
+        return state["embedder"]
 
     app.state.models = loaded
     app.state.store = store

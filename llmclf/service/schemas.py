@@ -95,6 +95,13 @@ class FeedbackRequest(BaseModel):
         return self
 
 
+class FeedbackResponse(BaseModel):
+    run_id: str
+    stored: bool
+    replaced: list[str] = Field(description="Earlier values this feedback replaced: score, correction.")
+    label: Any = Field(None, description="The label this run now adds to the dataset, if any.")
+
+
 class ModelInfo(BaseModel):
     name: str
     classes: list[str]

@@ -1,0 +1,199 @@
+"""Run ids, feedback rules, the dataset, retraining, few-shot, and the service's /feedback."""
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from llmclf import Classifier, InputError, Source
+from llmclf.cli import app
+from llmclf.feedback import FewShot, RunLog, model_target, set_target, uuid7
+from llmclf.service import create_app
+from llmclf.store import Store
+
+from .conftest import DATA, dataset, shuffled_sample
+from .fakellm import FakeLLMServer, tool_reply
+from .served import serving
+
+runner = CliRunner()
+
+
+def test_uuid7_is_version_7_and_sorts_by_time():
+    ids = [uuid7() for _ in range(50)]
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == 50
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # the millisecond prefix never goes back
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    log = RunLog(Store(tmp_path / "db.sqlite"))
+    ids = log.log(
+        "classify",
+        "model:m1",
+        "pets.model",
+        ["cat", "dog"],
+        [("woof", "dog", {"dog": 0.9, "cat": 0.1}), ("meow", "dog", None), ("hmm", "cat", None)],
+    )
+    return log, ids
+
+
+def test_feedback_rules_make_the_dataset(runs):
+    log, (woof, meow, hmm) = runs
+    assert log.record(woof, score=1).label == "dog"  # a positive score keeps the prediction
+    assert log.record(meow, score=0).label is None  # a wrong prediction with no correction adds nothing
+    log.record(meow, correction="cat")
+    log.record(hmm, correction="dog")
+    log.record(hmm, score=1)  # a correction always wins over a score
+    assert {(e.text, e.label) for e in log.dataset("model:m1")} == {("woof", "dog"), ("meow", "cat"), ("hmm", "dog")}
+    assert all(e.source is Source.FEEDBACK and e.meta["run_id"] for e in log.dataset("model:m1"))
+    assert log.dataset("model:other") == []
+
+
+def test_feedback_twice_keeps_the_latest_and_says_so(runs):
+    log, (woof, *_) = runs
+    assert log.record(woof, correction="cat").replaced == []
+    again = log.record(woof, correction="dog")
+    assert again.replaced == ["correction"] and again.label == "dog"
+    assert [(e.text, e.label) for e in log.dataset("model:m1")] == [("woof", "dog")]
+
+
+def test_unknown_run_and_foreign_label_are_refused(runs):
+    log, (woof, *_) = runs
+    with pytest.raises(InputError, match="unknown run id 'nope'"):
+        log.record("nope", score=1)
+    with pytest.raises(InputError, match="'bird' is not one of this run's labels: cat, dog"):
+        log.record(woof, correction="bird")
+
+
+def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    model = tmp_path / "pets.model"
+    model.write_bytes(pets_bundle.read_bytes())
+    out = runner.invoke(app, ["classify", "--load", str(model), *db, "my hamster squeaks", "woof"])
+    assert out.exit_code == 0, out.output
+    first, second = [json.loads(line) for line in out.stdout.splitlines()]
+
+    fb = runner.invoke(app, ["feedback", first["run_id"], "--correction", "cat", *db])
+    assert fb.exit_code == 0, fb.output
+    again = runner.invoke(app, ["feedback", first["run_id"], "--correction", "cat", *db])
+    assert "already had feedback; replaced the earlier correction" in again.stderr
+    assert runner.invoke(app, ["feedback", second["run_id"], "--score", "1", *db]).exit_code == 0
+    bad = runner.invoke(app, ["feedback", second["run_id"], "--correction", "bird", *db])
+    assert bad.exit_code == 2 and "not one of this run's labels" in bad.stderr
+    unknown = runner.invoke(app, ["feedback", "0190-nope", "--score", "1", *db])
+    assert unknown.exit_code == 2 and "unknown run id" in unknown.stderr
+
+    exported = runner.invoke(app, ["examples", "export", "--model", str(model), *db])
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert {(r["text"], r["label"], r["source"]) for r in rows} == {
+        ("my hamster squeaks", "cat", "feedback"),
+        ("woof", "dog", "feedback"),
+    }
+    listed = runner.invoke(app, ["examples", "list", "--model", str(model), *db])
+    assert "2 feedback example(s)" in listed.stdout
+
+    retrained = tmp_path / "pets2.model"
+    result = runner.invoke(app, ["retrain", str(model), "--save", str(retrained), *db])
+    assert result.exit_code == 0, result.output
+    clf = Classifier.load(retrained)
+    feedback = {(e.text, e.label) for e in clf.examples if e.source is Source.FEEDBACK}
+    assert feedback == {("my hamster squeaks", "cat"), ("woof", "dog")}
+    assert clf.history[-1]["action"] == "retrain" and clf.history[-1]["added"] == 2
+    assert clf.model_id == Classifier.load(model).model_id  # feedback keeps following the model
+    assert any(e.text == "i like milk" for e in clf.examples)  # nothing the user gave is lost
+
+    nolog = runner.invoke(app, ["classify", "--load", str(model), "--no-log", *db, "woof"])
+    assert "run_id" not in json.loads(nolog.stdout)
+
+
+def test_retraining_on_corrections_improves_banking77(tmp_path):
+    descriptions = yaml.safe_load((DATA.parents[1] / "main" / "bench" / "descriptions" / "banking77.yaml").read_text())
+    clf = Classifier().prompt_train(descriptions)
+    stream = shuffled_sample(dataset("banking77", "train"), 400, seed=1)
+    test = shuffled_sample(dataset("banking77", "test"), 500)
+    def accuracy(c):
+        return (
+            sum(p == r["label"] for p, r in zip(c.predict([r["text"] for r in test]), test, strict=True)) / len(test)
+        )
+    before = accuracy(clf)
+
+    log = RunLog(Store(tmp_path / "db.sqlite"))
+    predictions = clf.classify([r["text"] for r in stream])
+    ids = log.log(
+        "classify", model_target(clf.model_id), "b.model", clf.classes_, [(p.text, p.label, None) for p in predictions]
+    )
+    for run_id, p, row in zip(ids, predictions, stream, strict=True):
+        if p.label != row["label"]:
+            log.record(run_id, correction=row["label"])
+    clf.retrain_with_feedback(log.dataset(model_target(clf.model_id)))
+    after = accuracy(clf)
+    print(f"banking77 accuracy before {before:.3f}, after retraining on corrections {after:.3f}")
+    assert after > before
+
+
+def test_few_shot_picks_the_most_similar_feedback_examples(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    log = RunLog(store)
+    texts = ["my card has not arrived", "how do I reset my PIN", "the ATM kept my card", "change my address"]
+    ids = log.log(
+        "tag", set_target("bank"), "bank", ["card", "pin", "atm", "profile"], [(t, None, None) for t in texts]
+    )
+    for run_id, label in zip(ids, ["card", "pin", "atm", "profile"], strict=True):
+        log.record(run_id, correction=label)
+    from llmclf import MiniLMEmbedder
+
+    shots = FewShot(store, set_target("bank"), MiniLMEmbedder(), k=2)
+    assert shots("where is my new card? it never came")[0] == ("my card has not arrived", "card")
+    assert len(shots("anything")) == 2
+    assert store.read("SELECT COUNT(*) FROM example_vectors")[0][0] == 4  # vectors stored once
+    assert FewShot(store, set_target("empty"), MiniLMEmbedder()).vectors is None  # no examples: prompt unchanged
+
+
+def test_tag_prompt_carries_similar_examples_only_when_there_are_some(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    store = Store(db)
+    store.add_tags("contact", [("1", "phone", "Phone number"), ("2", "email", "Email address")])
+    prompts = []
+
+    def script(req, n):
+        prompts.append(json.dumps(req["messages"]))
+        return tool_reply(req, {"tag": {"tag_id": "1", "name": "phone"}})
+
+    with FakeLLMServer(script) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        first = runner.invoke(app, ["tag", "--set", "contact", "--db", db, "call me at 555"], env=env)
+        run_id = json.loads(first.stdout)["run_id"]
+        assert runner.invoke(app, ["feedback", run_id, "--score", "1", "--db", db]).exit_code == 0
+        runner.invoke(app, ["tag", "--set", "contact", "--db", db, "ring me on 555 0000"], env=env)
+    assert "Labelled examples" not in prompts[0]
+    assert "Labelled examples" in prompts[1] and "'call me at 555' -> phone" in prompts[1]
+
+
+def test_service_feedback_and_200_concurrent_posts_are_all_stored(pets_bundle, tmp_path):
+    db = tmp_path / "db.sqlite"
+    app_ = create_app({"pets": pets_bundle}, db=db)
+    with serving(app_) as url:
+        r = httpx.post(f"{url}/classify", json={"texts": [f"woof {i}" for i in range(200)]}, timeout=60)
+        ids = [x["run_id"] for x in r.json()["results"]]
+        assert len(set(ids)) == 200
+        ok = httpx.post(f"{url}/feedback", json={"run_id": ids[0], "correction": "cat"})
+        assert ok.status_code == 200 and ok.json() == {"run_id": ids[0], "stored": True, "replaced": [], "label": "cat"}
+        again = httpx.post(f"{url}/feedback", json={"run_id": ids[0], "correction": "dog"}).json()
+        assert again["replaced"] == ["correction"]
+        assert httpx.post(f"{url}/feedback", json={"run_id": "nope", "score": 1}).status_code == 404
+        assert httpx.post(f"{url}/feedback", json={"run_id": ids[1], "correction": "bird"}).status_code == 422
+
+        async def flood():
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                return await asyncio.gather(
+                    *(client.post("/feedback", json={"run_id": run_id, "score": 1}) for run_id in ids)
+                )
+
+        replies = asyncio.run(flood())
+    assert [r.status_code for r in replies] == [200] * 200
+    assert Store(db).read("SELECT COUNT(*) FROM feedback")[0][0] == 200
