@@ -116,10 +116,10 @@ def test_retraining_on_corrections_improves_banking77(tmp_path):
     clf = Classifier().prompt_train(descriptions)
     stream = shuffled_sample(dataset("banking77", "train"), 400, seed=1)
     test = shuffled_sample(dataset("banking77", "test"), 500)
+
     def accuracy(c):
-        return (
-            sum(p == r["label"] for p, r in zip(c.predict([r["text"] for r in test]), test, strict=True)) / len(test)
-        )
+        return sum(p == r["label"] for p, r in zip(c.predict([r["text"] for r in test]), test, strict=True)) / len(test)
+
     before = accuracy(clf)
 
     log = RunLog(Store(tmp_path / "db.sqlite"))

@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..embedding import get_embedder
 from ..errors import InputError
+from ..feedback import RunLog, few_shot_for, set_target
 from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
 from ..store import Store, read_tag_file
 from ._common import (
