@@ -7,10 +7,12 @@ back as ``{"error": ...}`` JSON; a 500 never carries exception details.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -62,6 +64,9 @@ def create_app(
     loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
     store = Store(db)
     runs = RunLog(store)
+    # One inference thread: onnxruntime already uses every core for one batch, and
+    # concurrent runs only fight over them. The event loop stays free meanwhile.
+    inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-infer")
     api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
     state: dict[str, object] = {}
 
@@ -71,6 +76,7 @@ def create_app(
         client = state.get("llm")
         if client is not None:
             await client.aclose()
+        inference.shutdown(wait=False)
         store.close()
 
     app = FastAPI(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
@@ -136,7 +142,7 @@ def create_app(
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
         name, clf = pick_model(body.model)
-        predictions = await run_in_threadpool(clf.classify, body.texts)
+        predictions = await asyncio.get_running_loop().run_in_executor(inference, clf.classify, body.texts)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
