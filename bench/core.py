@@ -76,8 +76,46 @@ def main() -> None:
             ]
         )
 
+        rows += embedder_rows(texts, train, tmp, n_texts)
+
     print(f"machine: {machine()}")
     print_table("llmclf core", ["what", "measured", "target", "peak RSS"], rows)
+
+
+def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> list[list[str]]:
+    """Embedding alone, in process (steady state), for the default and, if built, the fast embedder."""
+    import time
+
+    from llmclf import MiniLMEmbedder
+    from llmclf.fast_embedder import Model2VecEmbedder, fast_model_dir
+
+    rows = []
+    embedders = [("minilm", MiniLMEmbedder(), "")]
+    if (fast_model_dir() / "config.json").exists():
+        embedders.append(("fast", Model2VecEmbedder(), "target >= 20,000 texts/s"))
+    for name, emb, target in embedders:
+        emb.embed(["warm up"])
+        start = time.perf_counter()
+        emb.embed(texts)
+        wall = time.perf_counter() - start
+        rows.append([f"embed {len(texts):,} texts in process, {name}", f"{len(texts) / wall:,.0f} texts/s", target, ""])
+    if len(embedders) > 1:
+        model = tmp / "fast.model"
+        timed_run([*LLMCLF, "train", "--data", str(train), "--embedder", "fast", "--save", str(model)])
+        infile = tmp / "texts.txt"
+        wall, peak, out, _ = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
+        assert out.count("\n") == n_texts, "classify lost texts"
+        rows.append(
+            [
+                f"classify {n_texts:,} texts, fast (incl. start-up)",
+                f"{n_texts / wall:,.0f} texts/s ({wall:.1f} s)",
+                "",
+                f"{peak:.0f} MiB",
+            ]
+        )
+    else:
+        rows.append(["fast embedder", "not built: llmclf embedders build fast", "", ""])
+    return rows
 
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ def test_tag_with_a_stored_set_and_with_inline_tags(service):
     assert r.status_code == 200, r.text
     assert [x["tags"][0]["name"] for x in r.json()["results"]] == ["phone", "email"]
     inline = {"texts": ["555-1234"], "tags": [{"tag_id": "1", "name": "phone"}, {"tag_id": "2", "name": "email"}]}
-    assert httpx.post(f"{service}/tag", json=inline).json()["results"][0]["tags"][0]["name"] == "phone"
+    (result,) = httpx.post(f"{service}/tag", json=inline).json()["results"]
+    assert result["tags"][0]["name"] == "phone" and result["run_id"]  # inline tags are logged too
+    fb = httpx.post(f"{service}/feedback", json={"run_id": result["run_id"], "correction": "email"})
+    assert fb.status_code == 200 and fb.json()["label"] == "email"
     missing = httpx.post(f"{service}/tag", json={"texts": ["x"], "set": "nope"})
     assert missing.status_code == 404
     both = httpx.post(f"{service}/tag", json={**inline, "set": "contact"})

@@ -8,7 +8,9 @@ back as ``{"error": ...}`` JSON; a 500 never carries exception details.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -171,8 +173,9 @@ def create_app(
                 few_shot = await run_in_threadpool(few_shot_for, store, set_target(body.tag_set), embedder(), k)
         tagger = Tagger(llm_client(), tags, multi=body.multi, confidence=body.confidence, few_shot=few_shot)
         results = await tagger.atag(body.texts)
-        if log_runs and body.tag_set is not None:  # inline tags have no set to collect feedback for
-            await run_in_threadpool(runs.log_tags, body.tag_set, [t.name for t in tags], results, body.multi)
+        if log_runs:  # inline tags are logged under a set name derived from the tags themselves
+            set_name = body.tag_set or inline_set_name(tags)
+            await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
         return TagResponse(results=[TagItem(text=r.text, tags=r.tags, error=r.error, run_id=r.run_id) for r in results])
 
     @app.post("/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized)])
@@ -192,6 +195,12 @@ def create_app(
     app.state.models = loaded
     app.state.store = store
     return app
+
+
+def inline_set_name(tags: list[Tag]) -> str:
+    """A stable name for tags sent inline, so their runs still take feedback and build a dataset."""
+    blob = json.dumps(sorted((t.tag_id, t.name) for t in tags)).encode()
+    return f"inline-{hashlib.sha256(blob).hexdigest()[:12]}"
 
 
 def model_names(paths: list[Path]) -> dict[str, Path]:
