@@ -1,18 +1,27 @@
-"""The LLM layer: which endpoint to use, structured calls, and synthetic training data."""
+"""The LLM layer: which endpoint to use, structured calls, and synthetic training data.
 
-from .cache import GenerationCache
-from .client import LLMAuthError, OpenAICompatibleLLM, StructuredLLM
-from .config import HOW_TO_CONFIGURE, LLMConfig, resolve_llm
-from .generate import LLMGenerator, SyntheticExamples
+Names load on first use: importing ``llmclf.llm.config`` (as ``classify`` does)
+must not pull in pydantic, openai and instructor.
+"""
 
-__all__ = [
-    "HOW_TO_CONFIGURE",
-    "GenerationCache",
-    "LLMAuthError",
-    "LLMConfig",
-    "LLMGenerator",
-    "OpenAICompatibleLLM",
-    "StructuredLLM",
-    "SyntheticExamples",
-    "resolve_llm",
-]
+import importlib
+
+_NAMES = {
+    "GenerationCache": "cache",
+    "LLMAuthError": "client",
+    "OpenAICompatibleLLM": "client",
+    "StructuredLLM": "client",
+    "HOW_TO_CONFIGURE": "config",
+    "LLMConfig": "config",
+    "resolve_llm": "config",
+    "LLMGenerator": "generate",
+    "SyntheticExamples": "generate",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

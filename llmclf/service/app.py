@@ -7,14 +7,12 @@ back as ``{"error": ...}`` JSON; a 500 never carries exception details.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from ..errors import InputError, LLMError
 from ..feedback import RunLog, few_shot_for, model_target, set_target
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
+from .batching import MicroBatcher
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .schemas import (
     ClassifyItem,
@@ -66,9 +65,7 @@ def create_app(
     loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
     store = Store(db)
     runs = RunLog(store)
-    # One inference thread: onnxruntime already uses every core for one batch, and
-    # concurrent runs only fight over them. The event loop stays free meanwhile.
-    inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-infer")
+    batcher = MicroBatcher()  # inference off the event loop, concurrent requests batched together
     api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
     state: dict[str, object] = {}
 
@@ -78,7 +75,7 @@ def create_app(
         client = state.get("llm")
         if client is not None:
             await client.aclose()
-        inference.shutdown(wait=False)
+        await batcher.aclose()
         store.close()
 
     app = FastAPI(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
@@ -144,7 +141,7 @@ def create_app(
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
         name, clf = pick_model(body.model)
-        predictions = await asyncio.get_running_loop().run_in_executor(inference, clf.classify, body.texts)
+        predictions = await batcher.classify(clf, body.texts)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
