@@ -310,12 +310,12 @@ class Classifier:
             top = np.take_along_axis(top, np.argsort(-np.take_along_axis(proba, top, axis=1), axis=1), axis=1)
         else:
             top = np.argsort(-proba, axis=1, kind="stable")
+        names = np.array(classes, dtype=object)
+        ranked = np.round(np.take_along_axis(proba, top, axis=1).astype(np.float64), 6)
         out = []
-        for text, row, order in zip(texts, proba, top, strict=True):
-            probs = {classes[i]: round(float(row[i]), 6) for i in order}
-            best = float(row[order[0]])
-            label = classes[order[0]] if threshold is None or best >= threshold else None
-            out.append(Prediction(text, label, probs))
+        for text, order, values in zip(texts, names[top].tolist(), ranked.tolist(), strict=True):
+            label = order[0] if threshold is None or values[0] >= threshold else None
+            out.append(Prediction(text, label, dict(zip(order, values, strict=True))))
         return out
 
     # -- persistence ----------------------------------------------------------
