@@ -40,11 +40,12 @@ def main() -> None:
                 base += ["--class", f"{label}: Banking customer messages about {label.replace('_', ' ')}."]
             for conc in args.concurrency:
                 os.environ["LLMCLF_CACHE_DIR"] = str(tmp / f"cache-{conc}")  # each concurrency starts empty
-                for run in ("empty cache", "from cache"):
+                for run in ("empty cache", "from cache", "from cache again"):
                     cmd = [*base, "--concurrency", str(conc), "--save", str(tmp / "m.model")]
                     wall, rss, _, err = timed_run(cmd)
                     calls = re.search(r"(\d+) LLM call", err).group(1)
                     kept = re.search(r"(\d+) synthetic examples", err).group(1)
+                    failed = err.count("got no synthetic data")
                     rows.append(
                         [
                             len(labels),
@@ -53,6 +54,7 @@ def main() -> None:
                             run,
                             calls,
                             kept,
+                            failed,
                             f"{wall:.0f} s",
                             f"{rss:.0f} MiB",
                         ]
@@ -60,7 +62,17 @@ def main() -> None:
     print(f"machine: {machine()}")
     print_table(
         "LLM generation against llama.cpp + SmolLM2-135M on 127.0.0.1",
-        ["classes", "examples/class", "concurrency", "run", "LLM calls", "synthetic kept", "wall", "peak RSS"],
+        [
+            "classes",
+            "examples/class",
+            "concurrency",
+            "run",
+            "LLM calls",
+            "synthetic kept",
+            "classes failed",
+            "wall",
+            "peak RSS",
+        ],
         rows,
     )
 
