@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import pytest
 
 from llmclf import Classifier
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LLMCLF_DATA") or REPO.parent / "shared" / "data")
 
 PETS = {
     "cat": "Cats are independent, self-grooming animals that meow and purr.",
@@ -53,5 +55,7 @@ def shuffled_sample(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
 def dataset(name: str, split: str) -> list[dict]:
     path = DATA / name / f"{split}.jsonl"
     if not path.exists():
+        if os.environ.get("LLMCLF_REQUIRE_DATA"):
+            pytest.fail(f"LLMCLF_REQUIRE_DATA is set but {path} is missing")
         pytest.skip(f"shared dataset not present: {path}")
     return read_jsonl(path)

@@ -15,7 +15,7 @@ from llmclf.feedback import FewShot, RunLog, model_target, set_target, uuid7
 from llmclf.service import create_app
 from llmclf.store import Store
 
-from .conftest import DATA, dataset, shuffled_sample
+from .conftest import REPO, dataset, shuffled_sample
 from .fakellm import FakeLLMServer, tool_reply
 from .served import serving
 
@@ -112,7 +112,7 @@ def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_pat
 
 
 def test_retraining_on_corrections_improves_banking77(tmp_path):
-    descriptions = yaml.safe_load((DATA.parents[1] / "main" / "bench" / "descriptions" / "banking77.yaml").read_text())
+    descriptions = yaml.safe_load((REPO / "bench" / "descriptions" / "banking77.yaml").read_text())
     clf = Classifier().prompt_train(descriptions)
     stream = shuffled_sample(dataset("banking77", "train"), 400, seed=1)
     test = shuffled_sample(dataset("banking77", "test"), 500)
