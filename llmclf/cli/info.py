@@ -32,6 +32,10 @@ def info(
         f"head: {training.get('head')} C={training.get('C')} class_weight={training.get('class_weight')} "
         f"temperature={training.get('temperature')} examples={training.get('n_examples')}"
     )
+    history = manifest.get("history") or []
+    if history:
+        last = history[-1]
+        out.print(f"history: {len(history)} step(s); last: {last.get('action')} at {last.get('at')}")
     counts = manifest.get("example_counts", {})
     sources = sorted({s for c in counts.values() for s in c})
     table = Table(title_justify="left")
