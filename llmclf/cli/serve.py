@@ -19,6 +19,8 @@ def serve(
     ),
     db: Path | None = typer.Option(None, "--db", help="SQLite database for tag sets (default: user data dir)."),
     max_body: int = typer.Option(1024 * 1024, "--max-body-bytes", min=1024, help="Largest request body accepted."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (responses carry no run ids)."),
+    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM in /tag."),
     llm_model: str | None = LLM_MODEL,
     llm_base_url: str | None = LLM_BASE_URL,
     llm_api_key: str | None = LLM_API_KEY,
@@ -37,6 +39,6 @@ def serve(
     config = resolve_llm(
         llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
     )
-    app = create_app(model_names(load), db=db, llm=config, max_body_bytes=max_body)
+    app = create_app(model_names(load), db=db, llm=config, max_body_bytes=max_body, log_runs=not no_log, k=k)
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
