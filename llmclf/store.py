@@ -119,7 +119,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise InputError(f"cannot open database {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._migrate()

@@ -177,3 +177,15 @@ def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_classify_still_works_when_the_default_run_log_cannot_open(pets_bundle, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("LLMCLF_HOME", str(blocker))
+    result = run("classify", "--load", pets_bundle, "woof")
+    assert result.exit_code == 0, result.output
+    assert "run log unavailable" in result.stderr
+    assert "run_id" not in jsonl(result.stdout)[0]
+    explicit = run("classify", "--load", pets_bundle, "--db", blocker / "x.db", "woof")
+    assert explicit.exit_code == 2 and "cannot open database" in explicit.stderr

@@ -36,6 +36,7 @@ from ._common import (
     notice,
     out,
     stdin_is_piped,
+    warn,
 )
 
 
@@ -127,12 +128,12 @@ def classify(
         if config is None:
             raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
     clf = Classifier.load(load)
-    store = None if no_log and config is None else Store(db)
-    runs = None if no_log else RunLog(store)
+    store = None if no_log and config is None else open_run_store(db)
+    runs = None if no_log or store is None else RunLog(store)
     target = model_target(clf.model_id)
     cascade = None
     if config is not None:
-        few_shot = few_shot_for(store, target, get_embedder(), k) if k else None
+        few_shot = few_shot_for(store, target, get_embedder(), k) if k and store is not None else None
         cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
     progress = (
@@ -177,6 +178,17 @@ def classify(
             f"cascade: {cascade.sent} of {seen} text(s) went to the LLM (top probability below {cascade_below})"
             + (f"; {cascade.failed} failed there and kept the head's label" if cascade.failed else "")
         )
+
+
+def open_run_store(db: Path | None) -> Store | None:
+    """The run log; if the default one cannot be opened (say, a read-only home), classify still works."""
+    try:
+        return Store(db)
+    except InputError as exc:
+        if db is not None:
+            raise
+        warn(f"run log unavailable, predictions carry no run ids: {exc}")
+        return None
 
 
 class CascadeCounter:
