@@ -59,6 +59,7 @@ def main() -> None:
                             f"{rss:.0f} MiB",
                         ]
                     )
+                    print("| " + " | ".join(map(str, rows[-1])) + " |", flush=True)  # progress, in case of a cut
     print(f"machine: {machine()}")
     print_table(
         "LLM generation against llama.cpp + SmolLM2-135M on 127.0.0.1",

@@ -226,3 +226,13 @@ def test_cli_trains_with_partial_failure_and_strict_refuses(tmp_path):
     assert not (tmp_path / "b.model").exists()
     manifest = json.loads(CliRunner().invoke(app, ["info", "--json", str(tmp_path / "a.model")]).stdout)
     assert manifest["example_counts"]["cat"]["synthetic"] == 3
+
+
+def test_raw_newlines_inside_json_strings_are_repaired_not_reasked():
+    # llama.cpp's grammar lets raw control characters into JSON strings; JSON forbids them
+    with FakeLLMServer(
+        lambda req, n: tool_reply(req, '{"examples": ["my kitten\nnaps", "she purrs\tloudly"]}')
+    ) as server:
+        result = generator(server, n=2).generate({"cat": CLASSES["cat"]}, [])
+    assert sorted(e.text for e in result.examples) == ["my kitten\nnaps", "she purrs\tloudly"]
+    assert result.calls == 1  # no re-ask was needed

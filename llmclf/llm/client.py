@@ -74,6 +74,7 @@ class OpenAICompatibleLLM:
             base_url=config.base_url, api_key=config.api_key, max_retries=config.max_retries, http_client=self._http
         )
         self._client = instructor.from_openai(self._openai, mode=_mode(config.mode))
+        self._client.on("completion:response", _repair_json_strings)
 
     async def resolve_model(self) -> str:
         """The configured model, or the first one the endpoint lists (llama.cpp serves one)."""
@@ -115,6 +116,42 @@ class OpenAICompatibleLLM:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def escape_control_characters(text: str) -> str:
+    """Escape raw control characters inside JSON strings, leaving the rest alone.
+
+    llama.cpp's JSON grammar lets a raw newline or tab into a string value;
+    JSON forbids them, so without this a reply that is otherwise valid would
+    cost a re-ask (seen with the SmolLM2 tests).
+    """
+    out, in_string, escaped = [], False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            elif ord(ch) < 0x20:
+                out.append(f"\\u{ord(ch):04x}")
+                continue
+        elif ch == '"':
+            in_string = True
+        out.append(ch)
+    return "".join(out)
+
+
+def _repair_json_strings(response: Any) -> None:
+    """instructor hook: runs on each completion before it is parsed."""
+    for choice in getattr(response, "choices", None) or []:
+        message = getattr(choice, "message", None)
+        for call in getattr(message, "tool_calls", None) or []:
+            if isinstance(call.function.arguments, str):
+                call.function.arguments = escape_control_characters(call.function.arguments)
+        if isinstance(getattr(message, "content", None), str):
+            message.content = escape_control_characters(message.content)
 
 
 def _mode(name: str):
