@@ -17,6 +17,12 @@ from ..examples import Source
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig, resolve_llm
 from ._common import (
+    LLM_API_KEY,
+    LLM_BASE_URL,
+    LLM_MODE,
+    LLM_MODEL,
+    LLM_RETRIES,
+    LLM_TIMEOUT,
     err,
     friendly_errors,
     notice,
@@ -64,16 +70,12 @@ def train(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
     ),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder id (default: the embedded MiniLM)."),
-    llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name [env: LLMCLF_LLM_MODEL]."),
-    llm_base_url: str | None = typer.Option(
-        None, "--llm-base-url", help="OpenAI-compatible URL [env: OPENAI_BASE_URL]."
-    ),
-    llm_api_key: str | None = typer.Option(None, "--llm-api-key", help="API key; prefer env OPENAI_API_KEY."),
-    llm_mode: str | None = typer.Option(
-        None, "--llm-mode", help="instructor mode: tools (default), json, json_schema, md_json."
-    ),
-    llm_timeout: float = typer.Option(60.0, "--llm-timeout", min=0.1, help="Seconds per LLM request."),
-    llm_retries: int = typer.Option(3, "--llm-retries", min=0, help="Retries for 429, 5xx and timeouts."),
+    llm_model: str | None = LLM_MODEL,
+    llm_base_url: str | None = LLM_BASE_URL,
+    llm_api_key: str | None = LLM_API_KEY,
+    llm_mode: str | None = LLM_MODE,
+    llm_timeout: float = LLM_TIMEOUT,
+    llm_retries: int = LLM_RETRIES,
     examples_per_class: int = typer.Option(
         20, "--examples-per-class", "-n", min=1, help="Synthetic examples per class."
     ),
