@@ -126,6 +126,8 @@ class LLMGenerator:
             ]
             try:
                 await asyncio.gather(*tasks)
+                rank = {name: i for i, name in enumerate(descriptions)}
+                result.examples.sort(key=lambda e: rank[e.label])  # class order, not completion order
             except LLMAuthError:
                 for task in tasks:
                     task.cancel()
