@@ -33,8 +33,9 @@ async def cascade_classify(
     *,
     concurrency: int = 8,
     few_shot=None,
+    top_n: int | None = None,
 ) -> CascadeResult:
-    predictions = clf.classify(texts)
+    predictions = clf.classify(texts, top_n=top_n)
     unsure = [i for i, p in enumerate(predictions) if p.confidence < below]
     for p in predictions:
         p.extra["source"] = "head"

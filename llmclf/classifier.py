@@ -41,9 +41,8 @@ class Prediction:
     def confidence(self) -> float:
         return next(iter(self.probabilities.values()))
 
-    def to_dict(self, top_n: int | None = None) -> dict[str, Any]:
-        probs = dict(list(self.probabilities.items())[:top_n]) if top_n else self.probabilities
-        return {"text": self.text, "prediction": self.label, "probabilities": probs, **self.extra}
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "prediction": self.label, "probabilities": self.probabilities, **self.extra}
 
 
 @dataclass

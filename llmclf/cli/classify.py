@@ -136,6 +136,7 @@ def classify(
         few_shot = few_shot_for(store, target, get_embedder(), k) if k and store is not None else None
         cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
+    shown = top_n if jsonl else (top_n or 3)  # JSON carries every class unless --top-n; the table shows 3
     progress = (
         Progress(
             SpinnerColumn(),
@@ -155,9 +156,9 @@ def classify(
         for batch in batched(stream, batch_size):
             seen += len(batch)
             if cascade is not None:
-                predictions = cascade.run(clf, batch, cascade_below, top_n if jsonl else (top_n or 3))
+                predictions = cascade.run(clf, batch, cascade_below, shown)
             else:
-                predictions = clf.classify(batch, threshold=threshold, top_n=top_n if jsonl else (top_n or 3))
+                predictions = clf.classify(batch, threshold=threshold, top_n=shown)
             if runs is not None:
                 records = [(p.text, p.label, p.probabilities) for p in predictions]
                 for p, run_id in zip(
@@ -168,7 +169,7 @@ def classify(
                 sys.stdout.write("".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions))
                 sys.stdout.flush()
             else:
-                out.print(render_table(predictions, top_n or 3))
+                out.print(render_table(predictions, shown))
             if task is not None:
                 progress.advance(task, len(batch))
     if not seen:
@@ -208,7 +209,7 @@ class CascadeCounter:
             llm = OpenAICompatibleLLM(self.config)
             try:
                 return await cascade_classify(
-                    clf, batch, llm, below, concurrency=self.concurrency, few_shot=self.few_shot
+                    clf, batch, llm, below, concurrency=self.concurrency, few_shot=self.few_shot, top_n=top_n
                 )
             finally:
                 await llm.aclose()
@@ -216,7 +217,4 @@ class CascadeCounter:
         result = asyncio.run(go())
         self.sent += result.sent_to_llm
         self.failed += result.llm_failed
-        if top_n:
-            for p in result.predictions:
-                p.probabilities = dict(list(p.probabilities.items())[:top_n])
         return result.predictions
