@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -205,16 +205,17 @@ class FewShot:
         return np.stack([found[t] for t in texts])
 
     def __call__(self, text: str) -> list[tuple[str, str]]:
-        if self.vectors is None:
-            return []
-        query = self.embedder.embed([text])[0]
-        sims = self.vectors @ query
-        top = np.argsort(-sims, kind="stable")[: self.k]
-        return [(self.examples[i].text, self.examples[i].label) for i in top]
+        return self.lookup([text])[0]
+
+    def lookup(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """The k most similar examples for each text, with one embedding call for all of them."""
+        if self.vectors is None or not texts:
+            return [[] for _ in texts]
+        sims = self.embedder.embed(list(texts)) @ self.vectors.T
+        tops = np.argsort(-sims, axis=1, kind="stable")[:, : self.k]
+        return [[(self.examples[i].text, self.examples[i].label) for i in row] for row in tops]
 
 
-def few_shot_for(
-    store: Store, target: str, embedder: Embedder, k: int
-) -> Callable[[str], list[tuple[str, str]]] | None:
+def few_shot_for(store: Store, target: str, embedder: Embedder, k: int) -> FewShot | None:
     shots = FewShot(store, target, embedder, k)
     return shots if shots.vectors is not None else None

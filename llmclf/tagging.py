@@ -103,7 +103,7 @@ class Tagger:
     confidence: bool = False
     max_retries: int = 2  # re-asks after a reply that fails validation
     concurrency: int = 8
-    few_shot: Any = None  # callable(text) -> list[(text, label)]; see llmclf.feedback
+    few_shot: Any = None  # a llmclf.feedback.FewShot: similar labelled examples for the prompt
     _model: type[BaseModel] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,8 +132,7 @@ class Tagger:
             {"role": "user", "content": f"Tags:\n{listing}\n\n{shots}Text:\n{text}\n\n{ask}"},
         ]
 
-    async def _one(self, sem: asyncio.Semaphore, text: str) -> TagResult:
-        examples = list(self.few_shot(text)) if self.few_shot is not None else []
+    async def _one(self, sem: asyncio.Semaphore, text: str, examples: list[tuple[str, str]]) -> TagResult:
         allowed = {t.tag_id: t.name for t in self.tags}
         try:
             async with sem:
@@ -161,8 +160,9 @@ class Tagger:
         for i, text in enumerate(texts, 1):
             if not isinstance(text, str) or not text.strip():
                 raise InputError(f"text {i} is empty")
+        shots = self.few_shot.lookup(texts) if self.few_shot is not None else [[] for _ in texts]
         sem = asyncio.Semaphore(self.concurrency)
-        return list(await asyncio.gather(*(self._one(sem, t) for t in texts)))
+        return list(await asyncio.gather(*(self._one(sem, t, s) for t, s in zip(texts, shots, strict=True))))
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:
         async def run() -> list[TagResult]:
