@@ -3,7 +3,7 @@
 Texts whose top probability is at or above ``below`` keep the head's label.
 The rest go to the LLM, limited to the bundle's classes, with each class's
 description as its instructions. If the LLM fails for a text, the head's
-label stands and the record says why.
+label stands (or none, below ``threshold``) and the record says why.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ async def cascade_classify(
     concurrency: int = 8,
     few_shot=None,
     top_n: int | None = None,
+    threshold: float | None = None,
 ) -> CascadeResult:
-    predictions = clf.classify(texts, top_n=top_n)
+    predictions = clf.classify(texts, threshold=threshold, top_n=top_n)
     unsure = [i for i, p in enumerate(predictions) if p.confidence < below]
     for p in predictions:
         p.extra["source"] = "head"

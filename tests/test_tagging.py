@@ -170,3 +170,19 @@ def test_cascade_sends_only_unsure_texts_to_the_llm(pets_bundle):
 def test_cascade_without_llm_is_refused(pets_bundle):
     result = CliRunner().invoke(app, ["classify", "--load", str(pets_bundle), "--cascade-below", "0.6", "woof"])
     assert result.exit_code == 2 and "--cascade-below needs an LLM" in result.stderr
+
+
+def test_cascade_failure_keeps_the_heads_label_only_above_threshold(pets_bundle):
+    clf = Classifier.load(pets_bundle)
+    (p,) = clf.classify(["hello there"])
+    args = ["classify", "--load", str(pets_bundle), "--cascade-below", "1.0", "--llm-retries", "0", "hello there"]
+    with FakeLLMServer(lambda req, n: error_reply(500)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        kept = CliRunner().invoke(app, [*args, "--threshold", str(p.confidence)], env=env)
+        dropped = CliRunner().invoke(app, [*args, "--threshold", str(min(1.0, p.confidence + 0.01))], env=env)
+    for result in (kept, dropped):
+        assert result.exit_code == 0, result.output
+        assert "1 failed there" in result.stderr
+    (k,), (d,) = ([json.loads(line) for line in r.stdout.splitlines()] for r in (kept, dropped))
+    assert k["prediction"] == p.label and k["source"] == "head" and "llm_error" in k
+    assert d["prediction"] is None and "llm_error" in d

@@ -156,7 +156,7 @@ def classify(
         for batch in batched(stream, batch_size):
             seen += len(batch)
             if cascade is not None:
-                predictions = cascade.run(clf, batch, cascade_below, shown)
+                predictions = cascade.run(clf, batch, cascade_below, shown, threshold)
             else:
                 predictions = clf.classify(batch, threshold=threshold, top_n=shown)
             if runs is not None:
@@ -177,7 +177,7 @@ def classify(
     if cascade is not None:
         notice(
             f"cascade: {cascade.sent} of {seen} text(s) went to the LLM (top probability below {cascade_below})"
-            + (f"; {cascade.failed} failed there and kept the head's label" if cascade.failed else "")
+            + (f"; {cascade.failed} failed there and fell back to the head" if cascade.failed else "")
         )
 
 
@@ -199,7 +199,9 @@ class CascadeCounter:
         self.config, self.concurrency, self.few_shot = config, concurrency, few_shot
         self.sent = self.failed = 0
 
-    def run(self, clf: Classifier, batch: list[str], below: float, top_n: int | None) -> list[Prediction]:
+    def run(
+        self, clf: Classifier, batch: list[str], below: float, top_n: int | None, threshold: float | None
+    ) -> list[Prediction]:
         import asyncio
 
         from ..cascade import cascade_classify
@@ -209,7 +211,14 @@ class CascadeCounter:
             llm = OpenAICompatibleLLM(self.config)
             try:
                 return await cascade_classify(
-                    clf, batch, llm, below, concurrency=self.concurrency, few_shot=self.few_shot, top_n=top_n
+                    clf,
+                    batch,
+                    llm,
+                    below,
+                    concurrency=self.concurrency,
+                    few_shot=self.few_shot,
+                    top_n=top_n,
+                    threshold=threshold,
                 )
             finally:
                 await llm.aclose()
