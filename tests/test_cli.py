@@ -84,6 +84,20 @@ def test_classify_threshold_abstains(pets_bundle):
     assert jsonl(result.stdout)[0]["prediction"] is None
 
 
+def test_llm_flags_reach_the_endpoint_and_a_half_set_env_only_fails_where_an_llm_is_needed(pets_bundle):
+    half = {"LLMCLF_LLM_MODEL": "some-model", "OPENAI_BASE_URL": None, "OPENAI_API_KEY": None}
+    plain = runner.invoke(app, ["classify", "--load", str(pets_bundle), "woof"], env=half)
+    assert plain.exit_code == 0, plain.output  # no cascade: the LLM settings are never resolved
+    cascade = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--cascade-below", "0.5", "woof"], env=half)
+    assert cascade.exit_code == 2 and "no endpoint" in cascade.stderr
+    bad_mode = runner.invoke(
+        app,
+        ["train", "--class", CAT, "--class", DOG, "--llm-base-url", "http://127.0.0.1:9/v1", "--llm-mode", "xml"],
+        env={"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None, "LLMCLF_LLM_MODEL": None},
+    )
+    assert bad_mode.exit_code == 2 and "unknown LLM mode 'xml'" in bad_mode.stderr
+
+
 def test_train_from_class_file_and_data_file(tmp_path):
     classes = tmp_path / "classes.yaml"
     classes.write_text("cat: Cats meow and purr.\ndog: Dogs bark and fetch.\n", encoding="utf-8")

@@ -73,15 +73,6 @@ def split_pair(value: str, flag: str, what: str) -> tuple[str, str]:
     return name.strip(), rest.strip()
 
 
-# LLM options shared by train, tag and classify --cascade-below.
-LLM_MODEL = typer.Option(None, "--llm-model", help="LLM model name [env: LLMCLF_LLM_MODEL].")
-LLM_BASE_URL = typer.Option(None, "--llm-base-url", help="OpenAI-compatible URL [env: OPENAI_BASE_URL].")
-LLM_API_KEY = typer.Option(None, "--llm-api-key", help="API key; prefer env OPENAI_API_KEY.")
-LLM_MODE = typer.Option(None, "--llm-mode", help="instructor mode: tools (default), json, json_schema, md_json.")
-LLM_TIMEOUT = typer.Option(60.0, "--llm-timeout", min=0.1, help="Seconds per LLM request.")
-LLM_RETRIES = typer.Option(3, "--llm-retries", min=0, help="Retries for 429, 5xx and timeouts.")
-
-
 def stdin_is_piped() -> bool:
     try:
         return not sys.stdin.isatty()

@@ -22,15 +22,9 @@ from ..datafiles import iter_texts
 from ..embedding import get_embedder
 from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, model_target
-from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
+from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
 from ._common import (
-    LLM_API_KEY,
-    LLM_BASE_URL,
-    LLM_MODE,
-    LLM_MODEL,
-    LLM_RETRIES,
-    LLM_TIMEOUT,
     err,
     friendly_errors,
     notice,
@@ -38,6 +32,7 @@ from ._common import (
     stdin_is_piped,
     warn,
 )
+from .llm_options import LLMOptions, llm_options
 
 
 def _stdin_texts() -> Iterator[str]:
@@ -89,6 +84,7 @@ def render_table(predictions: list[Prediction], top_n: int) -> Table:
 
 
 @friendly_errors
+@llm_options
 def classify(
     texts: list[str] = typer.Argument(None, help="Texts to classify; '-' reads stdin, one text a line."),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to use."),
@@ -111,20 +107,13 @@ def classify(
     k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM (cascade)."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (no run ids)."),
     db: Path | None = typer.Option(None, "--db", help="SQLite database for run logs (default: user data dir)."),
-    llm_model: str | None = LLM_MODEL,
-    llm_base_url: str | None = LLM_BASE_URL,
-    llm_api_key: str | None = LLM_API_KEY,
-    llm_mode: str | None = LLM_MODE,
-    llm_timeout: float = LLM_TIMEOUT,
-    llm_retries: int = LLM_RETRIES,
+    llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM)."""
     stream = gather_texts(texts or [], data, input_files)
     config = None
     if cascade_below is not None:
-        config = resolve_llm(
-            llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
-        )
+        config = llm.resolve()
         if config is None:
             raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
     clf = Classifier.load(load)

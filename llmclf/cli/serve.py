@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from ..llm.config import resolve_llm
-from ._common import LLM_API_KEY, LLM_BASE_URL, LLM_MODE, LLM_MODEL, LLM_RETRIES, LLM_TIMEOUT, err, friendly_errors
+from ._common import err, friendly_errors
+from .llm_options import LLMOptions, llm_options
 
 
 @friendly_errors
+@llm_options
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
@@ -21,12 +22,7 @@ def serve(
     max_body: int = typer.Option(1024 * 1024, "--max-body-bytes", min=1024, help="Largest request body accepted."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (responses carry no run ids)."),
     k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM in /tag."),
-    llm_model: str | None = LLM_MODEL,
-    llm_base_url: str | None = LLM_BASE_URL,
-    llm_api_key: str | None = LLM_API_KEY,
-    llm_mode: str | None = LLM_MODE,
-    llm_timeout: float = LLM_TIMEOUT,
-    llm_retries: int = LLM_RETRIES,
+    llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
 
@@ -36,9 +32,7 @@ def serve(
 
     from ..service import create_app, model_names
 
-    config = resolve_llm(
-        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
-    )
+    config = llm.resolve()
     app = create_app(model_names(load), db=db, llm=config, max_body_bytes=max_body, log_runs=not no_log, k=k)
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

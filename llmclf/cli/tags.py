@@ -12,20 +12,15 @@ from rich.table import Table
 from ..embedding import get_embedder
 from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, set_target
-from ..llm.config import HOW_TO_CONFIGURE, resolve_llm
+from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store, read_tag_file
 from ._common import (
-    LLM_API_KEY,
-    LLM_BASE_URL,
-    LLM_MODE,
-    LLM_MODEL,
-    LLM_RETRIES,
-    LLM_TIMEOUT,
     friendly_errors,
     out,
     warn,
 )
 from .classify import gather_texts
+from .llm_options import LLMOptions, llm_options
 
 app = typer.Typer(help="Manage tag sets (id, name, instructions) in the database.", no_args_is_help=True)
 
@@ -92,6 +87,7 @@ def remove(
 
 
 @friendly_errors
+@llm_options
 def tag(
     texts: list[str] = typer.Argument(None, help="Texts to tag; '-' reads stdin."),
     set_name: str = typer.Option(..., "--set", help="The tag set to use."),
@@ -103,12 +99,7 @@ def tag(
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
     k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log results (no run ids)."),
-    llm_model: str | None = LLM_MODEL,
-    llm_base_url: str | None = LLM_BASE_URL,
-    llm_api_key: str | None = LLM_API_KEY,
-    llm_mode: str | None = LLM_MODE,
-    llm_timeout: float = LLM_TIMEOUT,
-    llm_retries: int = LLM_RETRIES,
+    llm: LLMOptions = LLMOptions(),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Tag texts with an LLM, using only the tags of a set."""
@@ -120,9 +111,7 @@ def tag(
     stream = list(gather_texts(texts or [], [], input_files))
     if not stream:
         raise InputError("no texts to tag")
-    config = resolve_llm(
-        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
-    )
+    config = llm.resolve()
     if config is None:
         raise InputError(f"tagging needs an LLM: {HOW_TO_CONFIGURE}")
     few_shot = few_shot_for(store, set_target(set_name), get_embedder(), k) if k else None

@@ -15,14 +15,8 @@ from ..datafiles import iter_labelled, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
 from ..llm.cache import GenerationCache
-from ..llm.config import HOW_TO_CONFIGURE, LLMConfig, resolve_llm
+from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ._common import (
-    LLM_API_KEY,
-    LLM_BASE_URL,
-    LLM_MODE,
-    LLM_MODEL,
-    LLM_RETRIES,
-    LLM_TIMEOUT,
     err,
     friendly_errors,
     notice,
@@ -31,6 +25,7 @@ from ._common import (
     split_pair,
     warn,
 )
+from .llm_options import LLMOptions, llm_options
 
 
 def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[str, str]:
@@ -53,6 +48,7 @@ def collect_examples(train_flags: list[str], data_files: list[Path]) -> list[tup
 
 
 @friendly_errors
+@llm_options
 def train(
     class_: list[str] = typer.Option(
         [], "--class", "-c", metavar="NAME:DESCRIPTION", help="A class and what it means (repeatable)."
@@ -70,12 +66,7 @@ def train(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
     ),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder id (default: the embedded MiniLM)."),
-    llm_model: str | None = LLM_MODEL,
-    llm_base_url: str | None = LLM_BASE_URL,
-    llm_api_key: str | None = LLM_API_KEY,
-    llm_mode: str | None = LLM_MODE,
-    llm_timeout: float = LLM_TIMEOUT,
-    llm_retries: int = LLM_RETRIES,
+    llm: LLMOptions = LLMOptions(),
     examples_per_class: int = typer.Option(
         20, "--examples-per-class", "-n", min=1, help="Synthetic examples per class."
     ),
@@ -108,9 +99,7 @@ def train(
         shown = ", ".join(bare[:10]) + (f" and {len(bare) - 10} more" if len(bare) > 10 else "")
         notice(f"{len(bare)} class(es) have no description and are learned from their examples only: {shown}")
 
-    config = resolve_llm(
-        llm_model, llm_base_url, llm_api_key, mode=llm_mode, timeout=llm_timeout, max_retries=llm_retries
-    )
+    config = llm.resolve()
     if config is None:
         notice(
             f"no LLM configured: training from class descriptions and your examples only; to add one, {HOW_TO_CONFIGURE}"
