@@ -15,7 +15,7 @@ from .classifier import Classifier, Prediction
 from .llm.client import StructuredLLM
 from .tagging import Tagger, tags_from_classes
 
-__all__ = ["CascadeResult", "cascade_classify"]
+__all__ = ["CascadeResult", "cascade_classify", "send_unsure"]
 
 
 @dataclass
@@ -37,12 +37,25 @@ async def cascade_classify(
     threshold: float | None = None,
 ) -> CascadeResult:
     predictions = clf.classify(texts, threshold=threshold, top_n=top_n)
+    return await send_unsure(clf.descriptions, predictions, llm, below, concurrency=concurrency, few_shot=few_shot)
+
+
+async def send_unsure(
+    descriptions: dict[str, str | None],
+    predictions: list[Prediction],
+    llm: StructuredLLM,
+    below: float,
+    *,
+    concurrency: int = 8,
+    few_shot=None,
+) -> CascadeResult:
+    """Relabel, in place, the predictions whose top probability is below ``below`` by asking the LLM."""
     unsure = [i for i, p in enumerate(predictions) if p.confidence < below]
     for p in predictions:
         p.extra["source"] = "head"
     if not unsure:
         return CascadeResult(predictions, 0, 0)
-    tagger = Tagger(llm, tags_from_classes(clf.descriptions), concurrency=concurrency, few_shot=few_shot)
+    tagger = Tagger(llm, tags_from_classes(descriptions), concurrency=concurrency, few_shot=few_shot)
     results = await tagger.atag([predictions[i].text for i in unsure])
     failed = 0
     for i, result in zip(unsure, results, strict=True):

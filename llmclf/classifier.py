@@ -44,6 +44,12 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "prediction": self.label, "probabilities": self.probabilities, **self.extra}
 
+    def limited(self, top_n: int | None = None, threshold: float | None = None) -> Prediction:
+        """A copy with only the ``top_n`` most likely classes, and no label below ``threshold``."""
+        probabilities = dict(list(self.probabilities.items())[:top_n]) if top_n else dict(self.probabilities)
+        label = self.label if threshold is None or self.confidence >= threshold else None
+        return Prediction(self.text, label, probabilities, dict(self.extra))
+
 
 @dataclass
 class TrainReport:

@@ -5,6 +5,7 @@ import asyncio
 import httpx
 import pytest
 
+from llmclf import Classifier
 from llmclf.llm import resolve_llm
 from llmclf.service import create_app
 from llmclf.store import Store
@@ -50,6 +51,30 @@ def test_classify(service):
     assert abs(sum(body["results"][0]["probabilities"].values()) - 1) < 1e-4
     unknown = httpx.post(f"{service}/classify", json={"texts": ["woof"], "model": "nope"})
     assert unknown.status_code == 404 and "unknown model 'nope'" in unknown.json()["error"]
+
+
+def test_classify_threshold_top_n_and_cascade(pets_bundle, tmp_path):
+    texts = ["woof", "meow", "hello there"]
+    confidence = {p.text: p.confidence for p in Classifier.load(pets_bundle).classify(texts)}
+    below = sorted(confidence.values())[1] + 1e-6  # the two least sure texts go to the LLM
+
+    def always_cat(req, n):
+        return tool_reply(req, {"tag": {"tag_id": "cat", "name": "cat"}})
+
+    with FakeLLMServer(always_cat) as fake:
+        llm = resolve_llm(base_url=fake.base_url, timeout=5, max_retries=0, env={})
+        with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", llm=llm)) as url:
+            plain = httpx.post(f"{url}/classify", json={"texts": texts, "threshold": 1.0, "top_n": 1}).json()
+            cascaded = httpx.post(f"{url}/classify", json={"texts": texts, "cascade_below": below}, timeout=60).json()
+        assert len(fake.requests) == 2
+    assert all(r["prediction"] is None and len(r["probabilities"]) == 1 for r in plain["results"])
+    sources = {r["text"]: (r["source"], r["prediction"]) for r in cascaded["results"]}
+    unsure = sorted(texts, key=confidence.get)[:2]
+    assert all(sources[t] == ("llm", "cat") for t in unsure)
+    assert sources[({*texts} - {*unsure}).pop()][0] == "head"
+    with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db2.sqlite")) as url:
+        no_llm = httpx.post(f"{url}/classify", json={"texts": texts, "cascade_below": 0.5})
+    assert no_llm.status_code == 503 and "no LLM configured" in no_llm.json()["error"]
 
 
 def test_tag_with_a_stored_set_and_with_inline_tags(service):

@@ -19,7 +19,6 @@ from rich.table import Table
 
 from ..classifier import Classifier, Prediction
 from ..datafiles import iter_texts
-from ..embedding import get_embedder
 from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, model_target
 from ..llm.config import HOW_TO_CONFIGURE
@@ -122,7 +121,7 @@ def classify(
     target = model_target(clf.model_id)
     cascade = None
     if config is not None:
-        few_shot = few_shot_for(store, target, get_embedder(), k) if k and store is not None else None
+        few_shot = few_shot_for(store, target, clf.embedder, k) if k and store is not None else None
         cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
     shown = top_n if jsonl else (top_n or 3)  # JSON carries every class unless --top-n; the table shows 3

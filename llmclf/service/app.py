@@ -48,7 +48,7 @@ from .schemas import (
 __all__ = ["create_app"]
 
 log = logging.getLogger("llmclf.service")
-ERRORS = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = {code: {"model": ErrorBody} for code in (401, 404, 413, 422, 502, 503)}
 
 
 def create_app(
@@ -141,17 +141,22 @@ def create_app(
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
         name, clf = pick_model(body.model)
-        predictions = await batcher.classify(clf, body.texts)
+        client = llm_client() if body.cascade_below is not None else None  # 503 before any work
+        predictions = [p.limited(body.top_n, body.threshold) for p in await batcher.classify(clf, body.texts)]
+        target = model_target(clf.model_id)
+        if client is not None:
+            from ..cascade import send_unsure
+
+            few_shot = await run_in_threadpool(few_shot_for, store, target, clf.embedder, k) if k else None
+            await send_unsure(clf.descriptions, predictions, client, body.cascade_below, few_shot=few_shot)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
-            target = model_target(clf.model_id)
             ids = await run_in_threadpool(runs.log, "classify", target, name, clf.classes_, records)
         return ClassifyResponse(
             model=name,
             results=[
-                ClassifyItem(text=p.text, prediction=p.label, probabilities=p.probabilities, run_id=run_id)
-                for p, run_id in zip(predictions, ids, strict=True)
+                ClassifyItem(**p.to_dict() | {"run_id": run_id}) for p, run_id in zip(predictions, ids, strict=True)
             ],
         )
 

@@ -22,13 +22,20 @@ class ClassifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS, description="Texts to classify.")
     model: str | None = Field(None, description="Which loaded model; optional when only one is loaded.")
+    threshold: float | None = Field(None, ge=0, le=1, description="Below this top probability, predict null.")
+    top_n: int | None = Field(None, ge=1, description="Keep only the N most likely classes.")
+    cascade_below: float | None = Field(
+        None, ge=0, le=1, description="Send texts whose top probability is below this to the server's LLM."
+    )
 
 
 class ClassifyItem(BaseModel):
     text: str
-    prediction: str
-    probabilities: dict[str, float] = Field(description="Every class's probability, highest first.")
+    prediction: str | None = Field(description="null when below the threshold.")
+    probabilities: dict[str, float] = Field(description="The classes' probabilities, highest first.")
     run_id: str | None = None
+    source: str | None = Field(None, description="With cascade_below: 'head' or 'llm'.")
+    llm_error: str | None = Field(None, description="With cascade_below: why the LLM gave no answer for this text.")
 
 
 class ClassifyResponse(BaseModel):
