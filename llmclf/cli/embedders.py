@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.table import Table
 
@@ -32,6 +34,8 @@ def build(name: str = typer.Argument(..., help="Which embedder to build: fast.")
     """Distil the fast model2vec embedder from MiniLM, once (needs torch at that moment only)."""
     if name != "fast":
         raise InputError(f"only 'fast' can be built, not {name!r}")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # model2vec's and transformers' own bars would fight the spinner
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # and its load report lists an unused buffer
     with err.status("distilling MiniLM into a static model2vec embedder (about 20 s)"):
         path = build_fast_embedder()
     out.print(f"built the fast embedder at {path}; use it with: llmclf train --embedder fast ...")
