@@ -48,7 +48,16 @@ def main() -> None:
         walls, rss = [], 0.0
         for _ in range(repeats):
             wall, peak, _, _ = timed_run(
-                [*LLMCLF, "classify", "--load", str(model), "--json", "I still have not received my card"]
+                [
+                    *LLMCLF,
+                    "classify",
+                    "--load",
+                    str(model),
+                    "--db",
+                    str(tmp / "runs.sqlite"),
+                    "--json",
+                    "I still have not received my card",
+                ]
             )
             walls.append(wall)
             rss = max(rss, peak)
@@ -65,7 +74,19 @@ def main() -> None:
         texts = (pool * (n_texts // len(pool) + 1))[:n_texts]
         infile = tmp / "texts.txt"
         infile.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
-        wall, peak, out, _ = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
+        wall, peak, out, _ = timed_run(
+            [
+                *LLMCLF,
+                "classify",
+                "--load",
+                str(model),
+                "--db",
+                str(tmp / "runs.sqlite"),
+                "--input",
+                str(infile),
+                "--json",
+            ]
+        )
         assert out.count("\n") == n_texts, "classify lost texts"
         rows.append(
             [
@@ -103,7 +124,19 @@ def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> lis
         model = tmp / "fast.model"
         timed_run([*LLMCLF, "train", "--data", str(train), "--embedder", "fast", "--save", str(model)])
         infile = tmp / "texts.txt"
-        wall, peak, out, _ = timed_run([*LLMCLF, "classify", "--load", str(model), "--input", str(infile), "--json"])
+        wall, peak, out, _ = timed_run(
+            [
+                *LLMCLF,
+                "classify",
+                "--load",
+                str(model),
+                "--db",
+                str(tmp / "runs.sqlite"),
+                "--input",
+                str(infile),
+                "--json",
+            ]
+        )
         assert out.count("\n") == n_texts, "classify lost texts"
         rows.append(
             [

@@ -54,7 +54,19 @@ def main() -> None:
         texts = tmp / "test.txt"
         texts.write_text("".join(r["text"] + "\n" for r in test), encoding="utf-8")
         wall_cls, rss_cls, out, _ = timed_run(
-            [*LLMCLF, "classify", "--load", str(model), "--input", str(texts), "--json", "--top-n", "1"]
+            [
+                *LLMCLF,
+                "classify",
+                "--load",
+                str(model),
+                "--db",
+                str(tmp / "runs.sqlite"),
+                "--input",
+                str(texts),
+                "--json",
+                "--top-n",
+                "1",
+            ]
         )
         predictions = [json.loads(line)["prediction"] for line in out.splitlines()]
         accuracy = sum(p == r["label"] for p, r in zip(predictions, test, strict=True)) / len(test)
