@@ -67,6 +67,11 @@ def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, 
         return wall, usage.ru_maxrss / 1024, fout.read(), ferr.read()
 
 
+def classify_cli(model: Path, *args: str) -> list[str]:
+    """``llmclf classify --json`` with ``model``, logging runs beside it rather than in the user's database."""
+    return [*LLMCLF, "classify", "--load", str(model), "--db", str(model.parent / "runs.sqlite"), "--json", *args]
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:

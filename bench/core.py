@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import LLMCLF, k_per_class, load_split, machine, print_table, shuffled, timed_run, write_jsonl
+from _util import LLMCLF, classify_cli, k_per_class, load_split, machine, print_table, shuffled, timed_run, write_jsonl
 
 
 def main() -> None:
@@ -47,18 +47,7 @@ def main() -> None:
 
         walls, rss = [], 0.0
         for _ in range(repeats):
-            wall, peak, _, _ = timed_run(
-                [
-                    *LLMCLF,
-                    "classify",
-                    "--load",
-                    str(model),
-                    "--db",
-                    str(tmp / "runs.sqlite"),
-                    "--json",
-                    "I still have not received my card",
-                ]
-            )
+            wall, peak, _, _ = timed_run(classify_cli(model, "I still have not received my card"))
             walls.append(wall)
             rss = max(rss, peak)
         rows.append(
@@ -74,33 +63,20 @@ def main() -> None:
         texts = (pool * (n_texts // len(pool) + 1))[:n_texts]
         infile = tmp / "texts.txt"
         infile.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
-        wall, peak, out, _ = timed_run(
-            [
-                *LLMCLF,
-                "classify",
-                "--load",
-                str(model),
-                "--db",
-                str(tmp / "runs.sqlite"),
-                "--input",
-                str(infile),
-                "--json",
-            ]
-        )
-        assert out.count("\n") == n_texts, "classify lost texts"
-        rows.append(
-            [
-                f"classify {n_texts:,} texts (incl. start-up)",
-                f"{n_texts / wall:,.0f} texts/s ({wall:.1f} s)",
-                "target >= 1,000 texts/s",
-                f"{peak:.0f} MiB",
-            ]
-        )
+        label = f"classify {n_texts:,} texts (incl. start-up)"
+        rows.append(throughput_row(label, model, infile, n_texts, "target >= 1,000 texts/s"))
 
         rows += embedder_rows(texts, train, tmp, n_texts)
 
     print(f"machine: {machine()}")
     print_table("llmclf core", ["what", "measured", "target", "peak RSS"], rows)
+
+
+def throughput_row(label: str, model: Path, infile: Path, n_texts: int, target: str) -> list[str]:
+    """One ``classify --input`` run over ``infile``, through the CLI, start-up included."""
+    wall, peak, out, _ = timed_run(classify_cli(model, "--input", str(infile)))
+    assert out.count("\n") == n_texts, "classify lost texts"
+    return [label, f"{n_texts / wall:,.0f} texts/s ({wall:.1f} s)", target, f"{peak:.0f} MiB"]
 
 
 def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> list[list[str]]:
@@ -123,29 +99,8 @@ def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> lis
     if len(embedders) > 1:
         model = tmp / "fast.model"
         timed_run([*LLMCLF, "train", "--data", str(train), "--embedder", "fast", "--save", str(model)])
-        infile = tmp / "texts.txt"
-        wall, peak, out, _ = timed_run(
-            [
-                *LLMCLF,
-                "classify",
-                "--load",
-                str(model),
-                "--db",
-                str(tmp / "runs.sqlite"),
-                "--input",
-                str(infile),
-                "--json",
-            ]
-        )
-        assert out.count("\n") == n_texts, "classify lost texts"
-        rows.append(
-            [
-                f"classify {n_texts:,} texts, fast (incl. start-up)",
-                f"{n_texts / wall:,.0f} texts/s ({wall:.1f} s)",
-                "",
-                f"{peak:.0f} MiB",
-            ]
-        )
+        label = f"classify {n_texts:,} texts, fast (incl. start-up)"
+        rows.append(throughput_row(label, model, tmp / "texts.txt", n_texts, ""))
     else:
         rows.append(["fast embedder", "not built: llmclf embedders build fast", "", ""])
     return rows

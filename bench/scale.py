@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import LLMCLF, load_split, machine, print_table, timed_run, write_jsonl
+from _util import LLMCLF, classify_cli, load_split, machine, print_table, timed_run, write_jsonl
 
 
 def synthetic_classes(n_classes: int, per_class: int, held: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
@@ -53,21 +53,7 @@ def main() -> None:
         )
         texts = tmp / "test.txt"
         texts.write_text("".join(r["text"] + "\n" for r in test), encoding="utf-8")
-        wall_cls, rss_cls, out, _ = timed_run(
-            [
-                *LLMCLF,
-                "classify",
-                "--load",
-                str(model),
-                "--db",
-                str(tmp / "runs.sqlite"),
-                "--input",
-                str(texts),
-                "--json",
-                "--top-n",
-                "1",
-            ]
-        )
+        wall_cls, rss_cls, out, _ = timed_run(classify_cli(model, "--input", str(texts), "--top-n", "1"))
         predictions = [json.loads(line)["prediction"] for line in out.splitlines()]
         accuracy = sum(p == r["label"] for p, r in zip(predictions, test, strict=True)) / len(test)
         size = model.stat().st_size / 1024**2
