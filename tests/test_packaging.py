@@ -31,36 +31,19 @@ def script_env(bin_dir: Path) -> dict[str, str]:
     return env
 
 
+def run_script(name: str, *args: str, cwd: Path, env: dict[str, str], timeout: float = 120):
+    return subprocess.run([REPO / name, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def test_scripts_run_local_llmclf_when_no_docker_engine_answers(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=False)
     env = script_env(bin_dir)
-    train = subprocess.run(
-        [
-            REPO / "train.sh",
-            "--class",
-            "cat: Cats meow and purr",
-            "--class",
-            "dog: Dogs bark",
-            "--save",
-            "models/p.model",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    classes = ["--class", "cat: Cats meow and purr", "--class", "dog: Dogs bark"]
+    train = run_script("train.sh", *classes, "--save", "models/p.model", cwd=tmp_path, env=env)
     assert train.returncode == 0, train.stderr
     assert "no Docker engine answered; running local" in train.stderr
     assert (tmp_path / "models" / "p.model").exists()
-    classify = subprocess.run(
-        [REPO / "classify.sh", "--load", "models/p.model", "woof"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    classify = run_script("classify.sh", "--load", "models/p.model", "woof", cwd=tmp_path, env=env)
     assert classify.returncode == 0, classify.stderr
     assert json.loads(classify.stdout)["prediction"] == "dog"
     assert "run" not in (bin_dir / "calls.log").read_text().split()
@@ -69,14 +52,7 @@ def test_scripts_run_local_llmclf_when_no_docker_engine_answers(tmp_path):
 def test_scripts_use_docker_with_models_mount_and_openai_env_by_name(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
     env = script_env(bin_dir) | {"OPENAI_API_KEY": "sk-secret-value", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
-    proc = subprocess.run(
-        [REPO / "train.sh", "--class", "a: x", "--save", "models/p.model"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_script("train.sh", "--class", "a: x", "--save", "models/p.model", cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "running in Docker image llmclf:latest" in proc.stderr
     run_line = next(line for line in (bin_dir / "calls.log").read_text().splitlines() if line.startswith("run "))
