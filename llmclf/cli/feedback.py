@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from ..atomic import atomic_writer
 from ..bundle import read_bundle
 from ..classifier import Classifier
 from ..errors import InputError
@@ -81,15 +80,8 @@ def examples_export(
     if output is None:
         sys.stdout.write(data)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(output) as fh:
+        fh.write(data.encode("utf-8"))
     notice(f"wrote {len(rows)} example(s) to {output}")
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_writer
 from ..paths import user_cache_dir
 
 __all__ = ["GenerationCache"]
@@ -41,14 +41,8 @@ class GenerationCache:
         return entry if isinstance(entry, dict) else None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        path = self._path(key)
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, ensure_ascii=False)
-            os.replace(tmp, path)
+            with atomic_writer(self._path(key)) as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
         except OSError:  # a cache that cannot be written only costs a future call
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+            pass
