@@ -143,3 +143,11 @@ def test_interrupted_save_leaves_old_bundle_intact(pets, tmp_path, monkeypatch, 
     assert [p.name for p in tmp_path.iterdir()] == ["pets.model"]  # no temp file left behind
     monkeypatch.undo()
     assert Classifier.load(path).predict(["woof"]) == ["dog"]
+
+
+def test_unwritable_destination_is_a_bundle_error_naming_the_path(pets, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(BundleError, match=r"cannot write .*not-a-dir/pets\.model"):
+        pets.save(blocker / "pets.model")
+    assert blocker.read_text() == "a file where a folder should be"
