@@ -48,8 +48,12 @@ async def send_unsure(
     *,
     concurrency: int = 8,
     few_shot=None,
+    public: bool = False,
 ) -> CascadeResult:
-    """Relabel, in place, the predictions whose top probability is below ``below`` by asking the LLM."""
+    """Relabel, in place, the predictions whose top probability is below ``below`` by asking the LLM.
+
+    ``public``: name LLM failures without the LLM's address (for the HTTP service's clients).
+    """
     unsure = [i for i, p in enumerate(predictions) if p.confidence < below]
     for p in predictions:
         p.extra["source"] = "head"
@@ -64,5 +68,5 @@ async def send_unsure(
             predictions[i].extra["source"] = "llm"
         else:
             failed += 1
-            predictions[i].extra["llm_error"] = result.error
+            predictions[i].extra["llm_error"] = result.public_error if public else result.error
     return CascadeResult(predictions, len(unsure), failed)

@@ -9,7 +9,24 @@ service can turn it into a one-line message without a traceback::
      └── LLMError      an LLM endpoint that refused our credentials or failed after retries
 """
 
-__all__ = ["BundleError", "InputError", "LLMError", "LlmclfError"]
+import re
+
+__all__ = ["BundleError", "InputError", "LLMError", "LlmclfError", "redact"]
+
+_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s@'\"]*@)?(?P<rest>[^\s?#'\"]*)(?P<query>\?[^\s#'\"]*)?"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the userinfo and query string of every URL in it replaced by ``***``.
+
+    Credentials ride in URLs (``http://admin:pw@host``, ``?key=...``); every message
+    llmclf prints or returns goes through this first.
+    """
+    return _URL.sub(
+        lambda m: m["scheme"] + ("***@" if m["user"] else "") + m["rest"] + ("?***" if m["query"] else ""), text
+    )
 
 
 class LlmclfError(Exception):
@@ -25,4 +42,12 @@ class BundleError(LlmclfError):
 
 
 class LLMError(LlmclfError):
-    """An LLM call failed for good (after retries, or at once for bad credentials)."""
+    """An LLM call failed for good (after retries, or at once for bad credentials).
+
+    ``public`` is the same failure without the endpoint's address, for callers
+    of the HTTP service, who must not learn where the server's LLM lives.
+    """
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(redact(message))
+        self.public = public or "the LLM call failed"

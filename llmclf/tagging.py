@@ -1,14 +1,17 @@
 """LLM tagging against a fixed tag set, validated so that a tag outside the set is never accepted.
 
-Two guards, because endpoints differ:
+The reply names its tag in *one* field whose JSON-schema ``enum`` lists the
+set's tags as ``"<id>: <name>"`` strings (just ``"<name>"`` when id and name
+are the same). The id is derived from that one string, so an endpoint that
+constrains decoding to the schema (llama.cpp, vLLM, OpenAI's strict tools)
+can only write a valid tag. Two independent ``tag_id`` and ``name`` enums
+let a grammar write a mismatched pair such as ``("2", "phone")``; one field
+cannot.
 
-* the response model is built per tag set, with the allowed ids and names as
-  ``Literal`` values (a JSON-schema ``enum``), so an endpoint that constrains
-  decoding to the schema cannot even write another tag;
-* a validator checks that id and name belong to the *same* tag, with the
-  allowed set passed through instructor's validation ``context``. A reply that
-  fails either is re-asked; if it still fails, the text gets an error record,
-  never a guessed tag.
+For endpoints that do not constrain decoding, a validator checks the choice
+against the allowed set passed through instructor's validation ``context``,
+and a reply that fails is re-asked; if it still fails, the text gets an error
+record, never a guessed tag.
 """
 
 from __future__ import annotations
@@ -19,54 +22,68 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, create_model, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator
 
 from .errors import InputError, LLMError
 from .llm.client import LLMAuthError, StructuredLLM
 from .store import Tag
 
-__all__ = ["TagResult", "Tagger", "build_response_model", "tags_from_classes"]
+__all__ = ["TagResult", "Tagger", "build_response_model", "choice_label", "tags_from_classes"]
 
 
-class _TagChoice(BaseModel):
-    tag_id: str
-    name: str
+def choice_label(tag: Tag) -> str:
+    """How a tag is written in the schema's enum and in the prompt."""
+    return tag.name if tag.tag_id == tag.name else f"{tag.tag_id}: {tag.name}"
 
-    @model_validator(mode="after")
-    def _same_tag(self, info: ValidationInfo) -> _TagChoice:
-        allowed: dict[str, str] = (info.context or {}).get("allowed_tags") or {}
-        if not allowed:
-            raise ValueError("no allowed tags were given to validate against")
-        if allowed.get(self.tag_id) != self.name:
-            listing = "; ".join(f"{i}={n}" for i, n in allowed.items())
-            raise ValueError(
-                f"tag (id={self.tag_id!r}, name={self.name!r}) is not in the tag set; choose one of: {listing}"
-            )
-        return self
+
+def _check_allowed(value: Any, info: ValidationInfo) -> Any:
+    allowed: Sequence[str] = (info.context or {}).get("allowed_choices") or ()
+    if allowed and value not in allowed:
+        raise ValueError(f"{value!r} is not in the tag set; answer with one of: {'; '.join(allowed)}")
+    return value
+
+
+class _Choice(BaseModel):
+    """Base of the single-tag answer: the validator runs even where the enum was not enforced."""
+
+    @field_validator("tag", check_fields=False, mode="after")
+    @classmethod
+    def _in_set(cls, value: Any, info: ValidationInfo) -> Any:
+        return _check_allowed(value, info)
+
+
+class _Choices(BaseModel):
+    @field_validator("tags", check_fields=False, mode="after")
+    @classmethod
+    def _in_set(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        for item in value:
+            _check_allowed(getattr(item, "tag", item), info)
+        return value
 
 
 def build_response_model(tags: Sequence[Tag], multi: bool = False, confidence: bool = False) -> type[BaseModel]:
-    """A pydantic response model whose tag fields can only hold this set's ids and names."""
+    """A pydantic response model whose one tag field can only hold this set's tags."""
     return _build(tuple(tags), multi, confidence)
 
 
 @functools.lru_cache(maxsize=64)
 def _build(tags: tuple[Tag, ...], multi: bool, confidence: bool) -> type[BaseModel]:
-    ids = tuple(t.tag_id for t in tags)
-    names = tuple(t.name for t in tags)
-    fields: dict[str, Any] = {
-        "tag_id": (Literal[ids], Field(description="The id of the chosen tag.")),  # type: ignore[valid-type]
-        "name": (Literal[names], Field(description="The name of the chosen tag.")),  # type: ignore[valid-type]
-    }
+    choices = tuple(choice_label(t) for t in tags)
+    Choice = Literal[choices]  # type: ignore[valid-type]  # a JSON-schema enum
+    sure = (float, Field(ge=0.0, le=1.0, description="How sure you are, from 0 to 1."))
+    if not multi:
+        fields: dict[str, Any] = {"tag": (Choice, Field(description="The one tag that fits best, exactly as listed."))}
+        if confidence:
+            fields["confidence"] = sure
+        return create_model("TagAnswer", __base__=_Choice, **fields)
+    item: Any = Choice
     if confidence:
-        fields["confidence"] = (float, Field(ge=0.0, le=1.0, description="How sure you are, from 0 to 1."))
-    choice = create_model("TagChoice", __base__=_TagChoice, **fields)
-    if multi:
-        return create_model(
-            "TagList",
-            tags=(list[choice], Field(min_length=1, max_length=len(tags), description="Every tag that applies.")),
-        )
-    return create_model("TagAnswer", tag=(choice, Field(description="The one tag that fits best.")))
+        item = create_model("TagChoice", tag=(Choice, Field(description="A tag, exactly as listed.")), confidence=sure)
+    return create_model(
+        "TagList",
+        __base__=_Choices,
+        tags=(list[item], Field(min_length=1, max_length=len(tags), description="Every tag that applies.")),
+    )
 
 
 def tags_from_classes(descriptions: dict[str, str | None]) -> list[Tag]:
@@ -76,21 +93,46 @@ def tags_from_classes(descriptions: dict[str, str | None]) -> list[Tag]:
 
 @dataclass
 class TagResult:
+    """One text's tags (best first), or an error record; ``source`` says which tagger answered."""
+
     text: str
     tags: list[dict[str, Any]] | None = None  # [{tag_id, name, confidence?}]
     error: str | None = None
     examples_used: int = 0
     run_id: str | None = None
+    source: str = "llm"  # "llm" or "embedding"
+    llm_error: str | None = None  # a cascade whose LLM failed: the embedding answer stands
+    public_error: str | None = None  # ``error`` or ``llm_error`` without the endpoint, for API clients
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.tags[0] if self.tags else None
+
     def to_dict(self) -> dict[str, Any]:
-        record = {"text": self.text, "tags": self.tags, "error": self.error}
+        best = self.best or {}
+        record = {
+            "text": self.text,
+            "id": best.get("tag_id"),
+            "name": best.get("name"),
+            "tags": self.tags,
+            "error": self.error,
+            "source": self.source,
+        }
+        if self.llm_error is not None:
+            record["llm_error"] = self.llm_error
         if self.run_id is not None:
             record["run_id"] = self.run_id
         return record
+
+
+def check_texts(texts: Sequence[Any]) -> None:
+    for i, text in enumerate(texts, 1):
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"text {i} is empty")
 
 
 @dataclass
@@ -105,6 +147,7 @@ class Tagger:
     concurrency: int = 8
     few_shot: Any = None  # a llmclf.feedback.FewShot: similar labelled examples for the prompt
     _model: type[BaseModel] = field(init=False, repr=False)
+    _by_choice: dict[str, Tag] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.tags:
@@ -112,54 +155,67 @@ class Tagger:
         if self.concurrency < 1:
             raise InputError("concurrency must be at least 1")
         self._model = build_response_model(self.tags, self.multi, self.confidence)
+        self._by_choice = {choice_label(t): t for t in self.tags}
 
     def messages(self, text: str, examples: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+        names = {t.name: choice_label(t) for t in self.tags}
         listing = "\n".join(
-            f"- id {t.tag_id}, name {t.name}" + (f": {t.instructions}" if t.instructions else "") for t in self.tags
+            f"- {choice_label(t)}" + (f" ({t.instructions})" if t.instructions else "") for t in self.tags
         )
         ask = "Choose every tag that applies (at least one)." if self.multi else "Choose the one tag that fits best."
         if self.confidence:
             ask += " Give your confidence in each choice, from 0 to 1."
         shots = ""
         if examples:
-            shots = "Labelled examples:\n" + "\n".join(f"{t!r} -> {label}" for t, label in examples) + "\n\n"
+            shots = (
+                "Labelled examples:\n"
+                + "\n".join(f"{t!r} -> {names.get(label, label)}" for t, label in examples)
+                + "\n\n"
+            )
         return [
             {
                 "role": "system",
                 "content": "You tag texts using only the tags of a fixed set. Never invent a tag. "
-                "Answer with the tag's id and name exactly as listed.",
+                "Write each tag exactly as it is listed.",
             },
             {"role": "user", "content": f"Tags:\n{listing}\n\n{shots}Text:\n{text}\n\n{ask}"},
         ]
 
+    def _tags_of(self, reply: BaseModel) -> list[dict[str, Any]]:
+        if self.multi:
+            picked = [(getattr(c, "tag", c), getattr(c, "confidence", None)) for c in reply.tags]
+        else:
+            picked = [(reply.tag, getattr(reply, "confidence", None))]
+        out, seen = [], set()
+        for choice, conf in picked:
+            tag = self._by_choice[choice]
+            if tag.tag_id in seen:
+                continue
+            seen.add(tag.tag_id)
+            out.append({"tag_id": tag.tag_id, "name": tag.name, **({"confidence": conf} if conf is not None else {})})
+        if self.confidence:  # best first
+            out.sort(key=lambda t: -t["confidence"])
+        return out
+
     async def _one(self, sem: asyncio.Semaphore, text: str, examples: list[tuple[str, str]]) -> TagResult:
-        allowed = {t.tag_id: t.name for t in self.tags}
         try:
             async with sem:
                 reply = await self.llm.create(
                     self.messages(text, examples),
                     self._model,
-                    max_tokens=200 + (150 * len(self.tags) if self.multi else 0),
+                    max_tokens=100 + (40 * len(self.tags) if self.multi else 0),
                     temperature=0.0,
-                    context={"allowed_tags": allowed},
+                    context={"allowed_choices": list(self._by_choice)},
                     max_reasks=self.max_retries,
                 )
         except LLMAuthError:
             raise
         except LLMError as exc:
-            return TagResult(text, error=str(exc), examples_used=len(examples))
-        choices = reply.tags if self.multi else [reply.tag]
-        tags, seen = [], set()
-        for c in choices:
-            if c.tag_id not in seen:
-                seen.add(c.tag_id)
-                tags.append(c.model_dump())
-        return TagResult(text, tags=tags, examples_used=len(examples))
+            return TagResult(text, error=str(exc), examples_used=len(examples), public_error=exc.public)
+        return TagResult(text, tags=self._tags_of(reply), examples_used=len(examples))
 
     async def atag(self, texts: Sequence[str]) -> list[TagResult]:
-        for i, text in enumerate(texts, 1):
-            if not isinstance(text, str) or not text.strip():
-                raise InputError(f"text {i} is empty")
+        check_texts(texts)
         shots = self.few_shot.lookup(texts) if self.few_shot is not None else [[] for _ in texts]
         sem = asyncio.Semaphore(self.concurrency)
         return list(await asyncio.gather(*(self._one(sem, t, s) for t, s in zip(texts, shots, strict=True))))

@@ -162,7 +162,7 @@ def test_tag_prompt_carries_similar_examples_only_when_there_are_some(tmp_path):
 
     def script(req, n):
         prompts.append(json.dumps(req["messages"]))
-        return tool_reply(req, {"tag": {"tag_id": "1", "name": "phone"}})
+        return tool_reply(req, {"tag": "1: phone"})
 
     with FakeLLMServer(script) as server:
         env = {"OPENAI_BASE_URL": server.base_url}
@@ -171,7 +171,7 @@ def test_tag_prompt_carries_similar_examples_only_when_there_are_some(tmp_path):
         assert runner.invoke(app, ["feedback", run_id, "--score", "1", "--db", db]).exit_code == 0
         runner.invoke(app, ["tag", "--set", "contact", "--db", db, "ring me on 555 0000"], env=env)
     assert "Labelled examples" not in prompts[0]
-    assert "Labelled examples" in prompts[1] and "'call me at 555' -> phone" in prompts[1]
+    assert "Labelled examples" in prompts[1] and "'call me at 555' -> 1: phone" in prompts[1]
 
 
 def test_service_feedback_and_200_concurrent_posts_are_all_stored(pets_bundle, tmp_path):

@@ -81,27 +81,42 @@ def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_pa
     assert before == after
 
 
-def test_tagging_through_llama_server_returns_only_tags_from_the_set(tmp_path, llama_url):
+TUTORIAL_TAGS = [
+    ("0", "personal", "Personal information"),
+    ("1", "phone", "Phone number"),
+    ("2", "email", "Email address"),
+    ("3", "address", "Address"),
+    ("4", "Other", "Other information"),
+]
+TUTORIAL_TEXTS = [
+    "What is your phone number?",
+    "What is your email address?",
+    "What is your address?",
+    "What is your privacy policy?",
+]
+
+
+@pytest.mark.parametrize("mode", [[], ["--multi"], ["--multi", "--confidence"]], ids=["single", "multi", "multi+conf"])
+def test_tutorial_tags_through_llama_server_are_valid_for_at_least_3_of_4_texts(tmp_path, llama_url, mode):
     db = ["--db", str(tmp_path / "db.sqlite")]
     runner = CliRunner()
-    for tag_id, name, instructions in [("1", "phone", "Phone number"), ("2", "email", "Email address")]:
+    for tag_id, name, instructions in TUTORIAL_TAGS:
         added = runner.invoke(
-            app, ["tags", "add", "contact", "--id", tag_id, "--name", name, "--instructions", instructions, *db]
+            app, ["tags", "add", "tutorial", "--id", tag_id, "--name", name, "--instructions", instructions, *db]
         )
         assert added.exit_code == 0, added.output
-    env = {"OPENAI_BASE_URL": llama_url}
-    texts = ["What is your phone number?", "Write to me at bob@example.com"]
-    single = runner.invoke(app, ["tag", "--set", "contact", *db, *texts], env=env)
-    assert single.exit_code == 0, single.output
-    records = [json.loads(line) for line in single.stdout.splitlines()]
-    assert [r["text"] for r in records] == texts
-    for r in records:
-        assert r["error"] is None and len(r["tags"]) == 1
-        assert (r["tags"][0]["tag_id"], r["tags"][0]["name"]) in {("1", "phone"), ("2", "email")}
-
-    multi = runner.invoke(app, ["tag", "--set", "contact", *db, "--multi", "--confidence", texts[0]], env=env)
-    assert multi.exit_code == 0, multi.output
-    (record,) = [json.loads(line) for line in multi.stdout.splitlines()]
-    assert 1 <= len(record["tags"]) <= 2
-    for t in record["tags"]:
-        assert t["name"] in {"phone", "email"} and 0.0 <= t["confidence"] <= 1.0
+    result = runner.invoke(
+        app, ["tag", "--set", "tutorial", *db, *mode, *TUTORIAL_TEXTS], env={"OPENAI_BASE_URL": llama_url}
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == TUTORIAL_TEXTS, result.output
+    allowed = {(i, n) for i, n, _ in TUTORIAL_TAGS}
+    valid = [r for r in records if r["error"] is None and r["source"] == "llm"]
+    assert len(valid) >= 3, [r["error"] for r in records]
+    for r in valid:
+        assert (r["id"], r["name"]) in allowed
+        assert 1 <= len(r["tags"]) <= (len(TUTORIAL_TAGS) if "--multi" in mode else 1)
+        assert all((t["tag_id"], t["name"]) in allowed for t in r["tags"])
+        if "--confidence" in mode:
+            assert all(0.0 <= t["confidence"] <= 1.0 for t in r["tags"])
+    assert result.exit_code == (0 if len(valid) == 4 else 1)

@@ -16,8 +16,7 @@ from .served import serving
 
 def phone_or_email(req, n):
     text = next(m["content"] for m in req["messages"] if "Text:\n" in (m.get("content") or ""))
-    tag = {"tag_id": "2", "name": "email"} if "@" in text else {"tag_id": "1", "name": "phone"}
-    return tool_reply(req, {"tag": tag})
+    return tool_reply(req, {"tag": "2: email" if "@" in text else "1: phone"})
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def test_classify_threshold_top_n_and_cascade(pets_bundle, tmp_path):
     below = sorted(confidence.values())[1] + 1e-6  # the two least sure texts go to the LLM
 
     def always_cat(req, n):
-        return tool_reply(req, {"tag": {"tag_id": "cat", "name": "cat"}})
+        return tool_reply(req, {"tag": "cat"})
 
     with FakeLLMServer(always_cat) as fake:
         llm = resolve_llm(base_url=fake.base_url, timeout=5, max_retries=0, env={})
@@ -80,16 +79,67 @@ def test_classify_threshold_top_n_and_cascade(pets_bundle, tmp_path):
 def test_tag_with_a_stored_set_and_with_inline_tags(service):
     r = httpx.post(f"{service}/tag", json={"texts": ["call 555-1234", "bob@example.com"], "set": "contact"})
     assert r.status_code == 200, r.text
-    assert [x["tags"][0]["name"] for x in r.json()["results"]] == ["phone", "email"]
+    body = r.json()
+    assert body["texts"] == ["call 555-1234", "bob@example.com"]
+    assert [(x["id"], x["name"], x["source"]) for x in body["predictions"]] == [
+        ("1", "phone", "llm"),
+        ("2", "email", "llm"),
+    ]
     inline = {"texts": ["555-1234"], "tags": [{"tag_id": "1", "name": "phone"}, {"tag_id": "2", "name": "email"}]}
-    (result,) = httpx.post(f"{service}/tag", json=inline).json()["results"]
-    assert result["tags"][0]["name"] == "phone" and result["run_id"]  # inline tags are logged too
+    (result,) = httpx.post(f"{service}/tag", json=inline).json()["predictions"]
+    assert result["name"] == "phone" and result["run_id"]  # inline tags are logged too
     fb = httpx.post(f"{service}/feedback", json={"run_id": result["run_id"], "correction": "email"})
     assert fb.status_code == 200 and fb.json()["label"] == "email"
     missing = httpx.post(f"{service}/tag", json={"texts": ["x"], "set": "nope"})
     assert missing.status_code == 404
     both = httpx.post(f"{service}/tag", json={**inline, "set": "contact"})
     assert both.status_code == 422 and "exactly one of" in both.text
+
+
+# The instructor bulk-classification tutorial's request body, verbatim.
+TUTORIAL_BODY = {
+    "texts": [
+        "What is your phone number?",
+        "What is your email address?",
+        "What is your address?",
+        "What is your privacy policy?",
+    ],
+    "tags": [
+        {"id": 0, "name": "personal", "instructions": "Personal information"},
+        {"id": 1, "name": "phone", "instructions": "Phone number"},
+        {"id": 2, "name": "email", "instructions": "Email address"},
+        {"id": 3, "name": "address", "instructions": "Address"},
+        {"id": 4, "name": "Other", "instructions": "Other information"},
+    ],
+}
+
+
+def test_tag_takes_the_tutorials_body_verbatim_and_answers_in_its_shape(service):
+    def by_text(req, n):
+        text = next(m["content"] for m in req["messages"] if "Text:\n" in (m.get("content") or ""))
+        return tool_reply(req, {"tag": "2: email" if "email" in text else "1: phone"})
+
+    r = httpx.post(f"{service}/tag", json=TUTORIAL_BODY)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["texts"] == TUTORIAL_BODY["texts"]
+    allowed = {(t["id"], t["name"]) for t in TUTORIAL_BODY["tags"]}
+    for p in body["predictions"]:
+        assert (p["id"], p["name"]) in allowed and isinstance(p["id"], int)  # ids come back as the numbers sent
+        assert p["error"] is None and p["run_id"]
+
+
+def test_tag_without_llm_tags_offline_with_the_tutorials_body(pets_bundle, tmp_path):
+    with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")) as url:
+        r = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)
+        cascade = httpx.post(f"{url}/tag", json={**TUTORIAL_BODY, "cascade_below": 0.5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    allowed = {(t["id"], t["name"]) for t in TUTORIAL_BODY["tags"]}
+    assert body["texts"] == TUTORIAL_BODY["texts"]
+    assert all((p["id"], p["name"]) in allowed and p["source"] == "embedding" for p in body["predictions"])
+    assert [p["name"] for p in body["predictions"][:3]] == ["phone", "email", "address"]
+    assert cascade.status_code == 503 and "needs an LLM" in cascade.json()["error"]
 
 
 def test_feedback_route_exists_and_validates(service):
@@ -161,12 +211,20 @@ def test_bearer_auth_when_api_key_is_set(pets_bundle, tmp_path, monkeypatch):
         assert httpx.get(f"{url}/models").status_code == 401
 
 
-def test_tag_without_llm_is_503(pets_bundle, tmp_path):
-    db = tmp_path / "db.sqlite"
-    Store(db).add_tag("contact", "1", "phone")
-    with serving(create_app({"pets": pets_bundle}, db=db)) as url:
-        r = httpx.post(f"{url}/tag", json={"texts": ["x"], "set": "contact"})
-    assert r.status_code == 503 and "no LLM configured" in r.json()["error"]
+def test_llm_failures_reach_api_clients_without_the_llms_address(pets_bundle, tmp_path):
+    from .fakellm import error_reply
+
+    with FakeLLMServer(lambda req, n: error_reply(500)) as fake:
+        secret_url = fake.base_url.replace("http://", "http://admin:hunter2@") + "?key=s3cret"
+        llm = resolve_llm(base_url=secret_url, timeout=5, max_retries=0, env={})
+        with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", llm=llm)) as url:
+            tagged = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)
+            cascaded = httpx.post(f"{url}/classify", json={"texts": ["hello"], "cascade_below": 1.0}, timeout=60)
+    for r in (tagged, cascaded):
+        assert r.status_code == 200, r.text
+        assert "hunter2" not in r.text and "s3cret" not in r.text and "127.0.0.1" not in r.text
+    assert all(p["error"] == "the LLM failed (HTTP 500)" for p in tagged.json()["predictions"])
+    assert cascaded.json()["results"][0]["llm_error"] == "the LLM failed (HTTP 500)"
 
 
 def test_server_error_does_not_leak_details(pets_bundle, tmp_path, monkeypatch):

@@ -18,10 +18,13 @@ pytestmark = pytest.mark.slow
 def first_allowed_tag(req, n):
     """Answer any tagging request with the first tag its schema allows."""
     props = req["tools"][0]["function"]["parameters"]
-    defs = props.get("$defs", {})
-    choice = next(iter(defs.values()))["properties"] if defs else props["properties"]
-    tag = {"tag_id": choice["tag_id"]["enum"][0], "name": choice["name"]["enum"][0]}
-    return tool_reply(req, {"tags": [tag]} if "tags" in props["properties"] else {"tag": tag})
+    if "tag" in props["properties"]:
+        return tool_reply(req, {"tag": props["properties"]["tag"]["enum"][0], "confidence": 0.5})
+    items = props["properties"]["tags"]["items"]
+    if "enum" in items:
+        return tool_reply(req, {"tags": [items["enum"][0]]})
+    item = next(iter(props["$defs"].values()))["properties"]
+    return tool_reply(req, {"tags": [{"tag": item["tag"]["enum"][0], "confidence": 0.5}]})
 
 
 @pytest.fixture(scope="module")

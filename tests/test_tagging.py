@@ -25,7 +25,7 @@ def text_of(request) -> str:
 def right_tag(request):
     text = text_of(request)
     tag = next((t for t in TAGS if t.name in text), TAGS[0])
-    return {"tag_id": tag.tag_id, "name": tag.name}
+    return f"{tag.tag_id}: {tag.name}"
 
 
 def tagger(server, **kw):
@@ -33,16 +33,27 @@ def tagger(server, **kw):
     return Tagger(OpenAICompatibleLLM(config), TAGS, **kw)
 
 
-def test_response_model_only_admits_the_sets_tags():
+def test_response_model_is_one_enum_field_so_a_grammar_cannot_mismatch_id_and_name():
     schema = build_response_model(TAGS).model_json_schema()
-    choice = schema["$defs"]["TagChoice"]["properties"]
-    assert choice["name"]["enum"] == ["phone", "email", "address"] and choice["tag_id"]["enum"] == ["1", "2", "3"]
+    assert schema["required"] == ["tag"] and list(schema["properties"]) == ["tag"]
+    assert schema["properties"]["tag"]["enum"] == ["1: phone", "2: email", "3: address"]
+    multi = build_response_model(TAGS, multi=True).model_json_schema()["properties"]["tags"]
+    assert multi["items"]["enum"] == ["1: phone", "2: email", "3: address"] and multi["maxItems"] == 3
+    with_conf = build_response_model(TAGS, multi=True, confidence=True).model_json_schema()
+    item = with_conf["$defs"]["TagChoice"]["properties"]
+    assert item["tag"]["enum"] == ["1: phone", "2: email", "3: address"]
+    assert (item["confidence"]["minimum"], item["confidence"]["maximum"]) == (0.0, 1.0)
+
+
+def test_tags_whose_id_is_their_name_are_listed_once():
+    schema = build_response_model([Tag("cat", "cat"), Tag("dog", "dog")]).model_json_schema()
+    assert schema["properties"]["tag"]["enum"] == ["cat", "dog"]
 
 
 def test_tag_outside_the_set_is_reasked_then_accepted():
     def script(req, n):
         if n == 1:
-            return tool_reply(req, {"tag": {"tag_id": "9", "name": "MirrorLadies.com"}})
+            return tool_reply(req, {"tag": "9: MirrorLadies.com"})
         return tool_reply(req, {"tag": right_tag(req)})
 
     with FakeLLMServer(script) as server:
@@ -53,21 +64,33 @@ def test_tag_outside_the_set_is_reasked_then_accepted():
     assert "MirrorLadies.com" in reask  # the model is shown its mistake
 
 
-def test_id_and_name_of_different_tags_are_reasked():
+def test_an_endpoint_ignoring_the_schema_with_a_mismatched_pair_is_reasked():
     def script(req, n):
-        tag = {"tag_id": "1", "name": "email"} if n == 1 else right_tag(req)
+        tag = "1: email" if n == 1 else right_tag(req)  # id of phone, name of email
         return tool_reply(req, {"tag": tag})
 
     with FakeLLMServer(script) as server:
         (result,) = tagger(server).tag(["send an email to me"])
-    assert result.tags == [{"tag_id": "2", "name": "email"}]
-    assert "is not in the tag set" in json.dumps(server.requests[1]["messages"])
+    assert result.tags == [{"tag_id": "2", "name": "email"}] and result.source == "llm"
+    assert len(server.requests) == 2
+    assert "1: email" in json.dumps(server.requests[1]["messages"])  # shown its mistake
+
+
+def test_the_old_two_field_shape_from_a_schema_ignoring_endpoint_is_reasked_not_accepted():
+    def script(req, n):
+        if n == 1:
+            return tool_reply(req, {"tag": {"tag_id": "2", "name": "phone"}})
+        return tool_reply(req, {"tag": right_tag(req)})
+
+    with FakeLLMServer(script) as server:
+        (result,) = tagger(server).tag(["my phone number"])
+    assert result.tags == [{"tag_id": "1", "name": "phone"}] and len(server.requests) == 2
 
 
 def test_persistent_outside_tag_becomes_an_error_record_and_the_batch_survives():
     def script(req, n):
         if "haunted" in text_of(req):
-            return tool_reply(req, {"tag": {"tag_id": "7", "name": "ghost"}})
+            return tool_reply(req, {"tag": "7: ghost"})
         if "crash" in text_of(req):
             return error_reply(500)
         return tool_reply(req, {"tag": right_tag(req)})
@@ -85,15 +108,9 @@ def test_persistent_outside_tag_becomes_an_error_record_and_the_batch_survives()
 def test_multi_and_confidence_are_validated():
     def script(req, n):
         if n == 1:
-            return tool_reply(req, {"tags": [{"tag_id": "1", "name": "phone", "confidence": 1.7}]})
+            return tool_reply(req, {"tags": [{"tag": "1: phone", "confidence": 1.7}]})
         return tool_reply(
-            req,
-            {
-                "tags": [
-                    {"tag_id": "1", "name": "phone", "confidence": 0.9},
-                    {"tag_id": "2", "name": "email", "confidence": 0.6},
-                ]
-            },
+            req, {"tags": [{"tag": "2: email", "confidence": 0.6}, {"tag": "1: phone", "confidence": 0.9}]}
         )
 
     with FakeLLMServer(script) as server:
@@ -119,7 +136,7 @@ def test_tag_cli_outputs_jsonl_and_exits_1_on_error_records(tmp_path):
 
     def script(req, n):
         if "haunted" in text_of(req):
-            return tool_reply(req, {"tag": {"tag_id": "7", "name": "ghost"}})
+            return tool_reply(req, {"tag": "7: ghost"})
         return tool_reply(req, {"tag": right_tag(req)})
 
     with FakeLLMServer(script) as server:
@@ -131,13 +148,46 @@ def test_tag_cli_outputs_jsonl_and_exits_1_on_error_records(tmp_path):
     assert bad.exit_code == 1 and "1 of 2 text(s) could not be tagged" in bad.stderr
     records = [json.loads(line) for line in bad.stdout.splitlines()]
     assert records[0]["tags"][0]["name"] == "phone" and records[1]["tags"] is None and records[1]["error"]
+    assert records[0]["source"] == "llm" and (records[0]["id"], records[0]["name"]) == ("1", "phone")
+    assert records[1]["id"] is None
 
 
-def test_tag_cli_needs_an_llm_and_a_known_set(tmp_path):
+def test_tag_cli_with_no_llm_tags_every_text_offline_from_the_set(tmp_path):
     db = str(tmp_path / "db.sqlite")
-    Store(db).add_tag("contact", "1", "phone")
-    no_llm = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "x"])
-    assert no_llm.exit_code == 2 and "tagging needs an LLM" in no_llm.stderr
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    texts = ["what is your phone number?", "mail me at bob@example.com", "I live at 12 Main Street, Springfield"]
+    result = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "--confidence", *texts])
+    assert result.exit_code == 0, result.output
+    assert "local embedder" in result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == texts
+    allowed = {(t.tag_id, t.name) for t in TAGS}
+    for r in records:
+        assert r["source"] == "embedding" and r["error"] is None and r["run_id"]
+        assert (r["id"], r["name"]) in allowed and 0 < r["tags"][0]["confidence"] <= 1
+    assert [r["name"] for r in records] == ["phone", "email", "address"]
+
+
+def test_offline_tag_feedback_reaches_the_offline_head(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("mood", [("1", "happy", "A cheerful, positive text"), ("2", "sad", "A gloomy, negative text")])
+    text = "the quarterly figures arrived"
+    args = ["tag", "--set", "mood", "--db", db, "--confidence", "--json"]
+    first = json.loads(CliRunner().invoke(app, [*args, text]).stdout)
+    other = "sad" if first["name"] == "happy" else "happy"
+    for _ in range(3):  # three corrections of runs on this text
+        run = json.loads(CliRunner().invoke(app, [*args, text]).stdout)
+        fb = CliRunner().invoke(app, ["feedback", run["run_id"], "--correction", other, "--db", db])
+        assert fb.exit_code == 0, fb.output
+    after = json.loads(CliRunner().invoke(app, [*args, text]).stdout)
+    assert after["name"] == other and after["source"] == "embedding"
+
+
+def test_tag_cli_needs_a_known_set_and_cascade_needs_an_llm(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [("1", "phone", ""), ("2", "email", "")])
+    no_llm = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "--cascade-below", "0.5", "x"])
+    assert no_llm.exit_code == 2 and "--cascade-below needs an LLM" in no_llm.stderr
     unknown = CliRunner().invoke(
         app, ["tag", "--set", "nope", "--db", db, "x"], env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
     )
@@ -151,7 +201,7 @@ def test_cascade_sends_only_unsure_texts_to_the_llm(pets_bundle):
 
     def script(req, n):
         assert "Cats are independent" in json.dumps(req["messages"])  # descriptions serve as instructions
-        return tool_reply(req, {"tag": {"tag_id": "cat", "name": "cat"}})
+        return tool_reply(req, {"tag": "cat"})
 
     with FakeLLMServer(script) as server:
         env = {"OPENAI_BASE_URL": server.base_url}
@@ -186,3 +236,39 @@ def test_cascade_failure_keeps_the_heads_label_only_above_threshold(pets_bundle)
     (k,), (d,) = ([json.loads(line) for line in r.stdout.splitlines()] for r in (kept, dropped))
     assert k["prediction"] == p.label and k["source"] == "head" and "llm_error" in k
     assert d["prediction"] is None and "llm_error" in d
+
+
+def test_tag_cascade_sends_only_texts_the_embedding_tagger_is_unsure_of(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    texts = ["what is your phone number?", "zzz qqq", "mail me at bob@example.com"]
+    args = ["tag", "--set", "contact", "--db", db, "--confidence", "--no-log", *texts]
+    offline = [json.loads(x) for x in CliRunner().invoke(app, args).stdout.splitlines()]
+    sure = {r["text"]: r["tags"][0]["confidence"] for r in offline}
+    below = sorted(sure.values())[0] + 1e-6  # only the least sure text goes to the LLM
+
+    with FakeLLMServer(lambda req, n: tool_reply(req, {"tag": "3: address"})) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        result = CliRunner().invoke(
+            app, ["tag", "--set", "contact", "--db", db, "--cascade-below", str(below), *texts], env=env
+        )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(server.requests) == 1
+    unsure = min(sure, key=sure.get)
+    for r in records:
+        assert r["source"] == ("llm" if r["text"] == unsure else "embedding")
+    assert next(r for r in records if r["text"] == unsure)["name"] == "address"
+
+
+def test_tag_cascade_keeps_the_embedding_tag_when_the_llm_fails(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    with FakeLLMServer(lambda req, n: error_reply(500)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        args = ["tag", "--set", "contact", "--db", db, "--cascade-below", "1", "--llm-retries", "0", "my phone"]
+        result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["source"] == "embedding" and record["name"] in {"phone", "email", "address"}
+    assert "HTTP 500" in record["llm_error"] and record["error"] is None

@@ -1,27 +1,87 @@
-"""Helpers shared by the CLI commands: consoles, error handling, NAME:VALUE flags."""
+"""Helpers shared by the CLI commands: consoles, safe text, error handling, NAME:VALUE flags.
+
+Two rules hold everywhere:
+
+* stdout carries data (JSON Lines, tables, reports); stderr carries the UI
+  (progress, notices, errors). Data is written straight to ``sys.stdout``,
+  never through a console that a progress display may have redirected.
+* Text that came from a user, a file or a bundle is shown literally: markup is
+  off on both consoles, and control characters are made visible, so a class
+  named ``[blink]dog`` or one holding an escape sequence cannot restyle or
+  retitle the terminal.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table as _RichTable
+from rich.text import Text
 
-from ..errors import InputError, LlmclfError
-
-out = Console()
-err = Console(stderr=True, highlight=False)
+from ..errors import InputError, LlmclfError, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+
+def printable(value: object) -> str:
+    """``value`` as text safe for a terminal: control characters shown as escapes, never obeyed."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
+def safe(value: object, style: str = "") -> Text:
+    """A rich Text of ``value``, shown literally (no markup, no control characters)."""
+    return Text(printable(value), style=style)
+
+
+class Table(_RichTable):
+    """A rich Table whose string cells and title are shown literally (see :func:`safe`).
+
+    Ids stay whole (``no_wrap``): only columns added with ``overflow="fold"`` wrap.
+    """
+
+    def __init__(self, *args: Any, title: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, title=safe(title) if isinstance(title, str) else title, **kwargs)
+
+    def add_column(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("overflow") != "fold":
+            kwargs.setdefault("no_wrap", True)
+        super().add_column(*args, **kwargs)
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(safe(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
+class _Console(Console):
+    """A console that never wraps when it is not a terminal, so piped lines stay whole."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if not self.is_terminal:
+            kwargs.setdefault("soft_wrap", True)
+            kwargs.setdefault("crop", False)
+        super().print(*objects, **kwargs)
+
+
+out = _Console(markup=False, highlight=False, emoji=False)
+err = _Console(stderr=True, markup=False, highlight=False, emoji=False)
+
+
+def message(label: str, style: str, text: str) -> Text:
+    return Text.assemble((label, style), " ", printable(" ".join(redact(text).split())))
+
+
+def fail(text: str, code: int = 2) -> typer.Exit:
     """Print one line on stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err.print(message("error:", "bold red", text), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -33,21 +93,28 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LlmclfError as exc:
-            raise fail(_one_line(str(exc))) from None
+            raise fail(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def notice(text: str) -> None:
+    err.print(message("notice:", "yellow", text), soft_wrap=True)
 
 
-def notice(message: str) -> None:
-    err.print(f"[yellow]notice:[/] {message}", markup=True, soft_wrap=True)
+def warn(text: str) -> None:
+    err.print(message("warning:", "bold yellow", text), soft_wrap=True)
 
 
-def warn(message: str) -> None:
-    err.print(f"[bold yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+def say(text: str) -> None:
+    """A one-line report on stdout (saved, stored, removed ...), literal and never wrapped."""
+    out.print(safe(text), soft_wrap=True)
+
+
+def write_jsonl(records: Iterable[dict[str, Any]]) -> None:
+    """JSON Lines straight to stdout: strict JSON (no NaN), one record a line, flushed."""
+    sys.stdout.write("".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records))
+    sys.stdout.flush()
 
 
 def setup_logging(verbose: bool) -> None:
@@ -56,7 +123,7 @@ def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+        handlers=[RichHandler(console=err, show_path=False, show_time=False, markup=False)],
         force=True,
     )
 

@@ -17,7 +17,7 @@ from . import info as _info
 from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
-from ._common import err
+from ._common import err, message
 
 app = typer.Typer(
     name="llmclf",
@@ -61,7 +61,7 @@ def main() -> None:
             sys.exit(0)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see: llmclf {ctx.info_name} --help)" if ctx is not None and ctx.parent is not None else ""
-        err.print(f"[bold red]error:[/] {exc.format_message()}{hint}", soft_wrap=True, markup=True)
+        err.print(message("error:", "bold red", f"{exc.format_message()}{hint}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
@@ -74,6 +74,11 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("LLMCLF_DEBUG"):
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set LLMCLF_DEBUG=1 for the traceback)")
+        err.print(
+            message(
+                "internal error:", "bold red", f"{type(exc).__name__}: {exc} (set LLMCLF_DEBUG=1 for the traceback)"
+            ),
+            soft_wrap=True,
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from ..classifier import Classifier, Prediction
 from ..datafiles import iter_texts
@@ -24,10 +24,12 @@ from ..feedback import RunLog, few_shot_for, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
 from ._common import (
+    Table,
     err,
     friendly_errors,
     notice,
     out,
+    safe,
     stdin_is_piped,
     warn,
 )
@@ -73,11 +75,11 @@ def render_table(predictions: list[Prediction], top_n: int) -> Table:
     table = Table(show_lines=False)
     table.add_column("text", overflow="fold", max_width=60)
     table.add_column("prediction", style="bold")
-    table.add_column(f"top {top_n} probabilities")
-    table.add_column("run id", overflow="fold", style="dim")
+    table.add_column(f"top {top_n} probabilities", overflow="fold")
+    table.add_column("run id", style="dim")
     for p in predictions:
         probs = "  ".join(f"{name} {value:.3f}" for name, value in list(p.probabilities.items())[:top_n])
-        label = p.label if p.label is not None else "[dim](below threshold)[/]"
+        label = safe(p.label) if p.label is not None else Text("(below threshold)", style="dim")
         table.add_row(p.text, label, probs, p.extra.get("run_id", ""))
     return table
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.table import Table
 
 from ..embedding import DEFAULT_EMBEDDER
 from ..errors import InputError
 from ..fast_embedder import FAST_ID, build_fast_embedder, fast_model_dir
-from ._common import err, friendly_errors, out
+from ._common import Table, err, friendly_errors, out, say
 
 app = typer.Typer(help="List embedders, or build the fast one.", no_args_is_help=True)
 
@@ -38,4 +37,4 @@ def build(name: str = typer.Argument(..., help="Which embedder to build: fast.")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # and its load report lists an unused buffer
     with err.status("distilling MiniLM into a static model2vec embedder (about 20 s)"):
         path = build_fast_embedder()
-    out.print(f"built the fast embedder at {path}; use it with: llmclf train --embedder fast ...")
+    say(f"built the fast embedder at {path}; use it with: llmclf train --embedder fast ...")

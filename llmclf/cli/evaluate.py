@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..classifier import Classifier
 from ..datafiles import iter_labelled
 from ..errors import InputError
 from ..evaluation import EvalReport, evaluate
-from ._common import friendly_errors, out, warn
+from ._common import Table, friendly_errors, out, say, warn
 
 
 @friendly_errors
@@ -43,8 +42,8 @@ def eval_(
 
 
 def render(report: EvalReport, per_class: int) -> None:
-    out.print(
-        f"[bold]n={report.n}[/]  accuracy {report.accuracy:.3f}  macro-F1 {report.macro_f1:.3f}  "
+    say(
+        f"n={report.n}  accuracy {report.accuracy:.3f}  macro-F1 {report.macro_f1:.3f}  "
         f"ECE {report.ece:.3f}"
         + (
             f"  abstain {report.abstain_rate:.1%} at {report.threshold}"

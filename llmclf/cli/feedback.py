@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..atomic import atomic_writer
 from ..bundle import read_bundle
@@ -15,7 +14,7 @@ from ..classifier import Classifier
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
 from ..store import Store
-from ._common import friendly_errors, notice, out
+from ._common import Table, friendly_errors, notice, out, say
 
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
 
@@ -32,7 +31,7 @@ def feedback(
     if outcome.replaced:
         notice(f"run {run_id} already had feedback; replaced the earlier {' and '.join(outcome.replaced)}")
     label = outcome.label if outcome.label is not None else "(none: a score of 0 without a correction)"
-    out.print(f"stored feedback for {run_id}; it adds this example: {label}")
+    say(f"stored feedback for {run_id}; it adds this example: {label}")
 
 
 def _target(model: Path | None, tag_set: str | None) -> str:

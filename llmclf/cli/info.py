@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..bundle import read_bundle
-from ._common import friendly_errors, out
+from ._common import Table, friendly_errors, out, say
 
 
 @friendly_errors
@@ -25,9 +24,9 @@ def info(
     emb = manifest.get("embedder", {})
     training = manifest.get("training", {})
     out.print(
-        f"[bold]{path}[/]  llmclf {manifest.get('llmclf_version')}  format {manifest.get('format_version')}  created {manifest.get('created_at')}"
+        f"{path}  llmclf {manifest.get('llmclf_version')}  format {manifest.get('format_version')}  created {manifest.get('created_at')}"
     )
-    out.print(f"embedder: {emb.get('id')} ({emb.get('dim')}-d, normalized={emb.get('normalized')})")
+    say(f"embedder: {emb.get('id')} ({emb.get('dim')}-d, normalized={emb.get('normalized')})")
     out.print(
         f"head: {training.get('head')} C={training.get('C')} class_weight={training.get('class_weight')} "
         f"temperature={training.get('temperature')} examples={training.get('n_examples')}"
@@ -35,7 +34,7 @@ def info(
     history = manifest.get("history") or []
     if history:
         last = history[-1]
-        out.print(f"history: {len(history)} step(s); last: {last.get('action')} at {last.get('at')}")
+        say(f"history: {len(history)} step(s); last: {last.get('action')} at {last.get('at')}")
     counts = manifest.get("example_counts", {})
     sources = sorted({s for c in counts.values() for s in c})
     table = Table(title_justify="left")
@@ -44,6 +43,6 @@ def info(
         table.add_column(s, justify="right")
     table.add_column("what it means", overflow="fold", max_width=60)
     for name in manifest.get("classes", []):
-        desc = (manifest.get("descriptions") or {}).get(name) or "[dim](none)[/]"
+        desc = (manifest.get("descriptions") or {}).get(name) or "(none)"
         table.add_row(name, *(str(counts.get(name, {}).get(s, 0)) for s in sources), desc)
     out.print(table)

@@ -1,24 +1,17 @@
-"""``llmclf tags ...`` (tag sets in the database) and ``llmclf tag`` (LLM tagging)."""
+"""``llmclf tags ...`` (tag sets in the database) and ``llmclf tag`` (tagging, with or without an LLM)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..embedding import get_embedder
 from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store, read_tag_file
-from ._common import (
-    friendly_errors,
-    out,
-    warn,
-)
+from ._common import Table, friendly_errors, notice, out, safe, say, warn, write_jsonl
 from .classify import gather_texts
 from .llm_options import LLMOptions, llm_options
 
@@ -38,7 +31,7 @@ def add(
 ) -> None:
     """Add one tag to a set (the set is created on first use)."""
     tag = Store(db).add_tag(set_name, tag_id, name, instructions)
-    out.print(f"added tag {tag.tag_id} ({tag.name}) to {set_name}")
+    say(f"added tag {tag.tag_id} ({tag.name}) to {set_name}")
 
 
 @app.command("import")
@@ -50,7 +43,7 @@ def import_(
 ) -> None:
     """Add every tag in a file to a set; nothing is added if one clashes."""
     tags = Store(db).add_tags(set_name, read_tag_file(file))
-    out.print(f"imported {len(tags)} tag(s) into {set_name}")
+    say(f"imported {len(tags)} tag(s) into {set_name}")
 
 
 @app.command("list")
@@ -60,7 +53,7 @@ def list_(set_name: str | None = typer.Argument(None, metavar="[SET]"), db: Path
     store = Store(db)
     if set_name is None:
         for name in store.tag_sets():
-            out.print(f"{name} ({len(store.tags(name))} tags)")
+            say(f"{name} ({len(store.tags(name))} tags)")
         return
     table = Table(title=set_name, title_justify="left")
     for col in ("id", "name", "instructions"):
@@ -80,10 +73,10 @@ def remove(
     """Remove a tag (by id or name), or a whole set."""
     store = Store(db)
     if tag is None:
-        out.print(f"removed tag set {set_name} ({store.remove_set(set_name)} tags)")
+        say(f"removed tag set {set_name} ({store.remove_set(set_name)} tags)")
     else:
         removed = store.remove_tag(set_name, tag)
-        out.print(f"removed tag {removed.tag_id} ({removed.name}) from {set_name}")
+        say(f"removed tag {removed.tag_id} ({removed.name}) from {set_name}")
 
 
 @friendly_errors
@@ -94,6 +87,14 @@ def tag(
     input_files: list[Path] = typer.Option([], "--input", "-i", help="CSV/JSONL with a text column, or a text file."),
     multi: bool = typer.Option(False, "--multi", help="Every tag that applies, not just the best one."),
     confidence: bool = typer.Option(False, "--confidence", help="Add a confidence in [0,1] to each tag."),
+    cascade_below: float | None = typer.Option(
+        None,
+        "--cascade-below",
+        min=0.0,
+        max=1.0,
+        help="Tag with the local embedder; send only texts whose best tag is below this probability to the LLM.",
+    ),
+    offline: bool = typer.Option(False, "--offline", help="Use the local embedder even when an LLM is configured."),
     max_retries: int = typer.Option(2, "--max-retries", min=0, help="Re-asks after a reply outside the tag set."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once."),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
@@ -102,45 +103,60 @@ def tag(
     llm: LLMOptions = LLMOptions(),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Tag texts with an LLM, using only the tags of a set."""
-    from ..llm.client import OpenAICompatibleLLM
-    from ..tagging import Tagger
+    """Tag texts using only the tags of a set.
+
+    With no LLM configured (or with --offline) the local embedder tags every
+    text, zero-shot from each tag's name and instructions plus the set's
+    feedback; each record's "source" says "embedding" or "llm".
+
+    Exit status: 0 when every text got a tag; 1 when some could not be tagged
+    (their records carry "error", the others are still printed); 2 on bad input.
+    """
+    from ..embedding_tagger import tag_texts
 
     store = Store(db)
     tags = store.require_tags(set_name)
     stream = list(gather_texts(texts or [], [], input_files))
     if not stream:
         raise InputError("no texts to tag")
-    config = llm.resolve()
-    if config is None:
-        raise InputError(f"tagging needs an LLM: {HOW_TO_CONFIGURE}")
-    few_shot = few_shot_for(store, set_target(set_name), get_embedder(), k) if k else None
-    tagger = Tagger(
-        OpenAICompatibleLLM(config),
+    config = None if offline else llm.resolve()
+    if cascade_below is not None and config is None:
+        raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
+    if config is None and not offline:
+        notice("no LLM configured: tagging with the local embedder (zero-shot from the tags' names and instructions)")
+    target = set_target(set_name)
+    embedder = get_embedder()
+    few_shot = few_shot_for(store, target, embedder, k) if k and config is not None else None
+    results = tag_texts(
+        stream,
         tags,
+        llm_config=config,
+        cascade_below=cascade_below,
         multi=multi,
         confidence=confidence,
+        embedder=embedder,
+        examples=RunLog(store).dataset(target),
+        few_shot=few_shot,
         max_retries=max_retries,
         concurrency=concurrency,
-        few_shot=few_shot,
     )
-    results = tagger.tag(stream)
     if not no_log:
         RunLog(store).log_tags(set_name, [t.name for t in tags], results, multi)
     if as_json or not out.is_terminal:
-        sys.stdout.write("".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results))
+        write_jsonl(r.to_dict() for r in results)
     else:
         table = Table()
         table.add_column("text", overflow="fold", max_width=60)
-        table.add_column("tags")
-        table.add_column("run id", overflow="fold", style="dim")
+        table.add_column("tags", overflow="fold")
+        table.add_column("source")
+        table.add_column("run id", style="dim")
         for r in results:
             shown = (
-                ", ".join(f"{t['name']}" + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
+                ", ".join(t["name"] + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
                 if r.ok
-                else f"[red]error: {r.error}[/]"
+                else f"error: {r.error}"
             )
-            table.add_row(r.text, shown, r.run_id or "")
+            table.add_row(r.text, safe(shown, "" if r.ok else "red"), r.source, r.run_id or "")
         out.print(table)
     failed = sum(not r.ok for r in results)
     if failed:

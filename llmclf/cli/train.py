@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, read_class_file
@@ -17,10 +16,12 @@ from ..examples import Source
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ._common import (
+    Table,
     err,
     friendly_errors,
     notice,
     out,
+    say,
     setup_logging,
     split_pair,
     warn,
@@ -133,7 +134,7 @@ def train(
             f"log-loss {cal['nll_before']:.3f} -> {cal['nll_after']:.3f}"
         )
     print_summary(clf)
-    out.print(f"saved {path} ({len(clf.classes_)} classes, {len(clf.examples)} examples)")
+    say(f"saved {path} ({len(clf.classes_)} classes, {len(clf.examples)} examples)")
 
 
 @contextmanager

@@ -17,13 +17,17 @@ from pydantic import BaseModel
 from ..errors import LLMError
 from .config import LLMConfig
 
-__all__ = ["LLMAuthError", "OpenAICompatibleLLM", "StructuredLLM"]
+__all__ = ["LLMAuthError", "LLMUnreachable", "OpenAICompatibleLLM", "StructuredLLM"]
 
 T = TypeVar("T", bound=BaseModel)
 
 
 class LLMAuthError(LLMError):
     """The endpoint refused our credentials: retrying cannot help, so the whole run stops."""
+
+
+class LLMUnreachable(LLMError):
+    """No connection to the endpoint could be made (refused, DNS, TLS): no server answered at all."""
 
 
 class StructuredLLM(Protocol):
@@ -182,17 +186,27 @@ def _as_llm_error(exc: Exception, endpoint: str) -> LLMError:
     chain = _chain(exc)
     api = next((e for e in chain if isinstance(e, openai.APIError)), None)
     if isinstance(api, openai.AuthenticationError | openai.PermissionDeniedError):
-        return LLMAuthError(f"authentication failed at {endpoint} (HTTP {api.status_code}): check the API key")
+        return LLMAuthError(
+            f"authentication failed at {endpoint} (HTTP {api.status_code}): check the API key",
+            f"the LLM refused the server's credentials (HTTP {api.status_code})",
+        )
     if isinstance(api, openai.APITimeoutError) or any(isinstance(e, httpx.TimeoutException) for e in chain):
-        return LLMError(f"{endpoint} timed out after retries")
+        return LLMError(f"{endpoint} timed out after retries", "the LLM timed out")
     if isinstance(api, openai.APIConnectionError):
-        return LLMError(f"cannot reach {endpoint} after retries")
+        return LLMUnreachable(f"cannot reach {endpoint} after retries", "the LLM could not be reached")
     if isinstance(api, openai.RateLimitError):
-        return LLMError(f"{endpoint} kept answering 429 (rate limited) after retries")
+        return LLMError(
+            f"{endpoint} kept answering 429 (rate limited) after retries", "the LLM was rate limited (HTTP 429)"
+        )
     if isinstance(api, openai.APIStatusError):
-        return LLMError(f"{endpoint} answered HTTP {api.status_code} after retries")
+        return LLMError(
+            f"{endpoint} answered HTTP {api.status_code} after retries", f"the LLM failed (HTTP {api.status_code})"
+        )
     parse = next((e for e in chain if isinstance(e, ValidationError | ValueError)), None)
     if parse is not None:
         first = str(parse).strip().splitlines()[0] if str(parse).strip() else type(parse).__name__
-        return LLMError(f"{endpoint} gave no valid structured reply after re-asks ({first[:160]})")
-    return LLMError(f"LLM call to {endpoint} failed: {type(chain[-1]).__name__}")
+        return LLMError(
+            f"{endpoint} gave no valid structured reply after re-asks ({first[:160]})",
+            "the LLM gave no valid structured reply after re-asks",
+        )
+    return LLMError(f"LLM call to {endpoint} failed: {type(chain[-1]).__name__}", "the LLM call failed")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from ..errors import InputError, redact
 
 __all__ = ["DEFAULT_OPENAI_MODEL", "HOW_TO_CONFIGURE", "LLMConfig", "resolve_llm"]
 
@@ -40,7 +40,8 @@ class LLMConfig:
 
     @property
     def endpoint(self) -> str:
-        return self.base_url.rstrip("/")
+        """The base URL for messages: userinfo and query string redacted."""
+        return redact(self.base_url.rstrip("/"))
 
 
 def resolve_llm(
@@ -69,7 +70,7 @@ def resolve_llm(
     if base_url == OPENAI_URL and not model:
         model = DEFAULT_OPENAI_MODEL
     if not base_url.startswith(("http://", "https://")):
-        raise InputError(f"LLM base URL must start with http:// or https://, got {base_url!r}")
+        raise InputError(f"LLM base URL must start with http:// or https://, got {redact(base_url)!r}")
     return LLMConfig(
         base_url=base_url,
         model=model,

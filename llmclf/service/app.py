@@ -40,7 +40,8 @@ from .schemas import (
     FeedbackResponse,
     Health,
     ModelInfo,
-    TagItem,
+    TagChoiceOut,
+    TagPrediction,
     TagRequest,
     TagResponse,
 )
@@ -123,7 +124,7 @@ def create_app(
 
     @app.exception_handler(LLMError)
     async def _llm_error(_request: Request, exc: LLMError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=502)
+        return JSONResponse({"error": exc.public}, status_code=502)  # never the LLM's address
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
@@ -148,7 +149,7 @@ def create_app(
             from ..cascade import send_unsure
 
             few_shot = await run_in_threadpool(few_shot_for, store, target, clf.embedder, k) if k else None
-            await send_unsure(clf.descriptions, predictions, client, body.cascade_below, few_shot=few_shot)
+            await send_unsure(clf.descriptions, predictions, client, body.cascade_below, few_shot=few_shot, public=True)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
@@ -162,23 +163,37 @@ def create_app(
 
     @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized)])
     async def tag(body: TagRequest) -> TagResponse:
-        from ..tagging import Tagger
+        from ..embedding_tagger import atag_texts
 
-        few_shot = None
         if body.tags is not None:
-            tags = [Tag(t.tag_id, t.name, t.instructions) for t in body.tags]
+            tags = [Tag(str(t.tag_id), t.name, t.instructions) for t in body.tags]
+            given_ids = {str(t.tag_id): t.tag_id for t in body.tags}  # answer ids in the type they came in
+            set_name = inline_set_name(tags)  # inline tags still take feedback and build a dataset
         else:
             tags = await run_in_threadpool(store.tags, body.tag_set)
             if not tags:
                 raise HTTPException(404, f"unknown tag set {body.tag_set!r}")
-            if k:
-                few_shot = await run_in_threadpool(few_shot_for, store, set_target(body.tag_set), embedder(), k)
-        tagger = Tagger(llm_client(), tags, multi=body.multi, confidence=body.confidence, few_shot=few_shot)
-        results = await tagger.atag(body.texts)
-        if log_runs:  # inline tags are logged under a set name derived from the tags themselves
-            set_name = body.tag_set or inline_set_name(tags)
+            given_ids, set_name = {}, body.tag_set
+        client = llm_client() if llm is not None else None
+        if body.cascade_below is not None and client is None:
+            raise HTTPException(503, f"cascade_below needs an LLM on the server: {HOW_TO_CONFIGURE}")
+        target = set_target(set_name)
+        examples = await run_in_threadpool(runs.dataset, target)
+        few_shot = await run_in_threadpool(few_shot_for, store, target, embedder(), k) if k and client else None
+        results = await atag_texts(
+            body.texts,
+            tags,
+            llm=client,
+            cascade_below=body.cascade_below,
+            multi=body.multi,
+            confidence=body.confidence,
+            embedder=embedder(),
+            examples=examples,
+            few_shot=few_shot,
+        )
+        if log_runs:
             await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
-        return TagResponse(results=[TagItem(text=r.text, tags=r.tags, error=r.error, run_id=r.run_id) for r in results])
+        return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r, given_ids) for r in results])
 
     @app.post("/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized)])
     async def feedback(body: FeedbackRequest) -> FeedbackResponse:
@@ -197,6 +212,25 @@ def create_app(
     app.state.models = loaded
     app.state.store = store
     return app
+
+
+def tag_prediction(result, given_ids: dict[str, int | str]) -> TagPrediction:
+    """One TagResult in the tutorial's shape; LLM failures are named without the LLM's address."""
+    chosen = [
+        TagChoiceOut(id=given_ids.get(t["tag_id"], t["tag_id"]), name=t["name"], confidence=t.get("confidence"))
+        for t in result.tags or []
+    ]
+    best = chosen[0] if chosen else None
+    return TagPrediction(
+        id=best.id if best else None,
+        name=best.name if best else None,
+        confidence=best.confidence if best else None,
+        tags=chosen or None,
+        source=result.source,
+        error=(result.public_error or "tagging failed") if result.error else None,
+        llm_error=(result.public_error or "the LLM call failed") if result.llm_error else None,
+        run_id=result.run_id,
+    )
 
 
 def inline_set_name(tags: list[Tag]) -> str:

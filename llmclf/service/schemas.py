@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 # Bounds that the validators enforce; the app may be built with other values (see create_app).
 MAX_TEXTS = 256
@@ -43,9 +43,17 @@ class ClassifyResponse(BaseModel):
     results: list[ClassifyItem]
 
 
+TagId = (
+    Annotated[int, Field(ge=-(2**53), le=2**53)]
+    | Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+)
+
+
 class TagSpec(BaseModel):
+    """A tag given inline: the tutorial's ``id`` (a number or a string) or llmclf's ``tag_id``."""
+
     model_config = ConfigDict(extra="forbid")
-    tag_id: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    tag_id: TagId = Field(validation_alias=AliasChoices("tag_id", "id"))
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     instructions: Annotated[str, StringConstraints(max_length=2000)] = ""
 
@@ -59,13 +67,19 @@ class TagRequest(BaseModel):
     tag_set: str | None = Field(None, alias="set", min_length=1, max_length=200)
     multi: bool = False
     confidence: bool = False
+    cascade_below: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Tag with the local embedder and send only texts whose best tag is below this to the LLM.",
+    )
 
     @model_validator(mode="after")
     def _one_source_of_tags(self) -> TagRequest:
         if (self.tags is None) == (self.tag_set is None):
             raise ValueError("give exactly one of 'tags' or 'set'")
         if self.tags is not None:
-            ids = [t.tag_id for t in self.tags]
+            ids = [str(t.tag_id) for t in self.tags]
             names = [t.name for t in self.tags]
             if len(set(ids)) != len(ids) or len(set(names)) != len(names):
                 raise ValueError("tag ids and names must be unique")
@@ -73,20 +87,29 @@ class TagRequest(BaseModel):
 
 
 class TagChoiceOut(BaseModel):
-    tag_id: str
+    id: int | str
     name: str
     confidence: float | None = None
 
 
-class TagItem(BaseModel):
-    text: str
-    tags: list[TagChoiceOut] | None = Field(None, description="None when this text failed; see error.")
-    error: str | None = None
+class TagPrediction(BaseModel):
+    """The tutorial's ``{"id", "name"}``, with llmclf's fields added."""
+
+    id: int | str | None = Field(description="The best tag's id, in the type it was given; null on error.")
+    name: str | None = Field(description="The best tag's name; null on error.")
+    confidence: float | None = None
+    tags: list[TagChoiceOut] | None = Field(None, description="Every tag chosen, best first (one unless multi).")
+    source: str | None = Field(None, description="Which tagger answered: 'embedding' or 'llm'.")
+    error: str | None = Field(None, description="Why this text got no tag.")
+    llm_error: str | None = Field(
+        None, description="With cascade_below: why the LLM gave no answer; the embedding tag stands."
+    )
     run_id: str | None = None
 
 
 class TagResponse(BaseModel):
-    results: list[TagItem]
+    texts: list[str]
+    predictions: list[TagPrediction]
 
 
 class FeedbackRequest(BaseModel):

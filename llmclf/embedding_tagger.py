@@ -1,0 +1,201 @@
+"""Tagging with no LLM, and the choice of which tagger answers.
+
+:class:`EmbeddingTagger` is the offline tagger: a zero-shot head built from
+each tag's name and instructions exactly as ``llmclf train`` builds classes
+from descriptions, plus any feedback examples the tag set has collected. It
+is cached per tag set *version*: a fingerprint of the embedder, the tags and
+the feedback examples, so a changed tag or new feedback builds a new head.
+
+:func:`atag_texts` routes a batch: with no LLM every text goes to the
+embedding tagger; with an LLM every text goes to it, unless ``cascade_below``
+is set, in which case only the texts the embedding tagger is unsure of do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .embedding import Embedder, get_embedder
+from .errors import BundleError, InputError
+from .examples import Example, Source
+from .paths import user_cache_dir
+from .store import Tag
+from .tagging import Tagger, TagResult, check_texts
+
+__all__ = ["EmbeddingTagger", "atag_texts", "tag_texts"]
+
+_FORMAT = 1  # bump when the way the head is built changes: old cache entries are then ignored
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_SIZE = 16
+_LOCK = threading.Lock()
+
+
+class EmbeddingTagger:
+    """Zero-shot tags from the local embedder: every text gets a tag from the set, and a confidence.
+
+    With ``multi``, a text gets its best tag and every other tag at least half as
+    likely as the best one.
+    """
+
+    def __init__(
+        self,
+        tags: Sequence[Tag],
+        *,
+        embedder: Embedder | None = None,
+        examples: Sequence[Example] = (),
+        multi: bool = False,
+        confidence: bool = True,
+    ) -> None:
+        if not tags:
+            raise InputError("a tag set needs at least one tag")
+        self.tags = list(tags)
+        self.embedder = embedder or get_embedder()
+        names = {t.name for t in self.tags}
+        self.examples = [e for e in examples if e.label in names]
+        self.multi, self.confidence = multi, confidence
+        self.version = self._fingerprint()
+
+    def _fingerprint(self) -> str:
+        blob = json.dumps(
+            [
+                _FORMAT,
+                self.embedder.id,
+                [(t.tag_id, t.name, t.instructions) for t in self.tags],
+                sorted({(e.text, e.label) for e in self.examples}),
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def classifier(self):
+        """The head for this tag set version: from memory, the user cache dir, or built now."""
+        from .classifier import Classifier
+
+        with _LOCK:
+            if self.version in _CACHE:
+                _CACHE.move_to_end(self.version)
+                return _CACHE[self.version]
+        path = user_cache_dir() / "tag-heads" / f"{self.version}.model"
+        clf = None
+        if path.is_file():
+            try:
+                clf = Classifier.load(path, embedder=self.embedder)
+            except BundleError:
+                clf = None  # a damaged cache entry is rebuilt
+        if clf is None:
+            clf = Classifier(self.embedder)
+            for ex in self.examples:
+                clf.add_examples([Example(ex.text, ex.label, Source.FEEDBACK, dict(ex.meta))])
+            clf.prompt_train({t.name: t.instructions or None for t in self.tags})
+            with contextlib.suppress(BundleError):  # an unwritable cache costs time, never the answer
+                clf.save(path)
+        with _LOCK:
+            _CACHE[self.version] = clf
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return clf
+
+    def tag(self, texts: Sequence[str]) -> list[TagResult]:
+        check_texts(texts)
+        texts = list(texts)
+        if len(self.tags) == 1:
+            only = self.tags[0]
+            return [TagResult(t, tags=[self._entry(only, 1.0)], source="embedding") for t in texts]
+        clf = self.classifier()
+        by_name = {t.name: t for t in self.tags}
+        proba = clf.predict_proba(texts)
+        names = clf.classes_
+        out = []
+        for text, row in zip(texts, proba, strict=True):
+            order = np.argsort(-row, kind="stable")
+            best = float(row[order[0]])
+            keep = [i for i in order if i == order[0] or (self.multi and row[i] >= best / 2)]
+            out.append(
+                TagResult(text, tags=[self._entry(by_name[names[i]], float(row[i])) for i in keep], source="embedding")
+            )
+        return out
+
+    def _entry(self, tag: Tag, p: float) -> dict[str, Any]:
+        entry: dict[str, Any] = {"tag_id": tag.tag_id, "name": tag.name}
+        if self.confidence:
+            entry["confidence"] = round(p, 6)
+        return entry
+
+
+async def atag_texts(
+    texts: Sequence[str],
+    tags: Sequence[Tag],
+    *,
+    llm=None,
+    cascade_below: float | None = None,
+    multi: bool = False,
+    confidence: bool = False,
+    embedder: Embedder | None = None,
+    examples: Sequence[Example] = (),
+    few_shot: Any = None,
+    max_retries: int = 2,
+    concurrency: int = 8,
+) -> list[TagResult]:
+    """Tag ``texts`` with the tagger the settings call for; results in input order.
+
+    ``llm`` None: the embedding tagger answers every text. ``llm`` set: the LLM
+    answers every text, or with ``cascade_below`` only those whose best
+    embedding tag is below that probability; where the LLM then fails, the
+    embedding tag stands and the record carries ``llm_error``.
+    """
+    import asyncio
+
+    check_texts(texts)
+
+    def llm_tagger() -> Tagger:
+        return Tagger(
+            llm, tags, multi=multi, confidence=confidence, max_retries=max_retries, concurrency=concurrency,
+            few_shot=few_shot,
+        )  # fmt: skip
+
+    if llm is not None and cascade_below is None:
+        return await llm_tagger().atag(texts)
+    offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
+    results = await asyncio.to_thread(offline.tag, texts)
+    if llm is not None:
+        unsure = [i for i, r in enumerate(results) if r.best["confidence"] < cascade_below]
+        if unsure:
+            answers = await llm_tagger().atag([texts[i] for i in unsure])
+            for i, answer in zip(unsure, answers, strict=True):
+                if answer.ok:
+                    results[i] = answer
+                else:
+                    results[i].llm_error = answer.error
+                    results[i].public_error = answer.public_error
+    if not confidence:
+        for r in results:
+            if r.source == "embedding":
+                for t in r.tags:
+                    t.pop("confidence", None)
+    return results
+
+
+def tag_texts(texts: Sequence[str], tags: Sequence[Tag], *, llm_config=None, **options: Any) -> list[TagResult]:
+    """:func:`atag_texts` from synchronous code; ``llm_config`` (an LLMConfig) opens and closes the client."""
+    import asyncio
+
+    async def run() -> list[TagResult]:
+        if llm_config is None:
+            return await atag_texts(texts, tags, **options)
+        from .llm.client import OpenAICompatibleLLM
+
+        client = OpenAICompatibleLLM(llm_config)
+        try:
+            return await atag_texts(texts, tags, llm=client, **options)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
