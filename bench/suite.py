@@ -69,7 +69,7 @@ def run_classifier(emb, labels, descriptions, train_rows, test, calibrate=False)
     clf.prompt_train()
     fit = time.perf_counter() - start
     proba = clf.predict_proba([r["text"] for r in test])
-    return evaluate_proba(proba, clf.classes_, [r["label"] for r in test]), fit
+    return evaluate_proba(proba, clf.class_names, [r["label"] for r in test]), fit
 
 
 def tfidf_baseline(labels, train_rows, test):

@@ -23,6 +23,7 @@ from .generation import ExampleGenerator, GenerationResult
 from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head, fit_temperature, nll, softmax
 
 CALIBRATION_FOLDS = 5
+PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
 MIN_CALIBRATION_EXAMPLES = 20
 
 __all__ = ["Classifier", "Prediction", "TrainReport"]
@@ -66,6 +67,16 @@ def _clean_name(name: str) -> str:
     return name.strip()
 
 
+def _texts(X: Any) -> list[str]:
+    """A list of texts from a str, a list, an array or a pandas Series (1-d only)."""
+    if isinstance(X, str):
+        return [X]
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) != 1:
+        raise InputError(f"expected a 1-d sequence of texts, got an array of shape {tuple(shape)}")
+    return list(X)
+
+
 def _clean_text(text: str, what: str = "text") -> str:
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string, got {type(text).__name__}")
@@ -74,13 +85,32 @@ def _clean_text(text: str, what: str = "text") -> str:
     return text.strip()
 
 
+class NotFittedError(InputError, AttributeError):
+    """The classifier is used before ``fit`` or ``prompt_train``.
+
+    A ValueError and an AttributeError, like scikit-learn's own NotFittedError,
+    so sklearn's machinery (``check_is_fitted``, ``hasattr(clf, "classes_")``)
+    treats it the same way.
+    """
+
+
 class Classifier:
     """A text classifier made from class descriptions and examples.
 
     >>> clf = Classifier().prompt_train({"cat": "Cats meow and purr.", "dog": "Dogs bark."})
-    >>> clf.predict(["woof"])
+    >>> clf.predict(["woof"]).tolist()
     ['dog']
+
+    It is a scikit-learn estimator: ``__init__`` only stores its parameters,
+    ``get_params``/``set_params``, ``fit`` resets every fitted state, ``classes_``
+    keeps the labels' own dtype, and ``clone``, ``pickle``, pipelines and
+    ``cross_val_score`` work. It does not inherit ``sklearn.base.BaseEstimator``
+    on purpose: importing sklearn costs ~0.6 s, and ``llmclf classify`` must start
+    in under a second without it. sklearn is imported only by the methods that
+    need it (fitting the head, ``__sklearn_tags__``).
     """
+
+    _estimator_type = "classifier"
 
     def __init__(
         self,
@@ -91,19 +121,123 @@ class Classifier:
         generator: ExampleGenerator | None = None,
         calibrate: bool = False,
     ) -> None:
-        self.embedder: Embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
+        self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
         self.class_weight = class_weight
         self.generator = generator
         self.calibrate = calibrate
-        self.descriptions: dict[str, str | None] = {}
-        self.examples: list[Example] = []
-        self.head: LinearHead | None = None
-        self.report: TrainReport | None = None
-        self.calibration: dict[str, Any] | None = None
-        self.model_id = uuid.uuid4().hex  # stable across retrains: feedback is keyed by it
-        self.history: list[dict[str, Any]] = []  # what each (re)training changed
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything learned or added; the parameters stay."""
+        self._descriptions: dict[str, str | None] = {}
+        self._examples: list[Example] = []
+        self._head: LinearHead | None = None
+        self._labels: np.ndarray | None = None  # classes_ in the labels' own dtype, head order
+        self._report: TrainReport | None = None
+        self._calibration: dict[str, Any] | None = None
+        self._model_id = uuid.uuid4().hex  # stable across retrains: feedback is keyed by it
+        self._history: list[dict[str, Any]] = []  # what each (re)training changed
         self._vectors: dict[str, np.ndarray] = {}
+        self._embedder: Embedder | None = None
+        self._embedder_param: Any = None
+
+    # -- scikit-learn's estimator protocol ------------------------------------
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        import inspect
+
+        params = inspect.signature(cls.__init__).parameters.values()
+        return sorted(p.name for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Classifier:
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for Classifier; valid parameters: {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = Classifier().get_params() if type(self) is Classifier else {}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if k not in defaults or defaults[k] is not v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(),
+            input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._head is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the parameters and what was learned; never a session, a callback or the vector cache."""
+        state = dict(self.__dict__)
+        state["_vectors"] = {}
+        state["_embedder"] = None if isinstance(self.embedder, str | None) else state["_embedder"]
+        state.pop("on_progress", None)
+        return state
+
+    def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Sequence[float] | None = None) -> float:
+        """Mean accuracy, as sklearn's ClassifierMixin defines it."""
+        hits = (self.predict(X) == np.asarray(y)).astype(np.float64)
+        return float(np.average(hits, weights=sample_weight))
+
+    @property
+    def embedder_(self) -> Embedder:
+        """The embedder in use, resolved from the ``embedder`` parameter on first use."""
+        if self._embedder is None or self._embedder_param is not self.embedder:
+            e = self.embedder
+            self._embedder = e if isinstance(e, Embedder) and not isinstance(e, str) else get_embedder(e)
+            self._embedder_param = self.embedder
+            self._vectors = {}
+        return self._embedder
+
+    # -- state, under the names the Lamini-style API has always used -----------
+    @property
+    def descriptions(self) -> dict[str, str | None]:
+        return self._descriptions
+
+    @descriptions.setter
+    def descriptions(self, value: dict[str, str | None]) -> None:
+        self._descriptions = value
+
+    @property
+    def examples(self) -> list[Example]:
+        return self._examples
+
+    @examples.setter
+    def examples(self, value: list[Example]) -> None:
+        self._examples = value
+
+    @property
+    def head(self) -> LinearHead | None:
+        return self._head
+
+    @property
+    def report(self) -> TrainReport | None:
+        return self._report
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        return self._calibration
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self._history
 
     # -- data ---------------------------------------------------------------
     def add_class(self, name: str, description: str | None = None) -> Classifier:
@@ -133,10 +267,15 @@ class Classifier:
         return self
 
     @property
-    def classes_(self) -> list[str]:
-        if self.head is not None:
-            return list(self.head.classes)
-        return sorted(self.descriptions)
+    def classes_(self) -> np.ndarray:
+        """The class labels, in the labels' own dtype (ints stay ints after ``fit``), in column order."""
+        self._require_head()
+        return self._labels
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes as the strings a bundle, the CLI and the service use, in column order."""
+        return list(self._require_head().classes)
 
     # -- training -----------------------------------------------------------
     def prompt_train(self, classes: Mapping[str, str] | None = None) -> Classifier:
@@ -165,14 +304,14 @@ class Classifier:
         so retraining twice with the same data changes nothing.
         """
         self._require_head()
-        unknown = sorted({e.label for e in feedback} - set(self.head.classes))
+        unknown = sorted({e.label for e in feedback} - set(self._require_head().classes))
         if unknown:
             raise InputError(f"feedback uses labels the model does not have: {', '.join(unknown)}")
         old = {(e.text, e.label) for e in self.examples if e.source is Source.FEEDBACK}
         new = {(e.text, e.label) for e in feedback}
         self.examples = [e for e in self.examples if e.source is not Source.FEEDBACK]
         self.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in feedback)
-        self._train(TrainReport())
+        self._train(TrainReport(), classes=self.class_names, labels=self._labels)
         change = {
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "action": "retrain",
@@ -183,19 +322,36 @@ class Classifier:
         self.history.append(change)
         return change
 
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> Classifier:
-        """scikit-learn style: learn from texts ``X`` and labels ``y``.
+    def fit(self, X: Sequence[str], y: Sequence[Any]) -> Classifier:
+        """scikit-learn style: learn from texts ``X`` and labels ``y``, forgetting any earlier fit.
 
-        Replaces the user examples; class descriptions given earlier still count.
+        The classes are exactly those in ``y``. Descriptions given earlier (``add_class``,
+        ``prompt_train``) for those classes still count; everything else learned or added
+        before is dropped, as sklearn's ``fit`` requires.
         """
-        if len(X) != len(y):
-            raise InputError(f"X has {len(X)} texts but y has {len(y)} labels")
-        self.examples = [e for e in self.examples if e.source not in (Source.USER,)]
-        for text, label in zip(X, y, strict=True):
+        texts = _texts(X)
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
+        if len(texts) != len(y):
+            raise InputError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        try:
+            labels = np.unique(y)
+        except TypeError:
+            raise InputError("labels in y must be of one comparable type (all strings or all numbers)") from None
+        if len(labels) < 2:
+            raise InputError(f"need at least two classes to train, got {len(labels)}")
+        names = [str(label) for label in labels]
+        if len(set(names)) != len(names):
+            raise InputError("two labels in y have the same text form; use distinct labels")
+        descriptions = {n: self._descriptions.get(n) for n in names}
+        vectors = self._vectors
+        self._reset()
+        self._vectors = vectors  # a cache of the same embedder: refitting re-embeds only new texts
+        self._descriptions = descriptions
+        for text, label in zip(texts, y.tolist(), strict=True):
             self.add_data_to_class(str(label), text)
-        if len(self.descriptions) < 2:
-            raise InputError(f"need at least two classes to train, got {len(self.descriptions)}")
-        self._train(TrainReport())
+        self._train(TrainReport(), classes=names, labels=labels)
         self._log_training("fit")
         return self
 
@@ -217,33 +373,46 @@ class Classifier:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed with a per-instance cache, so retraining re-embeds only new texts."""
+        embedder = self.embedder_
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
+            for text, vec in zip(missing, self._embed_steps(missing), strict=True):
                 self._vectors[text] = vec
         if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+            return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.stack([self._vectors[t] for t in texts])
 
-    def _train(self, report: TrainReport) -> None:
+    def _embed_steps(self, texts: list[str]) -> np.ndarray:
+        """Embed, reporting progress to ``self.on_progress(n_done, n_total)`` per chunk when it is set."""
+        step = getattr(self, "on_progress", None)
+        if step is None:
+            return self.embedder_.embed(texts)
+        parts = []
+        for start in range(0, len(texts), PROGRESS_CHUNK):
+            parts.append(self.embedder_.embed(texts[start : start + PROGRESS_CHUNK]))
+            step(len(parts[-1]), len(texts))
+        return np.concatenate(parts) if parts else np.zeros((0, self.embedder_.dim), dtype=np.float32)
+
+    def _train(self, report: TrainReport, classes: list[str] | None = None, labels: np.ndarray | None = None) -> None:
         examples = self.training_examples()
-        classes = sorted(self.descriptions)
+        classes = classes or sorted(self.descriptions)
         X = self.embed([e.text for e in examples])
         y = [e.label for e in examples]
-        self.head = fit_head(X, y, classes, C=self.C, class_weight=self.class_weight)
-        self.examples = examples
-        self.calibration = None
+        self._head = fit_head(X, y, classes, C=self.C, class_weight=self.class_weight)
+        self._labels = labels if labels is not None else np.array(classes)
+        self._examples = examples
+        self._calibration = None
         if self.calibrate:
-            self.calibration = self._fit_temperature(X, examples, classes)
-            if self.calibration.get("temperature"):
-                self.head.temperature = self.calibration["temperature"]
+            self._calibration = self._fit_temperature(X, examples, classes)
+            if self._calibration.get("temperature"):
+                self._head.temperature = self._calibration["temperature"]
             else:
-                report.notes.append(f"calibration skipped: {self.calibration['skipped']}")
+                report.notes.append(f"calibration skipped: {self._calibration['skipped']}")
         counts: dict[str, Counter[str]] = {c: Counter() for c in classes}
         for e in examples:
             counts[e.label][e.source.value] += 1
         report.counts = {c: dict(n) for c, n in counts.items()}
-        self.report = report
+        self._report = report
 
     def _fit_temperature(self, X: np.ndarray, examples: list[Example], classes: list[str]) -> dict[str, Any]:
         """Temperature scaling on out-of-fold predictions (5-fold CV).
@@ -283,21 +452,20 @@ class Classifier:
 
     # -- prediction ---------------------------------------------------------
     def _require_head(self) -> LinearHead:
-        if self.head is None:
-            raise InputError("classifier is not trained: call prompt_train() or fit() first")
-        return self.head
+        if self._head is None:
+            raise NotFittedError("classifier is not trained: call prompt_train() or fit() first")
+        return self._head
 
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
         head = self._require_head()
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        cleaned = [_clean_text(t, f"text {i + 1}") for i, t in enumerate(texts)]
-        return head.predict_proba(self.embedder.embed(cleaned))
+        cleaned = [_clean_text(t, f"text {i + 1}") for i, t in enumerate(_texts(texts))]
+        return head.predict_proba(self._embed_steps(cleaned))
 
-    def predict(self, texts: Sequence[str] | str) -> list[str]:
+    def predict(self, texts: Sequence[str] | str) -> np.ndarray:
+        """The most likely class of each text, as an array in the labels' own dtype."""
         proba = self.predict_proba(texts)
-        classes = self._require_head().classes
-        return [classes[i] for i in proba.argmax(axis=1)]
+        return self.classes_[proba.argmax(axis=1)]
 
     def classify(
         self, texts: Sequence[str], threshold: float | None = None, top_n: int | None = None
@@ -308,7 +476,7 @@ class Classifier:
         """
         texts = list(texts)
         proba = self.predict_proba(texts)
-        classes = self._require_head().classes
+        classes = self.class_names
         k = min(top_n or len(classes), len(classes))
         if k < len(classes):
             top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
@@ -337,7 +505,7 @@ class Classifier:
             "classes": head.classes,
             "descriptions": {c: self.descriptions.get(c) for c in head.classes},
             "example_counts": {c: dict(n) for c, n in counts.items()},
-            "embedder": {"id": self.embedder.id, "dim": self.embedder.dim, "normalized": self.embedder.normalized},
+            "embedder": {"id": self.embedder_.id, "dim": self.embedder_.dim, "normalized": self.embedder_.normalized},
             "training": {
                 "head": "logistic_regression",
                 "C": self.C,
@@ -360,6 +528,7 @@ class Classifier:
             classes = [str(c) for c in m["classes"]]
             emb = m["embedder"]
             training = m.get("training", {})
+            given = embedder
             if embedder is None:
                 embedder = get_embedder(emb["id"])
             if embedder.id != emb["id"] or embedder.dim != int(emb["dim"]):
@@ -367,16 +536,21 @@ class Classifier:
             head = LinearHead.from_arrays(classes, bundle.arrays)
             if head.coef.shape[1] != embedder.dim:
                 raise BundleError(f"{path}: head expects {head.coef.shape[1]}-d vectors, embedder gives {embedder.dim}")
-            clf = cls(embedder, C=float(training.get("C", DEFAULT_C)), class_weight=training.get("class_weight"))
+            # The parameter is the embedder's id unless one was handed in: a pickled classifier
+            # then carries a name, and rebuilds the embedder on first use.
+            param = given if given is not None else str(emb["id"])
+            clf = cls(param, C=float(training.get("C", DEFAULT_C)), class_weight=training.get("class_weight"))
+            clf._embedder, clf._embedder_param = embedder, param
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{path} is corrupt: manifest or head is malformed ({exc})") from None
         except InputError as exc:
             raise BundleError(f"{path}: {exc}") from None
-        clf.descriptions = {c: (m.get("descriptions") or {}).get(c) for c in classes}
-        clf.examples = bundle.examples
-        clf.head = head
-        clf.calibration = training.get("calibration")
-        clf.calibrate = bool(clf.calibration)
-        clf.model_id = str(m.get("model_id") or clf.model_id)
-        clf.history = list(m.get("history") or [])
+        clf._descriptions = {c: (m.get("descriptions") or {}).get(c) for c in classes}
+        clf._examples = bundle.examples
+        clf._head = head
+        clf._labels = np.array(classes)
+        clf._calibration = training.get("calibration")
+        clf.calibrate = bool(clf._calibration)
+        clf._model_id = str(m.get("model_id") or clf._model_id)
+        clf._history = list(m.get("history") or [])
         return clf

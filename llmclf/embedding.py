@@ -64,6 +64,10 @@ class MiniLMEmbedder:
     def _load(self) -> None:
         self._session, self._tokenizer = _load_minilm(self.max_length, self.threads)
 
+    def __getstate__(self) -> dict:
+        """Settings only: the ONNX session and tokenizer are rebuilt on first use after unpickling."""
+        return {**self.__dict__, "_session": None, "_tokenizer": None}
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -112,7 +112,7 @@ class EmbeddingTagger:
         clf = self.classifier()
         by_name = {t.name: t for t in self.tags}
         proba = clf.predict_proba(texts)
-        names = clf.classes_
+        names = clf.class_names
         out = []
         for text, row in zip(texts, proba, strict=True):
             order = np.argsort(-row, kind="stable")

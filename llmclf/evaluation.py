@@ -132,4 +132,4 @@ def evaluate(
     clf, texts: Sequence[str], labels: Sequence[str], threshold: float | None = None, bins: int = 15
 ) -> EvalReport:
     """Evaluate a trained :class:`~llmclf.Classifier` on labelled texts."""
-    return evaluate_proba(clf.predict_proba(list(texts)), clf.classes_, labels, threshold=threshold, bins=bins)
+    return evaluate_proba(clf.predict_proba(list(texts)), clf.class_names, labels, threshold=threshold, bins=bins)

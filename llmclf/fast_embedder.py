@@ -42,6 +42,9 @@ class Model2VecEmbedder:
         self.path = Path(path) if path is not None else fast_model_dir()
         self._model = None
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_model": None}  # reloaded from its folder on first use
+
     def _load(self):
         if not (self.path / "config.json").exists():
             raise InputError(

@@ -142,7 +142,7 @@ def test_interrupted_save_leaves_old_bundle_intact(pets, tmp_path, monkeypatch, 
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["pets.model"]  # no temp file left behind
     monkeypatch.undo()
-    assert Classifier.load(path).predict(["woof"]) == ["dog"]
+    assert Classifier.load(path).predict(["woof"]).tolist() == ["dog"]
 
 
 def test_unwritable_destination_is_a_bundle_error_naming_the_path(pets, tmp_path):

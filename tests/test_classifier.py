@@ -19,7 +19,7 @@ def test_public_api_matches_all():
 
 
 def test_pets_get_the_right_labels(pets):
-    assert pets.predict(["woof", "meow", "the puppy barked at the mailman", "my kitten purrs on my lap"]) == [
+    assert pets.predict(["woof", "meow", "the puppy barked at the mailman", "my kitten purrs on my lap"]).tolist() == [
         "dog",
         "cat",
         "dog",
@@ -31,7 +31,7 @@ def test_predict_proba_rows_sum_to_one_and_follow_classes(pets):
     proba = pets.predict_proba(["woof", "meow", "hello"])
     assert proba.shape == (3, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-    assert pets.classes_ == ["cat", "dog"]
+    assert list(pets.classes_) == ["cat", "dog"]
     assert pets.classes_[int(proba[0].argmax())] == "dog"
 
 
@@ -39,7 +39,7 @@ def test_round_trip_gives_identical_probabilities(pets, tmp_path):
     texts = ["woof", "meow", "a bird sings"]
     path = pets.save(tmp_path / "pets.model")
     loaded = Classifier.load(path)
-    assert loaded.classes_ == pets.classes_
+    assert list(loaded.classes_) == list(pets.classes_)
     np.testing.assert_array_equal(loaded.predict_proba(texts), pets.predict_proba(texts))
     assert loaded.descriptions == pets.descriptions
     assert [e.to_dict() for e in loaded.examples] == [e.to_dict() for e in pets.examples]
@@ -57,18 +57,18 @@ def test_class_from_examples_alone_becomes_a_class():
     clf = Classifier()
     clf.add_data_to_class("bird", ["tweet tweet", "the parrot talks", "feathers and a beak"])
     clf.prompt_train({"fish": "Fish swim in water and breathe through gills."})
-    assert clf.classes_ == ["bird", "fish"]
+    assert list(clf.classes_) == ["bird", "fish"]
     assert clf.descriptions["bird"] is None
     assert any("no description" in note for note in clf.report.notes)
-    assert clf.predict(["the canary sang a tweet"]) == ["bird"]
+    assert clf.predict(["the canary sang a tweet"]).tolist() == ["bird"]
 
 
 def test_fit_is_sklearn_shaped():
     X = ["great movie, loved it", "wonderful and fun", "terrible, boring film", "awful acting, hated it"]
     y = ["pos", "pos", "neg", "neg"]
     clf = Classifier().fit(X, y)
-    assert clf.classes_ == ["neg", "pos"]
-    assert clf.predict(["I loved this wonderful film"]) == ["pos"]
+    assert list(clf.classes_) == ["neg", "pos"]
+    assert clf.predict(["I loved this wonderful film"]).tolist() == ["pos"]
     assert all(e.source is not Source.USER or e.text in X for e in clf.examples)
 
 

@@ -108,7 +108,7 @@ def test_train_from_class_file_and_data_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 class(es) have no description and are learned from their examples only: bird (1)" in result.stderr
     clf = Classifier.load(model)
-    assert clf.classes_ == ["bird", "cat", "dog"]
+    assert list(clf.classes_) == ["bird", "cat", "dog"]
     assert clf.descriptions["bird"] is None
 
     result = run("info", model)

@@ -49,8 +49,8 @@ def test_calibration_lowers_ece_on_real_data():
     plain = Classifier().fit(X, y)
     calibrated = Classifier(calibrate=True).fit(X, y)
     texts, labels = [r["text"] for r in test], [r["label"] for r in test]
-    before = evaluate_proba(plain.predict_proba(texts), plain.classes_, labels)
-    after = evaluate_proba(calibrated.predict_proba(texts), calibrated.classes_, labels)
+    before = evaluate_proba(plain.predict_proba(texts), plain.class_names, labels)
+    after = evaluate_proba(calibrated.predict_proba(texts), calibrated.class_names, labels)
     assert calibrated.calibration["held_out"] >= 590  # 600 rows less exact duplicates
     assert after.accuracy == pytest.approx(before.accuracy)  # one temperature never changes the argmax
     assert after.ece < before.ece

@@ -40,6 +40,6 @@ def test_build_fast_embedder_then_train_and_classify(tmp_path):
     result = runner.invoke(app, ["train", *PETS, "--embedder", "fast", "--save", str(model)])
     assert result.exit_code == 0, result.output
     clf = Classifier.load(model)
-    assert clf.embedder.id == "model2vec-minilm-l6-v2-256" and clf.head.coef.shape == (2, 256)
+    assert clf.embedder_.id == "model2vec-minilm-l6-v2-256" and clf.head.coef.shape == (2, 256)
     out = runner.invoke(app, ["classify", "--load", str(model), "woof", "meow"])
     assert [json.loads(line)["prediction"] for line in out.stdout.splitlines()] == ["dog", "cat"]

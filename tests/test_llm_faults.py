@@ -221,7 +221,7 @@ def test_cli_trains_with_partial_failure_and_strict_refuses(tmp_path):
     synthetic = [e for e in clf.examples if e.source is Source.SYNTHETIC]
     assert {e.label for e in synthetic} == {"cat"} and len(synthetic) == 3
     assert synthetic[0].meta["model"] == "fake-model" and synthetic[0].meta["created_at"]
-    assert clf.classes_ == ["cat", "dog"]  # the failed class still trains from its description
+    assert list(clf.classes_) == ["cat", "dog"]  # the failed class still trains from its description
     assert strict.exit_code == 2 and "nothing saved (--strict)" in strict.stderr
     assert not (tmp_path / "b.model").exists()
     manifest = json.loads(CliRunner().invoke(app, ["info", "--json", str(tmp_path / "a.model")]).stdout)

@@ -117,6 +117,68 @@ def write_jsonl(records: Iterable[dict[str, Any]]) -> None:
     sys.stdout.flush()
 
 
+class Steps:
+    """A progress bar on stderr, only when stderr is a terminal; piped, it prints nothing.
+
+    It never redirects stdout (rich's default), so data written to ``sys.stdout``
+    while it runs lands where the user sent it. ``total`` may be unknown at first:
+    ``advance(n, total)`` sets it from the first caller that knows it.
+    """
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        self.label, self.total = label, total
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> Steps:
+        if err.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn(printable(self.label)),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=self.total)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self, n: int, total: int | None = None) -> None:
+        if self._progress is None:
+            return
+        if self.total is None and total is not None:
+            self.total = total
+            self._progress.update(self._task, total=total)
+        self._progress.advance(self._task, n)
+
+    def print(self, renderable: Any) -> None:
+        """Print to stdout with the bar taken down first, so no spinner line is glued to the output."""
+        if self._progress is not None:
+            self._progress.stop()
+        out.print(renderable)
+        if self._progress is not None:
+            self._progress.start()
+
+
 def setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 

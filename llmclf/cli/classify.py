@@ -7,14 +7,11 @@ terminal the output is a table; piped, or with ``--json``, it is JSON Lines.
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..classifier import Classifier, Prediction
@@ -24,6 +21,7 @@ from ..feedback import RunLog, few_shot_for, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
 from ._common import (
+    Steps,
     Table,
     err,
     friendly_errors,
@@ -32,6 +30,7 @@ from ._common import (
     safe,
     stdin_is_piped,
     warn,
+    write_jsonl,
 )
 from .llm_options import LLMOptions, llm_options
 
@@ -63,6 +62,17 @@ def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> 
     if wants_stdin:
         sources.append(_stdin_texts())
     return itertools.chain.from_iterable(sources)
+
+
+def count_texts(texts: list[str], data: list[str], input_files: list[Path]) -> int | None:
+    """How many texts there are, for the progress bar: None when stdin is read (it cannot be counted first)."""
+    given = [*texts, *data]
+    if "-" in given or (not given and not input_files and stdin_is_piped()) or not err.is_terminal:
+        return None
+    try:
+        return len(given) + sum(sum(1 for _ in iter_texts(p)) for p in input_files)
+    except (InputError, OSError):
+        return None  # the real read reports it
 
 
 def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -112,6 +122,7 @@ def classify(
 ) -> None:
     """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM)."""
     stream = gather_texts(texts or [], data, input_files)
+    total = count_texts(texts or [], data, input_files)
     config = None
     if cascade_below is not None:
         config = llm.resolve()
@@ -123,25 +134,12 @@ def classify(
     target = model_target(clf.model_id)
     cascade = None
     if config is not None:
-        few_shot = few_shot_for(store, target, clf.embedder, k) if k and store is not None else None
+        few_shot = few_shot_for(store, target, clf.embedder_, k) if k and store is not None else None
         cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
     shown = top_n if jsonl else (top_n or 3)  # JSON carries every class unless --top-n; the table shows 3
-    progress = (
-        Progress(
-            SpinnerColumn(),
-            TextColumn("classifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        )
-        if err.is_terminal
-        else nullcontext()
-    )
-    with progress:
-        task = progress.add_task("classify", total=None) if isinstance(progress, Progress) else None
+    with Steps("classifying", total) as steps:
+        clf.on_progress = steps.advance
         seen = 0
         for batch in batched(stream, batch_size):
             seen += len(batch)
@@ -152,16 +150,13 @@ def classify(
             if runs is not None:
                 records = [(p.text, p.label, p.probabilities) for p in predictions]
                 for p, run_id in zip(
-                    predictions, runs.log("classify", target, str(load), clf.classes_, records), strict=True
+                    predictions, runs.log("classify", target, str(load), clf.class_names, records), strict=True
                 ):
                     p.extra["run_id"] = run_id
             if jsonl:
-                sys.stdout.write("".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions))
-                sys.stdout.flush()
+                write_jsonl(p.to_dict() for p in predictions)
             else:
-                out.print(render_table(predictions, shown))
-            if task is not None:
-                progress.advance(task, len(batch))
+                steps.print(render_table(predictions, shown))
     if not seen:
         raise InputError("no texts to classify: the input held no non-blank line")
     if cascade is not None:

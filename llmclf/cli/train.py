@@ -112,7 +112,7 @@ def train(
         with generation_progress(len(clf.descriptions)) as on_done:
             clf.generator = LLMGenerator(
                 config,
-                clf.embedder,
+                clf.embedder_,
                 examples_per_class=examples_per_class,
                 concurrency=concurrency,
                 cache=None if no_cache else GenerationCache(),
@@ -134,7 +134,7 @@ def train(
             f"log-loss {cal['nll_before']:.3f} -> {cal['nll_after']:.3f}"
         )
     print_summary(clf)
-    say(f"saved {path} ({len(clf.classes_)} classes, {len(clf.examples)} examples)")
+    say(f"saved {path} ({len(clf.class_names)} classes, {len(clf.examples)} examples)")
 
 
 @contextmanager

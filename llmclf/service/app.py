@@ -137,7 +137,7 @@ def create_app(
 
     @app.get("/models", response_model=list[ModelInfo], dependencies=[Depends(authorized)])
     async def list_models() -> list[ModelInfo]:
-        return [ModelInfo(name=n, classes=c.classes_, embedder=c.embedder.id) for n, c in loaded.items()]
+        return [ModelInfo(name=n, classes=c.class_names, embedder=c.embedder_.id) for n, c in loaded.items()]
 
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
@@ -148,12 +148,12 @@ def create_app(
         if client is not None:
             from ..cascade import send_unsure
 
-            few_shot = await run_in_threadpool(few_shot_for, store, target, clf.embedder, k) if k else None
+            few_shot = await run_in_threadpool(few_shot_for, store, target, clf.embedder_, k) if k else None
             await send_unsure(clf.descriptions, predictions, client, body.cascade_below, few_shot=few_shot, public=True)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
-            ids = await run_in_threadpool(runs.log, "classify", target, name, clf.classes_, records)
+            ids = await run_in_threadpool(runs.log, "classify", target, name, clf.class_names, records)
         return ClassifyResponse(
             model=name,
             results=[

@@ -1,0 +1,184 @@
+"""Classifier inside scikit-learn's own machinery: clone, pickle, CV, grid search, pipelines, estimator checks.
+
+``parametrize_with_checks`` yields no check for an estimator whose input tag is
+text (``two_d_array=False``): sklearn's generic checks feed random 2-d float
+arrays, which a text classifier rightly refuses. So the API checks that need no
+data run as they are, and the data checks that matter (fit resets, idempotent
+fit, unfitted errors, sample-order and subset invariance, dtype of ``classes_``)
+are written here with texts.
+"""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import FunctionTransformer, make_pipeline
+from sklearn.utils import estimator_checks as checks
+from sklearn.utils.validation import check_is_fitted
+
+from llmclf import Classifier
+from llmclf.classifier import NotFittedError
+
+ANIMALS = {
+    "cat": ["my cat purrs", "the kitten meows", "cats chase mice", "a tabby naps in the sun", "the cat scratched me",
+            "kittens love yarn", "she adopted a stray cat", "the cat licks its paws", "meow meow", "litter box duty"],
+    "dog": ["the dog barks", "puppies love fetch", "walk the dog", "a loyal hound", "my dog wags its tail",
+            "the puppy chewed my shoe", "woof woof", "dog park visit", "the retriever fetched the ball", "a dog's leash"],
+    "bird": ["the bird sings", "a parrot talks", "eagles soar high", "the sparrow built a nest", "tweet tweet",
+             "feathers on the ground", "a robin hopped by", "the canary chirps", "the owl hoots at night", "birdseed"],
+}  # fmt: skip
+X = [t for texts in ANIMALS.values() for t in texts]
+Y = [label for label, texts in ANIMALS.items() for _ in texts]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return Classifier().fit(X, Y)
+
+
+def test_is_a_classifier_with_params_and_clone():
+    clf = Classifier(C=3.0, calibrate=True)
+    assert is_classifier(clf)
+    assert clf.get_params() == {
+        "C": 3.0,
+        "calibrate": True,
+        "class_weight": "balanced",
+        "embedder": None,
+        "generator": None,
+    }
+    twin = clone(clf)
+    assert twin is not clf and twin.get_params() == clf.get_params()
+    assert clf.set_params(C=1.0) is clf and clf.C == 1.0
+    with pytest.raises(ValueError, match="invalid parameter"):
+        clf.set_params(nope=1)
+    assert repr(Classifier(C=2.0)) == "Classifier(C=2.0)"
+
+
+def test_clone_of_a_fitted_classifier_is_unfitted(fitted):
+    twin = clone(fitted)
+    with pytest.raises(NotFittedError):
+        twin.predict(["woof"])
+    assert not hasattr(twin, "classes_")
+
+
+def test_cross_val_score_and_grid_search_over_C():
+    scores = cross_val_score(Classifier(), X, Y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.6
+    grid = GridSearchCV(Classifier(), {"C": [1.0, 10.0]}, cv=3).fit(X, Y)
+    assert grid.best_params_["C"] in (1.0, 10.0)
+    assert grid.predict(["the puppy barked"]).tolist() == ["dog"]
+
+
+def test_pipeline_predicts():
+    pipe = make_pipeline(FunctionTransformer(lambda texts: [t.lower() for t in texts]), Classifier()).fit(X, Y)
+    assert pipe.predict(["THE DOG BARKS LOUDLY", "A PARROT SINGS"]).tolist() == ["dog", "bird"]
+
+
+@pytest.mark.parametrize(
+    "roundtrip", [lambda c: pickle.loads(pickle.dumps(c)), copy.deepcopy], ids=["pickle", "deepcopy"]
+)
+def test_a_used_classifier_survives_pickle_and_deepcopy(fitted, roundtrip):
+    before = fitted.predict_proba(["woof", "tweet"])  # the ONNX session now exists
+    again = roundtrip(fitted)
+    np.testing.assert_allclose(again.predict_proba(["woof", "tweet"]), before, atol=1e-6)
+    assert list(again.classes_) == list(fitted.classes_)
+
+
+def test_pickle_carries_no_session_and_no_vector_cache(fitted):
+    fitted.predict(["woof"])
+    blob = pickle.dumps(fitted)
+    assert b"onnxruntime" not in blob and b"InferenceSession" not in blob
+    assert pickle.loads(blob)._vectors == {}
+
+
+def test_loaded_bundle_pickles_by_embedder_id(pets_bundle):
+    clf = Classifier.load(pets_bundle)
+    clf.predict(["woof"])
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.embedder == "minilm-l6-v2-int8-onnx" and again.predict(["woof"]).tolist() == ["dog"]
+
+
+def test_integer_labels_come_back_as_integers():
+    y = [{"cat": 0, "dog": 1, "bird": 2}[label] for label in Y]
+    clf = Classifier().fit(X, y)
+    assert clf.classes_.dtype.kind == "i" and clf.classes_.tolist() == [0, 1, 2]
+    pred = clf.predict(X)
+    assert isinstance(pred, np.ndarray) and pred.dtype.kind == "i"
+    assert accuracy_score(y, pred) > 0.9 and clf.score(X, y) == accuracy_score(y, pred)
+
+
+def test_fit_twice_forgets_the_first_fit():
+    clf = Classifier().fit(X, Y)
+    two = [label if label != "bird" else "dog" for label in Y]
+    clf.fit(X, two)
+    assert clf.classes_.tolist() == ["cat", "dog"] and clf.predict_proba(["tweet"]).shape == (1, 2)
+    assert {e.label for e in clf.examples} == {"cat", "dog"}
+
+
+def test_fit_is_idempotent_and_order_invariant(fitted):
+    again = Classifier().fit(X, Y)
+    np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X), atol=1e-5)
+    order = np.random.default_rng(0).permutation(len(X))
+    shuffled = np.asarray(X)[order]
+    np.testing.assert_allclose(fitted.predict_proba(shuffled), fitted.predict_proba(X)[order], atol=1e-5)
+    np.testing.assert_allclose(fitted.predict_proba(X[:5]), fitted.predict_proba(X)[:5], atol=1e-5)
+
+
+def test_unfitted_use_raises_sklearns_kind_of_error():
+    clf = Classifier()
+    for call in (lambda: clf.predict(["x"]), lambda: clf.predict_proba(["x"]), lambda: clf.classes_):
+        with pytest.raises(NotFittedError):
+            call()
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    with pytest.raises(Exception, match=r"not fitted|not trained"):
+        check_is_fitted(clf)
+    check_is_fitted(Classifier().fit(X, Y))
+
+
+def test_one_class_and_2d_input_are_refused():
+    with pytest.raises(ValueError, match="two classes"):
+        Classifier().fit(["a", "b"], ["x", "x"])
+    with pytest.raises(ValueError, match="1-d"):
+        Classifier().fit(np.array([["a", "b"], ["c", "d"]]), ["x", "y"])
+
+
+def test_tags_declare_text_input():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(Classifier())
+    assert tags.estimator_type == "classifier" and tags.input_tags.string and not tags.input_tags.two_d_array
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_estimator_cloneable,
+        checks.check_estimator_tags_renamed,
+        checks.check_valid_tag_types,
+        checks.check_estimator_repr,
+        checks.check_no_attributes_set_in_init,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_parameters_default_constructible,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_sklearn_api_checks_that_need_no_numeric_data(check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "does not inherit from BaseEstimator": by design, see Classifier's docstring
+        check("Classifier", Classifier())
+
+
+def test_lamini_style_api_still_works(tmp_path):
+    clf = Classifier()
+    clf.add_data_to_class("cat", ["i like milk"])
+    clf.prompt_train({"cat": "Cats meow and purr.", "dog": "Dogs bark and fetch."})
+    assert clf.predict(["woof"]).tolist() == ["dog"] and clf.predict_proba(["woof"]).shape == (1, 2)
+    loaded = Classifier.load(clf.save(tmp_path / "p.model"))
+    assert loaded.predict(["meow"]).tolist() == ["cat"]
