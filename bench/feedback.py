@@ -48,7 +48,11 @@ def simulate(
             batch = stream[done:stop]
             predictions = clf.classify([r["text"] for r in batch])
             ids = runs.log(
-                "classify", target, "banking77", clf.class_names, [(p.text, p.label, p.probabilities) for p in predictions]
+                "classify",
+                target,
+                "banking77",
+                clf.class_names,
+                [(p.text, p.label, p.probabilities) for p in predictions],
             )
             chosen = range(len(batch))
             if policy == "active":  # only the least sure 20% get a human look

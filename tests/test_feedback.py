@@ -125,7 +125,11 @@ def test_retraining_on_corrections_improves_banking77(tmp_path):
     log = RunLog(Store(tmp_path / "db.sqlite"))
     predictions = clf.classify([r["text"] for r in stream])
     ids = log.log(
-        "classify", model_target(clf.model_id), "b.model", clf.class_names, [(p.text, p.label, None) for p in predictions]
+        "classify",
+        model_target(clf.model_id),
+        "b.model",
+        clf.class_names,
+        [(p.text, p.label, None) for p in predictions],
     )
     for run_id, p, row in zip(ids, predictions, stream, strict=True):
         if p.label != row["label"]:

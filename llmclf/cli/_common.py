@@ -172,9 +172,20 @@ class Steps:
 
     def print(self, renderable: Any) -> None:
         """Print to stdout with the bar taken down first, so no spinner line is glued to the output."""
+        self._paused(lambda: out.print(renderable))
+
+    def write_jsonl(self, records: Iterable[dict[str, Any]]) -> None:
+        """JSON Lines to stdout; when stdout is the bar's terminal too, the bar steps aside first."""
+        if out.is_terminal:
+            records = list(records)
+            self._paused(lambda: write_jsonl(records))
+        else:
+            write_jsonl(records)
+
+    def _paused(self, show: Callable[[], None]) -> None:
         if self._progress is not None:
             self._progress.stop()
-        out.print(renderable)
+        show()
         if self._progress is not None:
             self._progress.start()
 

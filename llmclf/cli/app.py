@@ -54,8 +54,20 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: every failure is one line on stderr."""
+    # rich answers a closed pipe with SystemExit(1), in our consoles and in typer's help alike;
+    # `llmclf --help | head -1` is a reader that has seen enough, not an error: exit 0, as cat does.
+    from rich.console import Console
+
+    Console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     try:
         code = app(standalone_mode=False)
+    except SystemExit as exc:
+        # click answers a closed pipe (`llmclf ... | head -1`) with exit 1 and swaps in
+        # PacifyFlushWrapper streams; a reader that has seen enough is not an error.
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _quiet_stdout()
+            sys.exit(0)
+        raise
     except TyperException as exc:  # usage errors from typer's bundled click
         if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
             sys.exit(0)
@@ -69,7 +81,7 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         # a consumer such as `head` closed the pipe: not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         sys.exit(0)
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("LLMCLF_DEBUG"):
@@ -82,3 +94,16 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush into a closed pipe stays quiet."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _broken_pipe(_console: object) -> None:
+    _quiet_stdout()
+    raise SystemExit(0)

@@ -30,7 +30,6 @@ from ._common import (
     safe,
     stdin_is_piped,
     warn,
-    write_jsonl,
 )
 from .llm_options import LLMOptions, llm_options
 
@@ -154,7 +153,7 @@ def classify(
                 ):
                     p.extra["run_id"] = run_id
             if jsonl:
-                write_jsonl(p.to_dict() for p in predictions)
+                steps.write_jsonl(p.to_dict() for p in predictions)
             else:
                 steps.print(render_table(predictions, shown))
     if not seen:

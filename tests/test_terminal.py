@@ -1,0 +1,127 @@
+"""The CLI where users run it: a real terminal (a pty, via pexpect) and real pipes.
+
+CliRunner never has a terminal, so it cannot see what rich does on one; these
+tests start ``llmclf`` as a process.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+pyte = pytest.importorskip("pyte")
+
+LLMCLF = f"{shlex.quote(sys.executable)} -m llmclf"
+RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def in_terminal(command: str, tmp_path, timeout: int = 120) -> tuple[str, int, str]:
+    """Run ``command`` under bash in an 80-column pty; returns the screen a VT100 shows at the end, and the status.
+
+    The raw byte stream holds progress frames that the terminal later erases; pyte
+    plays it like a terminal would, so the test sees what the user sees.
+    """
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
+    env.pop("COLUMNS", None)
+    rows = 200
+    child = pexpect.spawn("bash", ["-c", command], env=env, dimensions=(rows, 80), encoding="utf-8", timeout=timeout)
+    raw = child.read()
+    child.close()
+    screen = pyte.Screen(80, rows)
+    pyte.Stream(screen).feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
+    shown = "\n".join(line.rstrip() for line in screen.display).strip("\n")
+    return shown, child.exitstatus, raw
+
+
+def piped(command: str, tmp_path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home")}
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_classify_to_a_file_from_a_terminal_writes_the_json_lines(pets_bundle, tmp_path):
+    out = tmp_path / "x.jsonl"
+    shown, status, raw = in_terminal(f"{LLMCLF} classify --load {pets_bundle} woof meow > {out}", tmp_path)
+    assert status == 0, shown
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["prediction"] for r in records] == ["dog", "cat"]
+    assert "prediction" not in shown  # nothing of the data reached the screen
+
+
+def test_json_on_a_terminal_is_never_wrapped(pets_bundle, tmp_path):
+    text = "my dog" + " barks at the postman every single morning" * 4
+    shown, status, raw = in_terminal(f"{LLMCLF} classify --load {pets_bundle} --json {shlex.quote(text)}", tmp_path)
+    assert status == 0, shown
+    (line,) = re.findall(r'\{"text".*', raw)  # `.` stops at a newline: a wrapped record would not parse
+    assert json.loads(line.rstrip("\r"))["text"] == text
+
+
+def test_table_keeps_run_ids_whole_and_starts_clean(pets_bundle, tmp_path):
+    shown, status, raw = in_terminal(
+        f"{LLMCLF} classify --load {pets_bundle} woof meow 'a very long text about a small dog that barks a lot at night'",
+        tmp_path,
+    )
+    assert status == 0, shown
+    assert len(RUN_ID.findall(shown)) == 3, shown  # whole ids, one per row, none split across lines
+    assert shown.splitlines()[0].startswith("┏"), shown  # no spinner line left, none glued to the border
+    assert "classifying" not in shown
+
+
+def test_classify_input_file_shows_a_progress_total_on_the_terminal(pets_bundle, tmp_path):
+    data = tmp_path / "many.txt"
+    data.write_text("".join(f"woof number {i}\n" for i in range(1500)))
+    out = tmp_path / "out.jsonl"
+    shown, status, raw = in_terminal(
+        f"{LLMCLF} classify --load {pets_bundle} --no-log --input {data} > {out}", tmp_path
+    )
+    assert status == 0, shown
+    assert "/1500" in raw  # a real total, counted before classifying
+    assert len(out.read_text().splitlines()) == 1500
+
+
+def test_piped_classify_and_help_into_head_exit_0(pets_bundle, tmp_path):
+    data = tmp_path / "many.txt"
+    data.write_text("".join(f"woof {i}\n" for i in range(3000)))
+    for command in (
+        f"{LLMCLF} classify --load {pets_bundle} --no-log --input {data} | head -1",
+        f"{LLMCLF} --help | head -1",
+        f"{LLMCLF} classify --help | head -1",
+    ):
+        result = piped(command, tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Traceback" not in result.stderr and "error" not in result.stderr.lower()
+
+
+def test_piped_messages_are_not_wrapped(tmp_path):
+    long_name = "x" * 30
+    model = tmp_path / ("a-rather-long-folder-name-" * 3) / "pets.model"
+    result = piped(
+        f"{LLMCLF} train --class '{long_name}_cat: Cats meow' --class 'dog: Dogs bark' --save {model} | cat", tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    saved = [line for line in result.stdout.splitlines() if line.startswith("saved ")]
+    assert saved == [f"saved {model} (2 classes, 8 examples)"]
+    assert any(len(line) > 80 for line in result.stderr.splitlines())  # notices stay one line too
+
+
+def test_bundle_text_cannot_restyle_or_retitle_the_terminal(tmp_path):
+    from llmclf import Classifier
+
+    evil = "\x1b]0;pwned\x07[blink]dog[/blink]\x1b[31m"
+    model = Classifier().prompt_train({"cat": "Cats meow and purr.", evil: "Dogs bark."}).save(tmp_path / "evil.model")
+    shown, status, raw = in_terminal(f"{LLMCLF} classify --load {model} --no-log woof; {LLMCLF} info {model}", tmp_path)
+    raw = subprocess.run(
+        ["bash", "-c", f"{LLMCLF} info {model}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LLMCLF_HOME": str(tmp_path)},
+    )
+    assert status == 0, shown
+    assert "\x1b]0;pwned" not in raw.stdout and "\\x1b]0;pwned" in raw.stdout
+    assert "[blink]dog[/blink]" in shown  # markup shown literally, not obeyed
