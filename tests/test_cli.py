@@ -11,6 +11,7 @@ from llmclf import Classifier
 from llmclf.cli import app
 
 runner = CliRunner()
+PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
 CAT = "cat: Cats are independent, self-grooming, meow and purr."
 DOG = "dog: Dogs are loyal pack animals that bark and play fetch."
 
@@ -203,3 +204,81 @@ def test_classify_still_works_when_the_default_run_log_cannot_open(pets_bundle, 
     assert "run_id" not in jsonl(result.stdout)[0]
     explicit = run("classify", "--load", pets_bundle, "--db", blocker / "x.db", "woof")
     assert explicit.exit_code == 2 and "cannot open database" in explicit.stderr
+
+
+def test_help_names_values_plainly_and_documents_every_option():
+    import re
+
+    from typer.main import get_command
+
+    group = get_command(app)
+    names = ["--help"] + [f"{name} --help" for name in group.commands]
+    names += [f"{g} {c} --help" for g, sub in group.commands.items() if hasattr(sub, "commands") for c in sub.commands]
+    for args in names:
+        shown = runner.invoke(app, args.split(), env={"COLUMNS": "200"}).stdout
+        assert not re.search(r"<(bool|str|path|list\[\w+\]|int|float)>|\[\[|\{path\}", shown), (args, shown)
+    serve = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "Port to listen on" in serve
+
+
+def test_one_vocabulary_with_old_spellings_still_accepted(pets_bundle, tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    new = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--shots", "2", *db, "woof"])
+    old = runner.invoke(app, ["classify", "-l", str(pets_bundle), "--k", "2", *db, "-d", "woof"])
+    assert new.exit_code == old.exit_code == 0, (new.output, old.output)
+    assert json.loads(new.stdout)["prediction"] == json.loads(old.stdout)["prediction"] == "dog"
+    assert runner.invoke(app, ["info", "--load", str(pets_bundle)]).exit_code == 0
+    assert runner.invoke(app, ["info", str(pets_bundle)]).exit_code == 0  # the old positional
+    missing = runner.invoke(app, ["info"])
+    assert missing.exit_code == 2 and "missing option --load" in missing.stderr
+    copy = tmp_path / "copy.model"
+    assert runner.invoke(app, ["retrain", "--load", str(pets_bundle), "--save", str(copy), *db]).exit_code == 0
+    assert runner.invoke(app, ["retrain", str(copy), *db]).exit_code == 0
+    assert runner.invoke(app, ["examples", "list", "--model", str(copy), *db]).exit_code == 0
+    data = tmp_path / "eval.jsonl"
+    data.write_text('{"text": "woof", "label": "dog"}\n{"text": "meow", "label": "cat"}\n')
+    for args in (["eval", "--data", str(data)], ["eval", str(data)]):
+        result = runner.invoke(app, [*args, "--load", str(pets_bundle), "--json"])
+        assert result.exit_code == 0 and json.loads(result.stdout)["accuracy"] == 1.0, result.output
+
+
+def test_every_command_that_prints_data_has_json(pets_bundle, tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    model = tmp_path / "m.model"
+    trained = runner.invoke(app, ["train", *PETS, "--save", str(model), "--json"])
+    assert trained.exit_code == 0, trained.output
+    report = json.loads(trained.stdout)
+    assert report["path"] == str(model) and report["classes"] == ["cat", "dog"] and report["llm"] is None
+    assert runner.invoke(app, ["tags", "add", "contact", "--id", "1", "--name", "phone", *db]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["tags", "list", "--json", *db]).stdout) == {"set": "contact", "tags": 1}
+    (tag,) = [json.loads(x) for x in runner.invoke(app, ["tags", "list", "contact", "--json", *db]).stdout.splitlines()]
+    assert tag == {"tag_id": "1", "name": "phone", "instructions": ""}
+    listed = [json.loads(x) for x in runner.invoke(app, ["embedders", "list", "--json"]).stdout.splitlines()]
+    assert [e["name"] for e in listed] == ["minilm", "fast"] and listed[0]["ready"] is True
+    run = json.loads(runner.invoke(app, ["classify", "--load", str(model), *db, "woof"]).stdout)
+    fb = runner.invoke(app, ["feedback", run["run_id"], "--correction", "cat", "--json", *db])
+    assert json.loads(fb.stdout) == {"run_id": run["run_id"], "stored": True, "replaced": [], "label": "cat"}
+    (example,) = [
+        json.loads(x)
+        for x in runner.invoke(app, ["examples", "list", "--load", str(model), "--json", *db]).stdout.splitlines()
+    ]
+    assert (example["text"], example["label"], example["source"]) == ("woof", "cat", "feedback")
+    retrained = json.loads(runner.invoke(app, ["retrain", "--load", str(model), "--json", *db]).stdout)
+    assert retrained["added"] == 1 and retrained["path"] == str(model)
+    assert json.loads(runner.invoke(app, ["info", "--load", str(model), "--json"]).stdout)["classes"] == ["cat", "dog"]
+
+
+def test_an_unreachable_llm_is_said_loudly_and_no_calls_are_counted(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLMCLF_LLM_MODEL": "m"}
+    args = ["train", *PETS, "--save", str(tmp_path / "m.model"), "--llm-retries", "0", "--llm-timeout", "2"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "0 LLM call(s)" in result.stderr
+    assert "never answered" in result.stderr and "NO synthetic data" in result.stderr
+    strict = runner.invoke(app, [*args, "--strict"], env=env)
+    assert strict.exit_code == 2

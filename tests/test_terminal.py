@@ -47,7 +47,7 @@ def piped(command: str, tmp_path) -> subprocess.CompletedProcess:
 
 def test_classify_to_a_file_from_a_terminal_writes_the_json_lines(pets_bundle, tmp_path):
     out = tmp_path / "x.jsonl"
-    shown, status, raw = in_terminal(f"{LLMCLF} classify --load {pets_bundle} woof meow > {out}", tmp_path)
+    shown, status, _raw = in_terminal(f"{LLMCLF} classify --load {pets_bundle} woof meow > {out}", tmp_path)
     assert status == 0, shown
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prediction"] for r in records] == ["dog", "cat"]
@@ -63,7 +63,7 @@ def test_json_on_a_terminal_is_never_wrapped(pets_bundle, tmp_path):
 
 
 def test_table_keeps_run_ids_whole_and_starts_clean(pets_bundle, tmp_path):
-    shown, status, raw = in_terminal(
+    shown, status, _raw = in_terminal(
         f"{LLMCLF} classify --load {pets_bundle} woof meow 'a very long text about a small dog that barks a lot at night'",
         tmp_path,
     )

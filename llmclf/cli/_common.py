@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as _RichTable
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 from ..errors import InputError, LlmclfError, redact
 
@@ -41,6 +42,67 @@ def printable(value: object) -> str:
 def safe(value: object, style: str = "") -> Text:
     """A rich Text of ``value``, shown literally (no markup, no control characters)."""
     return Text(printable(value), style=style)
+
+
+class _PlainHelp:
+    """Help that names values plainly: ``FILE``, ``N``, ``TEXT``, and nothing after a flag.
+
+    Typer's default shows Python types (``<bool>``, ``<list[str]>``, ``<path>``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "argument":
+                param.display_type_rich = lambda ctx: None  # its name says enough: TEXTS..., SET
+                continue
+            if param.metavar is not None:
+                continue
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+            elif param.param_type_name == "option":
+                param.metavar = _metavar(param.type_descriptor.annotation)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Command(_PlainHelp, TyperCommand):
+    """A command with plain help (see :class:`_PlainHelp`)."""
+
+
+class Group(_PlainHelp, TyperGroup):
+    """A command group with plain help."""
+
+
+SHOTS_HELP = "Similar feedback examples shown to the LLM (few-shot)."
+
+
+def need(value: Any, flag: str, positional: Any = None) -> Any:
+    """A required option that an older spelling gave as a positional argument."""
+    value = pick(value, positional)
+    if value is None:
+        raise InputError(f"missing option {flag}")
+    return value
+
+
+def pick(new: Any, old: Any) -> Any:
+    """The value of an option given under its new name, or else under its hidden old spelling."""
+    return old if old is not None and old != [] else new
+
+
+def _metavar(annotation: Any) -> str:
+    import typing
+    from pathlib import Path
+
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    kind = typing.get_args(kinds[0])[0] if typing.get_origin(kinds[0]) is list else kinds[0]
+    if isinstance(kind, type) and issubclass(kind, Path):
+        return "FILE"
+    return {int: "N", float: "NUMBER", bool: ""}.get(kind, "TEXT")
 
 
 class Table(_RichTable):
@@ -118,17 +180,21 @@ def write_jsonl(records: Iterable[dict[str, Any]]) -> None:
 
 
 class Steps:
-    """A progress bar on stderr, only when stderr is a terminal; piped, it prints nothing.
+    """Progress bars on stderr, only when stderr is a terminal; piped, they print nothing.
 
-    It never redirects stdout (rich's default), so data written to ``sys.stdout``
-    while it runs lands where the user sent it. ``total`` may be unknown at first:
+    They never redirect stdout (rich's default), so data written to ``sys.stdout``
+    while they run lands where the user sent it. A total may be unknown at first:
     ``advance(n, total)`` sets it from the first caller that knows it.
     """
 
     def __init__(self, label: str, total: int | None = None) -> None:
         self.label, self.total = label, total
         self._progress = None
-        self._task = None
+        self.advance: Callable[..., None] = self._noop  # a real bar from __enter__, on a terminal
+
+    @staticmethod
+    def _noop(n: int, total: int | None = None) -> None:
+        return None
 
     def __enter__(self) -> Steps:
         if err.is_terminal:
@@ -144,7 +210,7 @@ class Steps:
 
             self._progress = Progress(
                 SpinnerColumn(),
-                TextColumn(printable(self.label)),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
@@ -155,20 +221,28 @@ class Steps:
                 redirect_stderr=False,
             )
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=self.total)
+            self.advance = self.add(self.label, self.total)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
 
-    def advance(self, n: int, total: int | None = None) -> None:
+    def add(self, label: str, total: int | None = None) -> Callable[..., None]:
+        """Another bar under the first; returns its ``advance(n, total=None)``."""
         if self._progress is None:
-            return
-        if self.total is None and total is not None:
-            self.total = total
-            self._progress.update(self._task, total=total)
-        self._progress.advance(self._task, n)
+            return self._noop
+        progress = self._progress
+        task = progress.add_task(printable(label), total=total)
+        known = [total]
+
+        def advance(n: int, total: int | None = None) -> None:
+            if known[0] is None and total is not None:
+                known[0] = total
+                progress.update(task, total=total)
+            progress.advance(task, n)
+
+        return advance
 
     def print(self, renderable: Any) -> None:
         """Print to stdout with the bar taken down first, so no spinner line is glued to the output."""

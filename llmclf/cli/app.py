@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -17,26 +18,27 @@ from . import info as _info
 from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
-from ._common import err, message
+from ._common import Command, Group, err, message
 
 app = typer.Typer(
+    cls=Group,
     name="llmclf",
     help="Turn a few sentences about your classes into a fast, honest text classifier.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-app.command("train")(_train.train)
-app.command("classify")(_classify.classify)
-app.command("info")(_info.info)
-app.command("eval")(_evaluate.eval_)
+app.command("train", cls=Command)(_train.train)
+app.command("classify", cls=Command)(_classify.classify)
+app.command("info", cls=Command)(_info.info)
+app.command("eval", cls=Command)(_evaluate.eval_)
 app.add_typer(_embedders.app, name="embedders")
 app.add_typer(_tags.app, name="tags")
-app.command("tag")(_tags.tag)
-app.command("serve")(_serve.serve)
-app.command("feedback")(_feedback.feedback)
+app.command("tag", cls=Command)(_tags.tag)
+app.command("serve", cls=Command)(_serve.serve)
+app.command("feedback", cls=Command)(_feedback.feedback)
 app.add_typer(_feedback.examples_app, name="examples")
-app.command("retrain")(_feedback.retrain)
+app.command("retrain", cls=Command)(_feedback.retrain)
 
 
 def _version(value: bool) -> None:
@@ -98,10 +100,8 @@ def main() -> None:
 
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's last flush into a closed pipe stays quiet."""
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def _broken_pipe(_console: object) -> None:

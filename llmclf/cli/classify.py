@@ -21,12 +21,14 @@ from ..feedback import RunLog, few_shot_for, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
 from ._common import (
+    SHOTS_HELP,
     Steps,
     Table,
     err,
     friendly_errors,
     notice,
     out,
+    pick,
     safe,
     stdin_is_piped,
     warn,
@@ -98,8 +100,10 @@ def render_table(predictions: list[Prediction], top_n: int) -> Table:
 def classify(
     texts: list[str] = typer.Argument(None, help="Texts to classify; '-' reads stdin, one text a line."),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to use."),
-    data: list[str] = typer.Option([], "--data", "-d", help="A text to classify (repeatable)."),
-    input_files: list[Path] = typer.Option([], "--input", "-i", help="CSV/JSONL with a text column, or a text file."),
+    data: list[str] = typer.Option([], "--data", "-d", hidden=True, help="A text to classify (old spelling)."),
+    input_files: list[Path] = typer.Option(
+        [], "--input", "-i", help="CSV/JSONL with a text column, or a text file (repeatable)."
+    ),
     top_n: int | None = typer.Option(
         None, "--top-n", min=1, help="Keep only the N most likely classes (table default 3)."
     ),
@@ -114,12 +118,17 @@ def classify(
         None, "--cascade-below", min=0.0, max=1.0, help="Send texts whose top probability is below this to the LLM."
     ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once (cascade)."),
-    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM (cascade)."),
+    shots: int = typer.Option(5, "--shots", "-k", min=0, help=SHOTS_HELP),
+    k: int | None = typer.Option(None, "--k", min=0, hidden=True),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (no run ids)."),
     db: Path | None = typer.Option(None, "--db", help="SQLite database for run logs (default: user data dir)."),
     llm: LLMOptions = LLMOptions(),
 ) -> None:
-    """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM)."""
+    """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM).
+
+    Output: a table on a terminal; JSON Lines when piped or with --json, one record a line.
+    """
+    k = pick(shots, k)
     stream = gather_texts(texts or [], data, input_files)
     total = count_texts(texts or [], data, input_files)
     config = None

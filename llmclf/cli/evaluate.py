@@ -11,13 +11,14 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled
 from ..errors import InputError
 from ..evaluation import EvalReport, evaluate
-from ._common import Table, friendly_errors, out, say, warn
+from ._common import Steps, Table, friendly_errors, need, out, say, warn
 
 
 @friendly_errors
 def eval_(
-    file: Path = typer.Argument(..., help="CSV or JSONL with text and label columns."),
+    data: Path | None = typer.Option(None, "--data", "-d", help="CSV or JSONL with text and label columns."),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to evaluate."),
+    file: Path | None = typer.Argument(None, hidden=True, help="The data file (old spelling of --data)."),
     threshold: float | None = typer.Option(
         None, "--threshold", min=0.0, max=1.0, help="Report the abstain rate at this top probability."
     ),
@@ -25,11 +26,14 @@ def eval_(
     per_class: int = typer.Option(30, "--per-class", min=0, help="Rows of the per-class table (worst F1 first)."),
 ) -> None:
     """Accuracy, macro-F1, per-class scores, confusions and calibration (ECE) on labelled data."""
+    file = need(data, "--data", file)
     rows = list(iter_labelled(file))
     if not rows:
         raise InputError(f"{file} holds no labelled rows")
     clf = Classifier.load(load)
-    report = evaluate(clf, [t for t, _ in rows], [y for _, y in rows], threshold=threshold)
+    with Steps("evaluating", len(rows)) as steps:
+        clf.on_progress = steps.advance
+        report = evaluate(clf, [t for t, _ in rows], [y for _, y in rows], threshold=threshold)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:

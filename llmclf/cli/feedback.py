@@ -14,7 +14,7 @@ from ..classifier import Classifier
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
 from ..store import Store
-from ._common import Table, friendly_errors, notice, out, say
+from ._common import Command, Group, Steps, Table, friendly_errors, need, notice, out, pick, say, write_jsonl
 
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
 
@@ -24,19 +24,28 @@ def feedback(
     run_id: str = typer.Argument(..., help="The run id printed with the prediction."),
     score: int | None = typer.Option(None, "--score", min=0, max=1, help="1: the prediction was right; 0: wrong."),
     correction: str | None = typer.Option(None, "--correction", help="The right label."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was stored as JSON."),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Tell llmclf whether a prediction was right, or what it should have been."""
     outcome = RunLog(Store(db)).record(run_id, score=score, correction=correction)
     if outcome.replaced:
         notice(f"run {run_id} already had feedback; replaced the earlier {' and '.join(outcome.replaced)}")
+    if as_json:
+        write_jsonl([{"run_id": run_id, "stored": True, "replaced": outcome.replaced, "label": outcome.label}])
+        return
     label = outcome.label if outcome.label is not None else "(none: a score of 0 without a correction)"
     say(f"stored feedback for {run_id}; it adds this example: {label}")
 
 
+MODEL_OPTION = typer.Option(None, "--load", "-l", help="A .model bundle.")
+OLD_MODEL_OPTION = typer.Option(None, "--model", hidden=True, help="Old spelling of --load.")
+SET_OPTION = typer.Option(None, "--set", help="A tag set.")
+
+
 def _target(model: Path | None, tag_set: str | None) -> str:
     if (model is None) == (tag_set is None):
-        raise InputError("give exactly one of --model BUNDLE or --set TAG_SET")
+        raise InputError("give exactly one of --load MODEL or --set TAG_SET")
     if model is not None:
         model_id = read_bundle(model).manifest.get("model_id")
         if not model_id:
@@ -45,18 +54,23 @@ def _target(model: Path | None, tag_set: str | None) -> str:
     return set_target(tag_set)
 
 
-examples_app = typer.Typer(help="The dataset that feedback has made.", no_args_is_help=True)
+examples_app = typer.Typer(cls=Group, help="The dataset that feedback has made.", no_args_is_help=True)
 
 
-@examples_app.command("list")
+@examples_app.command("list", cls=Command)
 @friendly_errors
 def examples_list(
-    model: Path | None = typer.Option(None, "--model", help="A .model bundle."),
-    tag_set: str | None = typer.Option(None, "--set", help="A tag set."),
+    load: Path | None = MODEL_OPTION,
+    tag_set: str | None = SET_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines: {text, label, source, meta}."),
     db: Path | None = DB_OPTION,
+    model: Path | None = OLD_MODEL_OPTION,
 ) -> None:
     """Show the feedback examples of a model or tag set."""
-    rows = RunLog(Store(db)).dataset(_target(model, tag_set))
+    rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
+    if as_json:
+        write_jsonl(e.to_dict() for e in rows)
+        return
     table = Table(title=f"{len(rows)} feedback example(s)", title_justify="left")
     for col in ("text", "label", "run id"):
         table.add_column(col, overflow="fold")
@@ -65,16 +79,17 @@ def examples_list(
     out.print(table)
 
 
-@examples_app.command("export")
+@examples_app.command("export", cls=Command)
 @friendly_errors
 def examples_export(
-    model: Path | None = typer.Option(None, "--model", help="A .model bundle."),
-    tag_set: str | None = typer.Option(None, "--set", help="A tag set."),
+    load: Path | None = MODEL_OPTION,
+    tag_set: str | None = SET_OPTION,
     output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here (atomically) instead of stdout."),
     db: Path | None = DB_OPTION,
+    model: Path | None = OLD_MODEL_OPTION,
 ) -> None:
     """Export the feedback examples as JSONL ({text, label, source, meta})."""
-    rows = RunLog(Store(db)).dataset(_target(model, tag_set))
+    rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
     data = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in rows)
     if output is None:
         sys.stdout.write(data)
@@ -86,16 +101,26 @@ def examples_export(
 
 @friendly_errors
 def retrain(
-    model: Path = typer.Argument(..., help="The .model bundle to retrain."),
-    save: Path | None = typer.Option(None, "--save", "-s", help="Where to write it (default: over MODEL, atomically)."),
+    load: Path | None = typer.Option(None, "--load", "-l", help="The .model bundle to retrain."),
+    save: Path | None = typer.Option(
+        None, "--save", "-s", help="Where to write it (default: over --load, atomically)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
     db: Path | None = DB_OPTION,
+    model: Path | None = typer.Argument(None, metavar="MODEL", help="The bundle (same as --load)."),
 ) -> None:
     """Add the feedback examples to the bundle's own, refit the head, save atomically."""
+    model = need(load, "--load", model)
     clf = Classifier.load(model)
     feedback_examples = RunLog(Store(db)).dataset(model_target(clf.model_id))
-    change = clf.retrain_with_feedback(feedback_examples)
+    with Steps("retraining") as steps:
+        clf.on_progress = steps.advance
+        change = clf.retrain_with_feedback(feedback_examples)
     path = clf.save(save or model)
-    out.print(
+    if as_json:
+        write_jsonl([{"path": str(path), **change, "examples": len(clf.examples)}])
+        return
+    say(
         f"retrained {path}: {change['feedback_examples']} feedback example(s) "
         f"({change['added']} new, {change['removed']} withdrawn), {len(clf.examples)} examples in all"
     )

@@ -8,15 +8,17 @@ from pathlib import Path
 import typer
 
 from ..bundle import read_bundle
-from ._common import Table, friendly_errors, out, say
+from ._common import Table, friendly_errors, need, out, say
 
 
 @friendly_errors
 def info(
-    path: Path = typer.Argument(..., help="A .model bundle."),
+    load: Path | None = typer.Option(None, "--load", "-l", help="The .model bundle to describe."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    path: Path | None = typer.Argument(None, metavar="MODEL", help="The bundle (same as --load)."),
 ) -> None:
     """Show a bundle's classes, example counts by source, and embedder."""
+    path = need(load, "--load", path)
     manifest = read_bundle(path).manifest
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import err, friendly_errors
+from ._common import SHOTS_HELP, err, friendly_errors, pick
 from .llm_options import LLMOptions, llm_options
 
 
@@ -14,14 +14,15 @@ from .llm_options import LLMOptions, llm_options
 @llm_options
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     load: list[Path] = typer.Option(
         [], "--load", "-l", help="A .model bundle to serve (repeatable); named by its stem."
     ),
     db: Path | None = typer.Option(None, "--db", help="SQLite database for tag sets (default: user data dir)."),
     max_body: int = typer.Option(1024 * 1024, "--max-body-bytes", min=1024, help="Largest request body accepted."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (responses carry no run ids)."),
-    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM in /tag."),
+    shots: int = typer.Option(5, "--shots", "-k", min=0, help=SHOTS_HELP),
+    k: int | None = typer.Option(None, "--k", min=0, hidden=True),
     llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
@@ -30,6 +31,7 @@ def serve(
     """
     import uvicorn
 
+    k = pick(shots, k)
     from ..service import create_app, model_names
 
     config = llm.resolve()

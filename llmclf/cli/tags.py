@@ -11,16 +11,16 @@ from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store, read_tag_file
-from ._common import Table, friendly_errors, notice, out, safe, say, warn, write_jsonl
+from ._common import SHOTS_HELP, Command, Group, Table, friendly_errors, notice, out, pick, safe, say, warn, write_jsonl
 from .classify import gather_texts
 from .llm_options import LLMOptions, llm_options
 
-app = typer.Typer(help="Manage tag sets (id, name, instructions) in the database.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Manage tag sets (id, name, instructions) in the database.", no_args_is_help=True)
 
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
 
 
-@app.command("add")
+@app.command("add", cls=Command)
 @friendly_errors
 def add(
     set_name: str = typer.Argument(..., metavar="SET"),
@@ -34,7 +34,7 @@ def add(
     say(f"added tag {tag.tag_id} ({tag.name}) to {set_name}")
 
 
-@app.command("import")
+@app.command("import", cls=Command)
 @friendly_errors
 def import_(
     set_name: str = typer.Argument(..., metavar="SET"),
@@ -46,14 +46,24 @@ def import_(
     say(f"imported {len(tags)} tag(s) into {set_name}")
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 @friendly_errors
-def list_(set_name: str | None = typer.Argument(None, metavar="[SET]"), db: Path | None = DB_OPTION) -> None:
+def list_(
+    set_name: str | None = typer.Argument(None, metavar="SET", help="A tag set; without it, every set."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines: one object per set, or per tag."),
+    db: Path | None = DB_OPTION,
+) -> None:
     """List the tag sets, or the tags of one set."""
     store = Store(db)
     if set_name is None:
-        for name in store.tag_sets():
-            say(f"{name} ({len(store.tags(name))} tags)")
+        sets = [{"set": name, "tags": len(store.tags(name))} for name in store.tag_sets()]
+        if as_json:
+            write_jsonl(sets)
+        for row in [] if as_json else sets:
+            say(f"{row['set']} ({row['tags']} tags)")
+        return
+    if as_json:
+        write_jsonl(t.to_dict() for t in store.require_tags(set_name))
         return
     table = Table(title=set_name, title_justify="left")
     for col in ("id", "name", "instructions"):
@@ -63,11 +73,11 @@ def list_(set_name: str | None = typer.Argument(None, metavar="[SET]"), db: Path
     out.print(table)
 
 
-@app.command("remove")
+@app.command("remove", cls=Command)
 @friendly_errors
 def remove(
     set_name: str = typer.Argument(..., metavar="SET"),
-    tag: str | None = typer.Argument(None, metavar="[TAG]", help="Id or name; without it the whole set goes."),
+    tag: str | None = typer.Argument(None, metavar="TAG", help="Id or name; without it the whole set goes."),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Remove a tag (by id or name), or a whole set."""
@@ -98,7 +108,8 @@ def tag(
     max_retries: int = typer.Option(2, "--max-retries", min=0, help="Re-asks after a reply outside the tag set."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="LLM calls at once."),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
-    k: int = typer.Option(5, "--k", min=0, help="Similar feedback examples shown to the LLM."),
+    shots: int = typer.Option(5, "--shots", "-k", min=0, help=SHOTS_HELP),
+    k: int | None = typer.Option(None, "--k", min=0, hidden=True),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log results (no run ids)."),
     llm: LLMOptions = LLMOptions(),
     db: Path | None = DB_OPTION,
@@ -114,6 +125,7 @@ def tag(
     """
     from ..embedding_tagger import tag_texts
 
+    k = pick(shots, k)
     store = Store(db)
     tags = store.require_tags(set_name)
     stream = list(gather_texts(texts or [], [], input_files))

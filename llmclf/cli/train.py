@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, read_class_file
@@ -15,17 +12,7 @@ from ..errors import InputError, LLMError
 from ..examples import Source
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
-from ._common import (
-    Table,
-    err,
-    friendly_errors,
-    notice,
-    out,
-    say,
-    setup_logging,
-    split_pair,
-    warn,
-)
+from ._common import Steps, Table, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
 from .llm_options import LLMOptions, llm_options
 
 
@@ -61,7 +48,7 @@ def train(
         None, "--classes", metavar="FILE", help="YAML or JSON mapping of class name to description."
     ),
     data: list[Path] = typer.Option(
-        [], "--data", metavar="FILE", help="CSV or JSONL of labelled examples (text,label); repeatable."
+        [], "--data", "-d", metavar="FILE", help="CSV or JSONL of labelled examples (text,label); repeatable."
     ),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
@@ -78,6 +65,7 @@ def train(
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
+    as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON on stdout."),
 ) -> None:
     """Train a classifier from class descriptions and/or examples."""
     setup_logging(verbose)
@@ -105,19 +93,22 @@ def train(
         notice(
             f"no LLM configured: training from class descriptions and your examples only; to add one, {HOW_TO_CONFIGURE}"
         )
-        clf.prompt_train()
+        with Steps("embedding examples") as steps:
+            clf.on_progress = steps.advance
+            clf.prompt_train()
     else:
         from ..llm.generate import LLMGenerator  # pydantic and instructor: only when an LLM is used
 
-        with generation_progress(len(clf.descriptions)) as on_done:
+        with Steps("LLM writing examples", len(clf.descriptions)) as steps:
             clf.generator = LLMGenerator(
                 config,
                 clf.embedder_,
                 examples_per_class=examples_per_class,
                 concurrency=concurrency,
                 cache=None if no_cache else GenerationCache(),
-                on_class_done=on_done,
+                on_class_done=lambda _name: steps.advance(1),
             )
+            clf.on_progress = steps.add("embedding examples")
             clf.prompt_train()
         report_generation(clf, config)
         generation = clf.report.generation
@@ -133,21 +124,33 @@ def train(
             f"calibrated on {cal['held_out']} held-out examples: temperature {cal['temperature']:.3f}, "
             f"log-loss {cal['nll_before']:.3f} -> {cal['nll_after']:.3f}"
         )
+    if as_json:
+        write_jsonl([train_report(clf, path)])
+        return
     print_summary(clf)
     say(f"saved {path} ({len(clf.class_names)} classes, {len(clf.examples)} examples)")
 
 
-@contextmanager
-def generation_progress(total: int) -> Iterator[Callable[[str], None]]:
-    """One progress bar across classes, on stderr, only when stderr is a terminal."""
-    if not err.is_terminal:
-        yield lambda _name: None
-        return
-    with Progress(
-        TextColumn("LLM writing examples"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    ) as progress:
-        task = progress.add_task("generate", total=total)
-        yield lambda _name: progress.advance(task)
+def train_report(clf: Classifier, path: Path) -> dict:
+    generation = clf.report.generation
+    return {
+        "path": str(path),
+        "model_id": clf.model_id,
+        "classes": clf.class_names,
+        "examples": len(clf.examples),
+        "counts": clf.report.counts,
+        "llm": None
+        if generation is None
+        else {
+            "model": generation.model,
+            "calls": generation.calls,
+            "cached": generation.cached,
+            "failed": generation.failed,
+            "short": generation.short,
+        },
+        "calibration": clf.calibration,
+        "notes": clf.report.notes,
+    }
 
 
 def report_generation(clf: Classifier, config: LLMConfig) -> None:
@@ -157,6 +160,13 @@ def report_generation(clf: Classifier, config: LLMConfig) -> None:
         f"LLM {generation.model} at {config.endpoint}: {made} synthetic examples, "
         f"{generation.calls} LLM call(s), {generation.cached} reply(ies) from cache"
     )
+    if generation.failed and not generation.calls and len(generation.failed) == len(clf.descriptions):
+        reasons = set(generation.failed.values())
+        warn(
+            f"the LLM endpoint {config.endpoint} never answered ({reasons.pop() if len(reasons) == 1 else 'see above'}):"
+            " NO synthetic data; this bundle was trained from descriptions and your examples only"
+        )
+        return
     for name, reason in sorted(generation.failed.items()):
         warn(f"class {name!r} got no synthetic data: {reason}")
     for name, got in sorted(generation.short.items()):

@@ -33,7 +33,7 @@ class LLMUnreachable(LLMError):
 class StructuredLLM(Protocol):
     model: str | None
     endpoint: str
-    requests: int  # chat-completion requests sent, retries and re-asks included
+    requests: int  # chat-completion requests that got an HTTP answer, retries and re-asks included
 
     async def resolve_model(self) -> str: ...
 
@@ -66,13 +66,14 @@ class OpenAICompatibleLLM:
         self.endpoint = config.endpoint
         self.requests = 0
 
-        async def count(request: httpx.Request) -> None:
-            if request.url.path.endswith("/chat/completions"):
+        async def count(response: httpx.Response) -> None:
+            # Only answered calls count: a refused connection or a timeout got no answer.
+            if response.request.url.path.endswith("/chat/completions"):
                 self.requests += 1
 
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
-            event_hooks={"request": [count]},
+            event_hooks={"response": [count]},
         )
         self._openai = AsyncOpenAI(
             base_url=config.base_url, api_key=config.api_key, max_retries=config.max_retries, http_client=self._http
