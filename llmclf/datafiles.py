@@ -9,6 +9,7 @@ anything else as plain text, one item a line. Every problem becomes an
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +17,30 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["iter_labelled", "iter_texts", "read_class_file"]
+__all__ = ["check_readable", "iter_labelled", "iter_text_rows", "iter_texts", "not_utf8", "read_class_file"]
 
 TEXT_KEYS = ("text", "sentence", "content", "input")
 LABEL_KEYS = ("label", "class", "category", "output")
 
 
-def _open(path: str | Path):
+MAX_CLASS_FILE_BYTES = 10 * 1024**2  # a class file is a few KB; a bigger one is a mistake or an attack
+
+
+def check_readable(path: str | Path) -> Path:
+    """``path`` if it can be read as a stream: a file, a FIFO or ``<(...)``; a one-line error otherwise."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"file not found: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file")
+    return path
+
+
+def _open(path: str | Path):
+    path = check_readable(path)
     try:
-        return open(path, encoding="utf-8", newline="")
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would glue itself to the first header
+        return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -55,24 +66,35 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         record = json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+                    except RecursionError:
+                        raise InputError(f"{path}:{n}: JSON nested too deeply") from None
                     if not isinstance(record, dict):
                         raise InputError(f"{path}:{n}: expected a JSON object")
-                    yield n, record
+                    yield n, {_column(k): v for k, v in record.items()}
             else:
                 reader = csv.DictReader(fh, delimiter="\t" if kind == "tsv" else ",")
                 for record in reader:
-                    yield reader.line_num, record
+                    yield reader.line_num, {_column(k): v for k, v in record.items() if k is not None}
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from None
 
 
+def _column(name: str) -> str:
+    """Headers match whatever their case and spacing: ``Text``, `` LABEL ``."""
+    return str(name).strip().lower()
+
+
 def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: int, what: str) -> str:
     for key in keys:
         if key in record and record[key] is not None:
-            return str(record[key])
-    raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)})")
+            value = record[key]
+            if isinstance(value, dict | list):
+                raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
+            return str(value)
+    found = ", ".join(repr(k) for k in record) or "none"
+    raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found})")
 
 
 def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
@@ -90,24 +112,103 @@ def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
 def iter_texts(path: str | Path) -> Iterator[str]:
     """Texts from a CSV/JSONL file with a text column, or from a plain file, one a line.
 
-    Blank lines of a plain file are skipped; a row with an empty text in a
-    CSV/JSONL file is an error, since it is a record the user meant to send.
+    Blank lines of a plain file are skipped; any row that cannot be read is an
+    InputError (see :func:`iter_text_rows` to go on past such rows).
+    """
+    for text, error in iter_text_rows(path):
+        if error is not None:
+            raise InputError(error)
+        yield text
+
+
+def iter_text_rows(path: str | Path) -> Iterator[tuple[str | None, str | None]]:
+    """``(text, None)`` for each text, or ``(None, why)`` for a row that cannot be read, so a caller can go on.
+
+    A missing or unreadable file is still an InputError at once.
     """
     if _kind(path) == "txt":
-        fh = _open(path)
-        try:
-            with fh:
-                for line in fh:
-                    if line.strip():
-                        yield line.rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        with _open_lenient(path) as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                text = line.rstrip("\r\n")
+                yield (None, f"{path}:{n}: not UTF-8 text") if not_utf8(text) else (text, None)
         return
-    for n, record in _records(path):
+    kind = _kind(path)
+    with _open_lenient(path) as fh:
+        if kind == "jsonl":
+            rows = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
+            for n, line in rows:
+                yield _jsonl_text(path, n, line)
+            return
+        try:
+            reader = csv.DictReader(fh, delimiter="\t" if kind == "tsv" else ",")
+            for record in reader:
+                yield _row_text(path, reader.line_num, {_column(k): v for k, v in record.items() if k is not None})
+        except csv.Error as exc:
+            yield None, f"{path}: malformed CSV ({exc}); reading stopped there"
+
+
+def _jsonl_text(path: str | Path, n: int, line: str) -> tuple[str | None, str | None]:
+    if not_utf8(line):
+        return None, f"{path}:{n}: not UTF-8 text"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"{path}:{n}: not valid JSON ({exc.msg})"
+    except RecursionError:
+        return None, f"{path}:{n}: JSON nested too deeply"
+    if not isinstance(record, dict):
+        return None, f"{path}:{n}: expected a JSON object"
+    return _row_text(path, n, {_column(k): v for k, v in record.items()})
+
+
+def _row_text(path: str | Path, n: int, record: dict[str, Any]) -> tuple[str | None, str | None]:
+    try:
         text = _pick(record, TEXT_KEYS, path, n, "text")
-        if not text.strip():
-            raise InputError(f"{path}:{n}: text is empty")
-        yield text
+    except InputError as exc:
+        return None, str(exc)
+    if not_utf8(text):
+        return None, f"{path}:{n}: not UTF-8 text"
+    if not text.strip():
+        return None, f"{path}:{n}: text is empty"
+    return text, None
+
+
+def not_utf8(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (decoded with surrogateescape, as stdin and argv are)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _open_lenient(path: str | Path):
+    """Open for reading with undecodable bytes kept as surrogates, so one bad line cannot end the file."""
+    path = check_readable(path)
+    try:
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+@functools.cache
+def _no_alias_loader():
+    import yaml  # only when a class file is read
+
+    class NoAliasLoader(yaml.SafeLoader):
+        """YAML's safe loader without anchors and aliases: a 330-byte "billion laughs" cannot expand to gigabytes."""
+
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "YAML aliases (*name) are not allowed in a class file", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
 
 
 def read_class_file(path: str | Path) -> dict[str, str]:
@@ -121,12 +222,16 @@ def read_class_file(path: str | Path) -> dict[str, str]:
             raw = fh.read()
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+    if len(raw) > MAX_CLASS_FILE_BYTES:
+        raise InputError(f"{path}: a class file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused")
     import yaml
 
     try:
-        data = json.loads(raw) if Path(path).suffix.lower() == ".json" else yaml.safe_load(raw)
+        data = json.loads(raw) if Path(path).suffix.lower() == ".json" else yaml.load(raw, Loader=_no_alias_loader())
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot parse class file ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise InputError(f"{path}: cannot parse class file (nested too deeply)") from None
     if isinstance(data, list):
         try:
             data = {str(item["name"]): item.get("description") for item in data}

@@ -6,12 +6,13 @@ service can turn it into a one-line message without a traceback::
     LlmclfError
      ├── InputError    malformed class spec, unreadable file, empty text, unknown class
      ├── BundleError   a .model file that is missing, corrupt, unsafe or from a newer llmclf
+     ├── StoreError    the SQLite database failed (full disk, locked, corrupt, read-only)
      └── LLMError      an LLM endpoint that refused our credentials or failed after retries
 """
 
 import re
 
-__all__ = ["BundleError", "InputError", "LLMError", "LlmclfError", "redact"]
+__all__ = ["BundleError", "InputError", "LLMError", "LlmclfError", "StoreError", "redact"]
 
 _URL = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s@'\"]*@)?(?P<rest>[^\s?#'\"]*)(?P<query>\?[^\s#'\"]*)?"
@@ -39,6 +40,10 @@ class InputError(LlmclfError, ValueError):
 
 class BundleError(LlmclfError):
     """A model bundle could not be written or safely read."""
+
+
+class StoreError(LlmclfError):
+    """A database operation failed; the message names the database and SQLite's cause."""
 
 
 class LLMError(LlmclfError):

@@ -27,7 +27,36 @@ from .errors import InputError
 from .examples import Example, Source
 from .store import Store
 
-__all__ = ["FeedbackOutcome", "FewShot", "RunLog", "model_target", "set_target", "uuid7"]
+__all__ = [
+    "FeedbackOutcome",
+    "FewShot",
+    "RunLog",
+    "logging_enabled",
+    "model_target",
+    "set_logging",
+    "set_target",
+    "uuid7",
+]
+
+
+def _logs_off_flag():
+    from .paths import user_data_dir
+
+    return user_data_dir() / "logs-off"
+
+
+def logging_enabled() -> bool:
+    """Whether predictions are logged by default (``llmclf logs off`` turns it off, as in ``llm``)."""
+    return not _logs_off_flag().exists()
+
+
+def set_logging(on: bool) -> None:
+    flag = _logs_off_flag()
+    if on:
+        flag.unlink(missing_ok=True)
+    else:
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
 
 
 def uuid7() -> str:
@@ -73,18 +102,26 @@ class RunLog:
         labels: Sequence[str],
         records: Sequence[tuple[str, Any, dict[str, float] | None]],
     ) -> list[str]:
-        """Log (text, prediction, probabilities) records in one transaction; returns their run ids."""
+        """Log (text, prediction, probabilities) records in one transaction; returns their run ids.
+
+        A row keeps what feedback needs: the text, the prediction and the top
+        :data:`KEPT_PROBABILITIES` probabilities; the label list is stored once
+        per distinct set of labels and referenced.
+        """
         ids = [uuid7() for _ in records]
         now = _now()
         allowed = json.dumps(list(labels), ensure_ascii=False)
-        self.store.write_many(
-            "INSERT INTO runs (run_id, created_at, kind, target, source, text, prediction, probabilities, labels)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (rid, now, kind, target, source, text, json.dumps(pred, ensure_ascii=False), json.dumps(probs), allowed)
-                for rid, (text, pred, probs) in zip(ids, records, strict=True)
-            ],
-        )
+        with self.store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO label_sets (labels) VALUES (?)", (allowed,))
+            (label_set,) = db.execute("SELECT id FROM label_sets WHERE labels = ?", (allowed,)).fetchone()
+            db.executemany(
+                "INSERT INTO runs (run_id, created_at, kind, target, source, text, prediction, probabilities, labels,"
+                " label_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
+                [
+                    (rid, now, kind, target, source, text, json.dumps(pred, ensure_ascii=False), _top(probs), label_set)
+                    for rid, (text, pred, probs) in zip(ids, records, strict=True)
+                ],
+            )
         return ids
 
     def log_tags(self, set_name: str, names: Sequence[str], results: Sequence[Any], multi: bool) -> None:
@@ -100,8 +137,9 @@ class RunLog:
 
     def run(self, run_id: str) -> dict[str, Any]:
         rows = self.store.read(
-            "SELECT run_id, created_at, kind, target, source, text, prediction, probabilities, labels"
-            " FROM runs WHERE run_id = ?",
+            "SELECT r.run_id, r.created_at, r.kind, r.target, r.source, r.text, r.prediction, r.probabilities,"
+            " COALESCE(l.labels, r.labels) FROM runs r LEFT JOIN label_sets l ON l.id = r.label_set"
+            " WHERE r.run_id = ?",
             (run_id,),
         )
         if not rows:
@@ -161,6 +199,73 @@ class RunLog:
 
     def count(self) -> int:
         return self.store.read("SELECT COUNT(*) FROM feedback")[0][0]
+
+    def recent(self, n: int = 20, target: str | None = None) -> list[dict[str, Any]]:
+        """The ``n`` newest runs, newest first, with their feedback if any."""
+        where, params = ("WHERE r.target = ?", (target,)) if target else ("", ())
+        rows = self.store.read(
+            "SELECT r.run_id, r.created_at, r.kind, r.target, r.source, r.text, r.prediction, r.probabilities,"
+            f" f.score, f.correction FROM runs r LEFT JOIN feedback f USING (run_id) {where}"
+            " ORDER BY r.run_id DESC LIMIT ?",
+            (*params, n),
+        )
+        keys = (
+            "run_id",
+            "created_at",
+            "kind",
+            "target",
+            "source",
+            "text",
+            "prediction",
+            "probabilities",
+            "score",
+            "correction",
+        )
+        out = []
+        for row in rows:
+            run = dict(zip(keys, row, strict=True))
+            for key in ("prediction", "probabilities"):
+                run[key] = json.loads(run[key]) if run[key] is not None else None
+            out.append(run)
+        return out
+
+    def status(self) -> dict[str, Any]:
+        runs, oldest, newest = self.store.read("SELECT COUNT(*), MIN(created_at), MAX(created_at) FROM runs")[0]
+        size = sum(p.stat().st_size for p in self.store.path.parent.glob(self.store.path.name + "*") if p.is_file())
+        return {
+            "path": str(self.store.path),
+            "logging": logging_enabled(),
+            "runs": runs,
+            "feedback": self.count(),
+            "oldest": oldest,
+            "newest": newest,
+            "bytes": size,
+        }
+
+    def prune(self, before: datetime, keep_feedback: bool = True) -> int:
+        """Delete runs logged before ``before``; runs with feedback stay unless ``keep_feedback`` is False.
+
+        Runs with feedback are the feedback dataset: pruning them changes what ``retrain`` learns.
+        """
+        cutoff = before.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        keep = " AND run_id NOT IN (SELECT run_id FROM feedback)" if keep_feedback else ""
+        with self.store.transaction() as db:
+            if not keep_feedback:
+                db.execute(
+                    "DELETE FROM feedback WHERE run_id IN (SELECT run_id FROM runs WHERE created_at < ?)", (cutoff,)
+                )
+            removed = db.execute(f"DELETE FROM runs WHERE created_at < ?{keep}", (cutoff,)).rowcount
+        return removed
+
+
+KEPT_PROBABILITIES = 5  # per logged run: enough to review a prediction, ~100 bytes instead of one per class
+
+
+def _top(probabilities: dict[str, float] | None) -> str | None:
+    if probabilities is None:
+        return None
+    top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:KEPT_PROBABILITIES]
+    return json.dumps(dict(top), ensure_ascii=False, allow_nan=False)
 
 
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:

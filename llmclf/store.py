@@ -8,6 +8,7 @@ connection guarded by a lock (one writer path).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, StoreError
 from .paths import user_data_dir
 
 __all__ = ["MIGRATIONS", "Store", "Tag", "default_db_path"]
@@ -86,6 +87,14 @@ def m002_runs_and_feedback(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_label_sets(db: sqlite3.Connection) -> None:
+    """Labels once per model or tag set, not on every run (77 labels were ~1.5 KB a row)."""
+    db.execute("CREATE TABLE label_sets (id INTEGER PRIMARY KEY, labels TEXT NOT NULL UNIQUE)")
+    db.execute("ALTER TABLE runs ADD COLUMN label_set INTEGER REFERENCES label_sets (id)")
+    db.execute("CREATE INDEX runs_created ON runs (created_at)")
+
+
 def default_db_path() -> Path:
     return user_data_dir() / "llmclf.db"
 
@@ -116,38 +125,55 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
-            raise InputError(f"cannot open database {self.path}: {exc}") from None
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._migrate()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on the one writer path: all of it, or none."""
-        with self._lock:
+        """One transaction on the one writer path: all of it, or none.
+
+        A failed ROLLBACK (SQLite has often rolled back already, as on a full disk)
+        never hides the error that caused it; SQLite errors become one StoreError.
+        """
+        with self._lock, self._errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: {exc}") from None
+
     def _migrate(self) -> None:
-        version = self.read("PRAGMA user_version")[0][0]
-        if version > len(MIGRATIONS):
-            raise InputError(f"database {self.path} is from a newer llmclf (schema {version}); upgrade llmclf")
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as db:
+        """Bring the schema up to date inside one write transaction.
+
+        The version is read under BEGIN IMMEDIATE, so several processes opening one
+        fresh file at once take turns: the first migrates, the others see it done.
+        """
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise InputError(f"database {self.path} is from a newer llmclf (schema {version}); upgrade llmclf")
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
                 step(db)
                 db.execute(f"PRAGMA user_version = {number}")
 
     def write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
         """Run one write statement in its own transaction, on the one writer path."""
-        with self._lock:
+        with self._lock, self._errors():
             return self._db.execute(sql, tuple(params))
 
     def write_many(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
@@ -156,7 +182,7 @@ class Store:
             db.executemany(sql, [tuple(r) for r in rows])
 
     def read(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._errors():
             return self._db.execute(sql, tuple(params)).fetchall()
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -133,8 +134,10 @@ def test_train_from_class_file_and_data_file(tmp_path):
         (["classify", "--load", "{bundle}"], "no texts to classify"),
         (["classify", "--load", "missing.model", "woof"], "model bundle not found: missing.model"),
         (["classify", "--load", "{corrupt}", "woof"], "corrupt or truncated"),
-        (["classify", "--load", "{bundle}", "--input", "{latin1}"], "is not UTF-8 text"),
-        (["classify", "--load", "{bundle}", "--input", "{emptyrow}"], "emptyrow.jsonl:2: text is empty"),
+        (["classify", "--load", "{bundle}", "--input", "{folder}"], "is a folder, not a file"),
+        (["classify", "--load", "{bundle}", "caf\udce9"], "text 1 is not UTF-8"),
+        (["train", "--class", "a\udcff: x", "--class", DOG], "is not UTF-8 text"),
+        (["train", "--classes", "{bomb}", "--class", DOG], "aliases (*name) are not allowed"),
         (["info", "{corrupt}"], "corrupt or truncated"),
     ],
 )
@@ -146,7 +149,16 @@ def test_bad_input_exits_2_with_one_line(args, message, pets_bundle, tmp_path, m
     latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     emptyrow = tmp_path / "emptyrow.jsonl"
     emptyrow.write_text('{"text": "woof"}\n{"text": ""}\n', encoding="utf-8")
-    paths = {"bundle": pets_bundle, "corrupt": corrupt, "latin1": latin1, "emptyrow": emptyrow}
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text('a: &a ["lol", "lol"]\nb: &b [*a, *a]\nc: [*b, *b]\n', encoding="utf-8")
+    paths = {
+        "bundle": pets_bundle,
+        "corrupt": corrupt,
+        "latin1": latin1,
+        "emptyrow": emptyrow,
+        "folder": tmp_path,
+        "bomb": bomb,
+    }
     args = [a.format(**paths) for a in args]
     result = runner.invoke(app, args, input="")
     assert result.exit_code == 2, result.output
@@ -154,6 +166,54 @@ def test_bad_input_exits_2_with_one_line(args, message, pets_bundle, tmp_path, m
     assert "Traceback" not in result.output
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
+
+
+def test_unreadable_rows_get_error_records_and_the_rest_are_classified(pets_bundle, tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(
+        b'{"text": "woof"}\n{"text": ""}\nnot json\n{"Text": "meow"}\n{"text": "caf\xe9"}\n{"body": "x"}\n{"text": "woof woof"}\n'
+    )
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(mixed)])
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["prediction"] for r in records] == ["dog", None, None, "cat", None, None, "dog"]
+    errors = [r["error"] for r in records if r["prediction"] is None]
+    assert errors[0].endswith("mixed.jsonl:2: text is empty") and "not valid JSON" in errors[1]
+    assert "not UTF-8" in errors[2] and "found: 'body'" in errors[3]
+    assert "4 of 7 input row(s) could not be read" in result.stderr
+    stdin = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log"], input=b"woof\ncaf\xe9\nmeow\n")
+    assert stdin.exit_code == 1
+    assert [json.loads(x)["prediction"] for x in stdin.stdout.splitlines()] == ["dog", None, "cat"]
+
+
+def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
+    data = tmp_path / "excel.csv"
+    data.write_bytes("Text,Label\r\nwoof,dog\r\nmeow,cat\r\n".encode("utf-8-sig"))
+    classified = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(data)])
+    assert classified.exit_code == 0, classified.output
+    assert [json.loads(x)["prediction"] for x in classified.stdout.splitlines()] == ["dog", "cat"]
+    model = tmp_path / "m.model"
+    assert runner.invoke(app, ["train", "--data", str(data), "--save", str(model)]).exit_code == 0
+    assert list(Classifier.load(model).classes_) == ["cat", "dog"]
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("Body,Kind\nwoof,dog\nmeow,cat\n", encoding="utf-8")
+    failed = runner.invoke(app, ["train", "--data", str(wrong), "--save", str(model)])
+    assert failed.exit_code == 2 and "found: 'body', 'kind'" in failed.stderr
+
+
+def test_process_substitution_and_fifos_are_read(pets_bundle, tmp_path):
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m llmclf classify --load {pets_bundle} --no-log --input <(printf 'woof\\nmeow\\n')",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LLMCLF_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(x)["prediction"] for x in result.stdout.splitlines()] == ["dog", "cat"]
 
 
 def test_real_subprocess_end_to_end(tmp_path):

@@ -277,6 +277,10 @@ def setup_logging(verbose: bool) -> None:
 
 def split_pair(value: str, flag: str, what: str) -> tuple[str, str]:
     """Parse ``NAME:VALUE`` as given to ``--class`` or ``--train``."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{flag} {printable(value)!r} is not UTF-8 text") from None
     if ":" not in value:
         raise InputError(f"{flag} {value!r} must look like NAME:{what.upper()} (no colon found)")
     name, _, rest = value.partition(":")

@@ -15,6 +15,7 @@ from . import embedders as _embedders
 from . import evaluate as _evaluate
 from . import feedback as _feedback
 from . import info as _info
+from . import logs as _logs
 from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
@@ -39,6 +40,7 @@ app.command("serve", cls=Command)(_serve.serve)
 app.command("feedback", cls=Command)(_feedback.feedback)
 app.add_typer(_feedback.examples_app, name="examples")
 app.command("retrain", cls=Command)(_feedback.retrain)
+app.add_typer(_logs.app, name="logs")
 
 
 def _version(value: bool) -> None:

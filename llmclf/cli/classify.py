@@ -15,9 +15,9 @@ import typer
 from rich.text import Text
 
 from ..classifier import Classifier, Prediction
-from ..datafiles import iter_texts
-from ..errors import InputError
-from ..feedback import RunLog, few_shot_for, model_target
+from ..datafiles import check_readable, iter_text_rows, not_utf8
+from ..errors import InputError, StoreError
+from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
 from ._common import (
@@ -35,33 +35,42 @@ from ._common import (
 )
 from .llm_options import LLMOptions, llm_options
 
-
-def _stdin_texts() -> Iterator[str]:
-    stream = sys.stdin
-    try:
-        for line in stream:
-            if line.strip():
-                yield line.rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"standard input is not UTF-8 text (bad byte at offset {exc.start})") from None
+Row = tuple[str | None, str | None]  # (text, None), or (None, why this row could not be read)
 
 
-def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> Iterator[str]:
-    """Arguments and --data first (checked up front), then files, then stdin."""
+def _stdin_rows() -> Iterator[Row]:
+    """Lines of stdin, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not the run."""
+    stream = getattr(sys.stdin, "buffer", None)
+    lines = (b.decode("utf-8", "surrogateescape") for b in stream) if stream is not None else sys.stdin
+    for n, line in enumerate(lines, 1):
+        if n == 1:
+            line = line.removeprefix("\ufeff")
+        if line.strip():
+            text = line.rstrip("\r\n")
+            yield (None, f"standard input line {n}: not UTF-8 text") if not_utf8(text) else (text, None)
+
+
+def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> Iterator[Row]:
+    """Arguments and --data first (checked up front), then files, then stdin.
+
+    Arguments are checked before anything is printed; a row of a file or of
+    stdin that cannot be read comes through as ``(None, why)``.
+    """
     given = [*texts, *data]
     wants_stdin = "-" in given or (not given and not input_files and stdin_is_piped())
     literal = [t for t in given if t != "-"]
     for i, text in enumerate(literal, 1):
+        if not_utf8(text):
+            raise InputError(f"text {i} is not UTF-8")
         if not text.strip():
             raise InputError(f"text {i} is empty")
     for path in input_files:  # fail on a missing file before printing anything
-        if not path.is_file():
-            raise InputError(f"file not found: {path}")
+        check_readable(path)
     if not literal and not input_files and not wants_stdin:
         raise InputError("no texts to classify: give them as arguments, with --input FILE, or on stdin")
-    sources: list[Iterable[str]] = [literal, *(iter_texts(p) for p in input_files)]
+    sources: list[Iterable[Row]] = [[(t, None) for t in literal], *(iter_text_rows(p) for p in input_files)]
     if wants_stdin:
-        sources.append(_stdin_texts())
+        sources.append(_stdin_rows())
     return itertools.chain.from_iterable(sources)
 
 
@@ -70,8 +79,10 @@ def count_texts(texts: list[str], data: list[str], input_files: list[Path]) -> i
     given = [*texts, *data]
     if "-" in given or (not given and not input_files and stdin_is_piped()) or not err.is_terminal:
         return None
+    if not all(Path(p).is_file() for p in input_files):
+        return None  # a FIFO or <(...) can be read only once
     try:
-        return len(given) + sum(sum(1 for _ in iter_texts(p)) for p in input_files)
+        return len(given) + sum(sum(1 for _ in iter_text_rows(p)) for p in input_files)
     except (InputError, OSError):
         return None  # the real read reports it
 
@@ -82,13 +93,16 @@ def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def render_table(predictions: list[Prediction], top_n: int) -> Table:
+def render_table(predictions: list[Prediction | str], top_n: int) -> Table:
     table = Table(show_lines=False)
     table.add_column("text", overflow="fold", max_width=60)
     table.add_column("prediction", style="bold")
     table.add_column(f"top {top_n} probabilities", overflow="fold")
     table.add_column("run id", style="dim")
     for p in predictions:
+        if isinstance(p, str):  # an input row that could not be read
+            table.add_row("", safe(f"error: {p}", "red"), "", "")
+            continue
         probs = "  ".join(f"{name} {value:.3f}" for name, value in list(p.probabilities.items())[:top_n])
         label = safe(p.label) if p.label is not None else Text("(below threshold)", style="dim")
         table.add_row(p.text, label, probs, p.extra.get("run_id", ""))
@@ -127,6 +141,11 @@ def classify(
     """Classify texts with a trained bundle (optionally cascading unsure ones to an LLM).
 
     Output: a table on a terminal; JSON Lines when piped or with --json, one record a line.
+
+    An input row that cannot be read (bad JSON, no text column, an empty text,
+    bytes that are not UTF-8) gets an error record in its place and the rest are
+    still classified; the exit status is then 1. Bad arguments stop everything
+    before any output (exit 2).
     """
     k = pick(shots, k)
     stream = gather_texts(texts or [], data, input_files)
@@ -137,6 +156,7 @@ def classify(
         if config is None:
             raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
     clf = Classifier.load(load)
+    no_log = no_log or not logging_enabled()
     store = None if no_log and config is None else open_run_store(db)
     runs = None if no_log or store is None else RunLog(store)
     target = model_target(clf.model_id)
@@ -146,39 +166,51 @@ def classify(
         cascade = CascadeCounter(config, concurrency, few_shot)
     jsonl = as_json or not out.is_terminal
     shown = top_n if jsonl else (top_n or 3)  # JSON carries every class unless --top-n; the table shows 3
+    seen = bad = 0
     with Steps("classifying", total) as steps:
         clf.on_progress = steps.advance
-        seen = 0
         for batch in batched(stream, batch_size):
             seen += len(batch)
-            if cascade is not None:
-                predictions = cascade.run(clf, batch, cascade_below, shown, threshold)
-            else:
-                predictions = clf.classify(batch, threshold=threshold, top_n=shown)
-            if runs is not None:
+            good = [text for text, error in batch if error is None]
+            predictions = []
+            if good and cascade is not None:
+                predictions = cascade.run(clf, good, cascade_below, shown, threshold)
+            elif good:
+                predictions = clf.classify(good, threshold=threshold, top_n=shown)
+            if runs is not None and predictions:
                 records = [(p.text, p.label, p.probabilities) for p in predictions]
                 for p, run_id in zip(
                     predictions, runs.log("classify", target, str(load), clf.class_names, records), strict=True
                 ):
                     p.extra["run_id"] = run_id
+            answers = iter(predictions)
+            merged = [next(answers) if error is None else error for _, error in batch]
+            bad += len(batch) - len(good)
             if jsonl:
-                steps.write_jsonl(p.to_dict() for p in predictions)
+                steps.write_jsonl(p.to_dict() if isinstance(p, Prediction) else error_record(p) for p in merged)
             else:
-                steps.print(render_table(predictions, shown))
+                steps.print(render_table(merged, shown))
     if not seen:
         raise InputError("no texts to classify: the input held no non-blank line")
     if cascade is not None:
         notice(
-            f"cascade: {cascade.sent} of {seen} text(s) went to the LLM (top probability below {cascade_below})"
+            f"cascade: {cascade.sent} of {seen - bad} text(s) went to the LLM (top probability below {cascade_below})"
             + (f"; {cascade.failed} failed there and fell back to the head" if cascade.failed else "")
         )
+    if bad:
+        warn(f"{bad} of {seen} input row(s) could not be read; their records carry the error, the rest were classified")
+        raise typer.Exit(1)
+
+
+def error_record(why: str) -> dict:
+    return {"text": None, "prediction": None, "probabilities": None, "error": why}
 
 
 def open_run_store(db: Path | None) -> Store | None:
     """The run log; if the default one cannot be opened (say, a read-only home), classify still works."""
     try:
         return Store(db)
-    except InputError as exc:
+    except (InputError, StoreError) as exc:
         if db is not None:
             raise
         warn(f"run log unavailable, predictions carry no run ids: {exc}")

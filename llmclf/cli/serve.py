@@ -32,9 +32,12 @@ def serve(
     import uvicorn
 
     k = pick(shots, k)
+    from ..feedback import logging_enabled
     from ..service import create_app, model_names
 
     config = llm.resolve()
-    app = create_app(model_names(load), db=db, llm=config, max_body_bytes=max_body, log_runs=not no_log, k=k)
+    app = create_app(
+        model_names(load), db=db, llm=config, max_body_bytes=max_body, log_runs=not no_log and logging_enabled(), k=k
+    )
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -8,7 +8,7 @@ import typer
 
 from ..embedding import get_embedder
 from ..errors import InputError
-from ..feedback import RunLog, few_shot_for, set_target
+from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store, read_tag_file
 from ._common import SHOTS_HELP, Command, Group, Table, friendly_errors, notice, out, pick, safe, say, warn, write_jsonl
@@ -128,7 +128,11 @@ def tag(
     k = pick(shots, k)
     store = Store(db)
     tags = store.require_tags(set_name)
-    stream = list(gather_texts(texts or [], [], input_files))
+    rows = list(gather_texts(texts or [], [], input_files))
+    for _, error in rows:
+        if error is not None:
+            raise InputError(error)  # nothing has been tagged yet: fix the input and run again
+    stream = [text for text, _ in rows]
     if not stream:
         raise InputError("no texts to tag")
     config = None if offline else llm.resolve()
@@ -152,7 +156,7 @@ def tag(
         max_retries=max_retries,
         concurrency=concurrency,
     )
-    if not no_log:
+    if not no_log and logging_enabled():
         RunLog(store).log_tags(set_name, [t.name for t in tags], results, multi)
     if as_json or not out.is_terminal:
         write_jsonl(r.to_dict() for r in results)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from .._version import __version__
 from ..classifier import Classifier
 from ..embedding import get_embedder
-from ..errors import InputError, LLMError
+from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, few_shot_for, model_target, set_target
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
@@ -121,6 +121,11 @@ def create_app(
     @app.exception_handler(InputError)
     async def _input_error(_request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse({"error": "storage unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(LLMError)
     async def _llm_error(_request: Request, exc: LLMError) -> JSONResponse:

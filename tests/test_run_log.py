@@ -1,0 +1,87 @@
+"""The run log: compact rows, `llmclf logs`, first use by many processes, and a full disk."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf.cli import app
+from llmclf.errors import StoreError
+from llmclf.feedback import RunLog
+from llmclf.store import Store
+
+runner = CliRunner()
+LABELS = [f"intent_{i:02d}" for i in range(77)]
+
+
+def test_a_run_stores_its_labels_once_and_only_the_top_5_probabilities(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    log = RunLog(store)
+    probs = {label: 1 / 77 for label in LABELS}
+    ids = log.log("classify", "model:m", "m.model", LABELS, [(f"text {i}", "intent_00", probs) for i in range(200)])
+    ids += log.log("classify", "model:m", "m.model", LABELS, [("one more", "intent_01", probs)])
+    assert store.read("SELECT COUNT(*) FROM label_sets")[0][0] == 1
+    (row_bytes,) = store.read("SELECT AVG(length(labels) + length(probabilities) + length(text)) FROM runs")[0]
+    assert row_bytes < 200  # was ~4.5 KB with 77 labels and 77 probabilities on every row
+    run = log.run(ids[-1])
+    assert run["labels"] == LABELS and len(run["probabilities"]) == 5
+    assert log.record(ids[0], correction="intent_76").label == "intent_76"  # every label is still allowed
+    with pytest.raises(Exception, match="not one of this run's labels"):
+        log.record(ids[0], correction="nope")
+
+
+def test_logs_command_path_status_list_on_off_and_prune(pets_bundle, tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    assert runner.invoke(app, ["logs", "path", *db]).stdout.strip() == str(tmp_path / "db.sqlite")
+    run = json.loads(runner.invoke(app, ["classify", "--load", str(pets_bundle), *db, "woof"]).stdout)
+    runner.invoke(app, ["classify", "--load", str(pets_bundle), *db, "meow"])
+    runner.invoke(app, ["feedback", run["run_id"], "--score", "1", *db])
+    status = json.loads(runner.invoke(app, ["logs", "status", "--json", *db]).stdout)
+    assert (status["runs"], status["feedback"], status["logging"]) == (2, 1, True)
+    listed = [json.loads(x) for x in runner.invoke(app, ["logs", "list", "--json", *db]).stdout.splitlines()]
+    assert [r["text"] for r in listed] == ["meow", "woof"] and listed[1]["score"] == 1
+    only = runner.invoke(app, ["logs", "list", "--load", str(pets_bundle), "-n", "1", "--json", *db])
+    assert len(only.stdout.splitlines()) == 1
+
+    assert runner.invoke(app, ["logs", "off"]).exit_code == 0
+    quiet = json.loads(runner.invoke(app, ["classify", "--load", str(pets_bundle), *db, "woof"]).stdout)
+    assert "run_id" not in quiet
+    assert json.loads(runner.invoke(app, ["logs", "status", "--json", *db]).stdout)["logging"] is False
+    assert runner.invoke(app, ["logs", "on"]).exit_code == 0
+
+    pruned = runner.invoke(app, ["logs", "prune", "--older-than", "0s", *db])
+    assert pruned.exit_code == 0 and "deleted 1 run(s)" in pruned.stdout  # the run with feedback stays
+    assert json.loads(runner.invoke(app, ["logs", "status", "--json", *db]).stdout)["runs"] == 1
+    bad = runner.invoke(app, ["logs", "prune", "--older-than", "soon", *db])
+    assert bad.exit_code == 2 and "must look like 30d" in bad.stderr
+
+
+def test_several_processes_opening_one_fresh_database_all_succeed(tmp_path):
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home")}
+    for round_ in range(8):
+        db = tmp_path / f"fresh{round_}.db"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "llmclf", "tags", "list", "--db", str(db)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+            for _ in range(4)
+        ]
+        results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs]
+        assert all(code == 0 for code, _ in results), results
+
+
+def test_a_full_disk_is_one_store_error_naming_the_database_and_the_cause(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store._db.execute("PRAGMA max_page_count = 60")  # the database cannot grow past this: SQLITE_FULL
+    log = RunLog(store)
+    with pytest.raises(StoreError) as caught:
+        for _ in range(200):
+            log.log("classify", "model:m", "m", ["a", "b"], [("x" * 2000, "a", {"a": 0.5, "b": 0.5})] * 20)
+    message = str(caught.value)
+    assert str(tmp_path / "db.sqlite") in message and "full" in message and "rollback" not in message
