@@ -7,9 +7,17 @@ Members:
 * ``head.npz``: the head's arrays, read back with ``allow_pickle=False``;
 * ``examples.jsonl``: every training example with its source.
 
-A bundle from a stranger cannot run code: JSON and plain ``.npz`` arrays are
-all that is ever parsed. Writes go to a temporary file in the same folder and
-are renamed over the target, so an interrupted save leaves the old file.
+A bundle from a stranger cannot run code: JSON and plain ``.npy`` arrays are
+all that is ever parsed. It cannot exhaust memory or time either: every
+member is read streaming up to a ceiling derived from the manifest (the head
+is exactly classes x dim float32s), highly compressed members are refused
+before they are inflated, the manifest is validated by a strict pydantic
+model (:mod:`llmclf.manifest`), array headers are checked before their data
+is read, and NaN, infinite or non-positive numbers are refused. Every failure
+is a :class:`~llmclf.errors.BundleError`.
+
+Writes go to a temporary file in the same folder and are renamed over the
+target, so an interrupted save leaves the old file.
 """
 
 from __future__ import annotations
@@ -21,22 +29,29 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .atomic import atomic_writer
 from .errors import BundleError
-from .examples import Example
+from .examples import Example, Source
 
-__all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "write_bundle"]
+__all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
 
 FORMAT = "llmclf-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HEAD = "head.npz"
 EXAMPLES = "examples.jsonl"
-MAX_MEMBER_BYTES = 2 * 1024**3  # refuse zip bombs before inflating them
+HEAD_ARRAYS = ("coef", "intercept", "temperature")
+
+MAX_MANIFEST_BYTES = 64 * 1024**2
+MAX_EXAMPLES_BYTES = 512 * 1024**2  # ~2 million examples of ordinary length
+MAX_EXAMPLE_LINE = 1024**2
+MAX_RATIO = 100  # inflated / compressed: JSON Lines of text is ~3-10x; a bomb of spaces is ~1000x
+RATIO_FLOOR = 1024**2  # members smaller than this are never refused for their ratio
+NPY_OVERHEAD = 64 * 1024  # headers and zip structure of head.npz around the raw float32 data
 
 
 @dataclass
@@ -71,7 +86,7 @@ def write_bundle(
     }
     try:
         with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False))
             for name, data in members.items():
                 zf.writestr(name, data)
     except OSError as exc:
@@ -79,57 +94,178 @@ def write_bundle(
     return path
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, path: Path, expected: dict[str, Any] | None = None) -> bytes:
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    if not path.exists():
+        raise BundleError(f"model bundle not found: {path}")
+    if path.is_dir():
+        raise BundleError(f"{path} is a folder, not a model bundle")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
+    names = zf.namelist()
+    if len(names) != len(set(names)):
+        zf.close()
+        raise BundleError(f"{path} is not a valid llmclf bundle: a member name appears twice")
+    return zf
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path: Path, limit: int, expected: Any = None) -> bytes:
+    """The member's bytes, read streaming and never more than ``limit`` of them."""
     try:
         info = zf.getinfo(name)
     except KeyError:
         raise BundleError(f"{path} is not a complete llmclf bundle: member {name} is missing") from None
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise BundleError(f"{path}: member {name} is implausibly large ({info.file_size} bytes)")
+    if info.file_size > limit:
+        raise BundleError(f"{path}: member {name} is implausibly large ({info.file_size} bytes, at most {limit})")
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise BundleError(
+            f"{path}: member {name} is compressed {info.file_size // max(info.compress_size, 1)}x: refused"
+        )
     try:
-        data = zf.read(name)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BundleError(f"{path} is corrupt: cannot read {name} ({exc})") from None
-    if expected is not None and hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+    if len(data) > limit:
+        raise BundleError(f"{path}: member {name} inflates past {limit} bytes: refused")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected.sha256:
         raise BundleError(f"{path} is corrupt: {name} does not match its sha256 in the manifest")
+    return data
+
+
+def _parse_manifest(raw: bytes, path: Path):
+    from pydantic import ValidationError
+
+    from .manifest import Manifest
+
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise BundleError(f"{path} is corrupt: manifest.json is not valid JSON") from None
+    except RecursionError:
+        raise BundleError(f"{path} is corrupt: manifest.json is nested too deeply") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BundleError(f"{path} is not an llmclf bundle (manifest has no format {FORMAT!r})")
+    version = data.get("format_version")
+    if type(version) is not int:
+        raise BundleError(f"{path} is corrupt: format_version must be a whole number, not {version!r}"[:300])
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path} has bundle format {version}; this llmclf reads up to {FORMAT_VERSION}: upgrade llmclf"
+        )
+    try:
+        return Manifest.model_validate(data), data
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "manifest"
+        raise BundleError(f"{path} is corrupt: manifest field {where}: {first.get('msg', 'invalid')}"[:500]) from None
+    except RecursionError:
+        raise BundleError(f"{path} is corrupt: manifest.json is nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only the validated manifest: what ``llmclf info`` needs, without inflating the other members."""
+    path = Path(path)
+    with _open_zip(path) as zf:
+        _, data = _parse_manifest(_read_member(zf, MANIFEST, path, MAX_MANIFEST_BYTES), path)
     return data
 
 
 def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"model bundle not found: {path}")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
-    with zf:
-        try:
-            manifest = json.loads(_read_member(zf, MANIFEST, path))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BundleError(f"{path} is corrupt: manifest.json is not valid JSON") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise BundleError(f"{path} is not an llmclf bundle (manifest has no format {FORMAT!r})")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise BundleError(
-                f"{path} has bundle format {version!r}; this llmclf reads up to {FORMAT_VERSION}: upgrade llmclf"
-            )
-        members = manifest.get("members") or {}
+    with _open_zip(path) as zf:
+        manifest, data = _parse_manifest(_read_member(zf, MANIFEST, path, MAX_MANIFEST_BYTES), path)
         for name in (HEAD, EXAMPLES):
-            if name not in members:
+            if name not in manifest.members:
                 raise BundleError(f"{path} is not a complete llmclf bundle: manifest lists no {name}")
-        head_bytes = _read_member(zf, HEAD, path, members[HEAD])
-        examples_bytes = _read_member(zf, EXAMPLES, path, members[EXAMPLES])
+        n, dim = len(manifest.classes), manifest.embedder.dim
+        head_limit = 4 * n * dim + 8 * n + 8 + NPY_OVERHEAD
+        head_bytes = _read_member(zf, HEAD, path, head_limit, manifest.members[HEAD])
+        examples_bytes = _read_member(zf, EXAMPLES, path, MAX_EXAMPLES_BYTES, manifest.members[EXAMPLES])
+    arrays = _read_head(head_bytes, path, {"coef": (n, dim), "intercept": (n,), "temperature": (1,)})
+    return Bundle(data, arrays, _read_examples(examples_bytes, path))
+
+
+def _read_head(raw: bytes, path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The head's arrays, each header checked for shape and dtype before any data is read."""
     try:
-        with np.load(io.BytesIO(head_bytes), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise BundleError(f"{path}: refusing {HEAD}: {exc}") from None
+        npz = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise BundleError(f"{path}: refusing {HEAD}: not an .npz archive ({exc})") from None
+    with npz:
+        names = npz.namelist()
+        if sorted(names) != sorted(f"{a}.npy" for a in HEAD_ARRAYS):
+            raise BundleError(f"{path}: refusing {HEAD}: it holds {sorted(names)[:10]}, not {list(HEAD_ARRAYS)}")
+        arrays = {}
+        for key in HEAD_ARRAYS:
+            try:
+                with npz.open(f"{key}.npy") as fh:
+                    arrays[key] = _read_npy(fh, shapes[key])
+            except BundleError as exc:
+                raise BundleError(f"{path}: refusing {HEAD}: {key} {exc}") from None
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, SyntaxError) as exc:
+                raise BundleError(f"{path}: refusing {HEAD}: {key} is unreadable ({exc})") from None
+    if not (np.isfinite(arrays["coef"]).all() and np.isfinite(arrays["intercept"]).all()):
+        raise BundleError(f"{path}: refusing {HEAD}: the weights hold NaN or infinite values")
+    temperature = float(arrays["temperature"][0])
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise BundleError(f"{path}: refusing {HEAD}: temperature must be a positive number, not {temperature}")
+    return arrays
+
+
+def _read_npy(fh: IO[bytes], shape: tuple[int, ...]) -> np.ndarray:
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise BundleError(f"has an unknown .npy version {version}")
+    header = fmt.read_array_header_1_0(fh) if version == (1, 0) else fmt.read_array_header_2_0(fh)
+    found, fortran, dtype = header
+    if dtype.hasobject:
+        raise BundleError("holds Python objects (pickle): refused")
+    if dtype.kind != "f" or dtype.itemsize > 8:
+        raise BundleError(f"has dtype {dtype}, not a float")
+    if tuple(found) != shape:
+        raise BundleError(f"has shape {tuple(found)}, expected {shape} from the manifest")
+    count = int(np.prod(shape))
+    data = fh.read(count * dtype.itemsize + 1)
+    if len(data) != count * dtype.itemsize:
+        raise BundleError("is truncated or has trailing data")
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C").astype(np.float32 if dtype.itemsize <= 4 else np.float64)
+
+
+def _read_examples(raw: bytes, path: Path) -> list[Example]:
     try:
-        examples = [
-            Example.from_dict(json.loads(line)) for line in examples_bytes.decode("utf-8").splitlines() if line.strip()
-        ]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path} is corrupt: {EXAMPLES} is unreadable ({exc})") from None
-    return Bundle(manifest, arrays, examples)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"{path} is corrupt: {EXAMPLES} is not UTF-8") from None
+    examples = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_EXAMPLE_LINE:
+            raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is over {MAX_EXAMPLE_LINE} characters")
+        try:
+            record = json.loads(line, parse_constant=_no_constant)
+        except RecursionError:
+            raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is nested too deeply") from None
+        except ValueError as exc:
+            raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is not JSON ({exc})") from None
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("text"), str)
+            and isinstance(record.get("label"), str)
+            and record.get("source", Source.USER.value) in {s.value for s in Source}
+            and isinstance(record.get("meta", {}), dict)
+        ):
+            raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is not an example")
+        examples.append(Example.from_dict(record))
+    return examples

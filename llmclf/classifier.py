@@ -505,7 +505,12 @@ class Classifier:
             "classes": head.classes,
             "descriptions": {c: self.descriptions.get(c) for c in head.classes},
             "example_counts": {c: dict(n) for c, n in counts.items()},
-            "embedder": {"id": self.embedder_.id, "dim": self.embedder_.dim, "normalized": self.embedder_.normalized},
+            "embedder": {
+                "id": self.embedder_.id,
+                "dim": self.embedder_.dim,
+                "normalized": self.embedder_.normalized,
+                "weights_sha256": getattr(self.embedder_, "weights_sha256", None),
+            },
             "training": {
                 "head": "logistic_regression",
                 "C": self.C,
@@ -531,8 +536,18 @@ class Classifier:
             given = embedder
             if embedder is None:
                 embedder = get_embedder(emb["id"])
-            if embedder.id != emb["id"] or embedder.dim != int(emb["dim"]):
+            if embedder.id != emb["id"]:
                 raise BundleError(f"{path} was trained with embedder {emb['id']!r}, not {embedder.id!r}")
+            if embedder.dim != int(emb["dim"]):
+                raise BundleError(
+                    f"{path} says embedder {emb['id']!r} gives {emb['dim']}-d vectors, but it gives {embedder.dim}"
+                )
+            ours, theirs = getattr(embedder, "weights_sha256", None), emb.get("weights_sha256")
+            if ours and theirs and ours != theirs:
+                raise BundleError(
+                    f"{path} was trained with other weights for embedder {emb['id']!r} "
+                    f"(sha256 {theirs}, this install has {ours}): retrain it here, or install the embedder it was made with"
+                )
             head = LinearHead.from_arrays(classes, bundle.arrays)
             if head.coef.shape[1] != embedder.dim:
                 raise BundleError(f"{path}: head expects {head.coef.shape[1]}-d vectors, embedder gives {embedder.dim}")

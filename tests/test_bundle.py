@@ -48,7 +48,12 @@ def test_bundle_is_a_zip_with_manifest_arrays_and_examples(pets_bundle):
             assert hashlib.sha256(zf.read(name)).hexdigest() == meta["sha256"]
         examples = [json.loads(line) for line in zf.read("examples.jsonl").decode().splitlines()]
     assert manifest["format_version"] == 1 and manifest["classes"] == ["cat", "dog"]
-    assert manifest["embedder"] == {"id": "minilm-l6-v2-int8-onnx", "dim": 384, "normalized": True}
+    assert manifest["embedder"] == {
+        "id": "minilm-l6-v2-int8-onnx",
+        "dim": 384,
+        "normalized": True,
+        "weights_sha256": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    }
     assert manifest["training"]["C"] == 10.0 and manifest["training"]["class_weight"] == "balanced"
     assert {"text": "i like milk", "label": "cat", "source": "user"} in examples
 

@@ -342,3 +342,19 @@ def test_an_unreachable_llm_is_said_loudly_and_no_calls_are_counted(tmp_path):
     assert "never answered" in result.stderr and "NO synthetic data" in result.stderr
     strict = runner.invoke(app, [*args, "--strict"], env=env)
     assert strict.exit_code == 2
+
+
+def test_user_text_in_messages_is_printed_literally(pets_bundle, tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    missing = runner.invoke(app, ["classify", "--load", "[/x].model", "hi"])
+    assert missing.exit_code == 2 and "model bundle not found: [/x].model" in missing.stderr
+    secret = runner.invoke(app, ["classify", "--load", "[red]secret[/red].model", "hi"])
+    assert "[red]secret[/red].model" in secret.stderr
+    unknown = runner.invoke(app, ["feedback", "[/x]", "--score", "1", *db])
+    assert unknown.exit_code == 2 and "unknown run id '[/x]'" in unknown.stderr
+    added = runner.invoke(app, ["tags", "add", "s", "--id", "1", "--name", "[/oops]", *db])
+    assert added.exit_code == 0 and "added tag 1 ([/oops]) to s" in added.stdout
+    listed = runner.invoke(app, ["tags", "list", "s", *db])
+    assert listed.exit_code == 0 and "[/oops]" in listed.stdout
+    for result in (missing, secret, unknown, added, listed):
+        assert "Traceback" not in result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..atomic import atomic_writer
-from ..bundle import read_bundle
+from ..bundle import read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
@@ -47,7 +47,7 @@ def _target(model: Path | None, tag_set: str | None) -> str:
     if (model is None) == (tag_set is None):
         raise InputError("give exactly one of --load MODEL or --set TAG_SET")
     if model is not None:
-        model_id = read_bundle(model).manifest.get("model_id")
+        model_id = read_manifest(model).get("model_id")
         if not model_id:
             raise InputError(f"{model} has no model id (made by an older llmclf): retrain it first")
         return model_target(model_id)

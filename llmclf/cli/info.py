@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..bundle import read_bundle
+from ..bundle import read_manifest
 from ._common import Table, friendly_errors, need, out, say
 
 
@@ -19,7 +19,7 @@ def info(
 ) -> None:
     """Show a bundle's classes, example counts by source, and embedder."""
     path = need(load, "--load", path)
-    manifest = read_bundle(path).manifest
+    manifest = read_manifest(path)
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..bundle import read_bundle
+from ..bundle import read_manifest
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_logging, set_target
 from ..store import Store, default_db_path
@@ -72,7 +72,7 @@ def list_(
     """The newest runs, with their feedback."""
     if load is not None and tag_set is not None:
         raise InputError("give at most one of --load and --set")
-    target = model_target(read_bundle(load).manifest.get("model_id", "")) if load else None
+    target = model_target(read_manifest(load).get("model_id", "")) if load else None
     target = set_target(tag_set) if tag_set else target
     runs = RunLog(Store(db)).recent(count, target)
     if as_json:

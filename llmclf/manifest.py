@@ -1,0 +1,81 @@
+"""The shape of a bundle's ``manifest.json``, as a strict pydantic model with bounded sizes.
+
+A manifest from a stranger either validates here or becomes one BundleError:
+no AttributeError, OverflowError or MemoryError further down. Types are strict
+(``true`` is not a version, ``"ab"`` is not a list of classes); numbers must be
+finite; every collection has a ceiling. Unknown keys are ignored, so an older
+llmclf reads a newer manifest of the same format version.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+__all__ = ["MAX_CLASSES", "MAX_DIM", "Manifest"]
+
+MAX_CLASSES = 100_000
+MAX_DIM = 8192
+MAX_HISTORY = 100_000
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Short = Annotated[str, StringConstraints(max_length=200)]
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Member(_Strict):
+    sha256: Digest
+    size: int = Field(ge=0, le=2**40)
+
+
+class EmbedderInfo(_Strict):
+    id: Name
+    dim: int = Field(ge=1, le=MAX_DIM)
+    normalized: bool = True
+    weights_sha256: Digest | None = None
+
+
+class Training(_Strict):
+    head: Short = "logistic_regression"
+    C: float = Field(10.0, gt=0)
+    class_weight: Short | None = "balanced"
+    n_examples: int = Field(0, ge=0)
+    temperature: float = Field(1.0, gt=0)
+    calibration: dict[str, Any] | None = None
+
+    @field_validator("C", "temperature")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class Manifest(_Strict):
+    format: Literal["llmclf-bundle"]
+    format_version: int = Field(ge=1)
+    classes: list[Name] = Field(min_length=1, max_length=MAX_CLASSES)
+    embedder: EmbedderInfo
+    members: dict[Short, Member] = Field(max_length=16)
+    training: Training = Training()
+    descriptions: dict[Name, Annotated[str, StringConstraints(max_length=100_000)] | None] = Field(
+        default_factory=dict, max_length=MAX_CLASSES
+    )
+    example_counts: dict[Name, dict[Short, int]] = Field(default_factory=dict, max_length=MAX_CLASSES)
+    model_id: Short | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_HISTORY)
+    llmclf_version: Short | None = None
+    created_at: Short | None = None
+
+    @field_validator("classes")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("class names must be unique")
+        return value

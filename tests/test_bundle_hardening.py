@@ -1,0 +1,225 @@
+"""A stranger's bundle: every malformed one ends as BundleError, fast and in bounded memory."""
+
+import contextlib
+import hashlib
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llmclf import BundleError, Classifier
+from llmclf.bundle import read_bundle, read_manifest
+
+
+def members_of(bundle):
+    with zipfile.ZipFile(bundle) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def write(dst, members, manifest=None, fix_hashes=True, raw_manifest=None, compression=zipfile.ZIP_DEFLATED):
+    members = dict(members)
+    if manifest is None and raw_manifest is None:
+        manifest = json.loads(members["manifest.json"])
+    if fix_hashes and isinstance(manifest, dict) and isinstance(manifest.get("members"), dict):
+        for name, meta in manifest["members"].items():
+            if name in members and isinstance(meta, dict):
+                meta["sha256"] = hashlib.sha256(members[name]).hexdigest()
+                meta["size"] = len(members[name])
+    members["manifest.json"] = raw_manifest if raw_manifest is not None else json.dumps(manifest).encode()
+    with zipfile.ZipFile(dst, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return dst
+
+
+def npz(**arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def edited(pets_bundle, tmp_path, edit):
+    members = members_of(pets_bundle)
+    manifest = json.loads(members["manifest.json"])
+    edit(manifest)
+    return write(tmp_path / "bad.model", members, manifest)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.update(training=[1, 2]), "training"),
+        (lambda m: m.update(descriptions=["cat"]), "descriptions"),
+        (lambda m: m["members"].update({"head.npz": "abc"}), "members"),
+        (lambda m: m.update(history=7), "history"),
+        (lambda m: m.update(format_version=True), "format_version"),
+        (lambda m: m.update(classes="ab"), "classes"),
+        (lambda m: m.update(classes=["cat", "cat"]), "unique"),
+        (lambda m: m["embedder"].update(dim=10**12), "embedder.dim"),
+        (lambda m: m["training"].update(temperature=-1), "temperature"),
+        (lambda m: m["embedder"].update(weights_sha256="0" * 64), "other weights"),
+        (lambda m: m["embedder"].update(dim=256), r"shape \(2, 384\), expected \(2, 256\)"),
+    ],
+)
+def test_manifest_of_the_wrong_shape_is_a_bundle_error(pets_bundle, tmp_path, edit, message):
+    with pytest.raises(BundleError, match=message):
+        Classifier.load(edited(pets_bundle, tmp_path, edit))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"format": "llmclf-bundle", "format_version": 1, "embedder": {"id": "x", "dim": 1e400}}',
+        b'{"format": "llmclf-bundle", "format_version": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"format": "llmclf-bundle", "format_version": NaN}',
+    ],
+    ids=["dim-1e400", "deep-nesting", "nan"],
+)
+def test_hostile_manifest_json_is_a_bundle_error(pets_bundle, tmp_path, raw):
+    bad = write(tmp_path / "bad.model", members_of(pets_bundle), raw_manifest=raw)
+    with pytest.raises(BundleError):
+        read_bundle(bad)
+    with pytest.raises(BundleError):
+        read_manifest(bad)
+
+
+def test_deeply_nested_example_is_a_bundle_error(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    members["examples.jsonl"] = b'{"text": "x", "label": "cat", "meta": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n"
+    with pytest.raises(BundleError, match="nested too deeply"):
+        read_bundle(write(tmp_path / "bad.model", members))
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"coef": np.full((2, 384), np.nan, np.float32)}, "NaN or infinite"),
+        ({"intercept": np.array([np.inf, 0], np.float32)}, "NaN or infinite"),
+        ({"temperature": np.array([0.0])}, "temperature must be a positive"),
+        ({"temperature": np.array([-1.0])}, "temperature must be a positive"),
+        ({"temperature": np.array([], np.float64)}, "shape"),
+        ({"coef": np.zeros((3, 384), np.float32)}, "shape"),
+        ({"coef": np.zeros((2, 384), np.int64)}, "dtype"),
+    ],
+)
+def test_bad_numbers_and_shapes_in_the_head_are_refused(pets_bundle, tmp_path, arrays, message):
+    good = {"coef": np.zeros((2, 384), np.float32), "intercept": np.zeros(2, np.float32), "temperature": np.ones(1)}
+    members = members_of(pets_bundle)
+    members["head.npz"] = npz(**{**good, **arrays})
+    with pytest.raises(BundleError, match=message):
+        read_bundle(write(tmp_path / "bad.model", members))
+
+
+def test_npy_header_claiming_a_huge_shape_is_refused_before_reading(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    raw = npz(coef=np.zeros((2, 384), np.float32), intercept=np.zeros(2, np.float32), temperature=np.ones(1))
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        inner = {n: zf.read(n) for n in zf.namelist()}
+    inner["coef.npy"] = inner["coef.npy"].replace(b"(2, 384)", b"(2000000, 1000000)")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in inner.items():
+            zf.writestr(name, data)
+    members["head.npz"] = buf.getvalue()
+    with pytest.raises(BundleError, match=r"shape \(2000000, 1000000\)"):
+        read_bundle(write(tmp_path / "bad.model", members))
+
+
+def test_zip_bomb_member_is_refused_before_inflating(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    members["examples.jsonl"] = b" " * (64 * 1024**2)  # 64 MiB of spaces deflate to ~64 KiB
+    bad = write(tmp_path / "bomb.model", members)
+    assert bad.stat().st_size < 1024**2
+    with pytest.raises(BundleError, match="compressed"):
+        read_bundle(bad)
+
+
+def test_head_bigger_than_the_manifest_implies_is_refused(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    members["head.npz"] = npz(
+        coef=np.zeros((2, 384), np.float32),
+        intercept=np.zeros(2, np.float32),
+        temperature=np.ones(1),
+        padding=np.random.default_rng(0).random(100_000),
+    )
+    with pytest.raises(BundleError, match="implausibly large"):
+        read_bundle(write(tmp_path / "bad.model", members, compression=zipfile.ZIP_STORED))
+
+
+def test_duplicate_member_names_are_refused(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    bad = tmp_path / "dup.model"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        with pytest.warns(UserWarning):
+            zf.writestr("examples.jsonl", b'{"text": "evil", "label": "dog"}\n')
+    with pytest.raises(BundleError, match="appears twice"):
+        read_bundle(bad)
+
+
+def test_info_reads_only_the_manifest(pets_bundle, tmp_path):
+    members = members_of(pets_bundle)
+    members["examples.jsonl"] = b" " * (64 * 1024**2)
+    bad = write(tmp_path / "bomb.model", members)
+    assert read_manifest(bad)["classes"] == ["cat", "dog"]  # the bomb is never inflated
+
+
+# -- fuzzing: every manifest and member either loads or is a BundleError -------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+MANIFEST_KEYS = ["format_version", "classes", "embedder", "members", "training", "descriptions", "history",
+                 "example_counts", "model_id"]  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_fuzzed_manifests_load_or_raise_bundle_error(pets_bundle, tmp_path_factory, data):
+    members = members_of(pets_bundle)
+    manifest = json.loads(members["manifest.json"])
+    for key in data.draw(st.lists(st.sampled_from(MANIFEST_KEYS), max_size=3, unique=True)):
+        manifest[key] = data.draw(json_values)
+    path = tmp_path_factory.mktemp("fuzz") / "f.model"
+    write(path, members, manifest, fix_hashes=data.draw(st.booleans()))
+    with contextlib.suppress(BundleError):
+        Classifier.load(path)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(member=st.sampled_from(["head.npz", "examples.jsonl", "manifest.json"]), data=st.data())
+def test_fuzzed_members_load_or_raise_bundle_error(pets_bundle, tmp_path_factory, member, data):
+    members = members_of(pets_bundle)
+    original = members[member]
+    how = data.draw(st.sampled_from(["random", "flip", "truncate"]))
+    if how == "random":
+        members[member] = data.draw(st.binary(max_size=2000))
+    elif how == "flip":
+        i = data.draw(st.integers(0, len(original) - 1))
+        members[member] = original[:i] + bytes([original[i] ^ data.draw(st.integers(1, 255))]) + original[i + 1 :]
+    else:
+        members[member] = original[: data.draw(st.integers(0, len(original)))]
+    path = tmp_path_factory.mktemp("fuzz") / "f.model"
+    if member == "manifest.json":
+        write(path, members, raw_manifest=members[member])
+    else:
+        write(path, members)
+    with contextlib.suppress(BundleError):
+        Classifier.load(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(raw=st.binary(max_size=3000))
+def test_fuzzed_bundle_files_load_or_raise_bundle_error(tmp_path_factory, raw):
+    path = tmp_path_factory.mktemp("fuzz") / "raw.model"
+    path.write_bytes(raw)
+    for read in (read_bundle, read_manifest):
+        with contextlib.suppress(BundleError):
+            read(path)
