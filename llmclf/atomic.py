@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,17 +15,24 @@ from typing import BinaryIO
 
 __all__ = ["atomic_writer"]
 
+STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
+
 
 @contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, synced and renamed over it at the end.
 
-    On any error the temporary file is removed and whatever was at ``path`` stays; OSErrors surface to the caller.
+    On any error the temporary file is removed and whatever was at ``path`` stays;
+    OSErrors surface to the caller. The new file keeps the old one's permission
+    bits, or for a new file gets what the umask allows (``mkstemp`` alone gives 0600).
+    Temporary files that a killed writer left beside ``path`` are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -30,3 +41,40 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete ``.<name>.<pid>.*.tmp`` files whose writer is gone (or, without a pid, that are an hour old)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(?:(\d+)\.)?[^/]*\.tmp$")
+    with contextlib.suppress(OSError):
+        for candidate in path.parent.iterdir():
+            match = pattern.match(candidate.name)
+            if not match:
+                continue
+            pid = int(match[1]) if match[1] else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue
+            if pid is None and time.time() - candidate.stat().st_mtime < STALE_SECONDS:
+                continue
+            if pid == os.getpid():
+                continue  # our own, in use by another thread of this process
+            candidate.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

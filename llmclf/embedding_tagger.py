@@ -21,8 +21,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from .embedding import Embedder, get_embedder
 from .errors import BundleError, InputError
 from .examples import Example, Source
@@ -105,22 +103,22 @@ class EmbeddingTagger:
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:
         check_texts(texts)
-        texts = list(texts)
+        if len(self.tags) == 1:
+            return self.results(texts, [])
+        return self.results(texts, self.classifier().classify(list(texts)))
+
+    def results(self, texts: Sequence[str], predictions: Sequence[Any]) -> list[TagResult]:
+        """TagResults from the head's predictions (``Classifier.classify`` output, in text order)."""
         if len(self.tags) == 1:
             only = self.tags[0]
             return [TagResult(t, tags=[self._entry(only, 1.0)], source="embedding") for t in texts]
-        clf = self.classifier()
         by_name = {t.name: t for t in self.tags}
-        proba = clf.predict_proba(texts)
-        names = clf.class_names
         out = []
-        for text, row in zip(texts, proba, strict=True):
-            order = np.argsort(-row, kind="stable")
-            best = float(row[order[0]])
-            keep = [i for i in order if i == order[0] or (self.multi and row[i] >= best / 2)]
-            out.append(
-                TagResult(text, tags=[self._entry(by_name[names[i]], float(row[i])) for i in keep], source="embedding")
-            )
+        for text, p in zip(texts, predictions, strict=True):
+            ranked = list(p.probabilities.items())  # highest first
+            best = ranked[0][1]
+            keep = [ranked[0]] + [(n, q) for n, q in ranked[1:] if self.multi and q >= best / 2]
+            out.append(TagResult(text, tags=[self._entry(by_name[n], q) for n, q in keep], source="embedding"))
         return out
 
     def _entry(self, tag: Tag, p: float) -> dict[str, Any]:
@@ -143,13 +141,16 @@ async def atag_texts(
     few_shot: Any = None,
     max_retries: int = 2,
     concurrency: int = 8,
+    infer: Any = None,
 ) -> list[TagResult]:
     """Tag ``texts`` with the tagger the settings call for; results in input order.
 
     ``llm`` None: the embedding tagger answers every text. ``llm`` set: the LLM
     answers every text, or with ``cascade_below`` only those whose best
     embedding tag is below that probability; where the LLM then fails, the
-    embedding tag stands and the record carries ``llm_error``.
+    embedding tag stands and the record carries ``llm_error``. ``infer``, an async
+    ``(classifier, texts) -> predictions``, runs the embedding head (the service passes its
+    fair batcher); without it the head runs in a worker thread.
     """
     import asyncio
 
@@ -164,7 +165,11 @@ async def atag_texts(
     if llm is not None and cascade_below is None:
         return await llm_tagger().atag(texts)
     offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
-    results = await asyncio.to_thread(offline.tag, texts)
+    if infer is not None and len(tags) > 1:
+        clf = await asyncio.to_thread(offline.classifier)
+        results = offline.results(texts, await infer(clf, list(texts)))
+    else:
+        results = await asyncio.to_thread(offline.tag, texts)
     if llm is not None:
         unsure = [i for i, r in enumerate(results) if r.best["confidence"] < cascade_below]
         if unsure:

@@ -156,3 +156,56 @@ def test_unwritable_destination_is_a_bundle_error_naming_the_path(pets, tmp_path
     with pytest.raises(BundleError, match=r"cannot write .*not-a-dir/pets\.model"):
         pets.save(blocker / "pets.model")
     assert blocker.read_text() == "a file where a folder should be"
+
+
+def test_save_keeps_the_old_files_mode_and_honours_the_umask(pets, tmp_path):
+    import os
+    import stat
+
+    path = pets.save(tmp_path / "shared.model")
+    old = os.umask(0o022)
+    try:
+        fresh = pets.save(tmp_path / "fresh.model")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        path.chmod(0o640)
+        pets.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
+def test_temp_files_of_a_killed_save_are_removed_on_the_next_save(pets, tmp_path):
+    import subprocess
+    import sys
+
+    path = pets.save(tmp_path / "pets.model")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f".pets.model.{dead.stdout.strip()}.abc123.tmp"
+    left.write_bytes(b"half a bundle")
+    pets.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.model"]
+
+
+def test_sigterm_mid_save_leaves_no_temp_file(pets_bundle, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time, zipfile\n"
+        "from llmclf.cli.app import main\n"
+        "real = zipfile.ZipFile.writestr\n"
+        "def slow(self, *a, **k):\n"
+        "    print('writing', flush=True); time.sleep(30); return real(self, *a, **k)\n"
+        "zipfile.ZipFile.writestr = slow\n"
+        f"sys.argv = ['llmclf', 'retrain', '--load', {str(pets_bundle)!r}, '--save', {str(tmp_path / 'out.model')!r},"
+        f" '--db', {str(tmp_path / 'db.sqlite')!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

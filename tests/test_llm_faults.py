@@ -236,3 +236,53 @@ def test_raw_newlines_inside_json_strings_are_repaired_not_reasked():
         result = generator(server, n=2).generate({"cat": CLASSES["cat"]}, [])
     assert sorted(e.text for e in result.examples) == ["my kitten\nnaps", "she purrs\tloudly"]
     assert result.calls == 1  # no re-ask was needed
+
+
+def test_llm_timeout_is_a_total_deadline_even_for_a_server_that_drips(tmp_path):
+    import socket
+    import threading
+    import time as _time
+
+    from llmclf.store import Store
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip(conn):
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                _time.sleep(0.2)
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [("1", "phone", ""), ("2", "email", "")])
+    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLMCLF_LLM_MODEL": "m"}
+    args = ["tag", "--set", "contact", "--db", db, "--llm-timeout", "1", "--llm-retries", "1", "--max-retries", "0"]
+    started = _time.monotonic()
+    try:
+        result = CliRunner().invoke(app, [*args, "my phone"], env=env)
+    finally:
+        stop.set()
+        listener.close()
+    elapsed = _time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert "timed out" in json.loads(result.stdout)["error"]
+    assert elapsed < 30  # it ends: two attempts of a 1 s deadline (it was 44 s before)

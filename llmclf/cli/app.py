@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 
 import typer
@@ -63,6 +64,8 @@ def main() -> None:
     from rich.console import Console
 
     Console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    # SIGTERM unwinds like Ctrl-C, so atomic writes remove their temporary file on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(standalone_mode=False)
     except SystemExit as exc:
@@ -104,6 +107,10 @@ def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's last flush into a closed pipe stays quiet."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _broken_pipe(_console: object) -> None:

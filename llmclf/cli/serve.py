@@ -23,21 +23,40 @@ def serve(
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions (responses carry no run ids)."),
     shots: int = typer.Option(5, "--shots", "-k", min=0, help=SHOTS_HELP),
     k: int | None = typer.Option(None, "--k", min=0, hidden=True),
+    request_timeout: float = typer.Option(
+        30.0, "--request-timeout", min=0.1, help="Seconds a request may wait for inference before 503 + Retry-After."
+    ),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", min=0.1, help="Seconds a request may take to arrive whole; slower ones are closed."
+    ),
+    keep_alive: float = typer.Option(
+        5.0, "--keep-alive", min=1, help="Seconds an idle keep-alive connection stays open."
+    ),
+    limit_concurrency: int = typer.Option(
+        100, "--limit-concurrency", min=1, help="Connections at once; more are answered 503."
+    ),
     llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
 
     Set LLMCLF_API_KEY to require `Authorization: Bearer <key>`.
     """
-    import uvicorn
-
-    k = pick(shots, k)
     from ..feedback import logging_enabled
     from ..service import create_app, model_names
+    from ..service.server import ServerLimits, bind, serve
 
+    k = pick(shots, k)
     config = llm.resolve()
+    limits = ServerLimits(keep_alive, header_timeout, limit_concurrency)
+    sock = bind(host, port, limits.backlog)  # a busy port fails here, before anything is loaded or printed
     app = create_app(
-        model_names(load), db=db, llm=config, max_body_bytes=max_body, log_runs=not no_log and logging_enabled(), k=k
+        model_names(load),
+        db=db,
+        llm=config,
+        max_body_bytes=max_body,
+        log_runs=not no_log and logging_enabled(),
+        k=k,
+        request_timeout=request_timeout,
     )
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    serve(app, sock, limits)

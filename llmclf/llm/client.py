@@ -71,7 +71,8 @@ class OpenAICompatibleLLM:
             if response.request.url.path.endswith("/chat/completions"):
                 self.requests += 1
 
-        self._http = httpx.AsyncClient(
+        self._http = _DeadlineClient(
+            deadline=config.timeout,
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
             event_hooks={"response": [count]},
         )
@@ -121,6 +122,35 @@ class OpenAICompatibleLLM:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _deadline_client_class():
+    import asyncio
+
+    import httpx
+
+    class DeadlineClient(httpx.AsyncClient):
+        """httpx's timeouts are per read: a server that drips one byte a second never trips them.
+
+        This bounds each whole request, body included, by one deadline; it fails as an httpx
+        timeout, so the SDK retries it like any other.
+        """
+
+        def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._deadline = deadline
+
+        async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            try:
+                return await asyncio.wait_for(super().send(request, **kwargs), self._deadline)
+            except asyncio.TimeoutError:
+                raise httpx.ReadTimeout(f"no complete answer within {self._deadline:g} s", request=request) from None
+
+    return DeadlineClient
+
+
+def _DeadlineClient(**kwargs: Any):
+    return _deadline_client_class()(**kwargs)
 
 
 def escape_control_characters(text: str) -> str:

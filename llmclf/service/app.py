@@ -18,9 +18,10 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._version import __version__
 from ..classifier import Classifier
@@ -29,7 +30,7 @@ from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, few_shot_for, model_target, set_target
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
-from .batching import MicroBatcher
+from .batching import ClientGone, MicroBatcher, Overloaded
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .schemas import (
     ClassifyItem,
@@ -61,12 +62,22 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     log_runs: bool = True,
     k: int = 5,
+    request_timeout: float = 30.0,
 ) -> FastAPI:
-    """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth."""
+    """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth.
+
+    ``request_timeout`` is each request's budget for inference: past it the request gets
+    503 with ``Retry-After`` instead of waiting behind others without end.
+    """
     loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
     store = Store(db)
     runs = RunLog(store)
-    batcher = MicroBatcher()  # inference off the event loop, concurrent requests batched together
+    batcher = MicroBatcher()  # inference off the event loop, requests batched together in fair turns
+
+    async def infer(clf: Classifier, texts: list[str], request: Request | None = None):
+        disconnected = request.is_disconnected if request is not None else None
+        return await batcher.classify(clf, texts, timeout=request_timeout, disconnected=disconnected)
+
     api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
     state: dict[str, object] = {}
 
@@ -109,9 +120,18 @@ def create_app(
             raise HTTPException(404, f"unknown model {name!r}; loaded: {sorted(loaded)}")
         return name, loaded[name]
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's, and the router's own 404 and 405 too
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(_request: Request, exc: Overloaded) -> JSONResponse:
+        message = f"the server is busy: this request did not finish within {request_timeout:g} s; retry later"
+        return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(ClientGone)
+    async def _gone(_request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody reads it: the client has left
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,15 +160,19 @@ def create_app(
     async def healthz() -> Health:
         return Health(status="ok", models=len(loaded))
 
+    @app.head("/healthz", include_in_schema=False)
+    async def healthz_head() -> Response:
+        return Response(status_code=200)
+
     @app.get("/models", response_model=list[ModelInfo], dependencies=[Depends(authorized)])
     async def list_models() -> list[ModelInfo]:
         return [ModelInfo(name=n, classes=c.class_names, embedder=c.embedder_.id) for n, c in loaded.items()]
 
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
-    async def classify(body: ClassifyRequest) -> ClassifyResponse:
+    async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
         name, clf = pick_model(body.model)
         client = llm_client() if body.cascade_below is not None else None  # 503 before any work
-        predictions = [p.limited(body.top_n, body.threshold) for p in await batcher.classify(clf, body.texts)]
+        predictions = [p.limited(body.top_n, body.threshold) for p in await infer(clf, body.texts, request)]
         target = model_target(clf.model_id)
         if client is not None:
             from ..cascade import send_unsure
@@ -167,7 +191,7 @@ def create_app(
         )
 
     @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized)])
-    async def tag(body: TagRequest) -> TagResponse:
+    async def tag(body: TagRequest, request: Request) -> TagResponse:
         from ..embedding_tagger import atag_texts
 
         if body.tags is not None:
@@ -195,6 +219,7 @@ def create_app(
             embedder=embedder(),
             examples=examples,
             few_shot=few_shot,
+            infer=lambda clf, texts: infer(clf, texts, request),
         )
         if log_runs:
             await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
@@ -215,6 +240,7 @@ def create_app(
         return state["embedder"]
 
     app.state.models = loaded
+    app.state.batcher = batcher
     app.state.store = store
     return app
 

@@ -1,0 +1,131 @@
+"""The service under hostile or unlucky clients: fair turns, deadlines, gone clients, slow sockets, nits."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from llmclf.service import create_app
+
+from .served import free_port, serving
+
+LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
+
+
+def test_a_one_word_request_is_not_stuck_behind_a_big_one(pets_bundle, tmp_path):
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False)
+    finished: dict[str, float] = {}
+    with serving(app) as url:
+
+        def big():
+            r = httpx.post(f"{url}/classify", json={"texts": [LONG] * 256}, timeout=300)
+            assert r.status_code == 200
+            finished["big"] = time.monotonic()
+
+        thread = threading.Thread(target=big)
+        thread.start()
+        while app.state.batcher.rounds < 1:  # the big request is being worked on
+            time.sleep(0.01)
+        small = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=300)
+        finished["small"] = time.monotonic()
+        assert small.status_code == 200 and small.json()["results"][0]["prediction"] == "dog"
+        thread.join()
+    assert finished["small"] < finished["big"]  # it took its turn between the big request's chunks
+
+
+def test_work_of_clients_that_hung_up_is_dropped(pets_bundle, tmp_path):
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False)
+    with serving(app) as url:
+        for _ in range(3):
+            with pytest.raises(httpx.TimeoutException):
+                httpx.post(f"{url}/classify", json={"texts": [LONG] * 256}, timeout=0.5)
+        last = -1
+        while app.state.batcher.rounds != last:  # wait until no more rounds run
+            last = app.state.batcher.rounds
+            time.sleep(1.0)
+        assert app.state.batcher.rounds < 3 * 256 // 32  # far less than all their chunks
+        assert httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=30).status_code == 200
+
+
+def test_a_request_past_its_time_budget_gets_503_with_retry_after(pets_bundle, tmp_path):
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False, request_timeout=0.2)
+    with serving(app) as url:
+        r = httpx.post(f"{url}/classify", json={"texts": [LONG] * 256}, timeout=60)
+    assert r.status_code == 503 and r.headers["retry-after"] and "busy" in r.json()["error"]
+
+
+def test_errors_are_json_with_error_and_head_healthz_works(pets_bundle, tmp_path):
+    with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")) as url:
+        missing = httpx.get(f"{url}/nope")
+        wrong_method = httpx.get(f"{url}/classify")
+        bad_body = httpx.post(f"{url}/classify", content=b"{not json", headers={"content-type": "application/json"})
+        head = httpx.head(f"{url}/healthz")
+    assert missing.status_code == 404 and "error" in missing.json() and "detail" not in missing.json()
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+    assert bad_body.status_code in (400, 422) and "error" in bad_body.json()
+    assert head.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def served_cli(pets_bundle, tmp_path_factory):
+    """`llmclf serve` as a real process, with a short header timeout."""
+    home = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    args = ["serve", "--port", str(port), "--load", str(pets_bundle), "--header-timeout", "1", "--keep-alive", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmclf", *args, "--db", str(home / "db.sqlite")],
+        env={**os.environ, "LLMCLF_HOME": str(home)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield port, url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"POST /classify HTTP/1.1\r\nHost: x\r\n",
+        b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    ],
+    ids=["nothing", "partial-headers", "body-never-sent"],
+)
+def test_idle_and_slow_connections_are_closed(served_cli, sent):
+    port, url = served_cli
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(sent)
+        conn.settimeout(10)  # the server closes after 1 s; recv raising TimeoutError here means it did not
+        while conn.recv(4096):
+            pass
+    assert httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=30).status_code == 200
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2(pets_bundle, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "llmclf", "serve", "--port", str(port), "--load", str(pets_bundle)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LLMCLF_HOME": str(tmp_path)},
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "serving" not in result.stderr
