@@ -286,3 +286,24 @@ def test_llm_timeout_is_a_total_deadline_even_for_a_server_that_drips(tmp_path):
     assert result.exit_code == 1, result.output
     assert "timed out" in json.loads(result.stdout)["error"]
     assert elapsed < 30  # it ends: two attempts of a 1 s deadline (it was 44 s before)
+
+
+def test_credentials_in_the_llm_url_never_reach_any_output(tmp_path):
+    from llmclf.store import Store
+
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [("1", "phone", ""), ("2", "email", "")])
+    with FakeLLMServer(lambda req, n: error_reply(500)) as server:
+        url = server.base_url.replace("http://", "http://admin:hunter2@") + "?api-key=s3cret"
+        tagged = CliRunner().invoke(
+            app, ["tag", "--set", "contact", "--db", db, "--llm-base-url", url, "--llm-retries", "0", "my phone"]
+        )
+        trained = CliRunner().invoke(
+            app,
+            ["train", "--class", "a: alpha things", "--class", "b: beta things", "--llm-base-url", url,
+             "--llm-retries", "0", "--save", str(tmp_path / "m.model")],
+        )  # fmt: skip
+    for result in (tagged, trained):
+        assert "hunter2" not in result.output and "s3cret" not in result.output, result.output
+    assert "HTTP 500" in json.loads(tagged.stdout)["error"] and "***@" in json.loads(tagged.stdout)["error"]
+    assert "***@" in trained.stderr

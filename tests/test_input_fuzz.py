@@ -1,0 +1,77 @@
+"""Hypothesis fuzzing of every reader of outside data: each input is read, or refused with one llmclf error."""
+
+import json
+
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from llmclf.cli import app
+from llmclf.datafiles import iter_labelled, iter_text_rows, read_class_file
+from llmclf.errors import LlmclfError
+from llmclf.service import create_app
+from llmclf.store import read_tag_file
+
+FAST = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+SUFFIXES = [".csv", ".jsonl", ".tsv", ".txt", ".json", ".yaml"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=15,
+)
+lines = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.builds(lambda t, label: json.dumps({"text": t, "label": label}).encode(), json_values, json_values),
+    st.text(max_size=80).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+files = st.builds(
+    lambda parts, bom: (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(parts), st.lists(lines, max_size=8), st.booleans()
+)
+
+
+@FAST
+@given(raw=files, suffix=st.sampled_from(SUFFIXES))
+def test_data_file_readers_read_or_raise_one_llmclf_error(tmp_path_factory, raw, suffix):
+    path = tmp_path_factory.mktemp("in") / f"data{suffix}"
+    path.write_bytes(raw)
+    for read in (lambda p: list(iter_labelled(p)), lambda p: list(iter_text_rows(p)), read_class_file, read_tag_file):
+        try:
+            result = read(path)
+        except LlmclfError as exc:
+            assert "\n" not in str(exc).strip()
+            continue
+        if read is read_class_file:
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
+
+
+@FAST
+@given(raw=files, suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
+def test_classify_on_any_input_file_gives_records_or_one_line(pets_bundle, tmp_path_factory, raw, suffix):
+    path = tmp_path_factory.mktemp("in") / f"texts{suffix}"
+    path.write_bytes(raw)
+    result = CliRunner().invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(path)])
+    assert result.exit_code in (0, 1, 2), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        assert (record["prediction"] is None) == ("error" in record)
+
+
+@FAST
+@given(route=st.sampled_from(["/classify", "/tag", "/feedback"]), body=json_values, raw=st.binary(max_size=100))
+def test_http_bodies_never_make_a_server_error(pets_bundle, tmp_path_factory, route, body, raw):
+    client = _client(pets_bundle, tmp_path_factory)
+    for response in (client.post(route, json=body), client.post(route, content=raw)):
+        assert response.status_code < 500, (route, response.text)
+        assert "error" in response.json() or response.status_code == 200
+
+
+_clients: dict = {}
+
+
+def _client(bundle, factory):
+    if "c" not in _clients:
+        _clients["c"] = TestClient(create_app({"pets": bundle}, db=factory.mktemp("svc") / "db.sqlite"))
+    return _clients["c"]
