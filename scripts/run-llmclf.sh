@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Shared by train.sh and classify.sh: run `llmclf SUBCOMMAND ARGS...` in the
 # Docker image when a Docker engine answers, else with the local llmclf.
-# LLMCLF_RUNNER=local|docker forces one; LLMCLF_IMAGE names the image.
+#   LLMCLF_RUNNER=auto|local|docker   which one (default auto)
+#   LLMCLF_IMAGE                      the image (default llmclf:latest)
+# In Docker:
+# - the current folder is mounted read-write at its own path, and so is the folder of
+#   every argument that names a file outside it, so paths mean what they mean outside;
+# - the user data and cache dirs (run log, tag sets, generation cache, the fast
+#   embedder) are the host's own, so a run id printed by one run is known to the next;
+# - it runs as the calling user, so what it writes is yours;
+# - localhost in OPENAI_BASE_URL becomes host.docker.internal, mapped to the host;
+# - the image is rebuilt when its source-hash label differs from this checkout's.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,30 +18,54 @@ image="${LLMCLF_IMAGE:-llmclf:latest}"
 runner="${LLMCLF_RUNNER:-auto}"
 caller="$(basename "${CALLER:-$0}")"
 
-if [[ "$runner" == auto ]]; then
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-    runner=docker
-  else
-    runner=local
-  fi
-fi
+case "$runner" in
+  auto)
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then runner=docker; else runner=local; fi ;;
+  local | docker) ;;
+  *)
+    echo "$caller: error: LLMCLF_RUNNER must be auto, local or docker, not '$runner'" >&2
+    exit 2 ;;
+esac
+
+source_hash() {
+  (cd "$repo" && find pyproject.toml README.md Dockerfile llmclf -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+    xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
 
 if [[ "$runner" == docker ]]; then
-  if ! docker image inspect "$image" >/dev/null 2>&1; then
-    echo "$caller: building Docker image $image" >&2
-    docker build -q -t "$image" "$repo" >&2
+  want="$(source_hash)"
+  have="$(docker image inspect -f '{{ index .Config.Labels "org.llmclf.source-hash" }}' "$image" 2>/dev/null || true)"
+  if [[ "$have" != "$want" ]]; then
+    echo "$caller: building Docker image $image (source $want${have:+, image had $have})" >&2
+    docker build -q --label "org.llmclf.source-hash=$want" -t "$image" "$repo" >&2
   fi
-  echo "$caller: running in Docker image $image (models/ is mounted)" >&2
-  mkdir -p "$PWD/models"
+  data="${LLMCLF_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/llmclf}"
+  cache="${LLMCLF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmclf}"
+  mkdir -p "$data" "$cache"
+  mounts=(-v "$PWD:$PWD" -v "$data:/llmclf/data" -v "$cache:/llmclf/cache")
+  declare -A seen=(["$PWD"]=1)
+  for arg in "$@"; do  # a path outside the current folder: mount its folder at the same path
+    value="${arg#*=}"
+    [[ "$value" == /* || "$value" == ../* ]] || continue
+    dir="$(cd "$(dirname "$value")" 2>/dev/null && pwd)" || continue
+    [[ "$dir/" == "$PWD/"* || -n "${seen[$dir]:-}" ]] && continue
+    seen["$dir"]=1
+    mounts+=(-v "$dir:$dir")
+  done
+  if [[ "${OPENAI_BASE_URL:-}" =~ ^(https?://)(localhost|127\.0\.0\.1)([:/].*)?$ ]]; then
+    export OPENAI_BASE_URL="${BASH_REMATCH[1]}host.docker.internal${BASH_REMATCH[3]}"
+  fi
+  # OPENAI_* and LLMCLF_* variables go by name only: their values never reach a command line.
+  env_flags=(-e LLMCLF_HOME=/llmclf/data -e LLMCLF_CACHE_DIR=/llmclf/cache)
+  while IFS='=' read -r name _; do
+    [[ "$name" == OPENAI_* || "$name" == LLMCLF_LLM_* || "$name" == LLMCLF_API_KEY || "$name" == LLMCLF_THREADS ]] &&
+      env_flags+=(-e "$name")
+  done < <(env)
   tty_flag=()
   [[ -t 0 && -t 1 ]] && tty_flag=(-t)
-  # Pass OPENAI_* and LLMCLF_* variables by name only: values never reach the command line.
-  env_flags=()
-  while IFS='=' read -r name _; do
-    [[ "$name" == OPENAI_* || "$name" == LLMCLF_LLM_* || "$name" == LLMCLF_API_KEY ]] && env_flags+=(-e "$name")
-  done < <(env)
-  exec docker run --rm -i "${tty_flag[@]}" "${env_flags[@]}" \
-    -v "$PWD:/work:ro" -v "$PWD/models:/work/models" -w /work \
+  echo "$caller: running in Docker image $image as $(id -u):$(id -g)" >&2
+  exec docker run --rm -i "${tty_flag[@]}" --user "$(id -u):$(id -g)" \
+    --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" \
     "$image" "$@"
 fi
 

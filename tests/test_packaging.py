@@ -11,13 +11,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fake_docker(folder: Path, engine_answers: bool) -> Path:
+def fake_docker(folder: Path, engine_answers: bool, image_label: str | None = None) -> Path:
+    """A `docker` that records its argv; `image inspect` prints ``image_label`` (or fails: no image)."""
     folder.mkdir()
     script = folder / "docker"
+    inspect = f"echo {image_label}; exit 0" if image_label is not None else "exit 1"
     script.write_text(
         "#!/usr/bin/env bash\n"
+        f'printf "%s\\0" "$@" >> "{folder}/argv.bin"; printf "\\n" >> "{folder}/argv.bin"\n'
         f'echo "$@" >> "{folder}/calls.log"\n'
         f'if [[ "$1" == info ]]; then exit {0 if engine_answers else 1}; fi\n'
+        f'if [[ "$1" == image && "$2" == inspect ]]; then {inspect}; fi\n'
         "exit 0\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
@@ -49,24 +53,90 @@ def test_scripts_run_local_llmclf_when_no_docker_engine_answers(tmp_path):
     assert "run" not in (bin_dir / "calls.log").read_text().split()
 
 
-def test_scripts_use_docker_with_models_mount_and_openai_env_by_name(tmp_path):
+def docker_runs(bin_dir: Path) -> list[list[str]]:
+    """The argv of every recorded `docker` call, split exactly as the script passed it."""
+    calls = (bin_dir / "argv.bin").read_bytes().split(b"\0\n")
+    return [[a.decode() for a in c.split(b"\0") if a] for c in calls if c.strip(b"\n")]
+
+
+def the_run(bin_dir: Path) -> list[str]:
+    (run,) = [c for c in docker_runs(bin_dir) if c[0] == "run"]
+    return run
+
+
+def test_docker_run_mounts_data_cache_and_folders_runs_as_the_user_and_maps_the_host(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
-    env = script_env(bin_dir) | {"OPENAI_API_KEY": "sk-secret-value", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
-    proc = run_script("train.sh", "--class", "a: x", "--save", "models/p.model", cwd=tmp_path, env=env, timeout=60)
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "train.csv").write_text("text,label\n")
+    env = script_env(bin_dir) | {
+        "OPENAI_API_KEY": "sk-secret-value",
+        "OPENAI_BASE_URL": "http://localhost:11434/v1",
+        "LLMCLF_HOME": str(tmp_path / "data"),
+        "LLMCLF_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    args = ["--class", "a: x", "--data", str(elsewhere / "train.csv"), "--save", "out/p.model"]
+    proc = run_script("train.sh", *args, cwd=work, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "running in Docker image llmclf:latest" in proc.stderr
-    run_line = next(line for line in (bin_dir / "calls.log").read_text().splitlines() if line.startswith("run "))
-    assert f"-v {tmp_path}/models:/work/models" in run_line
-    assert "-e OPENAI_API_KEY" in run_line and "-e OPENAI_BASE_URL" in run_line
-    assert "sk-secret-value" not in run_line and "sk-secret-value" not in proc.stderr
-    assert run_line.endswith("llmclf:latest train --class a: x --save models/p.model")
+    run = the_run(bin_dir)
+    pairs = {(run[i], run[i + 1]) for i in range(len(run) - 1)}
+    assert ("-v", f"{work}:{work}") in pairs and ("-w", str(work)) in pairs  # read-write, at its own path
+    assert ("-v", f"{elsewhere}:{elsewhere}") in pairs  # a file outside the folder is visible
+    assert ("-v", f"{tmp_path / 'data'}:/llmclf/data") in pairs and (
+        "-v",
+        f"{tmp_path / 'cache'}:/llmclf/cache",
+    ) in pairs
+    assert ("--user", f"{os.getuid()}:{os.getgid()}") in pairs
+    assert "--add-host=host.docker.internal:host-gateway" in run
+    assert ("-e", "OPENAI_API_KEY") in pairs and ("-e", "OPENAI_BASE_URL") in pairs
+    assert "sk-secret-value" not in " ".join(run) and "sk-secret-value" not in proc.stderr
+    assert run[-(len(args) + 2) :] == ["llmclf:latest", "train", *args]
+
+
+def test_docker_passes_a_localhost_llm_url_as_the_hosts_address(tmp_path):
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    (bin_dir / "docker").write_text(
+        (bin_dir / "docker")
+        .read_text()
+        .replace("exit 0\n", 'echo "URL=$OPENAI_BASE_URL" >> "' + str(bin_dir) + '/env.log"\nexit 0\n', 1)
+    )
+    env = script_env(bin_dir) | {"OPENAI_BASE_URL": "http://localhost:11434/v1"}
+    assert run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=env).returncode == 0
+    assert "URL=http://host.docker.internal:11434/v1" in (bin_dir / "env.log").read_text()
+
+
+def test_image_is_rebuilt_when_its_source_label_differs_and_not_when_it_matches(tmp_path):
+    stale = fake_docker(tmp_path / "stale", engine_answers=True, image_label="0123456789abcdef")
+    proc = run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=script_env(stale))
+    builds = [c for c in docker_runs(stale) if c[0] == "build"]
+    assert proc.returncode == 0 and len(builds) == 1
+    label = next(a for a in builds[0] if a.startswith("org.llmclf.source-hash="))
+    current = fake_docker(tmp_path / "current", engine_answers=True, image_label=label.split("=", 1)[1])
+    assert run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=script_env(current)).returncode == 0
+    assert [c for c in docker_runs(current) if c[0] == "build"] == []
+    missing = fake_docker(tmp_path / "missing", engine_answers=True)
+    run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=script_env(missing))
+    assert [c[0] for c in docker_runs(missing)].count("build") == 1
+
+
+def test_an_unknown_runner_is_refused(tmp_path):
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    proc = run_script("train.sh", "--help", cwd=tmp_path, env=script_env(bin_dir) | {"LLMCLF_RUNNER": "bogus"})
+    assert proc.returncode == 2 and "LLMCLF_RUNNER must be auto, local or docker, not 'bogus'" in proc.stderr
+    assert not (bin_dir / "argv.bin").exists() or "run" not in (bin_dir / "calls.log").read_text().split()
+
+
+def test_dockerignore_keeps_build_litter_out_of_the_image():
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".venv", ".ci-venv", "build", ".pytest_cache", "models", ".git"} <= ignored
 
 
 def test_dockerfile_installs_the_way_readme_says():
     dockerfile = (REPO / "Dockerfile").read_text()
     readme = (REPO / "README.md").read_text()
     (install,) = re.findall(r"^RUN (pip install .*)$", dockerfile, re.M)
-    assert install.replace("--no-cache-dir ", "") == "pip install ."
+    assert install.replace("--no-cache-dir ", "") == "pip install '.[fast]'"  # --embedder fast works in the image
     assert "pip install ." in readme
     copied = {p for line in re.findall(r"^COPY (.*) \S+$", dockerfile, re.M) for p in line.split()}
     assert {"pyproject.toml", "README.md", "llmclf"} <= copied  # what setuptools needs to build the package

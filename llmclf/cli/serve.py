@@ -33,7 +33,7 @@ def serve(
         5.0, "--keep-alive", min=1, help="Seconds an idle keep-alive connection stays open."
     ),
     limit_concurrency: int = typer.Option(
-        100, "--limit-concurrency", min=1, help="Connections at once; more are answered 503."
+        512, "--limit-concurrency", min=1, help="Connections at once; past it every request is answered 503."
     ),
     llm: LLMOptions = LLMOptions(),
 ) -> None:

@@ -23,7 +23,7 @@ __all__ = ["ServerLimits", "bind", "serve"]
 class ServerLimits:
     keep_alive: float = 5.0  # seconds an idle keep-alive connection stays open
     header_timeout: float = 10.0  # seconds for a request to arrive whole, headers and body
-    limit_concurrency: int = 100  # connections at once; more get 503
+    limit_concurrency: int = 512  # connections at once; past it uvicorn answers every new request 503
     backlog: int = 128
 
 
