@@ -55,20 +55,27 @@ class EvalReport:
 def expected_calibration_error(
     confidence: np.ndarray, correct: np.ndarray, bins: int = 15
 ) -> tuple[float, list[ReliabilityBin]]:
-    """ECE with equal-width bins over the top probability, and the reliability table behind it."""
+    """ECE with equal-width bins over the top probability, and the reliability table behind it.
+
+    Bins and their means are scikit-learn's ``calibration_curve`` (uniform strategy); it
+    returns only non-empty bins, so the counts come from the same bin assignment.
+    """
+    from sklearn.calibration import calibration_curve
+
     edges = np.linspace(0.0, 1.0, bins + 1)
+    ids = np.searchsorted(edges[1:-1], confidence, side="right")  # calibration_curve's own assignment
+    counts = np.bincount(ids, minlength=bins)
+    prob_true, prob_pred = calibration_curve(correct.astype(int), confidence, n_bins=bins, strategy="uniform")
+    filled = iter(zip(prob_true.tolist(), prob_pred.tolist(), strict=True))
     table, ece, n = [], 0.0, len(confidence)
     for i in range(bins):
-        lo, hi = edges[i], edges[i + 1]
-        mask = (confidence > lo) & (confidence <= hi) if i else (confidence >= lo) & (confidence <= hi)
-        count = int(mask.sum())
-        if count:
-            conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
-            ece += count / n * abs(conf - acc)
-        else:
-            conf = acc = 0.0
-        table.append(ReliabilityBin(round(float(lo), 4), round(float(hi), 4), count, conf, acc))
-    return ece, table
+        acc, conf = next(filled) if counts[i] else (0.0, 0.0)
+        if counts[i]:
+            ece += counts[i] / n * abs(conf - acc)
+        table.append(
+            ReliabilityBin(round(float(edges[i]), 4), round(float(edges[i + 1]), 4), int(counts[i]), conf, acc)
+        )
+    return float(ece), table
 
 
 def evaluate_proba(
@@ -79,6 +86,8 @@ def evaluate_proba(
     bins: int = 15,
     top_confusions: int = 10,
 ) -> EvalReport:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     classes = list(classes)
     labels = [str(y) for y in labels]
     n = len(labels)
@@ -92,25 +101,24 @@ def evaluate_proba(
     unknown = Counter(y for y in labels if y not in known)
 
     all_labels = classes + sorted(unknown)
-    index = {label: i for i, label in enumerate(all_labels)}
-    y_idx = np.array([index[y] for y in labels], dtype=np.int64)
-    p_idx = np.asarray(top, dtype=np.int64)
-    size = len(all_labels)
-    tp = np.bincount(y_idx[correct], minlength=size)
-    n_pred = np.bincount(p_idx, minlength=size)
-    n_true = np.bincount(y_idx, minlength=size)
-    precision = np.divide(tp, n_pred, out=np.zeros(size), where=n_pred > 0)
-    recall = np.divide(tp, n_true, out=np.zeros(size), where=n_true > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(size), where=precision + recall > 0)
-    per_class = [
-        ClassScore(label, float(precision[i]), float(recall[i]), float(f1[i]), int(n_true[i]))
-        for i, label in enumerate(all_labels)
-    ]
-    # macro-F1 over labels that occur in the data or are predicted (as scikit-learn does)
-    present = (n_true + n_pred) > 0
-    macro_f1 = float(f1[present].mean()) if present.any() else 0.0
-
-    confused = Counter((y, p) for p, y in zip(predicted, labels, strict=True) if p != y)
+    per_class, macro_f1, confused = [], 0.0, []
+    if n:
+        precision, recall, f1, support = precision_recall_fscore_support(
+            labels, predicted, labels=all_labels, zero_division=0
+        )
+        per_class = [
+            ClassScore(label, float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
+            for i, label in enumerate(all_labels)
+        ]
+        # macro-F1 over labels that occur in the data or are predicted (sklearn's default label set)
+        present = sorted(set(labels) | set(predicted))
+        macro_f1 = float(
+            precision_recall_fscore_support(labels, predicted, labels=present, average="macro", zero_division=0)[2]
+        )
+        matrix = confusion_matrix(labels, predicted, labels=all_labels)
+        np.fill_diagonal(matrix, 0)
+        pairs = [(all_labels[t], all_labels[p], int(matrix[t, p])) for t, p in zip(*np.nonzero(matrix), strict=True)]
+        confused = sorted(pairs, key=lambda x: -x[2])[:top_confusions]
     ece, reliability = expected_calibration_error(confidence, correct, bins) if n else (0.0, [])
     answered = confidence >= threshold if threshold is not None else np.ones(n, dtype=bool)
     return EvalReport(
@@ -122,7 +130,7 @@ def evaluate_proba(
         threshold=threshold,
         accuracy_when_answered=float(correct[answered].mean()) if answered.any() else None,
         per_class=per_class,
-        confused=[(y, p, c) for (y, p), c in confused.most_common(top_confusions)],
+        confused=confused,
         reliability=reliability,
         unknown_labels=dict(unknown),
     )

@@ -358,3 +358,18 @@ def test_user_text_in_messages_is_printed_literally(pets_bundle, tmp_path):
     assert listed.exit_code == 0 and "[/oops]" in listed.stdout
     for result in (missing, secret, unknown, added, listed):
         assert "Traceback" not in result.output
+
+
+def test_classify_never_imports_sklearn_scipy_or_the_llm_stack(pets_bundle, tmp_path):
+    script = (
+        "import sys\n"
+        "from llmclf.cli.app import main\n"
+        f"sys.argv = ['llmclf', 'classify', '--load', {str(pets_bundle)!r}, '--no-log', 'woof']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('sklearn', 'scipy', 'openai', 'instructor', 'torch') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "LLMCLF_HOME": str(tmp_path)}
+    )
+    assert "HEAVY []" in result.stderr, result.stderr
