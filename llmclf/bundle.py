@@ -5,7 +5,8 @@ Members:
 * ``manifest.json``: format version, classes, descriptions, embedder, training
   parameters, and the sha256 and size of every other member;
 * ``head.npz``: the head's arrays, read back with ``allow_pickle=False``;
-* ``examples.jsonl``: every training example with its source.
+* ``examples.jsonl``: every training example with its source;
+* ``vectors.npy`` (optional, ``--keep-vectors``): the examples' embeddings as float16, row for row.
 
 A bundle from a stranger cannot run code: JSON and plain ``.npy`` arrays are
 all that is ever parsed. It cannot exhaust memory or time either: every
@@ -44,6 +45,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HEAD = "head.npz"
 EXAMPLES = "examples.jsonl"
+VECTORS = "vectors.npy"
 HEAD_ARRAYS = ("coef", "intercept", "temperature")
 
 MAX_MANIFEST_BYTES = 64 * 1024**2
@@ -59,6 +61,7 @@ class Bundle:
     manifest: dict[str, Any]
     arrays: dict[str, np.ndarray]
     examples: list[Example]
+    vectors: np.ndarray | None = None  # (len(examples), dim) float32, when the bundle keeps them
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -71,11 +74,23 @@ def _jsonl_bytes(examples: list[Example]) -> bytes:
     return "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
 
 
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
 def write_bundle(
-    path: str | os.PathLike[str], manifest: dict[str, Any], arrays: dict[str, np.ndarray], examples: list[Example]
+    path: str | os.PathLike[str],
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    examples: list[Example],
+    vectors: np.ndarray | None = None,
 ) -> Path:
     path = Path(path)
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
+    if vectors is not None:
+        members[VECTORS] = _npy_bytes(np.asarray(vectors, dtype=np.float16))
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -190,8 +205,26 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         head_limit = 4 * n * dim + 8 * n + 8 + NPY_OVERHEAD
         head_bytes = _read_member(zf, HEAD, path, head_limit, manifest.members[HEAD])
         examples_bytes = _read_member(zf, EXAMPLES, path, MAX_EXAMPLES_BYTES, manifest.members[EXAMPLES])
+        examples = _read_examples(examples_bytes, path)
+        vectors = None
+        if VECTORS in manifest.members:
+            limit = 2 * len(examples) * dim + NPY_OVERHEAD
+            raw = _read_member(zf, VECTORS, path, limit, manifest.members[VECTORS])
+            vectors = _read_vectors(raw, path, (len(examples), dim))
     arrays = _read_head(head_bytes, path, {"coef": (n, dim), "intercept": (n,), "temperature": (1,)})
-    return Bundle(data, arrays, _read_examples(examples_bytes, path))
+    return Bundle(data, arrays, examples, vectors)
+
+
+def _read_vectors(raw: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:
+    try:
+        vectors = _read_npy(io.BytesIO(raw), shape)
+    except BundleError as exc:
+        raise BundleError(f"{path}: refusing {VECTORS}: {exc}") from None
+    except (ValueError, OSError, EOFError, UnicodeDecodeError, SyntaxError) as exc:
+        raise BundleError(f"{path}: refusing {VECTORS}: unreadable ({exc})") from None
+    if not np.isfinite(vectors).all():
+        raise BundleError(f"{path}: refusing {VECTORS}: it holds NaN or infinite values")
+    return vectors
 
 
 def _read_head(raw: bytes, path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:

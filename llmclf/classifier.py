@@ -21,6 +21,7 @@ from .errors import BundleError, InputError
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
 from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head, fit_temperature, nll, softmax
+from .vector_cache import vector_cache_for
 
 CALIBRATION_FOLDS = 5
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
@@ -120,12 +121,14 @@ class Classifier:
         class_weight: str | None = DEFAULT_CLASS_WEIGHT,
         generator: ExampleGenerator | None = None,
         calibrate: bool = False,
+        keep_vectors: bool = False,
     ) -> None:
         self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
         self.class_weight = class_weight
         self.generator = generator
         self.calibrate = calibrate
+        self.keep_vectors = keep_vectors  # save the examples' embeddings (float16) in the bundle
         self._reset()
 
     def _reset(self) -> None:
@@ -372,12 +375,19 @@ class Classifier:
         return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed with a per-instance cache, so retraining re-embeds only new texts."""
+        """Embed training texts through two caches: this instance's, then the on-disk one (see vector_cache),
+        so retraining re-embeds only texts never seen before."""
         embedder = self.embedder_
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        disk = vector_cache_for(embedder) if missing else None
+        if disk is not None:
+            self._vectors.update(disk.get(missing))
+            missing = [t for t in missing if t not in self._vectors]
         if missing:
-            for text, vec in zip(missing, self._embed_steps(missing), strict=True):
-                self._vectors[text] = vec
+            fresh = dict(zip(missing, self._embed_steps(missing), strict=True))
+            self._vectors.update(fresh)
+            if disk is not None:
+                disk.put(fresh)
         if not texts:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.stack([self._vectors[t] for t in texts])
@@ -518,12 +528,14 @@ class Classifier:
                 "n_examples": len(self.examples),
                 "temperature": head.temperature,
                 "calibration": self.calibration,
+                "vectors": "float16" if self.keep_vectors else None,
             },
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write one ``.model`` bundle atomically."""
-        return write_bundle(path, self.manifest(), self._require_head().to_arrays(), self.examples)
+        """Write one ``.model`` bundle atomically (with the examples' vectors when ``keep_vectors``)."""
+        vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None
+        return write_bundle(path, self.manifest(), self._require_head().to_arrays(), self.examples, vectors)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], embedder: Embedder | None = None) -> Classifier:
@@ -568,4 +580,7 @@ class Classifier:
         clf.calibrate = bool(clf._calibration)
         clf._model_id = str(m.get("model_id") or clf._model_id)
         clf._history = list(m.get("history") or [])
+        if bundle.vectors is not None:
+            clf.keep_vectors = True
+            clf._vectors.update(zip((e.text for e in bundle.examples), bundle.vectors, strict=True))
         return clf

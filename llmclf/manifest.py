@@ -48,6 +48,7 @@ class Training(_Strict):
     n_examples: int = Field(0, ge=0)
     temperature: float = Field(1.0, gt=0)
     calibration: dict[str, Any] | None = None
+    vectors: Literal["float16"] | None = None
 
     @field_validator("C", "temperature")
     @classmethod

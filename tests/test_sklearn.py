@@ -50,6 +50,7 @@ def test_is_a_classifier_with_params_and_clone():
         "class_weight": "balanced",
         "embedder": None,
         "generator": None,
+        "keep_vectors": False,
     }
     twin = clone(clf)
     assert twin is not clf and twin.get_params() == clf.get_params()

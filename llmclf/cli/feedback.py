@@ -106,12 +106,18 @@ def retrain(
         None, "--save", "-s", help="Where to write it (default: over --load, atomically)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
+    keep_vectors: bool = typer.Option(False, "--keep-vectors", help="Store the examples' embeddings in the bundle."),
     db: Path | None = DB_OPTION,
     model: Path | None = typer.Argument(None, metavar="MODEL", help="The bundle (same as --load)."),
 ) -> None:
-    """Add the feedback examples to the bundle's own, refit the head, save atomically."""
+    """Add the feedback examples to the bundle's own, refit the head, save atomically.
+
+    Only texts never embedded before are embedded: the rest come from the bundle's
+    vectors (--keep-vectors) or the on-disk vector cache.
+    """
     model = need(load, "--load", model)
     clf = Classifier.load(model)
+    clf.keep_vectors = clf.keep_vectors or keep_vectors
     feedback_examples = RunLog(Store(db)).dataset(model_target(clf.model_id))
     with Steps("retraining") as steps:
         clf.on_progress = steps.advance

@@ -64,6 +64,11 @@ def train(
         False, "--calibrate", help="Temperature-scale probabilities by 5-fold cross-validation."
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
+    keep_vectors: bool = typer.Option(
+        False,
+        "--keep-vectors",
+        help="Store the examples' embeddings (float16) in the bundle, for retraining elsewhere.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON on stdout."),
 ) -> None:
@@ -75,7 +80,7 @@ def train(
     if len(names) < 2:
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
-    clf = Classifier(embedder, calibrate=calibrate)
+    clf = Classifier(embedder, calibrate=calibrate, keep_vectors=keep_vectors)
     for name, description in classes.items():
         clf.add_class(name, description)
     by_class: dict[str, list[str]] = {}

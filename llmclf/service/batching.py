@@ -25,7 +25,9 @@ from ..classifier import Classifier, Prediction
 __all__ = ["ClientGone", "MicroBatcher", "Overloaded"]
 
 CHUNK = 32  # texts one request may put into one round
-ROUND_COST = 8_000  # budget of a round, in cost units (see _cost): ~6 texts of 4,000 characters (~0.3 s here), ~60 short ones
+ROUND_COST = (
+    8_000  # budget of a round, in cost units (see _cost): ~6 texts of 4,000 characters (~0.3 s here), ~60 short ones
+)
 POLL = 0.1  # seconds between checks for a gone client or a spent budget
 
 

@@ -1,0 +1,64 @@
+"""Retraining re-embeds only texts it has never seen: the on-disk vector cache and --keep-vectors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from llmclf import Classifier
+from llmclf.cli import app
+from llmclf.embedding import MiniLMEmbedder
+
+runner = CliRunner()
+PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
+EXAMPLES = [f"dog: my dog number {i} barks" for i in range(30)] + [f"cat: my cat number {i} purrs" for i in range(30)]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    seen: list[str] = []
+    real = MiniLMEmbedder.embed
+
+    def embed(self, texts):
+        seen.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(MiniLMEmbedder, "embed", embed)
+    return seen
+
+
+def train_and_correct(tmp_path, *extra):
+    model, db = tmp_path / "m.model", ["--db", str(tmp_path / "db.sqlite")]
+    args = ["train", *PETS, *(x for e in EXAMPLES for x in ("--train", e)), "--save", str(model), *extra]
+    assert runner.invoke(app, args).exit_code == 0
+    run = json.loads(runner.invoke(app, ["classify", "--load", str(model), *db, "a brand new sentence"]).stdout)
+    assert runner.invoke(app, ["feedback", run["run_id"], "--correction", "cat", *db]).exit_code == 0
+    return model, db
+
+
+def test_retrain_embeds_only_the_new_feedback_text(tmp_path, counted):
+    model, db = train_and_correct(tmp_path)
+    counted.clear()
+    result = runner.invoke(app, ["retrain", "--load", str(model), *db])
+    assert result.exit_code == 0, result.output
+    assert counted == ["a brand new sentence"]
+    assert any(e.text == "a brand new sentence" for e in Classifier.load(model).examples)
+
+
+def test_keep_vectors_retrains_without_any_cache(tmp_path, counted, monkeypatch):
+    model, db = train_and_correct(tmp_path, "--keep-vectors")
+    monkeypatch.setenv("LLMCLF_VECTOR_CACHE", "0")
+    clf = Classifier.load(model)
+    assert clf.keep_vectors and len(clf._vectors) == len(clf.examples)
+    counted.clear()
+    assert runner.invoke(app, ["retrain", "--load", str(model), *db]).exit_code == 0
+    assert counted == ["a brand new sentence"]
+    assert Classifier.load(model).keep_vectors  # kept on the retrained bundle too
+
+
+def test_an_unusable_cache_never_breaks_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(blocker / "cache"))
+    result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 0, result.output
