@@ -142,6 +142,7 @@ async def atag_texts(
     max_retries: int = 2,
     concurrency: int = 8,
     infer: Any = None,
+    on_result: Any = None,
 ) -> list[TagResult]:
     """Tag ``texts`` with the tagger the settings call for; results in input order.
 
@@ -159,7 +160,7 @@ async def atag_texts(
     def llm_tagger() -> Tagger:
         return Tagger(
             llm, tags, multi=multi, confidence=confidence, max_retries=max_retries, concurrency=concurrency,
-            few_shot=few_shot,
+            few_shot=few_shot, on_result=on_result,
         )  # fmt: skip
 
     if llm is not None and cascade_below is None:

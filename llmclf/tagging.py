@@ -146,6 +146,7 @@ class Tagger:
     max_retries: int = 2  # re-asks after a reply that fails validation
     concurrency: int = 8
     few_shot: Any = None  # a llmclf.feedback.FewShot: similar labelled examples for the prompt
+    on_result: Any = None  # called with each TagResult as it arrives (a progress bar)
     _model: type[BaseModel] = field(init=False, repr=False)
     _by_choice: dict[str, Tag] = field(init=False, repr=False)
 
@@ -198,6 +199,12 @@ class Tagger:
         return out
 
     async def _one(self, sem: asyncio.Semaphore, text: str, examples: list[tuple[str, str]]) -> TagResult:
+        result = await self._ask(sem, text, examples)
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    async def _ask(self, sem: asyncio.Semaphore, text: str, examples: list[tuple[str, str]]) -> TagResult:
         try:
             async with sem:
                 reply = await self.llm.create(

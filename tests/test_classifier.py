@@ -108,3 +108,24 @@ def test_embedder_sorts_by_length_but_keeps_input_order():
     np.testing.assert_allclose(together, alone, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
     assert together.dtype == np.float32 and together.shape == (4, 384)
+
+
+def test_a_huge_text_is_cut_by_characters_before_tokenising(pets, monkeypatch):
+    from llmclf.embedding import CHARS_PER_TOKEN_MAX, MiniLMEmbedder, _load_minilm
+
+    embedder = MiniLMEmbedder()
+    _, tokenizer = _load_minilm(embedder.max_length, embedder.threads)
+    lengths = []
+    real = type(tokenizer).encode_batch
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def encode_batch(self, texts):
+            lengths.extend(len(t) for t in texts)
+            return real(tokenizer, texts)
+
+    embedder._session, embedder._tokenizer = _load_minilm(embedder.max_length, embedder.threads)[0], Spy()
+    vectors = embedder.embed(["woof " * 2_000_000])  # a 10 MB line
+    assert vectors.shape == (1, 384) and lengths == [embedder.max_length * CHARS_PER_TOKEN_MAX]

@@ -11,7 +11,21 @@ from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store, read_tag_file
-from ._common import SHOTS_HELP, Command, Group, Table, friendly_errors, notice, out, pick, safe, say, warn, write_jsonl
+from ._common import (
+    SHOTS_HELP,
+    Command,
+    Group,
+    Steps,
+    Table,
+    friendly_errors,
+    notice,
+    out,
+    pick,
+    safe,
+    say,
+    warn,
+    write_jsonl,
+)
 from .classify import gather_texts
 from .llm_options import LLMOptions, llm_options
 
@@ -143,19 +157,21 @@ def tag(
     target = set_target(set_name)
     embedder = get_embedder()
     few_shot = few_shot_for(store, target, embedder, k) if k and config is not None else None
-    results = tag_texts(
-        stream,
-        tags,
-        llm_config=config,
-        cascade_below=cascade_below,
-        multi=multi,
-        confidence=confidence,
-        embedder=embedder,
-        examples=RunLog(store).dataset(target),
-        few_shot=few_shot,
-        max_retries=max_retries,
-        concurrency=concurrency,
-    )
+    with Steps("tagging", len(stream)) as steps:
+        results = tag_texts(
+            stream,
+            tags,
+            llm_config=config,
+            cascade_below=cascade_below,
+            multi=multi,
+            confidence=confidence,
+            embedder=embedder,
+            examples=RunLog(store).dataset(target),
+            few_shot=few_shot,
+            max_retries=max_retries,
+            concurrency=concurrency,
+            on_result=lambda _result: steps.advance(1),
+        )
     if not no_log and logging_enabled():
         RunLog(store).log_tags(set_name, [t.name for t in tags], results, multi)
     if as_json or not out.is_terminal:
