@@ -35,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from .atomic import atomic_writer
-from .errors import BundleError
+from .errors import BundleError, redact
 from .examples import Example, Source
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
@@ -112,20 +112,63 @@ def write_bundle(
 # -- reading ---------------------------------------------------------------------------------------------------
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+MAX_BUNDLE_BYTES = 2 * 1024**3  # what is fetched from a URL or read from a stream at most
+
+
+def _resolve(source: Any) -> tuple[Any, Any]:
+    """(label for messages, what ZipFile opens) for a path, ``bytes``, a binary file object or an fsspec URL."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return "<bundle bytes>", io.BytesIO(bytes(source))
+    if hasattr(source, "read"):
+        label = str(getattr(source, "name", "<bundle stream>"))
+        seekable = getattr(source, "seekable", lambda: False)()
+        return label, source if seekable else io.BytesIO(_read_capped(source, label))
+    if isinstance(source, str) and "://" in source:
+        if source.startswith("file://"):
+            return _resolve(source.removeprefix("file://"))
+        return redact(source), io.BytesIO(_fetch(source))
+    path = Path(source)
     if not path.exists():
         raise BundleError(f"model bundle not found: {path}")
     if path.is_dir():
         raise BundleError(f"{path} is a folder, not a model bundle")
+    return path, path
+
+
+def _read_capped(stream: IO[bytes], label: str) -> bytes:
+    data = stream.read(MAX_BUNDLE_BYTES + 1)
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise BundleError(f"{label}: a bundle over {MAX_BUNDLE_BYTES} bytes is refused")
+    return data
+
+
+def _fetch(url: str) -> bytes:
     try:
-        zf = zipfile.ZipFile(path)
+        import fsspec
+    except ImportError:
+        raise BundleError(f"loading {redact(url)} needs fsspec: pip install 'llmclf[fsspec]'") from None
+    try:
+        with fsspec.open(url, "rb") as fh:
+            return _read_capped(fh, redact(url))
+    except FileNotFoundError:
+        raise BundleError(f"model bundle not found: {redact(url)}") from None
+    except BundleError:
+        raise
+    except Exception as exc:  # fsspec backends raise their own kinds; all mean "could not fetch"
+        raise BundleError(f"cannot fetch {redact(url)}: {type(exc).__name__}: {exc}"[:400]) from None
+
+
+def _open_zip(source: Any) -> tuple[Any, zipfile.ZipFile]:
+    path, target = _resolve(source)
+    try:
+        zf = zipfile.ZipFile(target)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
     names = zf.namelist()
     if len(names) != len(set(names)):
         zf.close()
         raise BundleError(f"{path} is not a valid llmclf bundle: a member name appears twice")
-    return zf
+    return path, zf
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, path: Path, limit: int, expected: Any = None) -> bytes:
@@ -186,17 +229,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(source: Any) -> dict[str, Any]:
     """Only the validated manifest: what ``llmclf info`` needs, without inflating the other members."""
-    path = Path(path)
-    with _open_zip(path) as zf:
+    path, zf = _open_zip(source)
+    with zf:
         _, data = _parse_manifest(_read_member(zf, MANIFEST, path, MAX_MANIFEST_BYTES), path)
     return data
 
 
-def read_bundle(path: str | os.PathLike[str]) -> Bundle:
-    path = Path(path)
-    with _open_zip(path) as zf:
+def read_bundle(source: Any, with_examples: bool = True) -> Bundle:
+    """A bundle from a path, ``bytes``, a binary file object or an fsspec URL (``s3://``, ``memory://``...).
+
+    ``with_examples=False`` skips the training examples and vectors (an inference-only load).
+    """
+    path, zf = _open_zip(source)
+    with zf:
         manifest, data = _parse_manifest(_read_member(zf, MANIFEST, path, MAX_MANIFEST_BYTES), path)
         for name in (HEAD, EXAMPLES):
             if name not in manifest.members:
@@ -204,10 +251,12 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         n, dim = len(manifest.classes), manifest.embedder.dim
         head_limit = 4 * n * dim + 8 * n + 8 + NPY_OVERHEAD
         head_bytes = _read_member(zf, HEAD, path, head_limit, manifest.members[HEAD])
-        examples_bytes = _read_member(zf, EXAMPLES, path, MAX_EXAMPLES_BYTES, manifest.members[EXAMPLES])
+        examples_bytes = (
+            _read_member(zf, EXAMPLES, path, MAX_EXAMPLES_BYTES, manifest.members[EXAMPLES]) if with_examples else b""
+        )
         examples = _read_examples(examples_bytes, path)
         vectors = None
-        if VECTORS in manifest.members:
+        if VECTORS in manifest.members and with_examples:
             limit = 2 * len(examples) * dim + NPY_OVERHEAD
             raw = _read_member(zf, VECTORS, path, limit, manifest.members[VECTORS])
             vectors = _read_vectors(raw, path, (len(examples), dim))

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -122,6 +122,7 @@ class Classifier:
         generator: ExampleGenerator | None = None,
         calibrate: bool = False,
         keep_vectors: bool = False,
+        threads: int | None = None,
     ) -> None:
         self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
@@ -129,6 +130,7 @@ class Classifier:
         self.generator = generator
         self.calibrate = calibrate
         self.keep_vectors = keep_vectors  # save the examples' embeddings (float16) in the bundle
+        self.threads = threads  # onnxruntime threads of the embedder (None: LLMCLF_THREADS, else onnxruntime's)
         self._reset()
 
     def _reset(self) -> None:
@@ -144,6 +146,7 @@ class Classifier:
         self._vectors: dict[str, np.ndarray] = {}
         self._embedder: Embedder | None = None
         self._embedder_param: Any = None
+        self._inference_only = False
 
     # -- scikit-learn's estimator protocol ------------------------------------
     @classmethod
@@ -200,7 +203,10 @@ class Classifier:
         """The embedder in use, resolved from the ``embedder`` parameter on first use."""
         if self._embedder is None or self._embedder_param is not self.embedder:
             e = self.embedder
-            self._embedder = e if isinstance(e, Embedder) and not isinstance(e, str) else get_embedder(e)
+            if isinstance(e, Embedder) and not isinstance(e, str):
+                self._embedder = e
+            else:
+                self._embedder = get_embedder(e, threads=self.threads)
             self._embedder_param = self.embedder
             self._vectors = {}
         return self._embedder
@@ -307,6 +313,7 @@ class Classifier:
         so retraining twice with the same data changes nothing.
         """
         self._require_head()
+        self._require_examples("retrain it")
         unknown = sorted({e.label for e in feedback} - set(self._require_head().classes))
         if unknown:
             raise InputError(f"feedback uses labels the model does not have: {', '.join(unknown)}")
@@ -477,6 +484,14 @@ class Classifier:
         proba = self.predict_proba(texts)
         return self.classes_[proba.argmax(axis=1)]
 
+    def predict_batch(
+        self, texts: Sequence[Any], top_k: int = 5, threshold: float | None = None, probabilities: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Columns for a batch (see :mod:`llmclf.batch`): a null, NaN or empty row gets an ``error``, never an exception."""
+        from .batch import predict_batch
+
+        return predict_batch(self, texts, top_k=top_k, threshold=threshold, probabilities=probabilities)
+
     def classify(
         self, texts: Sequence[str], threshold: float | None = None, top_n: int | None = None
     ) -> list[Prediction]:
@@ -532,14 +547,47 @@ class Classifier:
             },
         }
 
+    def for_inference(self) -> Classifier:
+        """A copy that keeps only what predicting needs: no training examples, no vector cache.
+
+        It pickles small (for Spark broadcasts and Ray actors); it cannot be saved or retrained.
+        """
+        import copy
+
+        lean = copy.copy(self)
+        lean.__dict__ = {**self.__dict__, "_examples": [], "_vectors": {}, "_inference_only": True}
+        return lean
+
+    def _require_examples(self, action: str) -> None:
+        if getattr(self, "_inference_only", False):
+            raise InputError(
+                f"an inference-only classifier has no training examples: load the bundle in full to {action}"
+            )
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write one ``.model`` bundle atomically (with the examples' vectors when ``keep_vectors``)."""
+        self._require_examples("save it")
         vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None
         return write_bundle(path, self.manifest(), self._require_head().to_arrays(), self.examples, vectors)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], embedder: Embedder | None = None) -> Classifier:
-        bundle = read_bundle(path)
+    def load(
+        cls,
+        source: str | os.PathLike[str] | bytes | BinaryIO,
+        embedder: Embedder | None = None,
+        *,
+        inference_only: bool = False,
+        threads: int | None = None,
+    ) -> Classifier:
+        """A classifier from a bundle: a path, ``bytes``, a binary file object or an fsspec URL
+        (``s3://``, ``gs://``, ``memory://``, ``file://``; needs ``pip install 'llmclf[fsspec]'``).
+
+        ``inference_only`` skips the training examples (smaller in memory and when pickled; such a
+        classifier predicts but cannot be saved or retrained). ``threads`` sets the embedder's
+        onnxruntime threads (default: ``LLMCLF_THREADS``, else onnxruntime's choice).
+        """
+        bundle = read_bundle(source, with_examples=not inference_only)
+        path = source if isinstance(source, str | os.PathLike) else "the bundle"
         m = bundle.manifest
         try:
             classes = [str(c) for c in m["classes"]]
@@ -547,7 +595,7 @@ class Classifier:
             training = m.get("training", {})
             given = embedder
             if embedder is None:
-                embedder = get_embedder(emb["id"])
+                embedder = get_embedder(emb["id"], threads=threads)
             if embedder.id != emb["id"]:
                 raise BundleError(f"{path} was trained with embedder {emb['id']!r}, not {embedder.id!r}")
             if embedder.dim != int(emb["dim"]):
@@ -566,7 +614,9 @@ class Classifier:
             # The parameter is the embedder's id unless one was handed in: a pickled classifier
             # then carries a name, and rebuilds the embedder on first use.
             param = given if given is not None else str(emb["id"])
-            clf = cls(param, C=float(training.get("C", DEFAULT_C)), class_weight=training.get("class_weight"))
+            clf = cls(
+                param, C=float(training.get("C", DEFAULT_C)), class_weight=training.get("class_weight"), threads=threads
+            )
             clf._embedder, clf._embedder_param = embedder, param
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{path} is corrupt: manifest or head is malformed ({exc})") from None
@@ -580,6 +630,7 @@ class Classifier:
         clf.calibrate = bool(clf._calibration)
         clf._model_id = str(m.get("model_id") or clf._model_id)
         clf._history = list(m.get("history") or [])
+        clf._inference_only = inference_only
         if bundle.vectors is not None:
             clf.keep_vectors = True
             clf._vectors.update(zip((e.text for e in bundle.examples), bundle.vectors, strict=True))

@@ -65,7 +65,8 @@ class MiniLMEmbedder:
         self._tokenizer = None
 
     def _load(self) -> None:
-        self._session, self._tokenizer = _load_minilm(self.max_length, self.threads)
+        threads = self.threads if self.threads is not None else env_threads()
+        self._session, self._tokenizer = _load_minilm(self.max_length, threads)
 
     def __getstate__(self) -> dict:
         """Settings only: the ONNX session and tokenizer are rebuilt on first use after unpickling."""
@@ -133,7 +134,7 @@ def _load_minilm(max_length: int, threads: int | None) -> tuple[Any, Any]:
     return session, tokenizer
 
 
-def _fast() -> Embedder:
+def _fast(threads: int | None = None) -> Embedder:  # a static model: no threads to set
     from .fast_embedder import Model2VecEmbedder
 
     return Model2VecEmbedder()
@@ -147,10 +148,11 @@ def _onnx_session(ort: Any, model: Path, threads: int | None) -> Any:
     opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
     return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {  # each factory takes threads=
     MiniLMEmbedder.id: MiniLMEmbedder,
     "minilm": MiniLMEmbedder,  # short aliases for the CLI
     "model2vec-minilm-l6-v2-256": _fast,
@@ -160,12 +162,25 @@ EMBEDDERS: dict[str, Callable[[], Embedder]] = {
 DEFAULT_EMBEDDER = MiniLMEmbedder.id
 
 
-def get_embedder(name: str | None = None) -> Embedder:
-    """The embedder registered under ``name`` (default: env ``LLMCLF_EMBEDDER`` or MiniLM)."""
+def get_embedder(name: str | None = None, *, threads: int | None = None) -> Embedder:
+    """The embedder registered under ``name`` (default: env ``LLMCLF_EMBEDDER`` or MiniLM).
+
+    ``threads``: onnxruntime threads, for embedders that run on it (default: env ``LLMCLF_THREADS``).
+    """
     name = name or os.environ.get("LLMCLF_EMBEDDER") or DEFAULT_EMBEDDER
     try:
         factory = EMBEDDERS[name]
     except KeyError:
         known = ", ".join(sorted(EMBEDDERS))
         raise InputError(f"unknown embedder {name!r}; known: {known}") from None
-    return factory()
+    return factory(threads=threads)
+
+
+def env_threads() -> int | None:
+    """``LLMCLF_THREADS`` as a positive int, or None; anything else is a one-line error."""
+    raw = os.environ.get("LLMCLF_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"LLMCLF_THREADS must be a whole number of threads, at least 1, not {raw!r}")
+    return int(raw)
