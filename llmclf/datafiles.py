@@ -109,70 +109,82 @@ def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
         yield text, label
 
 
-def iter_texts(path: str | Path) -> Iterator[str]:
+def iter_texts(path: str | Path, text_column: str | None = None) -> Iterator[str]:
     """Texts from a CSV/JSONL file with a text column, or from a plain file, one a line.
 
     Blank lines of a plain file are skipped; any row that cannot be read is an
     InputError (see :func:`iter_text_rows` to go on past such rows).
     """
-    for text, error in iter_text_rows(path):
+    for text, error, _ in iter_text_rows(path, text_column):
         if error is not None:
             raise InputError(error)
         yield text
 
 
-def iter_text_rows(path: str | Path) -> Iterator[tuple[str | None, str | None]]:
-    """``(text, None)`` for each text, or ``(None, why)`` for a row that cannot be read, so a caller can go on.
+Row = tuple[str | None, str | None, Any]  # (text, None, id) or (None, why the row could not be read, id)
 
+
+def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: str | None = None) -> Iterator[Row]:
+    """``(text, None, id)`` for each text, or ``(None, why, id)`` for a row that cannot be read, so a caller can go on.
+
+    ``text_column`` picks the text column of a CSV/JSONL file (any case); by default the first of
+    text, sentence, content, input. ``id_column`` carries that column's value along (None without it).
     A missing or unreadable file is still an InputError at once.
     """
+    keys = (_column(text_column),) if text_column else TEXT_KEYS
     if _kind(path) == "txt":
+        if id_column:
+            raise InputError(f"{path}: --id-column needs a CSV, JSONL or Parquet file, not plain text")
         with _open_lenient(path) as fh:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 text = line.rstrip("\r\n")
-                yield (None, f"{path}:{n}: not UTF-8 text") if not_utf8(text) else (text, None)
+                yield (None, f"{path}:{n}: not UTF-8 text", None) if not_utf8(text) else (text, None, None)
         return
     kind = _kind(path)
     with _open_lenient(path) as fh:
         if kind == "jsonl":
             rows = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
             for n, line in rows:
-                yield _jsonl_text(path, n, line)
+                yield _jsonl_text(path, n, line, keys, id_column)
             return
         try:
             reader = csv.DictReader(fh, delimiter="\t" if kind == "tsv" else ",")
             for record in reader:
-                yield _row_text(path, reader.line_num, {_column(k): v for k, v in record.items() if k is not None})
+                row = {_column(k): v for k, v in record.items() if k is not None}
+                yield _row_text(path, reader.line_num, row, keys, id_column)
         except csv.Error as exc:
-            yield None, f"{path}: malformed CSV ({exc}); reading stopped there"
+            yield None, f"{path}: malformed CSV ({exc}); reading stopped there", None
 
 
-def _jsonl_text(path: str | Path, n: int, line: str) -> tuple[str | None, str | None]:
+def _jsonl_text(path: str | Path, n: int, line: str, keys: tuple[str, ...], id_column: str | None) -> Row:
     if not_utf8(line):
-        return None, f"{path}:{n}: not UTF-8 text"
+        return None, f"{path}:{n}: not UTF-8 text", None
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        return None, f"{path}:{n}: not valid JSON ({exc.msg})"
+        return None, f"{path}:{n}: not valid JSON ({exc.msg})", None
     except RecursionError:
-        return None, f"{path}:{n}: JSON nested too deeply"
+        return None, f"{path}:{n}: JSON nested too deeply", None
     if not isinstance(record, dict):
-        return None, f"{path}:{n}: expected a JSON object"
-    return _row_text(path, n, {_column(k): v for k, v in record.items()})
+        return None, f"{path}:{n}: expected a JSON object", None
+    return _row_text(path, n, {_column(k): v for k, v in record.items()}, keys, id_column)
 
 
-def _row_text(path: str | Path, n: int, record: dict[str, Any]) -> tuple[str | None, str | None]:
+def _row_text(path: str | Path, n: int, record: dict[str, Any], keys: tuple[str, ...], id_column: str | None) -> Row:
+    row_id = record.get(_column(id_column)) if id_column else None
+    if id_column and _column(id_column) not in record:
+        return None, f"{path}:{n}: no {id_column!r} column (found: {', '.join(map(repr, record)) or 'none'})", None
     try:
-        text = _pick(record, TEXT_KEYS, path, n, "text")
+        text = _pick(record, keys, path, n, "text")
     except InputError as exc:
-        return None, str(exc)
+        return None, str(exc), row_id
     if not_utf8(text):
-        return None, f"{path}:{n}: not UTF-8 text"
+        return None, f"{path}:{n}: not UTF-8 text", row_id
     if not text.strip():
-        return None, f"{path}:{n}: text is empty"
-    return text, None
+        return None, f"{path}:{n}: text is empty", row_id
+    return text, None, row_id
 
 
 def not_utf8(text: str) -> bool:

@@ -373,3 +373,36 @@ def test_classify_never_imports_sklearn_scipy_or_the_llm_stack(pets_bundle, tmp_
         [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "LLMCLF_HOME": str(tmp_path)}
     )
     assert "HEAVY []" in result.stderr, result.stderr
+
+
+def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    table = pa.table({"ticket": [1, 2, 3, 4], "body": ["woof", None, "meow", ""]})
+    pq.write_table(table, source, row_group_size=2)
+    out = tmp_path / "out.parquet"
+    args = ["classify", "--load", str(pets_bundle), "--input", str(source), "--text-column", "body", "--top-n", "2"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 1, result.output  # two rows had no usable text
+    got = pq.read_table(out)
+    assert got.column_names == ["ticket", "body", "prediction", "confidence", "top_k", "model_id", "error"]
+    rows = got.to_pylist()
+    assert [r["prediction"] for r in rows] == ["dog", None, "cat", None]
+    assert [r["error"] for r in rows][1] == "text is null" and rows[3]["error"] == "text is empty"
+    assert rows[0]["top_k"][0]["label"] == "dog" and len(rows[0]["top_k"]) == 2
+    piped = runner.invoke(app, args)
+    assert [json.loads(x)["ticket"] for x in piped.stdout.splitlines()] == [1, 2, 3, 4]
+    missing = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--input", str(source)])
+    assert missing.exit_code == 2 and "no column 'text'" in missing.stderr and "--text-column" in missing.stderr
+
+
+def test_text_and_id_columns_for_csv(pets_bundle, tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("Ref,Message\na1,woof\na2,\na3,meow\n")
+    args = ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(data)]
+    result = runner.invoke(app, [*args, "--text-column", "message", "--id-column", "ref"])
+    assert result.exit_code == 1
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [(r["id"], r["prediction"]) for r in records] == [("a1", "dog"), ("a2", None), ("a3", "cat")]

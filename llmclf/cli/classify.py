@@ -10,6 +10,7 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.text import Text
@@ -19,6 +20,7 @@ from ..datafiles import check_readable, iter_text_rows, not_utf8
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
+from ..parquet_io import classify_parquet, is_parquet
 from ..store import Store
 from ._common import (
     SHOTS_HELP,
@@ -35,7 +37,7 @@ from ._common import (
 )
 from .llm_options import LLMOptions, llm_options
 
-Row = tuple[str | None, str | None]  # (text, None), or (None, why this row could not be read)
+Row = tuple[str | None, str | None, Any]  # (text, None, id), or (None, why this row could not be read, id)
 
 
 def _stdin_rows() -> Iterator[Row]:
@@ -47,10 +49,16 @@ def _stdin_rows() -> Iterator[Row]:
             line = line.removeprefix("\ufeff")
         if line.strip():
             text = line.rstrip("\r\n")
-            yield (None, f"standard input line {n}: not UTF-8 text") if not_utf8(text) else (text, None)
+            yield (None, f"standard input line {n}: not UTF-8 text", None) if not_utf8(text) else (text, None, None)
 
 
-def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> Iterator[Row]:
+def gather_texts(
+    texts: list[str],
+    data: list[str],
+    input_files: list[Path],
+    text_column: str | None = None,
+    id_column: str | None = None,
+) -> Iterator[Row]:
     """Arguments and --data first (checked up front), then files, then stdin.
 
     Arguments are checked before anything is printed; a row of a file or of
@@ -68,7 +76,10 @@ def gather_texts(texts: list[str], data: list[str], input_files: list[Path]) -> 
         check_readable(path)
     if not literal and not input_files and not wants_stdin:
         raise InputError("no texts to classify: give them as arguments, with --input FILE, or on stdin")
-    sources: list[Iterable[Row]] = [[(t, None) for t in literal], *(iter_text_rows(p) for p in input_files)]
+    sources: list[Iterable[Row]] = [
+        [(t, None, None) for t in literal],
+        *(iter_text_rows(p, text_column, id_column) for p in input_files),
+    ]
     if wants_stdin:
         sources.append(_stdin_rows())
     return itertools.chain.from_iterable(sources)
@@ -82,9 +93,17 @@ def count_texts(texts: list[str], data: list[str], input_files: list[Path]) -> i
     if not all(Path(p).is_file() for p in input_files):
         return None  # a FIFO or <(...) can be read only once
     try:
-        return len(given) + sum(sum(1 for _ in iter_text_rows(p)) for p in input_files)
+        return len(given) + sum(_count_rows(p) for p in input_files)
     except (InputError, OSError):
         return None  # the real read reports it
+
+
+def _count_rows(path: Path) -> int:
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(1 for _ in iter_text_rows(path))
 
 
 def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -116,7 +135,15 @@ def classify(
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to use."),
     data: list[str] = typer.Option([], "--data", "-d", hidden=True, help="A text to classify (old spelling)."),
     input_files: list[Path] = typer.Option(
-        [], "--input", "-i", help="CSV/JSONL with a text column, or a text file (repeatable)."
+        [], "--input", "-i", help="CSV/JSONL/Parquet with a text column, or a text file (repeatable)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write Parquet here (atomically): the input's columns plus the predictions."
+    ),
+    text_column: str | None = typer.Option(None, "--text-column", help="The column holding the text (default: text)."),
+    id_column: str | None = typer.Option(None, "--id-column", help="A column to carry into each record as 'id'."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
     ),
     top_n: int | None = typer.Option(
         None, "--top-n", min=1, help="Keep only the N most likely classes (table default 3)."
@@ -148,14 +175,18 @@ def classify(
     before any output (exit 2).
     """
     k = pick(shots, k)
-    stream = gather_texts(texts or [], data, input_files)
+    if output is not None or any(is_parquet(p) for p in input_files):
+        return classify_files(
+            load, input_files, output, text_column, top_n, threshold, batch_size, threads, texts, data
+        )
+    stream = gather_texts(texts or [], data, input_files, text_column, id_column)
     total = count_texts(texts or [], data, input_files)
     config = None
     if cascade_below is not None:
         config = llm.resolve()
         if config is None:
             raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
-    clf = Classifier.load(load)
+    clf = Classifier.load(load, threads=threads)
     no_log = no_log or not logging_enabled()
     store = None if no_log and config is None else open_run_store(db)
     runs = None if no_log or store is None else RunLog(store)
@@ -171,7 +202,7 @@ def classify(
         clf.on_progress = steps.advance
         for batch in batched(stream, batch_size):
             seen += len(batch)
-            good = [text for text, error in batch if error is None]
+            good = [text for text, error, _ in batch if error is None]
             predictions = []
             if good and cascade is not None:
                 predictions = cascade.run(clf, good, cascade_below, shown, threshold)
@@ -184,10 +215,17 @@ def classify(
                 ):
                     p.extra["run_id"] = run_id
             answers = iter(predictions)
-            merged = [next(answers) if error is None else error for _, error in batch]
+            merged = [next(answers) if error is None else error for _, error, _ in batch]
+            if id_column:
+                for item, (_, _, row_id) in zip(merged, batch, strict=True):
+                    if isinstance(item, Prediction):
+                        item.extra["id"] = row_id
             bad += len(batch) - len(good)
             if jsonl:
-                steps.write_jsonl(p.to_dict() if isinstance(p, Prediction) else error_record(p) for p in merged)
+                steps.write_jsonl(
+                    p.to_dict() if isinstance(p, Prediction) else error_record(p, row[2])
+                    for p, row in zip(merged, batch, strict=True)
+                )
             else:
                 steps.print(render_table(merged, shown))
     if not seen:
@@ -202,8 +240,39 @@ def classify(
         raise typer.Exit(1)
 
 
-def error_record(why: str) -> dict:
-    return {"text": None, "prediction": None, "probabilities": None, "error": why}
+def error_record(why: str, row_id: Any = None) -> dict:
+    record = {"text": None, "prediction": None, "probabilities": None, "error": why}
+    return record | ({"id": row_id} if row_id is not None else {})
+
+
+def classify_files(load, input_files, output, text_column, top_n, threshold, batch_size, threads, texts, data) -> None:
+    """Parquet in, Parquet (``--output``) or JSON Lines out, row group by row group; no run log (bulk work)."""
+    if texts or data or len(input_files) != 1:
+        raise InputError("--output and Parquet input take exactly one --input file and no text arguments")
+    if output is not None and not is_parquet(output):
+        raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
+    (path,) = input_files
+    if not is_parquet(path):
+        raise InputError(f"--output needs a Parquet --input for now, not {path.name}")
+    check_readable(path)
+    clf = Classifier.load(load, threads=threads, inference_only=True)
+    with Steps("classifying", _count_rows(path) if err.is_terminal else None) as steps:
+        rows, bad = classify_parquet(
+            clf,
+            path,
+            output,
+            text_column=text_column or "text",
+            top_k=top_n or 5,
+            threshold=threshold,
+            batch_size=batch_size,
+            emit=None if output is not None else steps.write_jsonl,
+            progress=steps.advance,
+        )
+    if output is not None:
+        notice(f"wrote {rows} row(s) to {output}")
+    if bad:
+        warn(f"{bad} of {rows} row(s) had no usable text; their 'error' column says why")
+        raise typer.Exit(1)
 
 
 def open_run_store(db: Path | None) -> Store | None:

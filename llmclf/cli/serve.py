@@ -32,6 +32,9 @@ def serve(
     keep_alive: float = typer.Option(
         5.0, "--keep-alive", min=1, help="Seconds an idle keep-alive connection stays open."
     ),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
+    ),
     limit_concurrency: int = typer.Option(
         512, "--limit-concurrency", min=1, help="Connections at once; past it every request is answered 503."
     ),
@@ -57,6 +60,7 @@ def serve(
         log_runs=not no_log and logging_enabled(),
         k=k,
         request_timeout=request_timeout,
+        threads=threads,
     )
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     serve(app, sock, limits)

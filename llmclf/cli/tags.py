@@ -143,10 +143,10 @@ def tag(
     store = Store(db)
     tags = store.require_tags(set_name)
     rows = list(gather_texts(texts or [], [], input_files))
-    for _, error in rows:
+    for _, error, _ in rows:
         if error is not None:
             raise InputError(error)  # nothing has been tagged yet: fix the input and run again
-    stream = [text for text, _ in rows]
+    stream = [text for text, _, _ in rows]
     if not stream:
         raise InputError("no texts to tag")
     config = None if offline else llm.resolve()

@@ -63,13 +63,14 @@ def create_app(
     log_runs: bool = True,
     k: int = 5,
     request_timeout: float = 30.0,
+    threads: int | None = None,
 ) -> FastAPI:
     """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth.
 
     ``request_timeout`` is each request's budget for inference: past it the request gets
     503 with ``Retry-After`` instead of waiting behind others without end.
     """
-    loaded = {name: Classifier.load(path) for name, path in (models or {}).items()}
+    loaded = {name: Classifier.load(path, threads=threads) for name, path in (models or {}).items()}
     store = Store(db)
     runs = RunLog(store)
     batcher = MicroBatcher()  # inference off the event loop, requests batched together in fair turns

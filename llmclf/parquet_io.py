@@ -1,0 +1,105 @@
+"""Classifying a Parquet file row group by row group, in bounded memory, into Parquet or JSON Lines.
+
+The output has every input column and then the engines' columns (``prediction``,
+``confidence``, ``top_k``, ``model_id``, ``error``; see llmclf.batch). Needs pyarrow
+(``pip install 'llmclf[parquet]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_writer
+from .batch import to_arrow
+from .errors import InputError
+
+__all__ = ["classify_parquet", "is_parquet"]
+
+
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in (".parquet", ".pq")
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("Parquet needs pyarrow: pip install 'llmclf[parquet]'") from None
+    return pa, pq
+
+
+def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
+    pa, pq = _pyarrow()
+    try:
+        source = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = source.schema_arrow.names
+    if text_column not in names:
+        raise InputError(
+            f"{path}: no column {text_column!r} (columns: {', '.join(names)}); pick one with --text-column"
+        )
+    clash = [c for c in ("prediction", "confidence", "top_k", "model_id", "error") if c in names]
+    if clash:
+        raise InputError(f"{path}: the input already has column(s) {', '.join(clash)}")
+    try:
+        yield from source.iter_batches(batch_size=batch_size)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+
+
+def classify_parquet(
+    clf,
+    path: Path,
+    output: Path | None,
+    *,
+    text_column: str = "text",
+    top_k: int = 5,
+    threshold: float | None = None,
+    batch_size: int = 1024,
+    emit: Callable[[list[dict[str, Any]]], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Classify ``path``; write Parquet to ``output`` (atomically) or hand JSON-ready records to ``emit``.
+
+    Returns (rows, rows with an error).
+    """
+    pa, pq = _pyarrow()
+    rows = bad = 0
+    writer = None
+    with atomic_writer(output) if output is not None else _nothing() as fh:
+        for batch in _batches(path, text_column, batch_size):
+            texts = batch.column(text_column).to_pylist()
+            columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
+            added = to_arrow(columns, clf.model_id)
+            table = pa.Table.from_batches([batch])
+            for name in added.column_names:
+                table = table.append_column(name, added.column(name))
+            rows += len(texts)
+            bad += sum(e is not None for e in columns["error"])
+            if fh is not None:
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, table.schema)
+                writer.write_table(table)
+            elif emit is not None:
+                emit(table.to_pylist())
+            if progress is not None:
+                progress(len(texts))
+        if writer is not None:
+            writer.close()
+        elif fh is not None:  # no row at all: still a valid, empty file
+            empty = pa.table({text_column: pa.array([], type=pa.string())})
+            pq.write_table(empty, fh)
+    return rows, bad
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
