@@ -67,6 +67,14 @@ def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, 
         return wall, usage.ru_maxrss / 1024, fout.read(), ferr.read()
 
 
+def banking_bundle(tmp: Path, name: str = "bank.model") -> Path:
+    """A banking77 10-shot bundle, trained through the CLI in ``tmp``: the bundle most benchmarks serve or classify with."""
+    train = write_jsonl(tmp / "train.jsonl", k_per_class(load_split("banking77", "train"), 10))
+    model = tmp / name
+    timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
+    return model
+
+
 def classify_cli(model: Path, *args: str) -> list[str]:
     """``llmclf classify --json`` with ``model``, logging runs beside it rather than in the user's database."""
     return [*LLMCLF, "classify", "--load", str(model), "--db", str(model.parent / "runs.sqlite"), "--json", *args]

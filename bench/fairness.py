@@ -26,8 +26,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from _util import LLMCLF, k_per_class, load_split, machine, print_table, timed_run, write_jsonl  # noqa: E402
-from served import free_port  # noqa: E402
+from _util import LLMCLF, banking_bundle, machine, print_table  # noqa: E402
+from served import free_port, wait_healthy  # noqa: E402
 
 BIG = ("I still have not received the card I ordered two weeks ago and the app shows nothing " * 46)[:3900]
 
@@ -39,9 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        train = write_jsonl(tmp / "train.jsonl", k_per_class(load_split("banking77", "train"), 10))
-        model = tmp / "bank.model"
-        timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
+        model = banking_bundle(tmp)
         port = free_port()
         env = {**os.environ, "LLMCLF_HOME": str(tmp / "home")}
         server = subprocess.Popen(
@@ -51,7 +49,7 @@ def main() -> None:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_up(url)
+            wait_healthy(url)
             idle = small_latencies(url, 25)
             big_done, stop = [], threading.Event()
             threads = [threading.Thread(target=big_stream, args=(url, stop, big_done)) for _ in range(args.streams)]
@@ -89,16 +87,6 @@ def main() -> None:
 def q(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not start")
 
 
 def small_latencies(url: str, n: int, until: float | None = None) -> list[float]:

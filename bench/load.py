@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import LLMCLF, k_per_class, load_split, machine, print_table, shuffled, timed_run, write_jsonl
+from _util import LLMCLF, banking_bundle, load_split, machine, print_table, shuffled
 
 
 def free_port() -> int:
@@ -62,9 +62,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = write_jsonl(tmp / "train.jsonl", k_per_class(load_split("banking77", "train"), 10))
-        model = tmp / "banking.model"
-        timed_run([*LLMCLF, "train", "--data", str(data), "--save", str(model)])
+        model = banking_bundle(tmp, "banking.model")
         port = free_port()
         server = subprocess.Popen(
             [*LLMCLF, "serve", "--port", str(port), "--load", str(model), "--db", str(tmp / "db.sqlite")],

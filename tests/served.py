@@ -11,6 +11,20 @@ from contextlib import contextmanager
 import uvicorn
 
 
+def wait_healthy(url: str, seconds: float = 60) -> None:
+    """Wait until ``url``/healthz answers 200 (a server started in another process)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer /healthz within {seconds} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

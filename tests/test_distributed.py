@@ -13,6 +13,17 @@ from llmclf import Classifier
 
 pytestmark = pytest.mark.distributed
 
+
+def need(module: str):
+    """The module, or a skip; with LLMCLF_REQUIRE_DISTRIBUTED set (CI), a failure instead."""
+    try:
+        return __import__(module)
+    except ImportError:
+        if os.environ.get("LLMCLF_REQUIRE_DISTRIBUTED"):
+            pytest.fail(f"LLMCLF_REQUIRE_DISTRIBUTED is set but {module} is not installed")
+        pytest.skip(f"{module} is not installed: pip install -e '.[spark,ray]'")
+
+
 TEXTS = [f"{w} number {i}" for i in range(150) for w in ("woof", "meow")] + [None, "", float("nan"), "  "]
 
 
@@ -43,7 +54,9 @@ def check(rows, expected):
 
 @pytest.fixture(scope="module")
 def spark():
-    pyspark = pytest.importorskip("pyspark")
+    need("pyspark")
+    import pyspark.sql
+
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
         pyspark.sql.SparkSession.builder.master("local[2]")
@@ -83,7 +96,7 @@ def test_spark_classify_matches_predict_and_flags_bad_rows(spark, pets_bundle, e
 
 
 def test_bundle_loads_from_a_memory_url_bytes_and_a_file_object(pets_bundle):
-    fsspec = pytest.importorskip("fsspec")
+    fsspec = need("fsspec")
     data = pets_bundle.read_bytes()
     with fsspec.open("memory://models/pets.model", "wb") as fh:
         fh.write(data)
@@ -92,7 +105,7 @@ def test_bundle_loads_from_a_memory_url_bytes_and_a_file_object(pets_bundle):
 
 
 def test_spark_from_broadcast_bytes_a_url_each_executor_fetches_and_the_udf(spark, pets_bundle, expected):
-    pytest.importorskip("fsspec")
+    need("fsspec")
     from pyspark.sql import functions as F
 
     from llmclf.integrations.spark import classify, classify_udf
@@ -122,7 +135,9 @@ def test_spark_probabilities_are_opt_in(spark, pets_bundle):
 
 @pytest.fixture(scope="module")
 def ray():
-    ray = pytest.importorskip("ray")
+    need("ray")
+    import ray.data
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()

@@ -12,7 +12,7 @@ import pytest
 
 from llmclf.service import create_app
 
-from .served import free_port, serving
+from .served import free_port, serving, wait_healthy
 
 LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
 
@@ -84,12 +84,7 @@ def served_cli(pets_bundle, tmp_path_factory):
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_healthy(url)
     yield port, url
     proc.terminate()
     proc.wait(timeout=10)
