@@ -26,7 +26,7 @@ __all__ = ["predict_batch", "row_error", "to_arrow"]
 
 def row_error(text: Any) -> str | None:
     """Why ``text`` cannot be classified, or None if it can."""
-    if text is None:
+    if text is None or type(text).__name__ in ("NAType", "NaTType"):  # None, pandas.NA (Arrow-backed frames)
         return "text is null"
     if isinstance(text, float) and math.isnan(text):
         return "text is NaN"

@@ -169,7 +169,14 @@ class Classifier:
 
     def __repr__(self) -> str:
         defaults = Classifier().get_params() if type(self) is Classifier else {}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if k not in defaults or defaults[k] is not v]
+
+        def same(a: Any, b: Any) -> bool:
+            try:
+                return a is b or bool(a == b)
+            except Exception:  # an object whose == is not a bool (an array): it is not the default
+                return False
+
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if k not in defaults or not same(defaults[k], v)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def __sklearn_tags__(self):

@@ -166,3 +166,37 @@ def test_a_used_classifier_pickles_small_without_examples(pets_bundle):
     assert pickle.loads(blob).predict(["meow"]).tolist() == ["cat"]
     full = Classifier.load(pets_bundle)
     np.testing.assert_allclose(pickle.loads(blob).predict_proba(["x"]), full.predict_proba(["x"]), atol=1e-6)
+
+
+def readme_recipes() -> list[str]:
+    from .conftest import REPO
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Classify 100M texts")[1].split("\n## ")[0]
+    import re
+
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def local(code: str, tmp_path, bundle) -> str:
+    """The README's recipe with its s3:// URLs pointed at local files, as a user would try it first."""
+    return (
+        code.replace("s3://lake/tickets/", f"file://{tmp_path / 'tickets'}")
+        .replace("s3://models/support.model", f"file://{bundle}")
+        .replace("s3://lake/tickets_classified/", f"file://{tmp_path / 'spark-out'}")
+        .replace("s3://lake/out/", f"file://{tmp_path / 'ray-out'}")
+        .replace("concurrency=8", "concurrency=1")  # two cores here: one for the actor, one for reading Parquet
+    )
+
+
+def test_readme_spark_and_ray_recipes_run_as_written(spark, ray, pets_bundle, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "tickets").mkdir()
+    pq.write_table(pa.table({"id": [1, 2, 3], "body": ["woof", "meow", None]}), tmp_path / "tickets" / "part-0.parquet")
+    spark_recipe, ray_recipe = readme_recipes()
+    exec(compile(local(spark_recipe, tmp_path, pets_bundle), "README.md", "exec"), {"spark": spark})
+    exec(compile(local(ray_recipe, tmp_path, pets_bundle), "README.md", "exec"), {})
+    for out in ("spark-out", "ray-out"):
+        rows = sorted(pq.read_table(tmp_path / out).to_pylist(), key=lambda r: r["id"])
+        assert [r["prediction"] for r in rows] == ["dog", "cat", None] and rows[2]["error"] == "text is null"

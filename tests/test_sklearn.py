@@ -51,13 +51,14 @@ def test_is_a_classifier_with_params_and_clone():
         "embedder": None,
         "generator": None,
         "keep_vectors": False,
+        "threads": None,
     }
     twin = clone(clf)
     assert twin is not clf and twin.get_params() == clf.get_params()
     assert clf.set_params(C=1.0) is clf and clf.C == 1.0
     with pytest.raises(ValueError, match="invalid parameter"):
         clf.set_params(nope=1)
-    assert repr(Classifier(C=2.0)) == "Classifier(C=2.0)"
+    assert repr(Classifier(C=2.0)) == "Classifier(C=2.0)" and repr(Classifier(C=10.0)) == "Classifier()"
 
 
 def test_clone_of_a_fitted_classifier_is_unfitted(fitted):
