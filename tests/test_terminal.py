@@ -125,3 +125,19 @@ def test_bundle_text_cannot_restyle_or_retitle_the_terminal(tmp_path):
     assert status == 0, shown
     assert "\x1b]0;pwned" not in raw.stdout and "\\x1b]0;pwned" in raw.stdout
     assert "[blink]dog[/blink]" in shown  # markup shown literally, not obeyed
+
+
+def test_piped_tables_keep_ids_and_names_whole(tmp_path):
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    long = "when the customer asks about something quite long and specific " * 4
+    assert (
+        piped(
+            f"{LLMCLF} tags add s --id tag-0001 --name card_arrival_question --instructions '{long}' {' '.join(db)}",
+            tmp_path,
+        ).returncode
+        == 0
+    )
+    shown = piped(f"{LLMCLF} tags list s {' '.join(db)} | cat", tmp_path).stdout
+    assert "tag-0001" in shown and "card_arrival_question" in shown and "…" not in shown
+    row = next(line for line in shown.splitlines() if "tag-0001" in line)
+    assert long.strip() in row  # one line: a pipe never wraps

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -124,7 +125,22 @@ class Table(_RichTable):
 
 
 class _Console(Console):
-    """A console that never wraps when it is not a terminal, so piped lines stay whole."""
+    """A console that never wraps when it is not a terminal, so piped lines stay whole.
+
+    Piped, it is as wide as its content needs (up to 4,096 columns): a table keeps every
+    id and label whole instead of squeezing them into 80 columns.
+    """
+
+    @property
+    def size(self):  # type: ignore[override]
+        real = Console.size.fget(self)
+        if not self.is_terminal and self._width is None and "COLUMNS" not in os.environ:
+            return real._replace(width=4096)
+        return real
+
+    @size.setter
+    def size(self, value) -> None:  # type: ignore[no-untyped-def]
+        Console.size.fset(self, value)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         if not self.is_terminal:

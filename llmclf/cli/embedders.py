@@ -29,8 +29,9 @@ def list_(as_json: bool = typer.Option(False, "--json", help="JSON Lines, one ob
         write_jsonl(rows)
         return
     table = Table()
-    for col in ("name", "id", "dim", "ready"):
+    for col in ("name", "id", "dim"):
         table.add_column(col)
+    table.add_column("ready", overflow="fold")
     for r in rows:
         name = r["name"] + (" (default)" if r["default"] else "")
         table.add_row(name, r["id"], str(r["dim"]), f"yes ({r['where']})" if r["ready"] else f"no: {r['where']}")

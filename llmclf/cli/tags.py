@@ -80,8 +80,9 @@ def list_(
         write_jsonl(t.to_dict() for t in store.require_tags(set_name))
         return
     table = Table(title=set_name, title_justify="left")
-    for col in ("id", "name", "instructions"):
-        table.add_column(col)
+    table.add_column("id")
+    table.add_column("name")
+    table.add_column("instructions", overflow="fold")
     for tag in store.require_tags(set_name):
         table.add_row(tag.tag_id, tag.name, tag.instructions)
     out.print(table)
