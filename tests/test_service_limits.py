@@ -124,3 +124,48 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(pets_bundle, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "serving" not in result.stderr
+
+
+def test_300_idle_sockets_under_ulimit_256_do_not_take_the_service_down(pets_bundle, tmp_path):
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 400:
+        pytest.skip("this test process needs 400 file descriptors for its own idle sockets")
+    port = free_port()
+    command = (
+        f"ulimit -n 256 && exec {sys.executable} -m llmclf serve --port {port} --load {pets_bundle}"
+        f" --db {tmp_path / 'db.sqlite'} --header-timeout 1"
+    )
+    proc = subprocess.Popen(
+        ["bash", "-c", command], env={**os.environ, "LLMCLF_HOME": str(tmp_path)}, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    idle = []
+    try:
+        wait_healthy(url)
+        for _ in range(300):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))  # connect and then say nothing
+            idle.append(s)
+        answers = []
+        for _ in range(6):  # the server frees the idle ones after 1 s; it must answer again
+            try:
+                answers.append(httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=10).status_code)
+            except httpx.HTTPError:
+                answers.append(None)
+            if answers[-1] == 200:
+                break
+            time.sleep(1)
+        assert answers[-1] == 200, answers
+        assert proc.poll() is None  # it never died
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
