@@ -18,6 +18,7 @@ from .bundle import read_bundle, write_bundle
 from .descriptions import description_examples
 from .embedding import Embedder, get_embedder
 from .errors import BundleError, InputError
+from .estimator import TextClassifierEstimator
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
 from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head, fit_temperature, nll, softmax
@@ -95,23 +96,18 @@ class NotFittedError(InputError, AttributeError):
     """
 
 
-class Classifier:
+class Classifier(TextClassifierEstimator):
     """A text classifier made from class descriptions and examples.
 
     >>> clf = Classifier().prompt_train({"cat": "Cats meow and purr.", "dog": "Dogs bark."})
     >>> clf.predict(["woof"]).tolist()
     ['dog']
 
-    It is a scikit-learn estimator: ``__init__`` only stores its parameters,
-    ``get_params``/``set_params``, ``fit`` resets every fitted state, ``classes_``
-    keeps the labels' own dtype, and ``clone``, ``pickle``, pipelines and
-    ``cross_val_score`` work. It does not inherit ``sklearn.base.BaseEstimator``
-    on purpose: importing sklearn costs ~0.6 s, and ``llmclf classify`` must start
-    in under a second without it. sklearn is imported only by the methods that
-    need it (fitting the head, ``__sklearn_tags__``).
+    It is a scikit-learn estimator (see :mod:`llmclf.estimator` for why without
+    importing sklearn): ``__init__`` only stores its parameters, ``fit`` resets
+    every fitted state, ``classes_`` keeps the labels' own dtype, and ``clone``,
+    ``pickle``, pipelines and ``cross_val_score`` work.
     """
-
-    _estimator_type = "classifier"
 
     def __init__(
         self,
@@ -148,47 +144,7 @@ class Classifier:
         self._embedder_param: Any = None
         self._inference_only = False
 
-    # -- scikit-learn's estimator protocol ------------------------------------
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        import inspect
-
-        params = inspect.signature(cls.__init__).parameters.values()
-        return sorted(p.name for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> Classifier:
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for Classifier; valid parameters: {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = Classifier().get_params() if type(self) is Classifier else {}
-
-        def same(a: Any, b: Any) -> bool:
-            try:
-                return a is b or bool(a == b)
-            except Exception:  # an object whose == is not a bool (an array): it is not the default
-                return False
-
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if k not in defaults or not same(defaults[k], v)]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
-
-        return Tags(
-            estimator_type="classifier",
-            target_tags=TargetTags(required=True),
-            classifier_tags=ClassifierTags(),
-            input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
-        )
-
+    # -- scikit-learn's estimator protocol (the rest is in TextClassifierEstimator) --
     def __sklearn_is_fitted__(self) -> bool:
         return self._head is not None
 
@@ -199,11 +155,6 @@ class Classifier:
         state["_embedder"] = None if isinstance(self.embedder, str | None) else state["_embedder"]
         state.pop("on_progress", None)
         return state
-
-    def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Sequence[float] | None = None) -> float:
-        """Mean accuracy, as sklearn's ClassifierMixin defines it."""
-        hits = (self.predict(X) == np.asarray(y)).astype(np.float64)
-        return float(np.average(hits, weights=sample_weight))
 
     @property
     def embedder_(self) -> Embedder:
@@ -362,9 +313,9 @@ class Classifier:
         if len(set(names)) != len(names):
             raise InputError("two labels in y have the same text form; use distinct labels")
         descriptions = {n: self._descriptions.get(n) for n in names}
-        vectors = self._vectors
+        kept = {k: getattr(self, k) for k in ("_vectors", "_embedder", "_embedder_param")}
         self._reset()
-        self._vectors = vectors  # a cache of the same embedder: refitting re-embeds only new texts
+        self.__dict__.update(kept)  # the same embedder and its vectors: refitting re-embeds only new texts
         self._descriptions = descriptions
         for text, label in zip(texts, y.tolist(), strict=True):
             self.add_data_to_class(str(label), text)

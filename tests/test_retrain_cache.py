@@ -62,3 +62,12 @@ def test_an_unusable_cache_never_breaks_training(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(blocker / "cache"))
     result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "m.model")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_second_fit_reuses_the_instances_vectors(counted, monkeypatch):
+    monkeypatch.setenv("LLMCLF_VECTOR_CACHE", "0")  # only the instance's own cache is left
+    X, y = ["a dog barks", "a cat meows", "woof", "meow"], ["d", "c", "d", "c"]
+    clf = Classifier().fit(X, y)
+    counted.clear()
+    clf.fit(X, y)
+    assert counted == []
