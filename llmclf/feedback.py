@@ -283,9 +283,11 @@ class FewShot:
     so they are computed once.
     """
 
-    def __init__(self, store: Store, target: str, embedder: Embedder, k: int = 5) -> None:
+    def __init__(
+        self, store: Store, target: str, embedder: Embedder, k: int = 5, examples: list[Example] | None = None
+    ) -> None:
         self.store, self.embedder, self.k = store, embedder, k
-        self.examples = RunLog(store).dataset(target)
+        self.examples = RunLog(store).dataset(target) if examples is None else examples
         self.vectors = self._vectors([e.text for e in self.examples]) if self.examples and k > 0 else None
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
@@ -321,6 +323,9 @@ class FewShot:
         return [[(self.examples[i].text, self.examples[i].label) for i in row] for row in tops]
 
 
-def few_shot_for(store: Store, target: str, embedder: Embedder, k: int) -> FewShot | None:
-    shots = FewShot(store, target, embedder, k)
+def few_shot_for(
+    store: Store, target: str, embedder: Embedder, k: int, examples: list[Example] | None = None
+) -> FewShot | None:
+    """Few-shot lookup, or None when there are no feedback examples; ``examples``: the dataset, if already read."""
+    shots = FewShot(store, target, embedder, k, examples)
     return shots if shots.vectors is not None else None

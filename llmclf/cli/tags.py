@@ -157,7 +157,8 @@ def tag(
         notice("no LLM configured: tagging with the local embedder (zero-shot from the tags' names and instructions)")
     target = set_target(set_name)
     embedder = get_embedder()
-    few_shot = few_shot_for(store, target, embedder, k) if k and config is not None else None
+    examples = RunLog(store).dataset(target)  # feeds the offline head and the LLM's few-shot lookup alike
+    few_shot = few_shot_for(store, target, embedder, k, examples) if k and config is not None else None
     with Steps("tagging", len(stream)) as steps:
         results = tag_texts(
             stream,
@@ -167,7 +168,7 @@ def tag(
             multi=multi,
             confidence=confidence,
             embedder=embedder,
-            examples=RunLog(store).dataset(target),
+            examples=examples,
             few_shot=few_shot,
             max_retries=max_retries,
             concurrency=concurrency,

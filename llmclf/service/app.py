@@ -209,7 +209,9 @@ def create_app(
             raise HTTPException(503, f"cascade_below needs an LLM on the server: {HOW_TO_CONFIGURE}")
         target = set_target(set_name)
         examples = await run_in_threadpool(runs.dataset, target)
-        few_shot = await run_in_threadpool(few_shot_for, store, target, embedder(), k) if k and client else None
+        few_shot = (
+            await run_in_threadpool(few_shot_for, store, target, embedder(), k, examples) if k and client else None
+        )
         results = await atag_texts(
             body.texts,
             tags,
