@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["predict_batch", "row_error", "to_arrow"]
+__all__ = ["predict_batch", "probability_maps", "row_error", "to_arrow", "top_k_structs"]
 
 
 def row_error(text: Any) -> str | None:
@@ -88,6 +88,14 @@ def top_k_structs(columns: dict[str, np.ndarray]) -> list[list[dict[str, Any]] |
     return out
 
 
+def probability_maps(columns: dict[str, np.ndarray], class_names: list[str]) -> list[dict[str, float] | None]:
+    """``probabilities`` as a ``{class: p}`` map per row (None for a bad row): Spark's and Arrow's map shape."""
+    return [
+        None if error is not None else dict(zip(class_names, map(float, row), strict=True))
+        for row, error in zip(columns["probabilities"], columns["error"], strict=True)
+    ]
+
+
 def to_arrow(columns: dict[str, np.ndarray], model_id: str, class_names: list[str] | None = None):
     """The columns as a pyarrow Table in the documented output schema (see llmclf.integrations.spark)."""
     import pyarrow as pa
@@ -104,9 +112,6 @@ def to_arrow(columns: dict[str, np.ndarray], model_id: str, class_names: list[st
         "error": pa.array(columns["error"].tolist(), type=pa.string()),
     }
     if "probabilities" in columns and class_names is not None:
-        rows = [
-            None if error is not None else dict(zip(class_names, map(float, row), strict=True))
-            for row, error in zip(columns["probabilities"], columns["error"], strict=True)
-        ]
-        arrays["probabilities"] = pa.array(rows, type=pa.map_(pa.string(), pa.float32()))
+        maps = probability_maps(columns, class_names)
+        arrays["probabilities"] = pa.array(maps, type=pa.map_(pa.string(), pa.float32()))
     return pa.table(arrays)

@@ -90,8 +90,7 @@ class EmbeddingTagger:
                 clf = None  # a damaged cache entry is rebuilt
         if clf is None:
             clf = Classifier(self.embedder)
-            for ex in self.examples:
-                clf.add_examples([Example(ex.text, ex.label, Source.FEEDBACK, dict(ex.meta))])
+            clf.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in self.examples)
             clf.prompt_train({t.name: t.instructions or None for t in self.tags})
             with contextlib.suppress(BundleError):  # an unwritable cache costs time, never the answer
                 clf.save(path)

@@ -7,6 +7,7 @@ The output has every input column and then the engines' columns (``prediction``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,7 +72,7 @@ def classify_parquet(
     pa, pq = _pyarrow()
     rows = bad = 0
     writer = None
-    with atomic_writer(output) if output is not None else _nothing() as fh:
+    with atomic_writer(output) if output is not None else contextlib.nullcontext() as fh:
         for batch in _batches(path, text_column, batch_size):
             texts = batch.column(text_column).to_pylist()
             columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
@@ -95,11 +96,3 @@ def classify_parquet(
             empty = pa.table({text_column: pa.array([], type=pa.string())})
             pq.write_table(empty, fh)
     return rows, bad
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None

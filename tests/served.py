@@ -11,6 +11,18 @@ from contextlib import contextmanager
 import uvicorn
 
 
+def stop(proc, timeout: float = 10) -> None:
+    """Terminate a server process, and kill it if it has not gone within ``timeout`` seconds."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_healthy(url: str, seconds: float = 60) -> None:
     """Wait until ``url``/healthz answers 200 (a server started in another process)."""
     import httpx

@@ -12,7 +12,7 @@ import pytest
 
 from llmclf.service import create_app
 
-from .served import free_port, serving, wait_healthy
+from .served import free_port, serving, stop, wait_healthy
 
 LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
 
@@ -86,8 +86,7 @@ def served_cli(pets_bundle, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url)
     yield port, url
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 @pytest.mark.parametrize(
@@ -163,9 +162,4 @@ def test_300_idle_sockets_under_ulimit_256_do_not_take_the_service_down(pets_bun
     finally:
         for s in idle:
             s.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

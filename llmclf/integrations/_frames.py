@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..batch import top_k_structs
+from ..batch import probability_maps, top_k_structs
 from ..classifier import Classifier
 
 __all__ = ["OUTPUT_COLUMNS", "bundle_payload", "load_once", "output_frame"]
@@ -53,9 +53,5 @@ def output_frame(clf: Classifier, texts: list[Any], top_k: int, probabilities: b
         }
     )
     if probabilities:
-        names = clf.class_names
-        frame["probabilities"] = [
-            None if error is not None else dict(zip(names, map(float, row), strict=True))
-            for row, error in zip(columns["probabilities"], columns["error"], strict=True)
-        ]
+        frame["probabilities"] = probability_maps(columns, clf.class_names)
     return frame

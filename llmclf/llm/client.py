@@ -9,6 +9,7 @@ validation (``max_reasks``). Whatever still fails becomes one
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Protocol, TypeVar
 
@@ -71,7 +72,7 @@ class OpenAICompatibleLLM:
             if response.request.url.path.endswith("/chat/completions"):
                 self.requests += 1
 
-        self._http = _DeadlineClient(
+        self._http = _deadline_client_class()(
             deadline=config.timeout,
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
             event_hooks={"response": [count]},
@@ -124,7 +125,9 @@ class OpenAICompatibleLLM:
         await self._http.aclose()
 
 
+@functools.cache
 def _deadline_client_class():
+    """Built on first use, once: httpx is imported lazily."""
     import asyncio
 
     import httpx
@@ -147,10 +150,6 @@ def _deadline_client_class():
                 raise httpx.ReadTimeout(f"no complete answer within {self._deadline:g} s", request=request) from None
 
     return DeadlineClient
-
-
-def _DeadlineClient(**kwargs: Any):
-    return _deadline_client_class()(**kwargs)
 
 
 def escape_control_characters(text: str) -> str:
