@@ -6,7 +6,8 @@ Members:
   parameters, and the sha256 and size of every other member;
 * ``head.npz``: the head's arrays, read back with ``allow_pickle=False``;
 * ``examples.jsonl``: every training example with its source;
-* ``vectors.npy`` (optional, ``--keep-vectors``): the examples' embeddings as float16, row for row.
+* ``vectors.npy`` (optional, ``--keep-vectors``): the examples' embeddings as float16, row for row;
+* ``tfidf.json`` (hybrid heads): the TF-IDF terms in column order and their idf, per block.
 
 A bundle from a stranger cannot run code: JSON and plain ``.npy`` arrays are
 all that is ever parsed. It cannot exhaust memory or time either: every
@@ -37,6 +38,7 @@ import numpy as np
 from .atomic import atomic_writer
 from .errors import BundleError, redact
 from .examples import Example, Source
+from .tfidf import MAX_TERM_CHARS, TfidfBlock, TfidfFeatures
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
 
@@ -46,6 +48,7 @@ MANIFEST = "manifest.json"
 HEAD = "head.npz"
 EXAMPLES = "examples.jsonl"
 VECTORS = "vectors.npy"
+TFIDF = "tfidf.json"
 HEAD_ARRAYS = ("coef", "intercept", "temperature")
 
 MAX_MANIFEST_BYTES = 64 * 1024**2
@@ -54,6 +57,8 @@ MAX_EXAMPLE_LINE = 1024**2
 MAX_RATIO = 100  # inflated / compressed: JSON Lines of text is ~3-10x; a bomb of spaces is ~1000x
 RATIO_FLOOR = 1024**2  # members smaller than this are never refused for their ratio
 NPY_OVERHEAD = 64 * 1024  # headers and zip structure of head.npz around the raw float32 data
+MAX_HEAD_BYTES = 4 * 1024**3
+TFIDF_BYTES_PER_TERM = 6 * 1000 + 40  # a term of MAX_TERM_CHARS escaped characters, its idf and punctuation
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Bundle:
     arrays: dict[str, np.ndarray]
     examples: list[Example]
     vectors: np.ndarray | None = None  # (len(examples), dim) float32, when the bundle keeps them
+    tfidf: TfidfFeatures | None = None  # the hybrid head's sparse features
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -86,11 +92,15 @@ def write_bundle(
     arrays: dict[str, np.ndarray],
     examples: list[Example],
     vectors: np.ndarray | None = None,
+    tfidf: TfidfFeatures | None = None,
 ) -> Path:
     path = Path(path)
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
     if vectors is not None:
         members[VECTORS] = _npy_bytes(np.asarray(vectors, dtype=np.float16))
+    if tfidf is not None:
+        blocks = [{"terms": b.terms, "idf": b.idf.tolist()} for b in tfidf.blocks]
+        members[TFIDF] = json.dumps({"blocks": blocks}, ensure_ascii=False, allow_nan=False).encode("utf-8")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -249,7 +259,15 @@ def read_bundle(source: Any, with_examples: bool = True) -> Bundle:
             if name not in manifest.members:
                 raise BundleError(f"{path} is not a complete llmclf bundle: manifest lists no {name}")
         n, dim = len(manifest.classes), manifest.embedder.dim
-        head_limit = 4 * n * dim + 8 * n + 8 + NPY_OVERHEAD
+        info = manifest.training.tfidf
+        width = dim + (info.n_features if info else 0)
+        tfidf = None
+        if info is not None:
+            if TFIDF not in manifest.members:
+                raise BundleError(f"{path} is not a complete llmclf bundle: a hybrid head without {TFIDF}")
+            limit = min(info.n_features * TFIDF_BYTES_PER_TERM + 1024, MAX_HEAD_BYTES)
+            tfidf = _read_tfidf(_read_member(zf, TFIDF, path, limit, manifest.members[TFIDF]), path, info)
+        head_limit = min(4 * n * width + 8 * n + 8 + NPY_OVERHEAD, MAX_HEAD_BYTES)
         head_bytes = _read_member(zf, HEAD, path, head_limit, manifest.members[HEAD])
         examples_bytes = (
             _read_member(zf, EXAMPLES, path, MAX_EXAMPLES_BYTES, manifest.members[EXAMPLES]) if with_examples else b""
@@ -260,8 +278,35 @@ def read_bundle(source: Any, with_examples: bool = True) -> Bundle:
             limit = 2 * len(examples) * dim + NPY_OVERHEAD
             raw = _read_member(zf, VECTORS, path, limit, manifest.members[VECTORS])
             vectors = _read_vectors(raw, path, (len(examples), dim))
-    arrays = _read_head(head_bytes, path, {"coef": (n, dim), "intercept": (n,), "temperature": (1,)})
-    return Bundle(data, arrays, examples, vectors)
+    arrays = _read_head(head_bytes, path, {"coef": (n, width), "intercept": (n,), "temperature": (1,)})
+    return Bundle(data, arrays, examples, vectors, tfidf)
+
+
+def _read_tfidf(raw: bytes, path: Path, info: Any) -> TfidfFeatures:
+    """The terms and idf of each block, checked against the manifest: unique non-empty strings, idf >= 1."""
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BundleError(f"{path} is corrupt: {TFIDF} is not valid JSON") from None
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    if not isinstance(blocks, list) or len(blocks) != len(info.blocks):
+        raise BundleError(f"{path} is corrupt: {TFIDF} does not hold the {len(info.blocks)} blocks the manifest lists")
+    out = []
+    for block, expected in zip(blocks, info.blocks, strict=True):
+        terms = block.get("terms") if isinstance(block, dict) else None
+        idf = block.get("idf") if isinstance(block, dict) else None
+        what = f"{path} is corrupt: {TFIDF} block {expected.analyzer}"
+        if not (isinstance(terms, list) and isinstance(idf, list) and len(terms) == len(idf) == expected.n_terms):
+            raise BundleError(f"{what} does not hold {expected.n_terms} terms and idf values")
+        if not all(type(t) is str and 0 < len(t) <= MAX_TERM_CHARS for t in terms) or len(set(terms)) != len(terms):
+            raise BundleError(f"{what}: terms must be unique non-empty strings of at most {MAX_TERM_CHARS} characters")
+        if not all(type(v) in (int, float) for v in idf):
+            raise BundleError(f"{what}: idf values must be numbers")
+        values = np.array(idf, dtype=np.float64)
+        if not (np.isfinite(values).all() and (values >= 1.0).all()):
+            raise BundleError(f"{what}: idf values must be finite and at least 1")
+        out.append(TfidfBlock(expected.analyzer, tuple(expected.ngram_range), terms, values))
+    return TfidfFeatures(out, info.weight)
 
 
 def _read_vectors(raw: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections import Counter
@@ -21,7 +22,18 @@ from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
-from .head import DEFAULT_C, DEFAULT_CLASS_WEIGHT, LinearHead, fit_head, fit_temperature, nll, softmax
+from .head import (
+    DEFAULT_C,
+    DEFAULT_CLASS_WEIGHT,
+    DEFAULT_TFIDF_WEIGHT,
+    LinearHead,
+    auto_tfidf_weight,
+    fit_head,
+    fit_temperature,
+    nll,
+    softmax,
+)
+from .self_training import ROUNDS, pool_of, quota, select_confident
 from .vector_cache import vector_cache_for
 
 CALIBRATION_FOLDS = 5
@@ -119,6 +131,7 @@ class Classifier(TextClassifierEstimator):
         calibrate: bool = False,
         keep_vectors: bool = False,
         threads: int | None = None,
+        tfidf_weight: float | str = DEFAULT_TFIDF_WEIGHT,
     ) -> None:
         self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
@@ -127,6 +140,7 @@ class Classifier(TextClassifierEstimator):
         self.calibrate = calibrate
         self.keep_vectors = keep_vectors  # save the examples' embeddings (float16) in the bundle
         self.threads = threads  # onnxruntime threads of the embedder (None: LLMCLF_THREADS, else onnxruntime's)
+        self.tfidf_weight = tfidf_weight  # the hybrid head's TF-IDF scale: "auto", a number, or 0 for embedding only
         self._reset()
 
     def _reset(self) -> None:
@@ -140,6 +154,7 @@ class Classifier(TextClassifierEstimator):
         self._model_id = uuid.uuid4().hex  # stable across retrains: feedback is keyed by it
         self._history: list[dict[str, Any]] = []  # what each (re)training changed
         self._vectors: dict[str, np.ndarray] = {}
+        self._self_training: dict[str, int] | None = None  # rounds, pool and pseudo-labelled count of the last fit
         self._embedder: Embedder | None = None
         self._embedder_param: Any = None
         self._inference_only = False
@@ -199,6 +214,11 @@ class Classifier(TextClassifierEstimator):
         return self._calibration
 
     @property
+    def self_training(self) -> dict[str, int] | None:
+        """What the last self-training did: ``rounds``, ``pool`` size, ``pseudo_labeled`` examples kept."""
+        return self._self_training
+
+    @property
     def model_id(self) -> str:
         return self._model_id
 
@@ -245,8 +265,13 @@ class Classifier(TextClassifierEstimator):
         return list(self._require_head().classes)
 
     # -- training -----------------------------------------------------------
-    def prompt_train(self, classes: Mapping[str, str] | None = None) -> Classifier:
-        """Train from class descriptions, synthetic data if a generator is set, and added data."""
+    def prompt_train(
+        self, classes: Mapping[str, str] | None = None, *, unlabeled: Iterable[str] | None = None
+    ) -> Classifier:
+        """Train from class descriptions, synthetic data if a generator is set, and added data.
+
+        ``unlabeled`` texts, if given, are used for self-training (see :mod:`llmclf.self_training`).
+        """
         for name, description in (classes or {}).items():
             self.add_class(name, description)
         if len(self.descriptions) < 2:
@@ -260,15 +285,19 @@ class Classifier(TextClassifierEstimator):
         for name, desc in self.descriptions.items():
             if not desc:
                 report.notes.append(f"class {name!r} has no description; it is learned from its examples")
-        self._train(report)
+        self._fit_all(report, unlabeled=unlabeled)
         self._log_training("train")
         return self
 
-    def retrain_with_feedback(self, feedback: Sequence[Example]) -> dict[str, Any]:
+    def retrain_with_feedback(
+        self, feedback: Sequence[Example], *, unlabeled: Iterable[str] | None = None
+    ) -> dict[str, Any]:
         """Make ``feedback`` the bundle's feedback examples and refit the head (no LLM call).
 
         ``feedback`` is the whole feedback dataset (see :class:`llmclf.feedback.RunLog`),
-        so retraining twice with the same data changes nothing.
+        so retraining twice with the same data changes nothing. With ``unlabeled`` texts
+        (such as the texts the model classified), the pseudo-labels are chosen afresh by
+        self-training; without, the bundle's pseudo-labelled examples stay as they are.
         """
         self._require_head()
         self._require_examples("retrain it")
@@ -279,7 +308,7 @@ class Classifier(TextClassifierEstimator):
         new = {(e.text, e.label) for e in feedback}
         self.examples = [e for e in self.examples if e.source is not Source.FEEDBACK]
         self.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in feedback)
-        self._train(TrainReport(), classes=self.class_names, labels=self._labels)
+        self._fit_all(TrainReport(), classes=self.class_names, labels=self._labels, unlabeled=unlabeled)
         change = {
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "action": "retrain",
@@ -287,15 +316,18 @@ class Classifier(TextClassifierEstimator):
             "added": len(new - old),
             "removed": len(old - new),
         }
+        if self._self_training:
+            change["self_training"] = self._self_training
         self.history.append(change)
         return change
 
-    def fit(self, X: Sequence[str], y: Sequence[Any]) -> Classifier:
+    def fit(self, X: Sequence[str], y: Sequence[Any], unlabeled: Iterable[str] | None = None) -> Classifier:
         """scikit-learn style: learn from texts ``X`` and labels ``y``, forgetting any earlier fit.
 
         The classes are exactly those in ``y``. Descriptions given earlier (``add_class``,
         ``prompt_train``) for those classes still count; everything else learned or added
-        before is dropped, as sklearn's ``fit`` requires.
+        before is dropped, as sklearn's ``fit`` requires. ``unlabeled`` texts are used for
+        self-training (see :mod:`llmclf.self_training`); they never relabel a text in ``X``.
         """
         texts = _texts(X)
         y = np.asarray(y)
@@ -319,13 +351,48 @@ class Classifier(TextClassifierEstimator):
         self._descriptions = descriptions
         for text, label in zip(texts, y.tolist(), strict=True):
             self.add_data_to_class(str(label), text)
-        self._train(TrainReport(), classes=names, labels=labels)
+        self._fit_all(TrainReport(), classes=names, labels=labels, unlabeled=unlabeled)
         self._log_training("fit")
         return self
 
     def _log_training(self, action: str) -> None:
         at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.history.append({"at": at, "action": action, "counts": self.report.counts})
+        entry = {"at": at, "action": action, "counts": self.report.counts}
+        if self._self_training:
+            entry["self_training"] = self._self_training
+        self.history.append(entry)
+
+    def _fit_all(
+        self,
+        report: TrainReport,
+        classes: list[str] | None = None,
+        labels: np.ndarray | None = None,
+        unlabeled: Iterable[str] | None = None,
+    ) -> None:
+        """Fit the head; with ``unlabeled`` texts, then self-train for a few rounds (calibrating only at the end)."""
+        if unlabeled is None:
+            self._train(report, classes, labels)
+            return
+        self._examples = [e for e in self.examples if e.source is not Source.PSEUDO]
+        labelled = {e.text for e in self.training_examples()}
+        pool = pool_of(unlabeled, labelled)
+        self._train(report, classes, labels, final=not pool)
+        if not pool:
+            report.notes.append("self-training skipped: no unlabelled text that is not already labelled")
+            self._self_training = {"rounds": 0, "pool": 0, "pseudo_labeled": 0}
+            return
+        base = list(self.examples)
+        X = self.embed(pool)
+        names = self.class_names
+        for round_ in range(1, ROUNDS + 1):
+            proba = self._head.predict_proba(X, pool)
+            pseudo = select_confident(proba, pool, names, quota(len(pool), len(names), round_), round_)
+            self._examples = base + pseudo
+            self._train(report, classes, labels, final=round_ == ROUNDS)
+        self._self_training = {"rounds": ROUNDS, "pool": len(pool), "pseudo_labeled": len(pseudo)}
+        report.notes.append(
+            f"self-training: {len(pseudo)} of {len(pool)} unlabelled texts pseudo-labelled in {ROUNDS} rounds"
+        )
 
     def training_examples(self) -> list[Example]:
         """Description-derived examples for every class, then everything else, deduplicated."""
@@ -368,16 +435,23 @@ class Classifier(TextClassifierEstimator):
             step(len(parts[-1]), len(texts))
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder_.dim), dtype=np.float32)
 
-    def _train(self, report: TrainReport, classes: list[str] | None = None, labels: np.ndarray | None = None) -> None:
+    def _train(
+        self,
+        report: TrainReport,
+        classes: list[str] | None = None,
+        labels: np.ndarray | None = None,
+        final: bool = True,
+    ) -> None:
         examples = self.training_examples()
         classes = classes or sorted(self.descriptions)
-        X = self.embed([e.text for e in examples])
+        texts = [e.text for e in examples]
+        X = self.embed(texts)
         y = [e.label for e in examples]
-        self._head = fit_head(X, y, classes, C=self.C, class_weight=self.class_weight)
+        self._head = self._fit_head(X, y, classes, texts)
         self._labels = labels if labels is not None else np.array(classes)
         self._examples = examples
         self._calibration = None
-        if self.calibrate:
+        if self.calibrate and final:
             self._calibration = self._fit_temperature(X, examples, classes)
             if self._calibration.get("temperature"):
                 self._head.temperature = self._calibration["temperature"]
@@ -397,7 +471,8 @@ class Classifier(TextClassifierEstimator):
         knows every class, and they say little about real inputs.
         """
         folds = CALIBRATION_FOLDS
-        held = np.array([i for i, e in enumerate(examples) if e.source is not Source.DESCRIPTION])
+        always_in = (Source.DESCRIPTION, Source.PSEUDO)  # pseudo-labels agree with the head: no test of it
+        held = np.array([i for i, e in enumerate(examples) if e.source not in always_in])
         if len(held) < MIN_CALIBRATION_EXAMPLES:
             return {
                 "method": "temperature",
@@ -407,14 +482,14 @@ class Classifier(TextClassifierEstimator):
         y_idx = np.array([index[e.label] for e in examples])
         order = np.random.default_rng(0).permutation(held)
         logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
-        always = np.array([i for i, e in enumerate(examples) if e.source is Source.DESCRIPTION], dtype=np.int64)
+        always = np.array([i for i, e in enumerate(examples) if e.source in always_in], dtype=np.int64)
         for k in range(folds):
             test_idx = order[k::folds]
             train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
-            head = fit_head(
-                X[train_idx], [examples[i].label for i in train_idx], classes, C=self.C, class_weight=self.class_weight
+            head = self._fit_head(
+                X[train_idx], [examples[i].label for i in train_idx], classes, [examples[i].text for i in train_idx]
             )
-            logits[test_idx] = head.logits(X[test_idx])
+            logits[test_idx] = head.logits(X[test_idx], [examples[i].text for i in test_idx])
         temperature = fit_temperature(logits[held], y_idx[held])
         return {
             "method": "temperature",
@@ -424,6 +499,31 @@ class Classifier(TextClassifierEstimator):
             "nll_before": nll(softmax(logits[held]), y_idx[held]),
             "nll_after": nll(softmax(logits[held] / temperature), y_idx[held]),
         }
+
+    def _fit_head(self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str]) -> LinearHead:
+        return fit_head(X, y, classes, C=self.C, class_weight=self.class_weight, texts=texts, tfidf_weight=self._weight)
+
+    @property
+    def _weight(self) -> float:
+        """The TF-IDF weight this training uses (see :func:`~llmclf.head.auto_tfidf_weight`).
+
+        None for description-only training: description-derived examples are
+        label-name templates and a sentence or two per class, and TF-IDF learned
+        from them lost 2 points on ag_news zero-shot (BENCHMARKS.md), so a
+        classifier with no data of its own stays on the embedding alone.
+        "auto" counts labelled examples per class: pseudo-labels do not count.
+        """
+        weight = self.tfidf_weight
+        labelled = [e for e in self.examples if e.source not in (Source.DESCRIPTION, Source.PSEUDO)]
+        if isinstance(weight, str):
+            if weight != "auto":
+                raise InputError(f'tfidf_weight must be "auto" or a number >= 0, not {weight!r}')
+            classes = {e.label for e in labelled}
+            weight = auto_tfidf_weight(len(labelled) / max(len(classes), 1))
+        elif not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+            raise InputError(f'tfidf_weight must be "auto" or a number >= 0, not {weight!r}')
+        has_data = labelled or any(e.source is Source.PSEUDO for e in self.examples)
+        return float(weight) if has_data else 0.0
 
     # -- prediction ---------------------------------------------------------
     def _require_head(self) -> LinearHead:
@@ -435,7 +535,7 @@ class Classifier(TextClassifierEstimator):
         """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
         head = self._require_head()
         cleaned = [_clean_text(t, f"text {i + 1}") for i, t in enumerate(_texts(texts))]
-        return head.predict_proba(self._embed_steps(cleaned))
+        return head.predict_proba(self._embed_steps(cleaned), cleaned)
 
     def predict(self, texts: Sequence[str] | str) -> np.ndarray:
         """The most likely class of each text, as an array in the labels' own dtype."""
@@ -495,13 +595,16 @@ class Classifier(TextClassifierEstimator):
                 "weights_sha256": getattr(self.embedder_, "weights_sha256", None),
             },
             "training": {
-                "head": "logistic_regression",
+                "head": "hybrid" if head.sparse else "logistic_regression",
                 "C": self.C,
                 "class_weight": self.class_weight,
                 "n_examples": len(self.examples),
                 "temperature": head.temperature,
                 "calibration": self.calibration,
                 "vectors": "float16" if self.keep_vectors else None,
+                "tfidf_weight": self.tfidf_weight if self.tfidf_weight == "auto" else float(self.tfidf_weight),
+                "tfidf": head.sparse.info() if head.sparse else None,
+                "self_training": self._self_training,
             },
         }
 
@@ -526,7 +629,8 @@ class Classifier(TextClassifierEstimator):
         """Write one ``.model`` bundle atomically (with the examples' vectors when ``keep_vectors``)."""
         self._require_examples("save it")
         vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None
-        return write_bundle(path, self.manifest(), self._require_head().to_arrays(), self.examples, vectors)
+        head = self._require_head()
+        return write_bundle(path, self.manifest(), head.to_arrays(), self.examples, vectors, head.sparse)
 
     @classmethod
     def load(
@@ -566,14 +670,18 @@ class Classifier(TextClassifierEstimator):
                     f"{path} was trained with other weights for embedder {emb['id']!r} "
                     f"(sha256 {theirs}, this install has {ours}): retrain it here, or install the embedder it was made with"
                 )
-            head = LinearHead.from_arrays(classes, bundle.arrays)
-            if head.coef.shape[1] != embedder.dim:
-                raise BundleError(f"{path}: head expects {head.coef.shape[1]}-d vectors, embedder gives {embedder.dim}")
+            head = LinearHead.from_arrays(classes, bundle.arrays, bundle.tfidf)
+            if head.dim != embedder.dim:
+                raise BundleError(f"{path}: head expects {head.dim}-d vectors, embedder gives {embedder.dim}")
             # The parameter is the embedder's id unless one was handed in: a pickled classifier
             # then carries a name, and rebuilds the embedder on first use.
             param = given if given is not None else str(emb["id"])
             clf = cls(
-                param, C=float(training.get("C", DEFAULT_C)), class_weight=training.get("class_weight"), threads=threads
+                param,
+                C=float(training.get("C", DEFAULT_C)),
+                class_weight=training.get("class_weight"),
+                threads=threads,
+                tfidf_weight=training.get("tfidf_weight", 0.0),
             )
             clf._embedder, clf._embedder_param = embedder, param
         except (KeyError, TypeError, ValueError) as exc:
@@ -585,6 +693,7 @@ class Classifier(TextClassifierEstimator):
         clf._head = head
         clf._labels = np.array(classes)
         clf._calibration = training.get("calibration")
+        clf._self_training = training.get("self_training")
         clf.calibrate = bool(clf._calibration)
         clf._model_id = str(m.get("model_id") or clf._model_id)
         clf._history = list(m.get("history") or [])

@@ -18,6 +18,7 @@ class Source(str, Enum):
     USER = "user"  # given by the user (--train, --data, add_data_to_class, fit)
     SYNTHETIC = "synthetic"  # written by an LLM
     FEEDBACK = "feedback"  # a user's correction or confirmation of a prediction
+    PSEUDO = "pseudo"  # an unlabelled text labelled by the classifier itself (self-training)
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,13 @@ class RunLog:
             )
         return out
 
+    def texts(self, target: str, limit: int = 100_000) -> list[str]:
+        """The distinct texts logged for a model or tag set, newest first, at most ``limit``."""
+        rows = self.store.read(
+            "SELECT text FROM runs WHERE target = ? GROUP BY text ORDER BY MAX(run_id) DESC LIMIT ?", (target, limit)
+        )
+        return [text for (text,) in rows]
+
     def count(self) -> int:
         return self.store.read("SELECT COUNT(*) FROM feedback")[0][0]
 

@@ -19,6 +19,7 @@ __all__ = ["MAX_CLASSES", "MAX_DIM", "Manifest"]
 MAX_CLASSES = 100_000
 MAX_DIM = 8192
 MAX_HISTORY = 100_000
+MAX_TFIDF_TERMS = 4_000_000
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 Short = Annotated[str, StringConstraints(max_length=200)]
@@ -41,6 +42,45 @@ class EmbedderInfo(_Strict):
     weights_sha256: Digest | None = None
 
 
+class TfidfBlockInfo(_Strict):
+    analyzer: Literal["word", "char_wb"]
+    ngram_range: list[int] = Field(min_length=2, max_length=2)
+    n_terms: int = Field(ge=0, le=MAX_TFIDF_TERMS)
+
+
+class TfidfInfo(_Strict):
+    """The hybrid head's sparse half; its terms and idf are the ``tfidf.json`` member."""
+
+    weight: float = Field(gt=0, le=100)
+    blocks: list[TfidfBlockInfo] = Field(min_length=1, max_length=4)
+
+    @field_validator("weight")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("blocks")
+    @classmethod
+    def _known(cls, value: list[TfidfBlockInfo]) -> list[TfidfBlockInfo]:
+        from .tfidf import BLOCKS
+
+        if [(b.analyzer, tuple(b.ngram_range)) for b in value] != list(BLOCKS):
+            raise ValueError(f"TF-IDF blocks must be {[(a, list(r)) for a, r in BLOCKS]}")
+        return value
+
+    @property
+    def n_features(self) -> int:
+        return sum(b.n_terms for b in self.blocks)
+
+
+class SelfTraining(_Strict):
+    rounds: int = Field(ge=0, le=100)
+    pool: int = Field(ge=0)
+    pseudo_labeled: int = Field(ge=0)
+
+
 class Training(_Strict):
     head: Short = "logistic_regression"
     C: float = Field(10.0, gt=0)
@@ -49,11 +89,14 @@ class Training(_Strict):
     temperature: float = Field(1.0, gt=0)
     calibration: dict[str, Any] | None = None
     vectors: Literal["float16"] | None = None
+    tfidf_weight: Literal["auto"] | Annotated[float, Field(ge=0, le=100)] = 0.0  # the parameter; 0: pre-hybrid bundles
+    tfidf: TfidfInfo | None = None  # what the head uses: None when training was description-only
+    self_training: SelfTraining | None = None
 
-    @field_validator("C", "temperature")
+    @field_validator("C", "temperature", "tfidf_weight")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
+    def _finite(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
 

@@ -42,7 +42,7 @@ def _rewrite(src: Path, dst: Path, replace: dict[str, bytes], manifest_edit=None
 
 def test_bundle_is_a_zip_with_manifest_arrays_and_examples(pets_bundle):
     with zipfile.ZipFile(pets_bundle) as zf:
-        assert set(zf.namelist()) == {"manifest.json", "head.npz", "examples.jsonl"}
+        assert set(zf.namelist()) == {"manifest.json", "head.npz", "examples.jsonl", "tfidf.json"}
         manifest = json.loads(zf.read("manifest.json"))
         for name, meta in manifest["members"].items():
             assert hashlib.sha256(zf.read(name)).hexdigest() == meta["sha256"]

@@ -15,6 +15,13 @@ from llmclf import BundleError, Classifier
 from llmclf.bundle import read_bundle, read_manifest
 
 
+def coef_width(bundle):
+    """Columns of the bundle's coef: the embedding's, then the hybrid head's TF-IDF terms."""
+    manifest = read_manifest(bundle)
+    tfidf = manifest["training"].get("tfidf") or {"blocks": []}
+    return manifest["embedder"]["dim"] + sum(b["n_terms"] for b in tfidf["blocks"])
+
+
 def members_of(bundle):
     with zipfile.ZipFile(bundle) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
@@ -62,7 +69,12 @@ def edited(pets_bundle, tmp_path, edit):
         (lambda m: m["embedder"].update(dim=10**12), "embedder.dim"),
         (lambda m: m["training"].update(temperature=-1), "temperature"),
         (lambda m: m["embedder"].update(weights_sha256="0" * 64), "other weights"),
-        (lambda m: m["embedder"].update(dim=256), r"shape \(2, 384\), expected \(2, 256\)"),
+        (lambda m: m["embedder"].update(dim=256), r"shape \(2, (\d+)\), expected \(2, (\d+)\)"),
+        (lambda m: m["training"]["tfidf"].update(weight=1000), "weight"),
+        (lambda m: m["training"]["tfidf"]["blocks"][0].update(analyzer="char"), "analyzer"),
+        (lambda m: m["training"]["tfidf"]["blocks"][1].update(ngram_range=[1, 9]), "TF-IDF blocks must be"),
+        (lambda m: m["training"]["tfidf"]["blocks"][0].update(n_terms=3), "does not hold 3 terms"),
+        (lambda m: m["members"].pop("tfidf.json"), "without tfidf.json"),
     ],
 )
 def test_manifest_of_the_wrong_shape_is_a_bundle_error(pets_bundle, tmp_path, edit, message):
@@ -97,17 +109,24 @@ def test_deeply_nested_example_is_a_bundle_error(pets_bundle, tmp_path):
 @pytest.mark.parametrize(
     "arrays, message",
     [
-        ({"coef": np.full((2, 384), np.nan, np.float32)}, "NaN or infinite"),
+        ({"coef": "nan"}, "NaN or infinite"),
         ({"intercept": np.array([np.inf, 0], np.float32)}, "NaN or infinite"),
         ({"temperature": np.array([0.0])}, "temperature must be a positive"),
         ({"temperature": np.array([-1.0])}, "temperature must be a positive"),
         ({"temperature": np.array([], np.float64)}, "shape"),
-        ({"coef": np.zeros((3, 384), np.float32)}, "shape"),
-        ({"coef": np.zeros((2, 384), np.int64)}, "dtype"),
+        ({"coef": "3 rows"}, "shape"),
+        ({"coef": "int64"}, "dtype"),
     ],
 )
 def test_bad_numbers_and_shapes_in_the_head_are_refused(pets_bundle, tmp_path, arrays, message):
-    good = {"coef": np.zeros((2, 384), np.float32), "intercept": np.zeros(2, np.float32), "temperature": np.ones(1)}
+    width = coef_width(pets_bundle)
+    coefs = {
+        "nan": np.full((2, width), np.nan, np.float32),
+        "3 rows": np.zeros((3, width), np.float32),
+        "int64": np.zeros((2, width), np.int64),
+    }
+    arrays = {k: coefs[v] if isinstance(v, str) else v for k, v in arrays.items()}
+    good = {"coef": np.zeros((2, width), np.float32), "intercept": np.zeros(2, np.float32), "temperature": np.ones(1)}
     members = members_of(pets_bundle)
     members["head.npz"] = npz(**{**good, **arrays})
     with pytest.raises(BundleError, match=message):
@@ -116,10 +135,11 @@ def test_bad_numbers_and_shapes_in_the_head_are_refused(pets_bundle, tmp_path, a
 
 def test_npy_header_claiming_a_huge_shape_is_refused_before_reading(pets_bundle, tmp_path):
     members = members_of(pets_bundle)
-    raw = npz(coef=np.zeros((2, 384), np.float32), intercept=np.zeros(2, np.float32), temperature=np.ones(1))
+    width = coef_width(pets_bundle)
+    raw = npz(coef=np.zeros((2, width), np.float32), intercept=np.zeros(2, np.float32), temperature=np.ones(1))
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         inner = {n: zf.read(n) for n in zf.namelist()}
-    inner["coef.npy"] = inner["coef.npy"].replace(b"(2, 384)", b"(2000000, 1000000)")
+    inner["coef.npy"] = inner["coef.npy"].replace(f"(2, {width})".encode(), b"(2000000, 1000000)")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in inner.items():
@@ -141,7 +161,7 @@ def test_zip_bomb_member_is_refused_before_inflating(pets_bundle, tmp_path):
 def test_head_bigger_than_the_manifest_implies_is_refused(pets_bundle, tmp_path):
     members = members_of(pets_bundle)
     members["head.npz"] = npz(
-        coef=np.zeros((2, 384), np.float32),
+        coef=np.zeros((2, coef_width(pets_bundle)), np.float32),
         intercept=np.zeros(2, np.float32),
         temperature=np.ones(1),
         padding=np.random.default_rng(0).random(100_000),
@@ -194,7 +214,7 @@ def test_fuzzed_manifests_load_or_raise_bundle_error(pets_bundle, tmp_path_facto
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-@given(member=st.sampled_from(["head.npz", "examples.jsonl", "manifest.json"]), data=st.data())
+@given(member=st.sampled_from(["head.npz", "examples.jsonl", "manifest.json", "tfidf.json"]), data=st.data())
 def test_fuzzed_members_load_or_raise_bundle_error(pets_bundle, tmp_path_factory, member, data):
     members = members_of(pets_bundle)
     original = members[member]
@@ -211,8 +231,42 @@ def test_fuzzed_members_load_or_raise_bundle_error(pets_bundle, tmp_path_factory
         write(path, members, raw_manifest=members[member])
     else:
         write(path, members)
-    with contextlib.suppress(BundleError):
-        Classifier.load(path)
+    loads_and_predicts_or_bundle_error(path)
+
+
+def loads_and_predicts_or_bundle_error(path):
+    """A bundle that loads must also predict: a malformed one never gets past load to fail later."""
+    try:
+        clf = Classifier.load(path)
+    except BundleError:
+        return
+    proba = clf.predict_proba(["woof", "i like milk and bones"])
+    assert proba.shape == (2, len(clf.class_names)) and np.isfinite(proba).all()
+
+
+TFIDF_PARTS = ["blocks", "terms", "idf", "block"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(part=st.sampled_from(TFIDF_PARTS), value=json_values, data=st.data())
+def test_fuzzed_tfidf_vocabularies_load_or_raise_bundle_error(pets_bundle, tmp_path_factory, part, value, data):
+    """Structured fuzzing of tfidf.json: well-formed JSON with wrong types, lengths, duplicates or numbers."""
+    members = members_of(pets_bundle)
+    tfidf = json.loads(members["tfidf.json"])
+    which = data.draw(st.integers(0, len(tfidf["blocks"]) - 1))
+    block = tfidf["blocks"][which]
+    if part == "blocks":
+        tfidf["blocks"] = value
+    elif part == "block":
+        tfidf["blocks"][which] = value
+    else:
+        items = block[part]
+        i = data.draw(st.integers(0, len(items) - 1))
+        items[i] = data.draw(st.sampled_from([value, items[0], float("nan"), 0.5, -1, "", "x" * 1001, 1e308 * 10]))
+    members["tfidf.json"] = json.dumps(tfidf).encode()
+    path = tmp_path_factory.mktemp("fuzz") / "f.model"
+    write(path, members)
+    loads_and_predicts_or_bundle_error(path)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -52,6 +52,7 @@ def test_is_a_classifier_with_params_and_clone():
         "generator": None,
         "keep_vectors": False,
         "threads": None,
+        "tfidf_weight": "auto",
     }
     twin = clone(clf)
     assert twin is not clf and twin.get_params() == clf.get_params()

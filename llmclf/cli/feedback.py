@@ -107,6 +107,11 @@ def retrain(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
     keep_vectors: bool = typer.Option(False, "--keep-vectors", help="Store the examples' embeddings in the bundle."),
+    with_logged_texts: bool = typer.Option(
+        False,
+        "--with-logged-texts",
+        help="Self-train on the texts this model classified (from the run log), pseudo-labels chosen afresh.",
+    ),
     db: Path | None = DB_OPTION,
     model: Path | None = typer.Argument(None, metavar="MODEL", help="The bundle (same as --load)."),
 ) -> None:
@@ -118,15 +123,21 @@ def retrain(
     model = need(load, "--load", model)
     clf = Classifier.load(model)
     clf.keep_vectors = clf.keep_vectors or keep_vectors
-    feedback_examples = RunLog(Store(db)).dataset(model_target(clf.model_id))
+    log = RunLog(Store(db))
+    feedback_examples = log.dataset(model_target(clf.model_id))
+    logged = log.texts(model_target(clf.model_id)) if with_logged_texts else None
+    if logged is not None and not logged:
+        raise InputError(f"no logged texts for {model}: classify with it (without --no-log) first")
     with Steps("retraining") as steps:
         clf.on_progress = steps.advance
-        change = clf.retrain_with_feedback(feedback_examples)
+        change = clf.retrain_with_feedback(feedback_examples, unlabeled=logged)
     path = clf.save(save or model)
     if as_json:
         write_jsonl([{"path": str(path), **change, "examples": len(clf.examples)}])
         return
+    st = change.get("self_training") if with_logged_texts else None
+    pseudo = f", {st['pseudo_labeled']} pseudo-labelled from {st['pool']} logged text(s)" if st else ""
     say(
         f"retrained {path}: {change['feedback_examples']} feedback example(s) "
-        f"({change['added']} new, {change['removed']} withdrawn), {len(clf.examples)} examples in all"
+        f"({change['added']} new, {change['removed']} withdrawn){pseudo}, {len(clf.examples)} examples in all"
     )

@@ -33,6 +33,17 @@ def info(
         f"head: {training.get('head')} C={training.get('C')} class_weight={training.get('class_weight')} "
         f"temperature={training.get('temperature')} examples={training.get('n_examples')}"
     )
+    tfidf = training.get("tfidf")
+    if tfidf:
+        blocks = ", ".join(
+            f"{b['analyzer']} {b['ngram_range'][0]}-{b['ngram_range'][1]}: {b['n_terms']}" for b in tfidf["blocks"]
+        )
+        out.print(f"tfidf: weight={tfidf['weight']:.3g} ({training.get('tfidf_weight')}) terms: {blocks}")
+    st = training.get("self_training")
+    if st:
+        out.print(
+            f"self-training: {st['pseudo_labeled']} pseudo-labelled of {st['pool']} unlabelled texts, {st['rounds']} rounds"
+        )
     history = manifest.get("history") or []
     if history:
         last = history[-1]

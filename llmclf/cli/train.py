@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..classifier import Classifier
-from ..datafiles import iter_labelled, read_class_file
+from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
 from ..llm.cache import GenerationCache
@@ -50,6 +50,13 @@ def train(
     data: list[Path] = typer.Option(
         [], "--data", "-d", metavar="FILE", help="CSV or JSONL of labelled examples (text,label); repeatable."
     ),
+    unlabeled: list[Path] = typer.Option(
+        [],
+        "--unlabeled",
+        "-u",
+        metavar="FILE",
+        help="Unlabelled texts (a text per line, or CSV/JSONL with a text column) for self-training; repeatable.",
+    ),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
     ),
@@ -80,6 +87,7 @@ def train(
     if len(names) < 2:
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
+    pool = read_unlabeled(unlabeled)
     clf = Classifier(embedder, calibrate=calibrate, keep_vectors=keep_vectors)
     for name, description in classes.items():
         clf.add_class(name, description)
@@ -100,7 +108,7 @@ def train(
         )
         with Steps("embedding examples") as steps:
             clf.on_progress = steps.advance
-            clf.prompt_train()
+            clf.prompt_train(unlabeled=pool)
     else:
         from ..llm.generate import LLMGenerator  # pydantic and instructor: only when an LLM is used
 
@@ -114,14 +122,14 @@ def train(
                 on_class_done=lambda _name: steps.advance(1),
             )
             clf.on_progress = steps.add("embedding examples")
-            clf.prompt_train()
+            clf.prompt_train(unlabeled=pool)
         report_generation(clf, config)
         generation = clf.report.generation
         if strict and generation.failed:
             raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
     for note in clf.report.notes:
-        if note.startswith("calibration"):
+        if note.startswith(("calibration", "self-training")):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
         cal = clf.calibration
@@ -134,6 +142,16 @@ def train(
         return
     print_summary(clf)
     say(f"saved {path} ({len(clf.class_names)} classes, {len(clf.examples)} examples)")
+
+
+def read_unlabeled(paths: list[Path]) -> list[str] | None:
+    """The texts of every --unlabeled file (blank ones skipped); None when no file is given."""
+    if not paths:
+        return None
+    texts = [t for path in paths for t in iter_texts(path) if t.strip()]
+    if not texts:
+        raise InputError(f"no text in {', '.join(map(str, paths))} (--unlabeled)")
+    return texts
 
 
 def train_report(clf: Classifier, path: Path) -> dict:
@@ -154,6 +172,7 @@ def train_report(clf: Classifier, path: Path) -> dict:
             "short": generation.short,
         },
         "calibration": clf.calibration,
+        "self_training": clf.self_training,
         "notes": clf.report.notes,
     }
 
@@ -182,7 +201,7 @@ def print_summary(clf: Classifier) -> None:
     report = clf.report
     if report is None:
         return
-    sources = ["description", "user", "synthetic", "feedback"]
+    sources = [s.value for s in Source]
     shown = [s for s in sources if any(c.get(s) for c in report.counts.values())]
     table = Table(title="training examples per class", title_justify="left")
     table.add_column("class")
