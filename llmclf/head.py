@@ -110,22 +110,44 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+# The temperature prior for calibration on little data (see fit_temperature). At 8
+# labelled examples per class the hybrid head is under-confident by about a factor
+# of two (the temperature fitted on 1,000 held-out train rows was 0.30-0.77 across
+# five shared sets, 0.55-0.89 at 64), while a temperature fitted on 48 out-of-fold
+# predictions swung from 0.16 to 55. Chosen on rows held out of the train splits.
+PRIOR_T_AT_8 = 0.5
+PRIOR_STRENGTH = 20.0  # the prior weighs as much as this many held-out examples' log-likelihoods
+
+
+def prior_temperature(examples_per_class: float) -> float:
+    """``0.5 * (n / 8) ** 0.15``, at most 1: 8 -> 0.5, 64 -> 0.68, 1,000 -> 1.0."""
+    return float(min(PRIOR_T_AT_8 * (max(examples_per_class, 1.0) / 8.0) ** 0.15, 1.0))
+
+
+def fit_temperature(
+    logits: np.ndarray, y_idx: np.ndarray, prior: float | None = None, strength: float = PRIOR_STRENGTH
+) -> float:
     """The temperature T that minimises the negative log-likelihood of softmax(logits / T).
 
     One scalar, so it cannot change which class wins, only how sure the head says it is.
+    With a ``prior`` temperature, the summed log-likelihood is penalised by
+    ``strength * (log T - log prior) ** 2`` (a log-normal prior, MAP): with a few dozen
+    held-out examples the prior holds T near where it usually is; with hundreds the
+    data decide.
     """
     from scipy.optimize import minimize_scalar
 
     logits = logits.astype(np.float64)
     rows = np.arange(len(y_idx))
+    center = np.log(prior) if prior else 0.0
+    weight = strength if prior else 0.0
 
-    def nll(log_t: float) -> float:
+    def loss(log_t: float) -> float:
         z = logits / np.exp(log_t)
         z = z - z.max(axis=1, keepdims=True)
-        return float(-(z[rows, y_idx] - np.log(np.exp(z).sum(axis=1))).mean())
+        return float(-(z[rows, y_idx] - np.log(np.exp(z).sum(axis=1))).sum() + weight * (log_t - center) ** 2)
 
-    best = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
+    best = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
     return float(np.exp(best.x))
 
 

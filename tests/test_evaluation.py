@@ -90,3 +90,25 @@ def test_train_cli_calibrate_stores_temperature(tmp_path):
     assert "calibrated on 200 held-out examples" in result.stderr
     clf = Classifier.load(tmp_path / "t.model")
     assert clf.head.temperature == pytest.approx(clf.calibration["temperature"]) and clf.head.temperature != 1.0
+
+
+def test_calibration_at_eight_examples_per_class_uses_leave_one_out_and_the_prior():
+    """8 per class on ag_news: out-of-fold predictions alone are too few to fit a temperature well;
+    the MAP estimate under the prior must still lower ECE on 600 other train rows, clearly."""
+    rows = shuffled_sample(dataset("ag_news", "train"), 1000, seed=5)
+    held = rows[:600]
+    taken: dict[str, int] = {}
+    train = []
+    for r in rows[600:]:
+        if taken.get(r["label"], 0) < 8:
+            taken[r["label"]] = taken.get(r["label"], 0) + 1
+            train.append(r)
+    X, y = [r["text"] for r in train], [r["label"] for r in train]
+    texts, labels = [r["text"] for r in held], [r["label"] for r in held]
+    raw = Classifier().fit(X, y)
+    calibrated = Classifier(calibrate=True).fit(X, y)
+    cal = calibrated.calibration
+    assert cal["folds"] == "leave-one-out" and cal["held_out"] == 32 and 0 < cal["prior"] < 1
+    before = evaluate_proba(raw.predict_proba(texts), raw.class_names, labels).ece
+    after = evaluate_proba(calibrated.predict_proba(texts), calibrated.class_names, labels).ece
+    assert after < before / 2 and after < 0.1, (before, after)
