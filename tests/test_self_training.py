@@ -24,7 +24,7 @@ POOL = [
 
 
 def test_pseudo_labels_are_balanced_confident_and_never_relabel_a_user_text():
-    clf = Classifier().fit(X, Y, unlabeled=POOL + ["", "   ", None])
+    clf = Classifier().fit(X, Y, unlabeled=[*POOL, "", "   ", None])
     pseudo = [e for e in clf.examples if e.source is Source.PSEUDO]
     per_class = Counter(e.label for e in pseudo)
     pool = len(POOL) - 1

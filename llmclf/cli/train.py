@@ -68,7 +68,9 @@ def train(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Classes generated at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the generation cache."),
     calibrate: bool = typer.Option(
-        False, "--calibrate", help="Temperature-scale probabilities (leave-one-out or 10-fold CV, with a prior for little data)."
+        False,
+        "--calibrate",
+        help="Temperature-scale probabilities (leave-one-out or 10-fold CV, with a prior for little data).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     keep_vectors: bool = typer.Option(
