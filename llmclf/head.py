@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,9 @@ class LinearHead:
                 raise ValueError("a hybrid head needs the texts beside their embeddings")
             z += np.asarray(self.sparse.transform(texts) @ self._sparse_coef())
         return z
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_sparse_t"}  # a transposed copy, rebuilt on use
 
     def _sparse_coef(self) -> np.ndarray:
         if getattr(self, "_sparse_t", None) is None:  # (n_sparse, n_classes), contiguous for CSR @ dense

@@ -162,7 +162,13 @@ def test_a_used_classifier_pickles_small_without_examples(pets_bundle):
     clf = Classifier.load(pets_bundle, inference_only=True)
     clf.predict(["woof"])  # the ONNX session exists now
     blob = pickle.dumps(clf)
-    assert len(blob) < 10_000  # head and manifest fields only: no session, no examples, no vectors
+    # the head (weights, and the hybrid's terms and idf) and manifest fields only: no session, examples or vectors
+    sparse = clf.head.sparse
+    learned = clf.head.coef.nbytes + sum(
+        b.idf.nbytes + sum(len(t.encode()) + 8 for t in b.terms) for b in sparse.blocks
+    )
+    assert len(blob) < 10_000 + learned
+    assert len(pickle.dumps(Classifier.load(pets_bundle))) > len(blob) and not pickle.loads(blob).examples
     assert pickle.loads(blob).predict(["meow"]).tolist() == ["cat"]
     full = Classifier.load(pets_bundle)
     np.testing.assert_allclose(pickle.loads(blob).predict_proba(["x"]), full.predict_proba(["x"]), atol=1e-6)

@@ -42,7 +42,7 @@ def test_transform_equals_sklearn_on_real_training_vocabulary():
     assert_same_matrix(fit_tfidf(train), sklearn_blocks(train), train[:300] + unseen)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(train=st.lists(texts, min_size=1, max_size=8), docs=st.lists(texts, max_size=8))
 def test_transform_equals_sklearn_on_any_text(train, docs):
     try:
@@ -53,7 +53,7 @@ def test_transform_equals_sklearn_on_any_text(train, docs):
     assert_same_matrix(fit_tfidf(train), theirs, train + docs)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(text=texts)
 def test_analyzers_give_sklearns_terms(text):
     word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2)).build_analyzer()
@@ -109,3 +109,24 @@ def test_a_bad_tfidf_weight_is_refused(weight):
     clf = Classifier(tfidf_weight=weight).add_data_to_class("cat", "milk").add_data_to_class("dog", "bones")
     with pytest.raises(ValueError, match="tfidf_weight"):
         clf.prompt_train(PETS)
+
+
+def test_a_huge_alphabet_falls_back_to_dict_lookups_with_the_same_result():
+    """Over 4,095 distinct characters cannot be packed 5 to a 64-bit key: the Python path takes over."""
+    train = ["".join(chr(0x4E00 + i + j) for j in range(3)) + " x" for i in range(0, 5000, 2)]
+    ours = fit_tfidf(train)
+    char = ours.blocks[1]
+    assert char._char_index() is None
+    docs = [*train[:50], "一丁七 x", "new words"]
+    np.testing.assert_allclose(
+        char.transform(docs).toarray(), sklearn_blocks(train)[1].transform(docs).toarray(), atol=1e-6
+    )
+
+
+def test_the_packed_index_and_the_dict_lookup_agree_on_real_text():
+    train = [r["text"] for r in shuffled_sample(dataset("ag_news", "train"), 1000)]
+    char = fit_tfidf(train).blocks[1]
+    docs = [r["text"] for r in shuffled_sample(dataset("ag_news", "test"), 300)]
+    packed = sorted(zip(*(a.tolist() for a in char._char_index().lookup(docs)), strict=True))
+    plain = sorted(zip(*(a.tolist() for a in char._lookup(docs)), strict=True))
+    assert packed == plain and len(packed) > 10_000
