@@ -3,6 +3,7 @@
     python bench/suite.py              # all datasets (about 40 minutes on 2 cores)
     python bench/suite.py --quick      # a small slice: smoke test, figures not meaningful
     python bench/suite.py --datasets trec sst2 --seeds 1
+    python bench/suite.py --rates      # only the classify-rate table (run it on a quiet machine)
 
 Per dataset, on the same test sample (up to 2,000 rows, a fixed shuffle):
   zero-shot from the descriptions in bench/descriptions/;
@@ -48,6 +49,7 @@ MAX_TEST = 2000
 MAX_TRAIN = 20_000
 POOL = 1000
 RATE_TEXTS = 400
+HEADS: list[str] | None = None  # --heads: run only these
 
 
 class CachedEmbedder:
@@ -185,6 +187,8 @@ def bench_dataset(name: str, quick: bool, seeds: int) -> list[list[object]]:
         rates: dict[str, float | None] = {}
         for i, (rows, pool) in enumerate(samples):
             for head, make, embedder in heads(rows, pool, desc):
+                if HEADS and not any(h in head for h in HEADS):
+                    continue
                 if setting.startswith("zero") and head in ("hybrid, calibrated", "hybrid (default)"):
                     continue  # description-only training has no data to calibrate on, and no TF-IDF half
                 model, fit = make()
@@ -229,26 +233,33 @@ def bench_dataset(name: str, quick: bool, seeds: int) -> list[list[object]]:
     return out
 
 
-def rate_ratio(name: str, repeats: int = 3) -> list[object]:
-    """Hybrid against frozen head, the same 2,000 texts, alternating: the default's cost at classify time."""
+def rates(name: str, repeats: int = 3) -> list[list[object]]:
+    """Classify rates of the four heads on the same 2,000 test texts, alternating, best of ``repeats``.
+
+    Each model is trained at 64-shot; every timing embeds with a fresh embedder, so it is what
+    ``predict_proba`` costs a user: embedding, the TF-IDF half and the head.
+    """
     train = load_split(name, "train")
     texts = [r["text"] for r in shuffled(load_split(name, "test"))[:MAX_TEST]]
     rows = k_per_class(train, 64)
-    times: dict[str, list[float]] = {"hybrid": [], "frozen": []}
+    plans = {"frozen MiniLM + LR": ("minilm", 0), "hybrid (default)": ("minilm", "auto")}
+    if fast_is_built():
+        plans |= {"fast embedder, frozen + LR": ("fast", 0), "fast embedder, hybrid": ("fast", "auto")}
     models = {
-        "hybrid": train_classifier(get_embedder("minilm"), [], None, rows)[0],
-        "frozen": train_classifier(get_embedder("minilm"), [], None, rows, tfidf_weight=0)[0],
+        head: (embedder, train_classifier(get_embedder(embedder), [], None, rows, tfidf_weight=weight)[0])
+        for head, (embedder, weight) in plans.items()
     }
+    times: dict[str, list[float]] = {head: [] for head in models}
     for _ in range(repeats):
-        for kind, clf in models.items():
-            clf.embedder = get_embedder("minilm")
-            clf.predict_proba(texts[:8])
-            start = time.perf_counter()
-            clf.predict_proba(texts)
-            times[kind].append(time.perf_counter() - start)
-    hybrid, frozen = min(times["hybrid"]), min(times["frozen"])
-    n_terms = models["hybrid"].head.sparse.n_features
-    return [name, f"{n_terms:,}", f"{len(texts) / frozen:.0f}", f"{len(texts) / hybrid:.0f}", f"{frozen / hybrid:.3f}"]
+        for head, (embedder, clf) in models.items():
+            times[head].append(len(texts) / classify_rate(clf, embedder, texts))
+    base = {"minilm": min(times["frozen MiniLM + LR"]), "fast": min(times.get("fast embedder, frozen + LR", [1.0]))}
+    out = []
+    for head, (embedder, clf) in models.items():
+        best = min(times[head])
+        terms = clf.head.sparse.n_features if clf.head.sparse else 0
+        out.append([name, head, f"{terms:,}", f"{len(texts) / best:,.0f}", f"{base[embedder] / best:.3f}"])
+    return out
 
 
 def main() -> None:
@@ -256,8 +267,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two datasets, small slices, one seed")
     parser.add_argument("--datasets", nargs="+", default=None, choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=3, help="train samples per k-shot setting")
+    parser.add_argument("--rates", action="store_true", help="only the classify-rate table")
+    parser.add_argument("--heads", nargs="+", default=None, help="only heads whose name contains one of these")
     args = parser.parse_args()
+    if args.rates:
+        print(f"machine: {machine()}")
+        print_rates()
+        return
     datasets = args.datasets or (["trec", "sst2"] if args.quick else DATASETS)
+    global HEADS
+    HEADS = args.heads
     seeds = 1 if args.quick else args.seeds
     rows = []
     for name in datasets:
@@ -270,13 +289,18 @@ def main() -> None:
         rows,
     )
     if not args.quick:
-        ratios = [rate_ratio(name) for name in ("banking77", "ag_news")]
-        print_table(
-            "classify rate, frozen head vs hybrid (64-shot model, 2,000 test texts, best of 3 alternating runs)",
-            ["dataset", "TF-IDF terms", "frozen texts/s", "hybrid texts/s", "hybrid / frozen"],
-            ratios,
-        )
-        print(f"load average after the rate runs: {os.getloadavg()[0]:.2f}")
+        print_rates()
+
+
+def print_rates() -> None:
+    load = os.getloadavg()[0]
+    table = [row for name in ("banking77", "ag_news") for row in rates(name)]
+    print_table(
+        f"classify rate by head (64-shot models, 2,000 test texts, best of 3 alternating runs; "
+        f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)",
+        ["dataset", "head", "TF-IDF terms", "texts/s", "rate / same embedder's frozen head"],
+        table,
+    )
 
 
 if __name__ == "__main__":

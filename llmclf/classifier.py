@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import self_training
 from ._version import __version__
 from .bundle import read_bundle, write_bundle
 from .descriptions import description_examples
@@ -39,6 +40,7 @@ from .vector_cache import vector_cache_for
 
 CALIBRATION_FOLDS = 10  # stratified; leave-one-out up to LEAVE_ONE_OUT_UP_TO held-out examples
 LEAVE_ONE_OUT_UP_TO = 100
+FEWER_FOLDS, FEWER_FOLDS_FROM = 5, 2000
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
 MIN_CALIBRATION_EXAMPLES = 8
 
@@ -462,7 +464,8 @@ class Classifier(TextClassifierEstimator):
         texts = [e.text for e in examples]
         X = self.embed(texts)
         y = [e.label for e in examples]
-        self._head = self._fit_head(X, y, classes, texts)
+        weights = [self_training.PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples]
+        self._head = self._fit_head(X, y, classes, texts, None if min(weights) == 1.0 else np.array(weights))
         self._labels = labels if labels is not None else np.array(classes)
         self._examples = examples
         self._calibration = None
@@ -482,7 +485,7 @@ class Classifier(TextClassifierEstimator):
         """Temperature scaling on out-of-fold predictions, with a prior for little data.
 
         Leave-one-out up to :data:`LEAVE_ONE_OUT_UP_TO` held-out examples, else stratified
-        10-fold. Only user, LLM and feedback examples are held out: label-name templates
+        10-fold (5-fold past 2,000). Only user, LLM and feedback examples are held out: label-name templates
         and description sentences always stay in training (so every fold's head knows every
         class; they say little about real inputs), and so do pseudo-labels (the head made
         them; they test nothing). The temperature is the MAP estimate under a prior that
@@ -500,6 +503,7 @@ class Classifier(TextClassifierEstimator):
         index = {c: i for i, c in enumerate(classes)}
         y_idx = np.array([index[e.label] for e in examples])
         folds = len(held) if len(held) <= LEAVE_ONE_OUT_UP_TO else CALIBRATION_FOLDS
+        folds = folds if len(held) <= FEWER_FOLDS_FROM else FEWER_FOLDS  # thousands of examples: 5 folds suffice
         fold_of = stratified_folds(y_idx[held], folds)
         logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
         always = np.array([i for i, e in enumerate(examples) if e.source in always_in], dtype=np.int64)
@@ -522,8 +526,19 @@ class Classifier(TextClassifierEstimator):
             "nll_after": nll(softmax(logits[held] / temperature), y_idx[held]),
         }
 
-    def _fit_head(self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str]) -> LinearHead:
-        return fit_head(X, y, classes, C=self.C, class_weight=self.class_weight, texts=texts, tfidf_weight=self._weight)
+    def _fit_head(
+        self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str], weights: np.ndarray | None = None
+    ) -> LinearHead:
+        return fit_head(
+            X,
+            y,
+            classes,
+            C=self.C,
+            class_weight=self.class_weight,
+            sample_weight=weights,
+            texts=texts,
+            tfidf_weight=self._weight,
+        )
 
     @property
     def _weight(self) -> float:
