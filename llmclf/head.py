@@ -44,6 +44,11 @@ DEFAULT_CLASS_WEIGHT = "balanced"
 # train rows, 2.0 gave 88.9%, TF-IDF+LR alone 87.1%). Measured on rows held
 # out of the shared train splits (BENCHMARKS.md, "hybrid head").
 DEFAULT_TFIDF_WEIGHT = "auto"
+# The TF-IDF half's weights (classes x terms) stay under this: the fit's memory grows
+# with it (L-BFGS keeps about 20 float64 copies: ~600 MB here), and 1,000 classes with
+# every term of 10,000 texts asked for 26 GiB. 77 classes keep up to 51,000 terms,
+# 6 classes up to 650,000 (more than emotion's 16,000 texts have).
+MAX_SPARSE_WEIGHTS = 4_000_000
 AUTO_WEIGHT_AT_8 = 0.5
 AUTO_WEIGHT_MAX = 2.0
 
@@ -183,7 +188,7 @@ def fit_head(
 
         if texts is None or len(texts) != len(X):
             raise ValueError("a hybrid head needs one text per embedding")
-        sparse = fit_tfidf(texts, weight=tfidf_weight)
+        sparse = fit_tfidf(texts, weight=tfidf_weight, max_terms=MAX_SPARSE_WEIGHTS // len(classes))
         features = hstack([csr_matrix(X), sparse.transform(texts)], format="csr")
     model = LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter)
     model.fit(features, y_idx, sample_weight=sample_weight)

@@ -219,14 +219,19 @@ class TfidfFeatures:
         return {"weight": self.weight, "blocks": blocks}
 
 
-def fit_tfidf(texts: Sequence[str], weight: float = 0.5, min_df: int = 1) -> TfidfFeatures:
-    """Learn the vocabulary and idf of every block from ``texts`` (needs scikit-learn)."""
+def fit_tfidf(texts: Sequence[str], weight: float = 0.5, max_terms: int | None = None) -> TfidfFeatures:
+    """Learn the vocabulary and idf of every block from ``texts`` (needs scikit-learn).
+
+    ``max_terms`` caps the terms of all blocks together (each block keeps its most frequent
+    half of them), which bounds the head's weights to classes x (dim + max_terms).
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    per_block = None if max_terms is None else max(max_terms // len(BLOCKS), 1)
     blocks = []
     for analyzer, ngram_range in BLOCKS:
         vec = TfidfVectorizer(
-            analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, min_df=min_df, dtype=np.float64
+            analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, max_features=per_block, dtype=np.float64
         )
         try:
             vec.fit(texts)

@@ -130,3 +130,17 @@ def test_the_packed_index_and_the_dict_lookup_agree_on_real_text():
     packed = sorted(zip(*(a.tolist() for a in char._char_index().lookup(docs)), strict=True))
     plain = sorted(zip(*(a.tolist() for a in char._lookup(docs)), strict=True))
     assert packed == plain and len(packed) > 10_000
+
+
+def test_many_classes_cap_the_tfidf_terms(monkeypatch):
+    """The hybrid's weights are classes x terms: many classes get fewer, most frequent, terms (memory stays bounded)."""
+    import llmclf.head
+
+    monkeypatch.setattr(llmclf.head, "MAX_SPARSE_WEIGHTS", 20_000)
+    rng = np.random.default_rng(1)
+    words = [f"w{i}x{j}" for i in range(300) for j in range(3)]
+    X = [" ".join(rng.choice(words, 6)) for _ in range(400)]
+    y = [f"c{i % 100}" for i in range(400)]
+    clf = Classifier().fit(X, y)
+    assert 0 < clf.head.sparse.n_features <= 20_000 // 100
+    assert clf.head.coef.shape == (100, 384 + clf.head.sparse.n_features)
