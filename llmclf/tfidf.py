@@ -152,6 +152,15 @@ class CharNgramIndex:
             keys[n] = (packed[order], cols[order])
         return cls(alphabet, bits, lo, hi, keys)
 
+    def _rank_table(self) -> np.ndarray:
+        """Rank (1..A) by code point, 0 for characters no term has; one more 0 at the end for everything higher."""
+        if getattr(self, "_table", None) is None:
+            top = int(self.alphabet[-1]) + 2 if len(self.alphabet) else 2
+            table = np.zeros(top, dtype=np.uint16)  # ranks fit: an index exists only for alphabets under 4,096
+            table[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint16)
+            self._table = table
+        return self._table
+
     @staticmethod
     def _pack(windows: np.ndarray, bits: int) -> np.ndarray:
         key = np.zeros(windows.shape[0], dtype=np.uint64)
@@ -163,10 +172,8 @@ class CharNgramIndex:
         docs = [" " + "  ".join(_SPACES.sub(" ", t.lower()).split()) + " " for t in texts]
         lengths = np.array([len(d) + 1 for d in docs], dtype=np.int64)  # each text and its gap
         cps = _codepoints(" ".join(docs) + " ")
-        rank = np.searchsorted(self.alphabet, cps)
-        known = rank < len(self.alphabet)
-        known[known] = self.alphabet[rank[known]] == cps[known]
-        rank = np.where(known, rank + 1, 0).astype(np.uint64)
+        table = self._rank_table()
+        rank = table[np.minimum(cps, len(table) - 1)].astype(np.uint64)  # the last entry, 0: past the alphabet
         rank[np.cumsum(lengths) - 1] = 0  # the gaps: no n-gram runs from one text into the next
         row_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         unknown = np.concatenate([[0], np.cumsum(rank == 0)])
