@@ -35,7 +35,7 @@ from .head import (
     prior_temperature,
     softmax,
 )
-from .self_training import ROUNDS, pool_of, quota, select_confident
+from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .vector_cache import vector_cache_for
 
 CALIBRATION_FOLDS = 10  # stratified; leave-one-out up to LEAVE_ONE_OUT_UP_TO held-out examples
@@ -403,7 +403,7 @@ class Classifier(TextClassifierEstimator):
         names = self.class_names
         for round_ in range(1, ROUNDS + 1):
             proba = self._head.predict_proba(X, pool)
-            pseudo = select_confident(proba, pool, names, quota(len(pool), len(names), round_), round_)
+            pseudo = select_confident(proba, pool, names, round_share(round_), round_)
             self._examples = base + pseudo
             self._train(report, classes, labels, final=round_ == ROUNDS)
         self._self_training = {"rounds": ROUNDS, "pool": len(pool), "pseudo_labeled": len(pseudo)}

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from llmclf import Classifier, Source
 from llmclf.bundle import read_manifest
 from llmclf.cli import app
-from llmclf.self_training import ROUNDS, quota
+from llmclf.self_training import ROUNDS, SHARE, select_confident
 
 from .conftest import PETS, dataset, shuffled_sample
 
@@ -29,7 +29,7 @@ def test_pseudo_labels_are_balanced_confident_and_never_relabel_a_user_text():
     per_class = Counter(e.label for e in pseudo)
     pool = len(POOL) - 1
     assert clf.self_training == {"rounds": ROUNDS, "pool": pool, "pseudo_labeled": len(pseudo)}
-    assert set(per_class) == {"cat", "dog"} and max(per_class.values()) <= quota(pool, 2, ROUNDS)
+    assert set(per_class) == {"cat", "dog"} and len(pseudo) <= pool * SHARE + 2  # each class's share, rounded up
     assert not {e.text for e in pseudo} & set(X)
     user = {(e.text, e.label) for e in clf.examples if e.source is Source.USER}
     assert user == set(zip(X, Y, strict=True))  # every user label kept as given
@@ -107,3 +107,12 @@ def test_retrain_with_logged_texts(pets_bundle, tmp_path):
     clf = Classifier.load(model)
     assert clf.self_training["pool"] == 4
     assert {e.text for e in clf.examples if e.source is Source.PSEUDO} <= set(texts)
+
+
+def test_each_class_gives_the_same_share_of_its_most_confident_texts():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.55, 0.45], [0.3, 0.7], [0.1, 0.9]])
+    texts = ["a", "b", "c", "d", "e", "f"]
+    picked = select_confident(proba, texts, ["x", "y"], 0.5, 2)
+    assert [(e.text, e.label) for e in picked] == [("a", "x"), ("b", "x"), ("f", "y")]
+    assert all(e.source is Source.PSEUDO and e.meta["round"] == 2 for e in picked)
+    assert select_confident(proba, texts, ["x", "y"], 1.0, 3)[-1].meta == {"round": 3, "confidence": 0.7}

@@ -144,3 +144,19 @@ def test_many_classes_cap_the_tfidf_terms(monkeypatch):
     clf = Classifier().fit(X, y)
     assert 0 < clf.head.sparse.n_features <= 20_000 // 100
     assert clf.head.coef.shape == (100, 384 + clf.head.sparse.n_features)
+
+
+def test_train_cli_tfidf_weight(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmclf.cli import app
+
+    args = ["train", "--train", "cat: i like milk", "--train", "dog: i like bones"]
+    for flag, head in (("0", "logistic_regression"), ("1.5", "hybrid"), ("auto", "hybrid")):
+        path = tmp_path / f"{flag}.model"
+        result = CliRunner().invoke(app, [*args, "--tfidf-weight", flag, "--save", str(path)])
+        assert result.exit_code == 0, result.output
+        assert read_manifest(path)["training"]["head"] == head
+    for bad in ("-1", "nan", "inf", "lots"):
+        result = CliRunner().invoke(app, [*args, "--tfidf-weight", bad, "--save", str(tmp_path / "x.model")])
+        assert result.exit_code != 0 and "--tfidf-weight" in result.stderr and "Traceback" not in result.output

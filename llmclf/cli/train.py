@@ -67,6 +67,12 @@ def train(
     ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Classes generated at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the generation cache."),
+    tfidf_weight: str = typer.Option(
+        "auto",
+        "--tfidf-weight",
+        metavar="auto|NUMBER",
+        help="Weight of the hybrid head's TF-IDF half: auto (grows with examples per class), a number, 0 for none.",
+    ),
     calibrate: bool = typer.Option(
         False,
         "--calibrate",
@@ -90,7 +96,7 @@ def train(
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
     pool = read_unlabeled(unlabeled)
-    clf = Classifier(embedder, calibrate=calibrate, keep_vectors=keep_vectors)
+    clf = Classifier(embedder, calibrate=calibrate, keep_vectors=keep_vectors, tfidf_weight=parse_weight(tfidf_weight))
     for name, description in classes.items():
         clf.add_class(name, description)
     by_class: dict[str, list[str]] = {}
@@ -144,6 +150,19 @@ def train(
         return
     print_summary(clf)
     say(f"saved {path} ({len(clf.class_names)} classes, {len(clf.examples)} examples)")
+
+
+def parse_weight(value: str) -> float | str:
+    """``auto`` or a finite number >= 0, else a one-line error naming the flag."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = -1.0
+    if not (weight >= 0 and weight != float("inf")):
+        raise InputError(f"--tfidf-weight must be auto or a number >= 0, not {value!r}")
+    return weight
 
 
 def read_unlabeled(paths: list[Path]) -> list[str] | None:
