@@ -103,6 +103,12 @@ def _clean_text(text: str, what: str = "text") -> str:
     return text.strip()
 
 
+def _sample_weights(examples: Sequence[Example]) -> np.ndarray | None:
+    """Pseudo-labels weigh less than real labels (see :mod:`llmclf.self_training`); None when all weigh 1."""
+    weights = np.array([self_training.PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples])
+    return None if (weights == 1.0).all() else weights
+
+
 def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     """A fold number per row: each class's rows, shuffled, dealt round-robin, so every fold sees every class
     (8 examples per class in 8 folds: one of each class held out per fold)."""
@@ -464,8 +470,7 @@ class Classifier(TextClassifierEstimator):
         texts = [e.text for e in examples]
         X = self.embed(texts)
         y = [e.label for e in examples]
-        weights = [self_training.PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples]
-        self._head = self._fit_head(X, y, classes, texts, None if min(weights) == 1.0 else np.array(weights))
+        self._head = self._fit_head(X, y, classes, texts, _sample_weights(examples))
         self._labels = labels if labels is not None else np.array(classes)
         self._examples = examples
         self._calibration = None
@@ -510,8 +515,9 @@ class Classifier(TextClassifierEstimator):
         for k in range(folds):
             test_idx = held[fold_of == k]
             train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
+            fold = [examples[i] for i in train_idx]
             head = self._fit_head(
-                X[train_idx], [examples[i].label for i in train_idx], classes, [examples[i].text for i in train_idx]
+                X[train_idx], [e.label for e in fold], classes, [e.text for e in fold], _sample_weights(fold)
             )
             logits[test_idx] = head.logits(X[test_idx], [examples[i].text for i in test_idx])
         prior = prior_temperature(len(held) / len(classes))
