@@ -288,7 +288,7 @@ def main() -> None:
         ["dataset", "setting", "head", "accuracy", "range", "macro-F1", "ECE", "fit s", "texts/s"],
         rows,
     )
-    if not args.quick:
+    if not (args.quick or args.datasets or args.heads):
         print_rates()
 
 
