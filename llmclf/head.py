@@ -62,7 +62,7 @@ def auto_tfidf_weight(examples_per_class: float) -> float:
 @dataclass
 class LinearHead:
     classes: list[str]
-    coef: np.ndarray  # (n_classes, dim)
+    coef: np.ndarray  # (n_classes, dim + TF-IDF terms): the embedding's columns first
     intercept: np.ndarray  # (n_classes,)
     temperature: float = 1.0  # logits are divided by it; fitted by calibration
     sparse: TfidfFeatures | None = None  # the hybrid's TF-IDF features: coef columns after the embedding's

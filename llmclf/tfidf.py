@@ -27,6 +27,7 @@ __all__ = ["BLOCKS", "MAX_TERM_CHARS", "TfidfBlock", "TfidfFeatures", "fit_tfidf
 
 # (analyzer, ngram_range) of each block, in column order.
 BLOCKS: tuple[tuple[str, tuple[int, int]], ...] = (("word", (1, 2)), ("char_wb", (2, 5)))
+LOOKUP_CHUNK = 1024  # texts whose n-grams are looked up at once
 MAX_TERM_CHARS = 1000  # a word 2-gram of two very long tokens; anything longer is not a term we wrote
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # sklearn's default token_pattern
@@ -88,7 +89,14 @@ class TfidfBlock:
 
         texts = list(texts)
         index = self._char_index() if self.analyzer == "char_wb" else None
-        rows, cols = index.lookup(texts) if index is not None else self._lookup(texts)
+        lookup = index.lookup if index is not None else self._lookup
+        rows, cols = [], []
+        for start in range(0, len(texts), LOOKUP_CHUNK):  # bounded memory: a few arrays the size of a chunk's text
+            r, c = lookup(texts[start : start + LOOKUP_CHUNK])
+            rows.append(r + start)
+            cols.append(c)
+        rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
         shape = (len(texts), len(self.terms))
         # COO -> CSR sums duplicates: the data become term counts per row
         m = csr_matrix((np.ones(len(cols)), (rows, cols)), shape)

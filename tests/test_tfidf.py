@@ -160,3 +160,19 @@ def test_train_cli_tfidf_weight(tmp_path):
     for bad in ("-1", "nan", "inf", "lots"):
         result = CliRunner().invoke(app, [*args, "--tfidf-weight", bad, "--save", str(tmp_path / "x.model")])
         assert result.exit_code != 0 and "--tfidf-weight" in result.stderr and "Traceback" not in result.output
+
+
+def test_texts_are_looked_up_in_chunks_with_the_same_result(monkeypatch):
+    import llmclf.tfidf
+
+    train = [r["text"] for r in shuffled_sample(dataset("trec", "train"), 300)]
+    docs = [r["text"] for r in shuffled_sample(dataset("trec", "test"), 50)]
+    whole = fit_tfidf(train).transform(docs).toarray()
+    monkeypatch.setattr(llmclf.tfidf, "LOOKUP_CHUNK", 7)
+    chunked = fit_tfidf(train).transform(docs).toarray()
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_allclose(
+        chunked[:, : len(fit_tfidf(train).blocks[0].terms)] * 2,
+        sklearn_blocks(train)[0].transform(docs).toarray(),
+        atol=1e-6,
+    )
