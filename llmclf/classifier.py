@@ -27,6 +27,7 @@ from .head import (
     DEFAULT_C,
     DEFAULT_CLASS_WEIGHT,
     DEFAULT_TFIDF_WEIGHT,
+    MAX_TFIDF_WEIGHT,
     LinearHead,
     auto_tfidf_weight,
     fit_head,
@@ -563,8 +564,8 @@ class Classifier(TextClassifierEstimator):
                 raise InputError(f'tfidf_weight must be "auto" or a number >= 0, not {weight!r}')
             classes = {e.label for e in labelled}
             weight = auto_tfidf_weight(len(labelled) / max(len(classes), 1))
-        elif not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
-            raise InputError(f'tfidf_weight must be "auto" or a number >= 0, not {weight!r}')
+        elif not (isinstance(weight, int | float) and math.isfinite(weight) and 0 <= weight <= MAX_TFIDF_WEIGHT):
+            raise InputError(f'tfidf_weight must be "auto" or a number from 0 to {MAX_TFIDF_WEIGHT}, not {weight!r}')
         has_data = labelled or any(e.source is Source.PSEUDO for e in self.examples)
         return float(weight) if has_data else 0.0
 

@@ -49,6 +49,7 @@ DEFAULT_TFIDF_WEIGHT = "auto"
 # every term of 10,000 texts asked for 26 GiB. 77 classes keep up to 51,000 terms,
 # 6 classes up to 650,000 (more than emotion's 16,000 texts have).
 MAX_SPARSE_WEIGHTS = 4_000_000
+MAX_TFIDF_WEIGHT = 100.0  # the manifest's bound: past it the TF-IDF half is all there is anyway
 AUTO_WEIGHT_AT_8 = 0.5
 AUTO_WEIGHT_MAX = 2.0
 

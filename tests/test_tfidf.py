@@ -104,7 +104,7 @@ def test_hybrid_beats_the_frozen_encoder_and_tfidf_with_many_examples():
     assert hybrid > dense + 0.05 and hybrid >= tfidf.mean(), (hybrid, dense, tfidf.mean())
 
 
-@pytest.mark.parametrize("weight", [-1.0, float("nan"), "big"])
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), "big", 101.0])
 def test_a_bad_tfidf_weight_is_refused(weight):
     clf = Classifier(tfidf_weight=weight).add_data_to_class("cat", "milk").add_data_to_class("dog", "bones")
     with pytest.raises(ValueError, match="tfidf_weight"):
@@ -157,7 +157,7 @@ def test_train_cli_tfidf_weight(tmp_path):
         result = CliRunner().invoke(app, [*args, "--tfidf-weight", flag, "--save", str(path)])
         assert result.exit_code == 0, result.output
         assert read_manifest(path)["training"]["head"] == head
-    for bad in ("-1", "nan", "inf", "lots"):
+    for bad in ("-1", "nan", "inf", "lots", "101"):
         result = CliRunner().invoke(app, [*args, "--tfidf-weight", bad, "--save", str(tmp_path / "x.model")])
         assert result.exit_code != 0 and "--tfidf-weight" in result.stderr and "Traceback" not in result.output
 

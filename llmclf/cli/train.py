@@ -10,6 +10,7 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
+from ..head import MAX_TFIDF_WEIGHT
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ._common import Steps, Table, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
@@ -160,8 +161,8 @@ def parse_weight(value: str) -> float | str:
         weight = float(value)
     except ValueError:
         weight = -1.0
-    if not (weight >= 0 and weight != float("inf")):
-        raise InputError(f"--tfidf-weight must be auto or a number >= 0, not {value!r}")
+    if not 0 <= weight <= MAX_TFIDF_WEIGHT:  # NaN fails this too
+        raise InputError(f"--tfidf-weight must be auto or a number from 0 to {MAX_TFIDF_WEIGHT:g}, not {value!r}")
     return weight
 
 
