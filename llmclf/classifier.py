@@ -17,6 +17,7 @@ import numpy as np
 from . import self_training
 from ._version import __version__
 from .bundle import read_bundle, write_bundle
+from .calibration import calibrate
 from .descriptions import description_examples
 from .embedding import Embedder, get_embedder
 from .errors import BundleError, InputError
@@ -31,19 +32,11 @@ from .head import (
     LinearHead,
     auto_tfidf_weight,
     fit_head,
-    fit_temperature,
-    nll,
-    prior_temperature,
-    softmax,
 )
 from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .vector_cache import vector_cache_for
 
-CALIBRATION_FOLDS = 10  # stratified; leave-one-out up to LEAVE_ONE_OUT_UP_TO held-out examples
-LEAVE_ONE_OUT_UP_TO = 100
-FEWER_FOLDS, FEWER_FOLDS_FROM = 5, 2000
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
-MIN_CALIBRATION_EXAMPLES = 8
 
 __all__ = ["Classifier", "Prediction", "TrainReport"]
 
@@ -102,25 +95,6 @@ def _clean_text(text: str, what: str = "text") -> str:
     if not text.strip():
         raise InputError(f"{what} is empty")
     return text.strip()
-
-
-def _sample_weights(examples: Sequence[Example]) -> np.ndarray | None:
-    """Pseudo-labels weigh less than real labels (see :mod:`llmclf.self_training`); None when all weigh 1."""
-    weights = np.array([self_training.PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples])
-    return None if (weights == 1.0).all() else weights
-
-
-def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
-    """A fold number per row: each class's rows, shuffled, dealt round-robin, so every fold sees every class
-    (8 examples per class in 8 folds: one of each class held out per fold)."""
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(len(y), dtype=np.int64)
-    start = 0
-    for label in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == label))
-        fold_of[rows] = (np.arange(len(rows)) + start) % folds
-        start += len(rows)  # the next class starts where this one stopped: folds stay even in size
-    return fold_of
 
 
 class NotFittedError(InputError, AttributeError):
@@ -471,12 +445,12 @@ class Classifier(TextClassifierEstimator):
         texts = [e.text for e in examples]
         X = self.embed(texts)
         y = [e.label for e in examples]
-        self._head = self._fit_head(X, y, classes, texts, _sample_weights(examples))
+        self._head = self._fit_head(X, y, classes, texts, examples)
         self._labels = labels if labels is not None else np.array(classes)
         self._examples = examples
         self._calibration = None
         if self.calibrate and final:
-            self._calibration = self._fit_temperature(X, examples, classes)
+            self._calibration = calibrate(X, examples, classes, self._fit_head)
             if self._calibration.get("temperature"):
                 self._head.temperature = self._calibration["temperature"]
             else:
@@ -487,54 +461,8 @@ class Classifier(TextClassifierEstimator):
         report.counts = {c: dict(n) for c, n in counts.items()}
         self._report = report
 
-    def _fit_temperature(self, X: np.ndarray, examples: list[Example], classes: list[str]) -> dict[str, Any]:
-        """Temperature scaling on out-of-fold predictions, with a prior for little data.
-
-        Leave-one-out up to :data:`LEAVE_ONE_OUT_UP_TO` held-out examples, else stratified
-        10-fold (5-fold past 2,000). Only user, LLM and feedback examples are held out: label-name templates
-        and description sentences always stay in training (so every fold's head knows every
-        class; they say little about real inputs), and so do pseudo-labels (the head made
-        them; they test nothing). The temperature is the MAP estimate under a prior that
-        depends on examples per class (:func:`~llmclf.head.prior_temperature`): 5-fold CV
-        alone gave ECE 0.08-0.22 at 8 examples per class, where the out-of-fold sample
-        is too small to say how sure the head should be (BENCHMARKS.md, "calibration").
-        """
-        always_in = (Source.DESCRIPTION, Source.PSEUDO)  # pseudo-labels agree with the head: no test of it
-        held = np.array([i for i, e in enumerate(examples) if e.source not in always_in], dtype=np.int64)
-        if len(held) < MIN_CALIBRATION_EXAMPLES:
-            return {
-                "method": "temperature",
-                "skipped": f"needs {MIN_CALIBRATION_EXAMPLES} examples beyond descriptions, has {len(held)}",
-            }
-        index = {c: i for i, c in enumerate(classes)}
-        y_idx = np.array([index[e.label] for e in examples])
-        folds = len(held) if len(held) <= LEAVE_ONE_OUT_UP_TO else CALIBRATION_FOLDS
-        folds = folds if len(held) <= FEWER_FOLDS_FROM else FEWER_FOLDS  # thousands of examples: 5 folds suffice
-        fold_of = stratified_folds(y_idx[held], folds)
-        logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
-        always = np.array([i for i, e in enumerate(examples) if e.source in always_in], dtype=np.int64)
-        for k in range(folds):
-            test_idx = held[fold_of == k]
-            train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
-            fold = [examples[i] for i in train_idx]
-            head = self._fit_head(
-                X[train_idx], [e.label for e in fold], classes, [e.text for e in fold], _sample_weights(fold)
-            )
-            logits[test_idx] = head.logits(X[test_idx], [examples[i].text for i in test_idx])
-        prior = prior_temperature(len(held) / len(classes))
-        temperature = fit_temperature(logits[held], y_idx[held], prior=prior)
-        return {
-            "method": "temperature",
-            "folds": "leave-one-out" if folds == len(held) else folds,
-            "held_out": len(held),
-            "prior": round(prior, 4),
-            "temperature": temperature,
-            "nll_before": nll(softmax(logits[held]), y_idx[held]),
-            "nll_after": nll(softmax(logits[held] / temperature), y_idx[held]),
-        }
-
     def _fit_head(
-        self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str], weights: np.ndarray | None = None
+        self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str], examples: list[Example]
     ) -> LinearHead:
         return fit_head(
             X,
@@ -542,7 +470,7 @@ class Classifier(TextClassifierEstimator):
             classes,
             C=self.C,
             class_weight=self.class_weight,
-            sample_weight=weights,
+            sample_weight=self_training.sample_weights(examples),
             texts=texts,
             tfidf_weight=self._weight,
         )

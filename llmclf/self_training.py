@@ -28,7 +28,7 @@ import numpy as np
 
 from .examples import Example, Source
 
-__all__ = ["PSEUDO_WEIGHT", "ROUNDS", "SHARE", "pool_of", "round_share", "select_confident"]
+__all__ = ["PSEUDO_WEIGHT", "ROUNDS", "SHARE", "pool_of", "round_share", "sample_weights", "select_confident"]
 
 ROUNDS = 3
 SHARE = 0.5  # of each class's predicted texts, in the last round; round r of R takes r/R of it
@@ -64,3 +64,10 @@ def select_confident(
             for i in idx
         )
     return out
+
+
+def sample_weights(examples: Sequence[Example]) -> np.ndarray | None:
+    """Each example's weight in the head's fit: :data:`PSEUDO_WEIGHT` for a pseudo-label, 1 for the rest;
+    None when all weigh 1."""
+    weights = np.array([PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples])
+    return None if (weights == 1.0).all() else weights

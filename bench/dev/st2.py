@@ -1,4 +1,5 @@
 # Exploratory, run as-is from a scratch folder on 2026-11-24 (see README.md here); only paths were edited.
+# It patches private names of that day: rerun it on a checkout of commit 30844c7.
 import os
 CACHE = os.environ.get("LLMCLF_DEV_CACHE", "/tmp/llmclf-dev")
 import sys; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

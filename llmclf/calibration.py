@@ -1,0 +1,80 @@
+"""Temperature scaling on out-of-fold predictions, with a prior for little data.
+
+Leave-one-out up to :data:`LEAVE_ONE_OUT_UP_TO` held-out examples, else
+stratified 10-fold (5-fold past 2,000). Only user, LLM and feedback examples
+are held out: label-name templates and description sentences always stay in
+training (so every fold's head knows every class; they say little about real
+inputs), and so do pseudo-labels (the head made them; they test nothing). The
+temperature is the MAP estimate under a prior that depends on examples per
+class (:func:`~llmclf.head.prior_temperature`): plain cross-validation gave
+ECE 0.03-0.16 at 8 examples per class, where the out-of-fold sample is too
+small to say how sure the head should be (BENCHMARKS.md, "calibration").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .examples import Example, Source
+from .head import LinearHead, fit_temperature, nll, prior_temperature, softmax
+
+__all__ = ["calibrate", "stratified_folds"]
+
+FOLDS = 10
+LEAVE_ONE_OUT_UP_TO = 100
+FEWER_FOLDS, FEWER_FOLDS_FROM = 5, 2000  # thousands of examples: 5 folds suffice
+MIN_EXAMPLES = 8
+ALWAYS_IN_TRAINING = (Source.DESCRIPTION, Source.PSEUDO)
+
+# (embeddings, labels, classes, texts, the examples themselves) -> a head fitted as the final one is
+FitHead = Callable[[np.ndarray, list[str], list[str], list[str], list[Example]], LinearHead]
+
+
+def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """A fold number per row: each class's rows, shuffled, dealt round-robin, so every fold sees every class
+    (8 examples per class in 8 folds: one of each class held out per fold)."""
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(y), dtype=np.int64)
+    start = 0
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        fold_of[rows] = (np.arange(len(rows)) + start) % folds
+        start += len(rows)  # the next class starts where this one stopped: folds stay even in size
+    return fold_of
+
+
+def calibrate(X: np.ndarray, examples: Sequence[Example], classes: list[str], fit: FitHead) -> dict[str, Any]:
+    """The temperature and what it was fitted on, or ``{"skipped": why}`` with too few held-out examples."""
+    held = np.array([i for i, e in enumerate(examples) if e.source not in ALWAYS_IN_TRAINING], dtype=np.int64)
+    if len(held) < MIN_EXAMPLES:
+        return {
+            "method": "temperature",
+            "skipped": f"needs {MIN_EXAMPLES} examples beyond descriptions, has {len(held)}",
+        }
+    index = {c: i for i, c in enumerate(classes)}
+    y_idx = np.array([index[e.label] for e in examples])
+    folds = len(held) if len(held) <= LEAVE_ONE_OUT_UP_TO else FOLDS
+    folds = folds if len(held) <= FEWER_FOLDS_FROM else FEWER_FOLDS
+    fold_of = stratified_folds(y_idx[held], folds)
+    logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
+    always = np.array([i for i, e in enumerate(examples) if e.source in ALWAYS_IN_TRAINING], dtype=np.int64)
+    for k in range(folds):
+        test_idx = held[fold_of == k]
+        train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
+        fold = [examples[i] for i in train_idx]
+        head = fit(X[train_idx], [e.label for e in fold], classes, [e.text for e in fold], fold)
+        logits[test_idx] = head.logits(X[test_idx], [examples[i].text for i in test_idx])
+    prior = prior_temperature(len(held) / len(classes))
+    temperature = fit_temperature(logits[held], y_idx[held], prior=prior)
+    return {
+        "method": "temperature",
+        "folds": "leave-one-out" if folds == len(held) else folds,
+        "held_out": len(held),
+        "prior": round(prior, 4),
+        "temperature": temperature,
+        "nll_before": nll(softmax(logits[held]), y_idx[held]),
+        "nll_after": nll(softmax(logits[held] / temperature), y_idx[held]),
+    }
