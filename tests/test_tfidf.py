@@ -176,3 +176,25 @@ def test_texts_are_looked_up_in_chunks_with_the_same_result(monkeypatch):
         sklearn_blocks(train)[0].transform(docs).toarray(),
         atol=1e-6,
     )
+
+
+def test_a_bundle_from_before_the_hybrid_head_loads_and_stays_dense_on_retrain(tmp_path):
+    from llmclf import Source
+    from llmclf.examples import Example
+
+    clf = Classifier(tfidf_weight=0).add_data_to_class("cat", "milk").add_data_to_class("dog", "bones")
+    path = clf.prompt_train(PETS).save(tmp_path / "new.model")
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    for key in ("tfidf_weight", "tfidf", "self_training"):  # what an older llmclf wrote: none of these
+        del manifest["training"][key]
+    members["manifest.json"] = json.dumps(manifest).encode()
+    old = tmp_path / "old.model"
+    with zipfile.ZipFile(old, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    loaded = Classifier.load(old)
+    assert loaded.tfidf_weight == 0.0 and loaded.predict(["woof"]).tolist() == ["dog"]
+    loaded.retrain_with_feedback([Example("woof woof", "dog", Source.FEEDBACK)])
+    assert loaded.head.sparse is None  # the same head it was trained with: no silent change of model kind
