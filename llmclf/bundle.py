@@ -300,9 +300,12 @@ def _read_tfidf(raw: bytes, path: Path, info: Any) -> TfidfFeatures:
             raise BundleError(f"{what} does not hold {expected.n_terms} terms and idf values")
         if not all(type(t) is str and 0 < len(t) <= MAX_TERM_CHARS for t in terms) or len(set(terms)) != len(terms):
             raise BundleError(f"{what}: terms must be unique non-empty strings of at most {MAX_TERM_CHARS} characters")
-        if not all(type(v) in (int, float) for v in idf):
-            raise BundleError(f"{what}: idf values must be numbers")
-        values = np.array(idf, dtype=np.float64)
+        try:
+            if not all(type(v) in (int, float) for v in idf):
+                raise TypeError
+            values = np.array(idf, dtype=np.float64)
+        except (TypeError, OverflowError):  # a string, or an integer of 400 digits
+            raise BundleError(f"{what}: idf values must be numbers") from None
         if not (np.isfinite(values).all() and (values >= 1.0).all()):
             raise BundleError(f"{what}: idf values must be finite and at least 1")
         out.append(TfidfBlock(expected.analyzer, tuple(expected.ngram_range), terms, values))

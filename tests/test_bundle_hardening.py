@@ -262,7 +262,9 @@ def test_fuzzed_tfidf_vocabularies_load_or_raise_bundle_error(pets_bundle, tmp_p
     else:
         items = block[part]
         i = data.draw(st.integers(0, len(items) - 1))
-        items[i] = data.draw(st.sampled_from([value, items[0], float("nan"), 0.5, -1, "", "x" * 1001, 1e308 * 10]))
+        items[i] = data.draw(
+            st.sampled_from([value, items[0], float("nan"), 0.5, -1, "", "x" * 1001, 1e308 * 10, 10**400])
+        )
     members["tfidf.json"] = json.dumps(tfidf).encode()
     path = tmp_path_factory.mktemp("fuzz") / "f.model"
     write(path, members)
@@ -277,3 +279,21 @@ def test_fuzzed_bundle_files_load_or_raise_bundle_error(tmp_path_factory, raw):
     for read in (read_bundle, read_manifest):
         with contextlib.suppress(BundleError):
             read(path)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (10**400, "idf values must be numbers"),
+        ("2.0", "idf values must be numbers"),
+        (float("inf"), "not valid JSON"),
+        (0.5, "at least 1"),
+    ],
+)
+def test_bad_idf_values_are_refused(pets_bundle, tmp_path, bad, message):
+    members = members_of(pets_bundle)
+    tfidf = json.loads(members["tfidf.json"])
+    tfidf["blocks"][0]["idf"][0] = bad
+    members["tfidf.json"] = json.dumps(tfidf).encode()
+    with pytest.raises(BundleError, match=message):
+        Classifier.load(write(tmp_path / "bad.model", members))
