@@ -53,12 +53,17 @@ def char_wb_ngrams(text: str, lo: int, hi: int) -> list[str]:
     n-grams that cross a boundary hold two spaces in a row, which no term has.
     One pass of slices is about twice as fast as word by word.
     """
-    s = " " + "  ".join(_SPACES.sub(" ", text.lower()).split()) + " "
+    s = _padded_words(text)
     size = len(s)
     grams: list[str] = []
     for n in range(lo, hi + 1):
         grams.extend([s[i : i + n] for i in range(size - n + 1)])
     return grams
+
+
+def _padded_words(text: str) -> str:
+    """The lowercased words, each padded with a space on both sides, one after the other: " a  b "."""
+    return " " + "  ".join(_SPACES.sub(" ", text.lower()).split()) + " "
 
 
 _ANALYZERS = {"word": word_ngrams, "char_wb": char_wb_ngrams}
@@ -141,6 +146,11 @@ class CharNgramIndex:
 
     def __init__(self, alphabet: np.ndarray, bits: int, lo: int, hi: int, keys: dict[int, tuple]) -> None:
         self.alphabet, self.bits, self.lo, self.hi, self.keys = alphabet, bits, lo, hi, keys
+        # rank (1..A) by code point, 0 for characters no term has, and one more 0 at the end for everything
+        # higher; uint16 fits, since an index exists only for alphabets under 4,096
+        top = int(alphabet[-1]) + 2 if len(alphabet) else 2
+        self.rank_table = np.zeros(top, dtype=np.uint16)
+        self.rank_table[alphabet] = np.arange(1, len(alphabet) + 1, dtype=np.uint16)
 
     @classmethod
     def build(cls, terms: list[str], ngram_range: tuple[int, int]) -> CharNgramIndex | None:
@@ -160,15 +170,6 @@ class CharNgramIndex:
             keys[n] = (packed[order], cols[order])
         return cls(alphabet, bits, lo, hi, keys)
 
-    def _rank_table(self) -> np.ndarray:
-        """Rank (1..A) by code point, 0 for characters no term has; one more 0 at the end for everything higher."""
-        if getattr(self, "_table", None) is None:
-            top = int(self.alphabet[-1]) + 2 if len(self.alphabet) else 2
-            table = np.zeros(top, dtype=np.uint16)  # ranks fit: an index exists only for alphabets under 4,096
-            table[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint16)
-            self._table = table
-        return self._table
-
     @staticmethod
     def _pack(windows: np.ndarray, bits: int) -> np.ndarray:
         key = np.zeros(windows.shape[0], dtype=np.uint64)
@@ -177,10 +178,10 @@ class CharNgramIndex:
         return key
 
     def lookup(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        docs = [" " + "  ".join(_SPACES.sub(" ", t.lower()).split()) + " " for t in texts]
+        docs = [_padded_words(t) for t in texts]
         lengths = np.array([len(d) + 1 for d in docs], dtype=np.int64)  # each text and its gap
         cps = _codepoints(" ".join(docs) + " ")
-        table = self._rank_table()
+        table = self.rank_table
         rank = table[np.minimum(cps, len(table) - 1)].astype(np.uint64)  # the last entry, 0: past the alphabet
         rank[np.cumsum(lengths) - 1] = 0  # the gaps: no n-gram runs from one text into the next
         row_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
