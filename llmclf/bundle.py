@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ MAX_RATIO = 100  # inflated / compressed: JSON Lines of text is ~3-10x; a bomb o
 RATIO_FLOOR = 1024**2  # members smaller than this are never refused for their ratio
 NPY_OVERHEAD = 64 * 1024  # headers and zip structure of head.npz around the raw float32 data
 MAX_HEAD_BYTES = 4 * 1024**3
+# What numpy raises on a malformed .npy header: it parses the header's dict with ast, so an unbalanced
+# bracket surfaces as tokenize.TokenError, which is no SyntaxError.
+NPY_ERRORS = (ValueError, OSError, EOFError, UnicodeDecodeError, SyntaxError, tokenize.TokenError)
 TFIDF_BYTES_PER_TERM = 6 * 1000 + 40  # a term of MAX_TERM_CHARS escaped characters, its idf and punctuation
 
 
@@ -317,7 +321,7 @@ def _read_vectors(raw: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:
         vectors = _read_npy(io.BytesIO(raw), shape)
     except BundleError as exc:
         raise BundleError(f"{path}: refusing {VECTORS}: {exc}") from None
-    except (ValueError, OSError, EOFError, UnicodeDecodeError, SyntaxError) as exc:
+    except NPY_ERRORS as exc:
         raise BundleError(f"{path}: refusing {VECTORS}: unreadable ({exc})") from None
     if not np.isfinite(vectors).all():
         raise BundleError(f"{path}: refusing {VECTORS}: it holds NaN or infinite values")
@@ -341,7 +345,7 @@ def _read_head(raw: bytes, path: Path, shapes: dict[str, tuple[int, ...]]) -> di
                     arrays[key] = _read_npy(fh, shapes[key])
             except BundleError as exc:
                 raise BundleError(f"{path}: refusing {HEAD}: {key} {exc}") from None
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, SyntaxError) as exc:
+            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
                 raise BundleError(f"{path}: refusing {HEAD}: {key} is unreadable ({exc})") from None
     if not (np.isfinite(arrays["coef"]).all() and np.isfinite(arrays["intercept"]).all()):
         raise BundleError(f"{path}: refusing {HEAD}: the weights hold NaN or infinite values")

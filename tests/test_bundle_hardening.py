@@ -297,3 +297,27 @@ def test_bad_idf_values_are_refused(pets_bundle, tmp_path, bad, message):
     members["tfidf.json"] = json.dumps(tfidf).encode()
     with pytest.raises(BundleError, match=message):
         Classifier.load(write(tmp_path / "bad.model", members))
+
+
+@pytest.mark.parametrize("member", ["head.npz", "vectors.npy"])
+def test_an_npy_header_with_unbalanced_brackets_is_refused(pets, tmp_path, member):
+    """numpy raises tokenize.TokenError (no SyntaxError) for "'shape': )2, 836)": found by the member fuzzing."""
+    pets.keep_vectors = True
+    try:
+        members = members_of(pets.save(tmp_path / "v.model"))
+    finally:
+        pets.keep_vectors = False
+    raw = members[member]
+    if member == "head.npz":
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            inner = {n: zf.read(n) for n in zf.namelist()}
+        inner["coef.npy"] = inner["coef.npy"].replace(b"'shape': (", b"'shape': )", 1)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in inner.items():
+                zf.writestr(name, data)
+        members[member] = buf.getvalue()
+    else:
+        members[member] = raw.replace(b"'shape': (", b"'shape': )", 1)
+    with pytest.raises(BundleError, match="refusing"):
+        Classifier.load(write(tmp_path / "bad.model", members))
