@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import uuid
 from collections import Counter
@@ -32,6 +31,7 @@ from .head import (
     LinearHead,
     auto_tfidf_weight,
     fit_head,
+    valid_tfidf_weight,
 )
 from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .vector_cache import vector_cache_for
@@ -486,14 +486,11 @@ class Classifier(TextClassifierEstimator):
         "auto" counts labelled examples per class: pseudo-labels do not count.
         """
         weight = self.tfidf_weight
+        if not valid_tfidf_weight(weight):
+            raise InputError(f'tfidf_weight must be "auto" or a number from 0 to {MAX_TFIDF_WEIGHT:g}, not {weight!r}')
         labelled = [e for e in self.examples if e.source not in (Source.DESCRIPTION, Source.PSEUDO)]
-        if isinstance(weight, str):
-            if weight != "auto":
-                raise InputError(f'tfidf_weight must be "auto" or a number >= 0, not {weight!r}')
-            classes = {e.label for e in labelled}
-            weight = auto_tfidf_weight(len(labelled) / max(len(classes), 1))
-        elif not (isinstance(weight, int | float) and math.isfinite(weight) and 0 <= weight <= MAX_TFIDF_WEIGHT):
-            raise InputError(f'tfidf_weight must be "auto" or a number from 0 to {MAX_TFIDF_WEIGHT}, not {weight!r}')
+        if weight == "auto":
+            weight = auto_tfidf_weight(len(labelled) / max(len({e.label for e in labelled}), 1))
         has_data = labelled or any(e.source is Source.PSEUDO for e in self.examples)
         return float(weight) if has_data else 0.0
 

@@ -22,7 +22,15 @@ import numpy as np
 
 from .tfidf import TfidfFeatures, fit_tfidf
 
-__all__ = ["DEFAULT_C", "DEFAULT_TFIDF_WEIGHT", "LinearHead", "auto_tfidf_weight", "fit_head", "fit_temperature"]
+__all__ = [
+    "DEFAULT_C",
+    "DEFAULT_TFIDF_WEIGHT",
+    "LinearHead",
+    "auto_tfidf_weight",
+    "fit_head",
+    "fit_temperature",
+    "valid_tfidf_weight",
+]
 
 # C=10: embeddings are L2-normalised, so their dot products with a weight
 # vector are small and the default C=1 over-regularises: on banking77 with
@@ -52,6 +60,11 @@ MAX_SPARSE_WEIGHTS = 4_000_000
 MAX_TFIDF_WEIGHT = 100.0  # the manifest's bound: past it the TF-IDF half is all there is anyway
 AUTO_WEIGHT_AT_8 = 0.5
 AUTO_WEIGHT_MAX = 2.0
+
+
+def valid_tfidf_weight(weight: object) -> bool:
+    """ "auto", or a number from 0 to :data:`MAX_TFIDF_WEIGHT` (NaN and infinities are not)."""
+    return weight == "auto" or (isinstance(weight, int | float) and 0 <= weight <= MAX_TFIDF_WEIGHT)
 
 
 def auto_tfidf_weight(examples_per_class: float) -> float:

@@ -10,7 +10,7 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
-from ..head import MAX_TFIDF_WEIGHT
+from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ._common import Steps, Table, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
@@ -155,13 +155,12 @@ def train(
 
 def parse_weight(value: str) -> float | str:
     """``auto`` or a finite number >= 0, else a one-line error naming the flag."""
-    if value.strip().lower() == "auto":
-        return "auto"
+    text = value.strip().lower()
     try:
-        weight = float(value)
+        weight = text if text == "auto" else float(text)
     except ValueError:
-        weight = -1.0
-    if not 0 <= weight <= MAX_TFIDF_WEIGHT:  # NaN fails this too
+        weight = None
+    if not valid_tfidf_weight(weight):
         raise InputError(f"--tfidf-weight must be auto or a number from 0 to {MAX_TFIDF_WEIGHT:g}, not {value!r}")
     return weight
 
