@@ -7,7 +7,9 @@ Members:
 * ``head.npz``: the head's arrays, read back with ``allow_pickle=False``;
 * ``examples.jsonl``: every training example with its source;
 * ``vectors.npy`` (optional, ``--keep-vectors``): the examples' embeddings as float16, row for row;
-* ``tfidf.json`` (hybrid heads): the TF-IDF terms in column order and their idf, per block.
+* ``tfidf.json`` (hybrid heads): the TF-IDF terms in column order and their idf, per block;
+* ``encoder.npz`` (``--finetune``): the tuned MiniLM weights, int8 and float32 arrays that replace the
+  shipped graph's own (:mod:`llmclf.tuned_encoder`); the graph itself never comes from a bundle.
 
 A bundle from a stranger cannot run code: JSON and plain ``.npy`` arrays are
 all that is ever parsed. It cannot exhaust memory or time either: every
@@ -50,6 +52,7 @@ HEAD = "head.npz"
 EXAMPLES = "examples.jsonl"
 VECTORS = "vectors.npy"
 TFIDF = "tfidf.json"
+ENCODER = "encoder.npz"
 HEAD_ARRAYS = ("coef", "intercept", "temperature")
 
 MAX_MANIFEST_BYTES = 64 * 1024**2
@@ -63,6 +66,7 @@ MAX_HEAD_BYTES = 4 * 1024**3
 # bracket surfaces as tokenize.TokenError, which is no SyntaxError.
 NPY_ERRORS = (ValueError, OSError, EOFError, UnicodeDecodeError, SyntaxError, tokenize.TokenError)
 TFIDF_BYTES_PER_TERM = 6 * 1000 + 40  # a term of MAX_TERM_CHARS escaped characters, its idf and punctuation
+ENCODER_BYTES = 12 * 1024**2  # the tuned MiniLM arrays are 10.6 MB with their .npy headers
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Bundle:
     examples: list[Example]
     vectors: np.ndarray | None = None  # (len(examples), dim) float32, when the bundle keeps them
     tfidf: TfidfFeatures | None = None  # the hybrid head's sparse features
+    encoder: dict[str, np.ndarray] | None = None  # tuned MiniLM weights (see tuned_encoder)
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -97,9 +102,12 @@ def write_bundle(
     examples: list[Example],
     vectors: np.ndarray | None = None,
     tfidf: TfidfFeatures | None = None,
+    encoder: dict[str, np.ndarray] | None = None,
 ) -> Path:
     path = Path(path)
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
+    if encoder is not None:
+        members[ENCODER] = _npz_bytes(encoder)
     if vectors is not None:
         members[VECTORS] = _npy_bytes(np.asarray(vectors, dtype=np.float16))
     if tfidf is not None:
@@ -282,8 +290,43 @@ def read_bundle(source: Any, with_examples: bool = True) -> Bundle:
             limit = 2 * len(examples) * dim + NPY_OVERHEAD
             raw = _read_member(zf, VECTORS, path, limit, manifest.members[VECTORS])
             vectors = _read_vectors(raw, path, (len(examples), dim))
+        encoder = None
+        if manifest.embedder.tuned_sha256 is not None:
+            if ENCODER not in manifest.members:
+                raise BundleError(f"{path} is not a complete llmclf bundle: a tuned embedder without {ENCODER}")
+            raw = _read_member(zf, ENCODER, path, ENCODER_BYTES, manifest.members[ENCODER])
+            encoder = _read_encoder(raw, path, manifest.embedder.tuned_sha256)
     arrays = _read_head(head_bytes, path, {"coef": (n, width), "intercept": (n,), "temperature": (1,)})
-    return Bundle(data, arrays, examples, vectors, tfidf)
+    return Bundle(data, arrays, examples, vectors, tfidf, encoder)
+
+
+def _read_encoder(raw: bytes, path: Path, digest: str) -> dict[str, np.ndarray]:
+    """The tuned weights: exactly the expected arrays, each header checked before its data, then the digest."""
+    from .tuned_encoder import check_arrays, encoder_digest, tuned_tensors
+
+    expected = tuned_tensors()
+    what = f"{path}: refusing {ENCODER}"
+    try:
+        npz = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise BundleError(f"{what}: not an .npz archive ({exc})") from None
+    with npz:
+        names = npz.namelist()
+        if sorted(names) != sorted(f"{n}.npy" for n in expected):
+            raise BundleError(f"{what}: it does not hold the {len(expected)} tuned MiniLM arrays")
+        arrays = {}
+        for name, (dtype, shape, _) in expected.items():
+            try:
+                with npz.open(f"{name}.npy") as fh:
+                    arrays[name] = _read_npy(fh, shape, np.dtype(dtype))
+            except BundleError as exc:
+                raise BundleError(f"{what}: {name} {exc}") from None
+            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
+                raise BundleError(f"{what}: {name} is unreadable ({exc})") from None
+    check_arrays(arrays, what)
+    if encoder_digest(arrays) != digest:
+        raise BundleError(f"{what}: its arrays do not match the tuned encoder's sha256 in the manifest")
+    return arrays
 
 
 def _read_tfidf(raw: bytes, path: Path, info: Any) -> TfidfFeatures:
@@ -355,7 +398,8 @@ def _read_head(raw: bytes, path: Path, shapes: dict[str, tuple[int, ...]]) -> di
     return arrays
 
 
-def _read_npy(fh: IO[bytes], shape: tuple[int, ...]) -> np.ndarray:
+def _read_npy(fh: IO[bytes], shape: tuple[int, ...], exact: np.dtype | None = None) -> np.ndarray:
+    """A float array of ``shape`` (as float32, or float64 if stored so), or one of exactly dtype ``exact``."""
     fmt = np.lib.format
     version = fmt.read_magic(fh)
     if version not in ((1, 0), (2, 0), (3, 0)):
@@ -364,7 +408,9 @@ def _read_npy(fh: IO[bytes], shape: tuple[int, ...]) -> np.ndarray:
     found, fortran, dtype = header
     if dtype.hasobject:
         raise BundleError("holds Python objects (pickle): refused")
-    if dtype.kind != "f" or dtype.itemsize > 8:
+    if exact is not None and dtype != exact:
+        raise BundleError(f"has dtype {dtype}, not {exact}")
+    if dtype.kind not in "fi" or dtype.itemsize > 8 or (exact is None and dtype.kind != "f"):
         raise BundleError(f"has dtype {dtype}, not a float")
     if tuple(found) != shape:
         raise BundleError(f"has shape {tuple(found)}, expected {shape} from the manifest")
@@ -372,8 +418,10 @@ def _read_npy(fh: IO[bytes], shape: tuple[int, ...]) -> np.ndarray:
     data = fh.read(count * dtype.itemsize + 1)
     if len(data) != count * dtype.itemsize:
         raise BundleError("is truncated or has trailing data")
-    array = np.frombuffer(data, dtype=dtype, count=count)
-    return array.reshape(shape, order="F" if fortran else "C").astype(np.float32 if dtype.itemsize <= 4 else np.float64)
+    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    if exact is not None:
+        return np.ascontiguousarray(array)
+    return array.astype(np.float32 if dtype.itemsize <= 4 else np.float64)
 
 
 def _read_examples(raw: bytes, path: Path) -> list[Example]:

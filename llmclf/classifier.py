@@ -18,7 +18,7 @@ from ._version import __version__
 from .bundle import read_bundle, write_bundle
 from .calibration import calibrate
 from .descriptions import description_examples
-from .embedding import Embedder, get_embedder
+from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
 from .examples import Example, Source
@@ -34,6 +34,7 @@ from .head import (
     valid_tfidf_weight,
 )
 from .self_training import ROUNDS, pool_of, round_share, select_confident
+from .tuned_encoder import TunedMiniLM
 from .vector_cache import vector_cache_for
 
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
@@ -130,6 +131,7 @@ class Classifier(TextClassifierEstimator):
         keep_vectors: bool = False,
         threads: int | None = None,
         tfidf_weight: float | str = DEFAULT_TFIDF_WEIGHT,
+        finetune: bool = False,
     ) -> None:
         self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
@@ -139,6 +141,7 @@ class Classifier(TextClassifierEstimator):
         self.keep_vectors = keep_vectors  # save the examples' embeddings (float16) in the bundle
         self.threads = threads  # onnxruntime threads of the embedder (None: LLMCLF_THREADS, else onnxruntime's)
         self.tfidf_weight = tfidf_weight  # the hybrid head's TF-IDF scale: "auto", a number, or 0 for embedding only
+        self.finetune = finetune  # tune MiniLM on the examples before fitting (needs the finetune extra; see finetune)
         self._reset()
 
     def _reset(self) -> None:
@@ -153,6 +156,7 @@ class Classifier(TextClassifierEstimator):
         self._history: list[dict[str, Any]] = []  # what each (re)training changed
         self._vectors: dict[str, np.ndarray] = {}
         self._self_training: dict[str, int] | None = None  # rounds, pool and pseudo-labelled count of the last fit
+        self._finetune: dict[str, Any] | None = None  # pairs, texts and seconds of the encoder's fine-tuning
         self._embedder: Embedder | None = None
         self._embedder_param: Any = None
         self._inference_only = False
@@ -165,8 +169,10 @@ class Classifier(TextClassifierEstimator):
         """Pickle the parameters and what was learned; never a session, a callback or the vector cache."""
         state = dict(self.__dict__)
         state["_vectors"] = {}
-        state["_embedder"] = None if isinstance(self.embedder, str | None) else state["_embedder"]
+        rebuildable = isinstance(self.embedder, str | None) and not isinstance(self._embedder, TunedMiniLM)
+        state["_embedder"] = None if rebuildable else state["_embedder"]
         state.pop("on_progress", None)
+        state.pop("on_finetune_progress", None)
         return state
 
     @property
@@ -215,6 +221,11 @@ class Classifier(TextClassifierEstimator):
     def self_training(self) -> dict[str, int] | None:
         """What the last self-training did: ``rounds``, ``pool`` size, ``pseudo_labeled`` examples kept."""
         return self._self_training
+
+    @property
+    def finetuned(self) -> dict[str, Any] | None:
+        """How the encoder was fine-tuned (pairs, texts, seconds), or None for the shipped MiniLM."""
+        return self._finetune if isinstance(self.embedder_, TunedMiniLM) else None
 
     @property
     def model_id(self) -> str:
@@ -345,7 +356,8 @@ class Classifier(TextClassifierEstimator):
         descriptions = {n: self._descriptions.get(n) for n in names}
         kept = {k: getattr(self, k) for k in ("_vectors", "_embedder", "_embedder_param")}
         self._reset()
-        self.__dict__.update(kept)  # the same embedder and its vectors: refitting re-embeds only new texts
+        if not isinstance(kept["_embedder"], TunedMiniLM) or kept["_embedder"] is self.embedder:
+            self.__dict__.update(kept)  # the same embedder and its vectors: refitting re-embeds only new texts
         self._descriptions = descriptions
         for text, label in zip(texts, y.tolist(), strict=True):
             self.add_data_to_class(str(label), text)
@@ -367,7 +379,10 @@ class Classifier(TextClassifierEstimator):
         labels: np.ndarray | None = None,
         unlabeled: Iterable[str] | None = None,
     ) -> None:
-        """Fit the head; with ``unlabeled`` texts, then self-train for a few rounds (calibrating only at the end)."""
+        """Fine-tune the encoder when asked; fit the head; with ``unlabeled`` texts, then self-train for a few
+        rounds (calibrating only at the end)."""
+        if self.finetune:
+            self._finetune_encoder(report)
         if unlabeled is None:
             self._train(report, classes, labels)
             return
@@ -390,6 +405,29 @@ class Classifier(TextClassifierEstimator):
         self._self_training = {"rounds": ROUNDS, "pool": len(pool), "pseudo_labeled": len(pseudo)}
         report.notes.append(
             f"self-training: {len(pseudo)} of {len(pool)} unlabelled texts pseudo-labelled in {ROUNDS} rounds"
+        )
+
+    def _finetune_encoder(self, report: TrainReport) -> None:
+        """Tune MiniLM on every training example but pseudo-labels (see :mod:`llmclf.finetune`) and use it."""
+        from .finetune import finetune_minilm
+
+        given = self.embedder
+        base = get_embedder(given) if isinstance(given, str | None) else given
+        if not isinstance(base, MiniLMEmbedder):
+            raise InputError(f"fine-tuning tunes the MiniLM embedder, not {base.id!r}")
+        self._require_examples("fine-tune it")
+        examples = [e for e in self.training_examples() if e.source is not Source.PSEUDO]
+        result = finetune_minilm(
+            [e.text for e in examples],
+            [e.label for e in examples],
+            threads=self.threads,
+            on_progress=getattr(self, "on_finetune_progress", None),
+        )
+        self._embedder = TunedMiniLM(result.arrays, threads=self.threads)
+        self._embedder_param, self._vectors = self.embedder, {}
+        self._finetune = result.info()
+        report.notes.append(
+            f"fine-tuned MiniLM on {result.pairs} pairs from {result.texts} examples in {result.seconds:.0f} s"
         )
 
     def training_examples(self) -> list[Example]:
@@ -562,6 +600,7 @@ class Classifier(TextClassifierEstimator):
                 "dim": self.embedder_.dim,
                 "normalized": self.embedder_.normalized,
                 "weights_sha256": getattr(self.embedder_, "weights_sha256", None),
+                "tuned_sha256": getattr(self.embedder_, "tuned_sha256", None),
             },
             "training": {
                 "head": "hybrid" if head.sparse else "logistic_regression",
@@ -574,6 +613,7 @@ class Classifier(TextClassifierEstimator):
                 "tfidf_weight": self.tfidf_weight if self.tfidf_weight == "auto" else float(self.tfidf_weight),
                 "tfidf": head.sparse.info() if head.sparse else None,
                 "self_training": self._self_training,
+                "finetune": self.finetuned,
             },
         }
 
@@ -599,7 +639,8 @@ class Classifier(TextClassifierEstimator):
         self._require_examples("save it")
         vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None
         head = self._require_head()
-        return write_bundle(path, self.manifest(), head.to_arrays(), self.examples, vectors, head.sparse)
+        encoder = self.embedder_.arrays if isinstance(self.embedder_, TunedMiniLM) else None
+        return write_bundle(path, self.manifest(), head.to_arrays(), self.examples, vectors, head.sparse, encoder)
 
     @classmethod
     def load(
@@ -625,7 +666,10 @@ class Classifier(TextClassifierEstimator):
             emb = m["embedder"]
             training = m.get("training", {})
             given = embedder
-            if embedder is None:
+            if embedder is None and bundle.encoder is not None:
+                embedder = TunedMiniLM(bundle.encoder, threads=threads)
+                given = embedder  # no registered id names it: the classifier carries it, pickled or cloned
+            elif embedder is None:
                 embedder = get_embedder(emb["id"], threads=threads)
             if embedder.id != emb["id"]:
                 raise BundleError(f"{path} was trained with embedder {emb['id']!r}, not {embedder.id!r}")
@@ -663,6 +707,7 @@ class Classifier(TextClassifierEstimator):
         clf._labels = np.array(classes)
         clf._calibration = training.get("calibration")
         clf._self_training = training.get("self_training")
+        clf._finetune = training.get("finetune")
         clf.calibrate = bool(clf._calibration)
         clf._model_id = str(m.get("model_id") or clf._model_id)
         clf._history = list(m.get("history") or [])

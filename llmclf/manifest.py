@@ -40,6 +40,7 @@ class EmbedderInfo(_Strict):
     dim: int = Field(ge=1, le=MAX_DIM)
     normalized: bool = True
     weights_sha256: Digest | None = None
+    tuned_sha256: Digest | None = None  # a fine-tuned MiniLM: the digest of encoder.npz's arrays
 
 
 class TfidfBlockInfo(_Strict):
@@ -81,6 +82,12 @@ class SelfTraining(_Strict):
     pseudo_labeled: int = Field(ge=0)
 
 
+class Finetune(_Strict):
+    pairs: int = Field(ge=0)
+    texts: int = Field(ge=0)
+    seconds: float = Field(ge=0, allow_inf_nan=False)
+
+
 class Training(_Strict):
     head: Short = "logistic_regression"
     C: float = Field(10.0, gt=0)
@@ -92,6 +99,7 @@ class Training(_Strict):
     tfidf_weight: Literal["auto"] | Annotated[float, Field(ge=0, le=100)] = 0.0  # the parameter; 0: pre-hybrid bundles
     tfidf: TfidfInfo | None = None  # what the head uses: None when training was description-only
     self_training: SelfTraining | None = None
+    finetune: Finetune | None = None
 
     @field_validator("C", "temperature", "tfidf_weight")
     @classmethod

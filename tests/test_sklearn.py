@@ -49,6 +49,7 @@ def test_is_a_classifier_with_params_and_clone():
         "calibrate": True,
         "class_weight": "balanced",
         "embedder": None,
+        "finetune": False,
         "generator": None,
         "keep_vectors": False,
         "threads": None,

@@ -44,6 +44,12 @@ def info(
         out.print(
             f"self-training: {st['pseudo_labeled']} pseudo-labelled of {st['pool']} unlabelled texts, {st['rounds']} rounds"
         )
+    ft = training.get("finetune")
+    if ft and emb.get("tuned_sha256"):
+        out.print(
+            f"fine-tuned encoder: {ft['pairs']} pairs from {ft['texts']} examples, {ft['seconds']:g} s; "
+            f"sha256 {emb['tuned_sha256']}"
+        )
     history = manifest.get("history") or []
     if history:
         last = history[-1]

