@@ -18,7 +18,8 @@ Heads, each a row:
   "fast embedder, hybrid": ``--embedder fast``;
   "TF-IDF+LR": word 1-2-grams, sublinear tf, LogisticRegression(C=10), the baseline to beat;
   with --finetune (needs the finetune extra; minutes per row), also "fine-tuned, hybrid"
-  (``--finetune``) and "fine-tuned + 1,000 unlabelled" (both flags); their "fit s" includes the
+  (``--finetune``), "fine-tuned, calibrated" (with ``--calibrate``) and "fine-tuned + 1,000
+  unlabelled" (with ``--unlabeled``); their "fit s" includes the
   fine-tune and embedding with the tuned encoder, which no cache can share.
 Embeddings are computed once per text and shared by all settings, so "fit s" is the head fit
 (self-training and calibration included), not embedding. "texts/s" is a separate timing: the
@@ -169,6 +170,13 @@ def bench_dataset(name: str, quick: bool, seeds: int) -> list[list[object]]:
             out.append(("fast embedder, hybrid", lambda: train_classifier(fast, labels, desc, rows), "fast"))
         if FINETUNE and rows:
             out.append(("fine-tuned, hybrid", lambda: train_classifier(None, labels, desc, rows, finetune=True), "-"))
+            out.append(
+                (
+                    "fine-tuned, calibrated",
+                    lambda: train_classifier(None, labels, desc, rows, finetune=True, calibrate=True),
+                    "-",
+                )
+            )
             if pool:
                 out.append(
                     (

