@@ -41,6 +41,7 @@ import numpy as np
 from .atomic import atomic_writer
 from .errors import BundleError, redact
 from .examples import Example, Source
+from .jsonlines import json_line, split_lines
 from .tfidf import MAX_TERM_CHARS, TfidfBlock, TfidfFeatures
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
@@ -86,7 +87,7 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _jsonl_bytes(examples: list[Example]) -> bytes:
-    return "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
+    return "".join(json_line(e.to_dict()) for e in examples).encode("utf-8")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -423,7 +424,7 @@ def _read_examples(raw: bytes, path: Path) -> list[Example]:
     except UnicodeDecodeError:
         raise BundleError(f"{path} is corrupt: {EXAMPLES} is not UTF-8") from None
     examples = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         if len(line) > MAX_EXAMPLE_LINE:

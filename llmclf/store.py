@@ -9,6 +9,7 @@ connection guarded by a lock (one writer path).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sqlite3
@@ -265,7 +266,7 @@ def read_tag_file(path: str | os.PathLike[str]) -> list[tuple[object, object, ob
         if isinstance(items, dict):
             items = items.get("tags", items)
     elif path.suffix.lower() == ".csv":
-        items = list(csv.DictReader(text.splitlines()))
+        items = list(csv.DictReader(io.StringIO(text, newline="")))
     else:
         raise InputError(f"{path}: expected a .csv or .json tag file")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

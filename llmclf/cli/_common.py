@@ -14,7 +14,6 @@ Two rules hold everywhere:
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
@@ -29,6 +28,7 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from ..errors import InputError, LlmclfError, redact
+from ..jsonlines import json_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,7 +191,7 @@ def say(text: str) -> None:
 
 def write_jsonl(records: Iterable[dict[str, Any]]) -> None:
     """JSON Lines straight to stdout: strict JSON (no NaN), one record a line, flushed."""
-    sys.stdout.write("".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records))
+    sys.stdout.write("".join(json_line(r) for r in records))
     sys.stdout.flush()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ..bundle import read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
+from ..jsonlines import json_line
 from ..store import Store
 from ._common import Command, Group, Steps, Table, friendly_errors, need, notice, out, pick, say, write_jsonl
 
@@ -90,7 +90,7 @@ def examples_export(
 ) -> None:
     """Export the feedback examples as JSONL ({text, label, source, meta})."""
     rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
-    data = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in rows)
+    data = "".join(json_line(e.to_dict()) for e in rows)
     if output is None:
         sys.stdout.write(data)
         return
