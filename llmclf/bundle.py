@@ -402,9 +402,10 @@ def _read_npy(fh: IO[bytes], shape: tuple[int, ...], exact: np.dtype | None = No
     found, fortran, dtype = header
     if dtype.hasobject:
         raise BundleError("holds Python objects (pickle): refused")
-    if exact is not None and dtype != exact:
-        raise BundleError(f"has dtype {dtype}, not {exact}")
-    if dtype.kind not in "fi" or dtype.itemsize > 8 or (exact is None and dtype.kind != "f"):
+    if exact is not None:
+        if dtype != exact:
+            raise BundleError(f"has dtype {dtype}, not {exact}")
+    elif dtype.kind != "f" or dtype.itemsize > 8:
         raise BundleError(f"has dtype {dtype}, not a float")
     if tuple(found) != shape:
         raise BundleError(f"has shape {tuple(found)}, expected {shape} from the manifest")
