@@ -32,6 +32,7 @@ import json
 import os
 import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +67,24 @@ MAX_HEAD_BYTES = 4 * 1024**3
 # What numpy raises on a malformed .npy header: it parses the header's dict with ast, so an unbalanced
 # bracket surfaces as tokenize.TokenError, which is no SyntaxError.
 NPY_ERRORS = (ValueError, OSError, EOFError, UnicodeDecodeError, SyntaxError, tokenize.TokenError)
+# What zipfile raises on a damaged archive, beyond BadZipFile: a flipped bit in a compressed stream is
+# zlib.error, an unknown "version needed" or compression method NotImplementedError, an "encrypted" flag
+# RuntimeError, and a flag switching a member to LZMA or bzip2 their own errors.
+ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+try:
+    import lzma
+
+    ZIP_ERRORS += (lzma.LZMAError,)
+except ImportError:  # a Python built without lzma cannot open such a member at all: NotImplementedError
+    pass
 TFIDF_BYTES_PER_TERM = 6 * 1000 + 40  # a term of MAX_TERM_CHARS escaped characters, its idf and punctuation
 ENCODER_BYTES = 12 * 1024**2  # the tuned MiniLM arrays are 10.6 MB with their .npy headers
 
@@ -185,7 +204,7 @@ def _open_zip(source: Any) -> tuple[Any, zipfile.ZipFile]:
     path, target = _resolve(source)
     try:
         zf = zipfile.ZipFile(target)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
     names = zf.namelist()
     if len(names) != len(set(names)):
@@ -209,7 +228,7 @@ def _read_member(zf: zipfile.ZipFile, name: str, path: Path, limit: int, expecte
     try:
         with zf.open(info) as fh:
             data = fh.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise BundleError(f"{path} is corrupt: cannot read {name} ({exc})") from None
     if len(data) > limit:
         raise BundleError(f"{path}: member {name} inflates past {limit} bytes: refused")
@@ -373,7 +392,7 @@ def _read_npz(
     """Exactly the arrays of ``specs`` (name -> shape, and a dtype, or None for any float), no other member."""
     try:
         npz = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise BundleError(f"{what}: not an .npz archive ({exc})") from None
     with npz:
         names = sorted(npz.namelist())
@@ -387,7 +406,7 @@ def _read_npz(
                     arrays[name] = _read_npy(fh, shape, dtype)
             except BundleError as exc:
                 raise BundleError(f"{what}: {name} {exc}") from None
-            except (*NPY_ERRORS, zipfile.BadZipFile) as exc:
+            except (*NPY_ERRORS, *ZIP_ERRORS) as exc:
                 raise BundleError(f"{what}: {name} is unreadable ({exc})") from None
     return arrays
 
