@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import InputError, StoreError
 from .paths import user_data_dir
+from .sqlite_wal import connect_wal
 
 __all__ = ["MIGRATIONS", "Store", "Tag", "default_db_path"]
 
@@ -125,10 +126,7 @@ class Store:
         self.path = Path(path) if path is not None else default_db_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = connect_wal(self.path, timeout=30, pragmas=("PRAGMA synchronous=NORMAL",))
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
         self._lock = threading.Lock()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .paths import user_cache_dir
+from .sqlite_wal import connect_wal
 
 __all__ = ["VectorCache", "vector_cache_for"]
 
@@ -39,8 +40,7 @@ class VectorCache:
         if self._db is None:
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
+                db = connect_wal(self.path, timeout=10)
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, text_key BLOB NOT NULL,"
                     " vector BLOB NOT NULL, PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
