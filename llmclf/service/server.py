@@ -7,11 +7,20 @@ protocol here gives every request ``header_timeout`` seconds from its first byte
 connection. ``limit_concurrency`` answers 503 past that many connections, and the
 listening socket is bound before anything is printed, so a busy port is one
 line and exit 2.
+
+Out of file descriptors (many idle clients under a low ``ulimit -n``), asyncio
+logs a traceback for every refused ``accept()``: CPython keeps looping after
+EMFILE, so that is up to a backlog's worth per try, 50-150 KB a second. Into a
+stderr pipe nobody drains, that blocks the whole server. Here it is one line
+per 10 seconds instead, and the soft open-files limit is raised to the hard one
+at start, as Go's runtime does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sys
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -83,15 +92,73 @@ def bind(host: str, port: int, backlog: int = 128) -> socket.socket:
     return sock
 
 
+OUT_OF_RESOURCE = "socket.accept() out of system resource"  # asyncio's message, fixed since Python 3.7
+
+
+class AcceptErrors:
+    """The event loop's exception handler: refused accepts become one line per ``every`` seconds."""
+
+    def __init__(self, every: float = 10.0, stream=None) -> None:
+        self.every, self.stream = every, stream
+        self.refused = 0
+        self._said_at: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        if context.get("message") != OUT_OF_RESOURCE or not isinstance(exc, OSError):
+            loop.default_exception_handler(context)
+            return
+        self.refused += 1
+        now = loop.time()
+        if self._said_at is None or now - self._said_at >= self.every:
+            self._said_at = now
+            stream = self.stream or sys.stderr
+            stream.write(
+                f"llmclf serve: cannot accept new connections: {exc.strerror or exc} (open files limit "
+                f"{open_files_limit()}); {self.refused} refused so far, retrying each second\n"
+            )
+            stream.flush()
+
+
+def open_files_limit() -> int | str:
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return "unknown"
+
+
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit (capped at 65,536): each client holds one descriptor."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, OSError, ValueError):  # not on this platform, or not allowed: keep what we have
+        pass
+
+
 def serve(app, sock: socket.socket, limits: ServerLimits = ServerLimits()) -> None:
     import uvicorn
 
     config = uvicorn.Config(
         app,
         http=_guarded_protocol(limits.header_timeout),
+        loop="asyncio",  # the loop whose exception handler is set below
         timeout_keep_alive=int(max(1, limits.keep_alive)),
         limit_concurrency=limits.limit_concurrency,
         backlog=limits.backlog,
         log_level="warning",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    raise_open_files_limit()
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(AcceptErrors())
+        await server.serve(sockets=[sock])
+
+    asyncio.run(main())
