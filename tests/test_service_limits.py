@@ -77,17 +77,17 @@ def served_cli(pets_bundle, tmp_path_factory):
     home = tmp_path_factory.mktemp("serve")
     port = free_port()
     args = ["serve", "--port", str(port), "--load", str(pets_bundle), "--header-timeout", "1", "--keep-alive", "1"]
-    log = open(home / "stderr.txt", "wb")  # a file, not a pipe nobody drains, which could fill and block the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llmclf", *args, "--db", str(home / "db.sqlite")],
-        env={**os.environ, "LLMCLF_HOME": str(home)},
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url)
-    yield port, url
-    stop(proc)
-    log.close()
+    # stderr to a file, not a pipe nobody drains, which could fill and block the server
+    with open(home / "stderr.txt", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmclf", *args, "--db", str(home / "db.sqlite")],
+            env={**os.environ, "LLMCLF_HOME": str(home)},
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url)
+        yield port, url
+        stop(proc)
 
 
 @pytest.mark.parametrize(
