@@ -37,9 +37,9 @@ def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
     pa, pq = _pyarrow()
     try:
         source = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
-    names = source.schema_arrow.names
+        names = source.schema_arrow.names
+    except (OSError, pa.ArrowException, ValueError) as exc:  # a damaged column name is UnicodeDecodeError
+        raise InputError(f"{path}: not a readable Parquet file ({exc})"[:500]) from None
     if text_column not in names:
         raise InputError(
             f"{path}: no column {text_column!r} (columns: {', '.join(names)}); pick one with --text-column"
@@ -49,8 +49,29 @@ def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
         raise InputError(f"{path}: the input already has column(s) {', '.join(clash)}")
     try:
         yield from source.iter_batches(batch_size=batch_size)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})"[:500]) from None
+
+
+def _values(column: Any, name: str, errors: str) -> list[Any]:
+    """A column's Python values; strings that are not UTF-8 (pyarrow does not check on read) decoded with ``errors``."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        pa, _ = _pyarrow()
+        try:
+            raw = column.cast(pa.large_binary()).to_pylist()
+        except pa.ArrowException:  # nested strings: no row-by-row way round it
+            raise InputError(f"column {name!r} holds text that is not UTF-8") from None
+        return [None if b is None else b.decode("utf-8", errors) for b in raw]
+
+
+def _records(table: Any) -> list[dict[str, Any]]:
+    try:
+        return table.to_pylist()
+    except UnicodeDecodeError:
+        columns = {name: _values(table.column(name), name, "replace") for name in table.column_names}
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def classify_parquet(
@@ -74,7 +95,9 @@ def classify_parquet(
     writer = None
     with atomic_writer(output) if output is not None else contextlib.nullcontext() as fh:
         for batch in _batches(path, text_column, batch_size):
-            texts = batch.column(text_column).to_pylist()
+            texts = _values(
+                batch.column(text_column), text_column, "surrogateescape"
+            )  # not UTF-8: a row error, no crash
             columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
             added = to_arrow(columns, clf.model_id)
             table = pa.Table.from_batches([batch])
@@ -87,7 +110,7 @@ def classify_parquet(
                     writer = pq.ParquetWriter(fh, table.schema)
                 writer.write_table(table)
             elif emit is not None:
-                emit(table.to_pylist())
+                emit(_records(table))
             if progress is not None:
                 progress(len(texts))
         if writer is not None:

@@ -399,6 +399,35 @@ def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     assert missing.exit_code == 2 and "no column 'text'" in missing.stderr and "--text-column" in missing.stderr
 
 
+def unchecked_strings(pa, values):
+    """A string column holding the raw ``values`` bytes, UTF-8 or not, as other writers can store it."""
+    import numpy as np
+
+    offsets = np.cumsum([0] + [len(v or b"") for v in values]).astype(np.int32)
+    valid = pa.array([v is not None for v in values]).buffers()[1]
+    buffers = [valid, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(v or b"" for v in values))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=values.count(None))
+
+
+def test_parquet_text_that_is_not_utf8_is_a_row_error_and_the_rest_is_classified(pets_bundle, tmp_path):
+    """pyarrow reads such strings unchecked and raised UnicodeDecodeError out of classify (found by fuzzing)."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "latin1.parquet"
+    column = unchecked_strings(pa, [b"woof", b"caf\xe9 au lait", b"i like milk"])
+    pq.write_table(pa.table({"text": column, "note": column}), source)
+    args = ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(source)]
+    piped = runner.invoke(app, args)
+    assert piped.exit_code == 1, piped.output  # one row had no usable text
+    records = [json.loads(x) for x in piped.stdout.splitlines()]
+    assert [r["prediction"] for r in records] == ["dog", None, "cat"]
+    assert records[1]["error"] == "text is not UTF-8" and records[1]["note"] == "caf\ufffd au lait"
+    out = tmp_path / "out.parquet"
+    assert runner.invoke(app, [*args, "--output", str(out)]).exit_code == 1
+    assert pq.read_table(out).column("error").to_pylist() == [None, "text is not UTF-8", None]
+
+
 def test_text_and_id_columns_for_csv(pets_bundle, tmp_path):
     data = tmp_path / "t.csv"
     data.write_text("Ref,Message\na1,woof\na2,\na3,meow\n")

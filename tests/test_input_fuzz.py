@@ -75,3 +75,50 @@ def _client(bundle, factory):
     if "c" not in _clients:
         _clients["c"] = TestClient(create_app({"pets": bundle}, db=factory.mktemp("svc") / "db.sqlite"))
     return _clients["c"]
+
+
+@FAST
+@given(data=st.data())
+def test_damaged_parquet_files_give_records_or_one_line(pets_bundle, tmp_path_factory, data):
+    """Bytes of a real Parquet file flipped: a damaged column name raised UnicodeDecodeError (found by a sweep)."""
+    import pytest
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("pq")
+    table = pa.table({"text": ["woof", "i like milk", None, "meow"], "id": [1, 2, 3, 4]})
+    compression = data.draw(st.sampled_from(["none", "snappy", "zstd"]))
+    pq.write_table(table, folder / "good.parquet", compression=compression)
+    raw = (folder / "good.parquet").read_bytes()
+    i = data.draw(st.integers(0, len(raw) - 1))
+    if data.draw(st.booleans()):
+        raw = raw[:i] + bytes([raw[i] ^ data.draw(st.integers(1, 255))]) + raw[i + 1 :]
+    else:
+        raw = raw[:i]
+    (folder / "bad.parquet").write_bytes(raw)
+    args = ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(folder / "bad.parquet")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 1, 2), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    if result.exit_code == 2:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        assert (record["prediction"] is None) == (record["error"] is not None)
+
+
+def test_a_parquet_column_name_that_is_not_utf8_is_one_line(pets_bundle, tmp_path):
+    import pytest
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["woof"], "id": [1]}), tmp_path / "good.parquet")
+    raw = (tmp_path / "good.parquet").read_bytes()
+    assert b"text" in raw
+    (tmp_path / "bad.parquet").write_bytes(raw.replace(b"text", b"\xffext"))
+    args = ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(tmp_path / "bad.parquet")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a readable Parquet file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
