@@ -22,6 +22,7 @@ from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
 from .examples import Example, Source
+from .finetune import PAIRS as FINETUNE_PAIRS
 from .generation import ExampleGenerator, GenerationResult
 from .head import (
     DEFAULT_C,
@@ -132,6 +133,7 @@ class Classifier(TextClassifierEstimator):
         threads: int | None = None,
         tfidf_weight: float | str = DEFAULT_TFIDF_WEIGHT,
         finetune: bool = False,
+        finetune_pairs: int = FINETUNE_PAIRS,
     ) -> None:
         self.embedder = embedder  # as given: an Embedder, a registered id, or None for the default
         self.C = C
@@ -142,6 +144,9 @@ class Classifier(TextClassifierEstimator):
         self.threads = threads  # onnxruntime threads of the embedder (None: LLMCLF_THREADS, else onnxruntime's)
         self.tfidf_weight = tfidf_weight  # the hybrid head's TF-IDF scale: "auto", a number, or 0 for embedding only
         self.finetune = finetune  # tune MiniLM on the examples before fitting (needs the finetune extra; see finetune)
+        self.finetune_pairs = (
+            finetune_pairs  # the fine-tune's budget of text pairs: more is slower, and better on little data
+        )
         self._reset()
 
     def _reset(self) -> None:
@@ -420,6 +425,7 @@ class Classifier(TextClassifierEstimator):
         result = finetune_minilm(
             [e.text for e in examples],
             [e.label for e in examples],
+            pairs=self.finetune_pairs,
             threads=self.threads,
             on_progress=getattr(self, "on_finetune_progress", None),
         )

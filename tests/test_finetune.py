@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from llmclf.cli import app
 from llmclf.embedding import MiniLMEmbedder
 from llmclf.errors import LlmclfError
 from llmclf.examples import Example
+from llmclf.finetune import make_pairs
 from llmclf.tuned_encoder import TUNED, TunedMiniLM, encoder_digest, tuned_tensors
 
 from .conftest import PETS
@@ -45,7 +47,7 @@ PROBES = ["woof", "purring softly", "the hound sniffs around"]
 
 @pytest.fixture(scope="module")
 def tuned() -> Classifier:
-    clf = Classifier(finetune=True)
+    clf = Classifier(finetune=True, finetune_pairs=160)  # the default 4,000 takes a minute or two
     clf.add_class("cat", PETS["cat"])
     clf.add_class("dog", PETS["dog"])
     steps = []
@@ -66,6 +68,28 @@ def separation(embeddings: np.ndarray) -> float:
     same = np.equal.outer(Y, Y)
     off = ~np.eye(len(Y), dtype=bool)
     return float(sims[same & off].mean() - sims[~same].mean())
+
+
+def test_pairs_fill_the_budget_in_5_to_40_rounds():
+    def rounds_per_text(n_texts, budget):
+        texts = [f"text {i}" for i in range(n_texts)]
+        pairs = make_pairs(texts, ["a", "b"] * (n_texts // 2), budget)
+        uses = Counter(text for text, _, _ in pairs)
+        return len(pairs), max(uses.values()), sum(target for _, _, target in pairs)
+
+    # 8-shot trec with descriptions: 72 texts, 28 rounds fill 4,000 pairs, half of them same-class
+    count, most, positives = rounds_per_text(72, 4000)
+    assert count == 4000 and 2 * 26 <= most <= 2 * 28 and abs(positives - 2000) < 150
+    assert rounds_per_text(6, 4000)[:2] == (480, 80)  # a handful of texts: 40 rounds at most
+    count, most, _ = rounds_per_text(2000, 4000)  # many texts: a sample of 5 rounds
+    assert count == 4000 and most <= 10
+    assert rounds_per_text(72, 100)[0] == 100
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True, "100"])
+def test_a_pair_budget_that_is_no_whole_positive_number_is_refused(bad):
+    with pytest.raises(InputError, match="finetune_pairs must be a whole number"):
+        Classifier(finetune=True, finetune_pairs=bad).fit(X, Y)
 
 
 def test_untuned_weights_reproduce_the_shipped_model():
@@ -231,10 +255,12 @@ def test_cli_finetune_trains_and_classify_needs_no_torch(tmp_path):
     args = ["train", "--class", f"cat: {PETS['cat']}", "--class", f"dog: {PETS['dog']}"]
     for label, texts in TEXTS.items():
         args += [a for t in texts for a in ("--train", f"{label}: {t}")]
-    result = runner.invoke(app, [*args, "--finetune", "--save", str(model), "--json"])
+    alone = runner.invoke(app, [*args, "--finetune-pairs", "96", "--save", str(model)])
+    assert alone.exit_code == 2 and "give --finetune too" in alone.stderr and not model.exists()
+    result = runner.invoke(app, [*args, "--finetune", "--finetune-pairs", "96", "--save", str(model), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["finetune"]["pairs"] > 0 and "fine-tuned MiniLM on" in result.stderr
+    assert report["finetune"]["pairs"] == 96 and "fine-tuned MiniLM on 96 pairs" in result.stderr
     info = runner.invoke(app, ["info", "--load", str(model)])
     assert "fine-tuned encoder:" in info.stdout
     code = (
@@ -287,5 +313,5 @@ def test_weights_that_onnxruntime_ignores_are_an_error_not_the_shipped_model(tun
 
 
 def test_calibrating_a_fine_tuned_model_says_what_it_fits_on():
-    clf = Classifier(finetune=True, calibrate=True).fit(X, Y)
+    clf = Classifier(finetune=True, calibrate=True, finetune_pairs=64).fit(X, Y)
     assert any("fitted on the texts the encoder was tuned on" in note for note in clf.report.notes)

@@ -50,6 +50,7 @@ def test_is_a_classifier_with_params_and_clone():
         "class_weight": "balanced",
         "embedder": None,
         "finetune": False,
+        "finetune_pairs": 4000,
         "generator": None,
         "keep_vectors": False,
         "threads": None,

@@ -10,6 +10,7 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
+from ..finetune import PAIRS as FINETUNE_PAIRS
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
@@ -84,6 +85,12 @@ def train(
         "--finetune",
         help="Fine-tune MiniLM on the examples first (SetFit-style; minutes on a CPU; pip install 'llmclf[finetune]').",
     ),
+    finetune_pairs: int | None = typer.Option(
+        None,
+        "--finetune-pairs",
+        min=16,
+        help=f"Text pairs --finetune trains on (default {FINETUNE_PAIRS:,}): fewer is faster, more helps little data.",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
     keep_vectors: bool = typer.Option(
         False,
@@ -101,6 +108,8 @@ def train(
     if len(names) < 2:
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
+    if finetune_pairs is not None and not finetune:
+        raise InputError("--finetune-pairs sets how --finetune trains: give --finetune too")
     pool = read_unlabeled(unlabeled)
     clf = Classifier(
         embedder,
@@ -108,6 +117,7 @@ def train(
         keep_vectors=keep_vectors,
         tfidf_weight=parse_weight(tfidf_weight),
         finetune=finetune,
+        finetune_pairs=finetune_pairs or FINETUNE_PAIRS,
     )
     for name, description in classes.items():
         clf.add_class(name, description)
