@@ -144,9 +144,8 @@ class Classifier(TextClassifierEstimator):
         self.threads = threads  # onnxruntime threads of the embedder (None: LLMCLF_THREADS, else onnxruntime's)
         self.tfidf_weight = tfidf_weight  # the hybrid head's TF-IDF scale: "auto", a number, or 0 for embedding only
         self.finetune = finetune  # tune MiniLM on the examples before fitting (needs the finetune extra; see finetune)
-        self.finetune_pairs = (
-            finetune_pairs  # the fine-tune's budget of text pairs: more is slower, and better on little data
-        )
+        # the fine-tune's budget of text pairs: more is slower, and better with a few examples per class
+        self.finetune_pairs = finetune_pairs
         self._reset()
 
     def _reset(self) -> None:

@@ -95,9 +95,8 @@ def classify_parquet(
     writer = None
     with atomic_writer(output) if output is not None else contextlib.nullcontext() as fh:
         for batch in _batches(path, text_column, batch_size):
-            texts = _values(
-                batch.column(text_column), text_column, "surrogateescape"
-            )  # not UTF-8: a row error, no crash
+            # text that is not UTF-8 becomes a row error (see batch.row_error), never a failed file
+            texts = _values(batch.column(text_column), text_column, "surrogateescape")
             columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
             added = to_arrow(columns, clf.model_id)
             table = pa.Table.from_batches([batch])
