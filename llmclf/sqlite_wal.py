@@ -4,7 +4,7 @@
 on a fresh file, SQLite answers SQLITE_BUSY at once, without calling the busy handler,
 because waiting could deadlock: the ``timeout`` given to ``sqlite3.connect`` does not
 cover it. So the opening steps are retried, with growing pauses, for up to ``timeout``
-seconds. (Seen as "database is locked" in about 1 of 25 rounds of six processes
+seconds. (Seen as "database is locked" in about 1 of 30 rounds of six processes
 opening one new database.)
 """
 
@@ -23,7 +23,7 @@ def is_busy(exc: sqlite3.Error) -> bool:
     """Whether ``exc`` is SQLite's "busy" or "locked" (extended codes included)."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+        return (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED)
     return "locked" in str(exc) or "busy" in str(exc)
 
 
