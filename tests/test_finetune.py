@@ -312,6 +312,13 @@ def test_weights_that_onnxruntime_ignores_are_an_error_not_the_shipped_model(tun
         TunedMiniLM(tuned.embedder_.arrays).embed(["woof"])
 
 
-def test_calibrating_a_fine_tuned_model_says_what_it_fits_on():
+def test_calibrating_a_fine_tuned_model_is_skipped_and_says_why(tmp_path):
     clf = Classifier(finetune=True, calibrate=True, finetune_pairs=64).fit(X, Y)
-    assert any("fitted on the texts the encoder was tuned on" in note for note in clf.report.notes)
+    assert any(note.startswith("calibration skipped: the encoder was fine-tuned") for note in clf.report.notes)
+    assert clf.head.temperature == 1.0 and "skipped" in clf.calibration
+    loaded = Classifier.load(clf.save(tmp_path / "c.model"))
+    assert "fine-tuned" in loaded.calibration["skipped"]
+    loaded.calibrate = True  # retraining the tuned bundle: its encoder still saw these texts
+    loaded.add_data_to_class("dog", ["a hound baying at the moon"])
+    loaded.prompt_train()
+    assert "skipped" in loaded.calibration and loaded.head.temperature == 1.0
