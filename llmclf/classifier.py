@@ -501,11 +501,11 @@ class Classifier(TextClassifierEstimator):
         self._labels = labels if labels is not None else np.array(classes)
         self._examples = examples
         self._calibration = None
-        if self.calibrate and final and isinstance(self.embedder_, TunedMiniLM):
-            self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
-            report.notes.append(f"calibration skipped: {TUNED_NOT_CALIBRATED}")
-        elif self.calibrate and final:
-            self._calibration = calibrate(X, examples, classes, self._fit_head)
+        if self.calibrate and final:
+            if isinstance(self.embedder_, TunedMiniLM):
+                self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
+            else:
+                self._calibration = calibrate(X, examples, classes, self._fit_head)
             if self._calibration.get("temperature"):
                 self._head.temperature = self._calibration["temperature"]
             else:
