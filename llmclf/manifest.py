@@ -86,6 +86,7 @@ class Finetune(_Strict):
     pairs: int = Field(ge=0)
     texts: int = Field(ge=0)
     seconds: float = Field(ge=0, allow_inf_nan=False)
+    loss: Short = "pairs"  # or "in-batch" (see llmclf.finetune); bundles before it had pairs
 
 
 class Training(_Strict):

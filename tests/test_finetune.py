@@ -23,7 +23,7 @@ from llmclf.cli import app
 from llmclf.embedding import MiniLMEmbedder
 from llmclf.errors import LlmclfError
 from llmclf.examples import Example
-from llmclf.finetune import make_pairs
+from llmclf.finetune import IN_BATCH_FROM_CLASSES, MAX_ROUNDS, make_anchor_pairs, make_pairs
 from llmclf.tuned_encoder import TUNED, TunedMiniLM, encoder_digest, tuned_tensors
 
 from .conftest import PETS
@@ -62,11 +62,11 @@ def tuned_bundle(tuned, tmp_path_factory):
     return tuned.save(tmp_path_factory.mktemp("tuned") / "pets-tuned.model")
 
 
-def separation(embeddings: np.ndarray) -> float:
+def separation(embeddings: np.ndarray, labels: list[str] = Y) -> float:
     """Mean cosine within a class minus mean cosine across classes, over the training texts."""
     sims = embeddings @ embeddings.T
-    same = np.equal.outer(Y, Y)
-    off = ~np.eye(len(Y), dtype=bool)
+    same = np.equal.outer(labels, labels)
+    off = ~np.eye(len(labels), dtype=bool)
     return float(sims[same & off].mean() - sims[~same].mean())
 
 
@@ -84,6 +84,58 @@ def test_pairs_fill_the_budget_in_5_to_40_rounds():
     count, most, _ = rounds_per_text(2000, 4000)  # many texts: a sample of 5 rounds
     assert count == 4000 and most <= 10
     assert rounds_per_text(72, 100)[0] == 100
+
+
+def test_anchor_pairs_fill_the_budget_with_positives_of_the_anchors_class():
+    labels = [f"class {i % 20}" for i in range(80)]
+    texts = [f"text {i}" for i in range(80)]
+    label_of = dict(zip(texts, labels, strict=True))
+    work = make_anchor_pairs(texts, labels, 1000, seed=3)
+    assert len(work) == 1000
+    assert all(label_of[a] == label == label_of[p] for a, p, label in work)
+    uses = Counter(a for a, _, _ in work)
+    assert set(uses) == set(texts) and max(uses.values()) - min(uses.values()) <= 1  # whole passes, in turn
+    assert len(make_anchor_pairs(texts[:24], labels[:24], 4000)) == MAX_ROUNDS * 24  # a handful: 40 passes at most
+    with pytest.raises(InputError, match="at least two classes"):
+        make_anchor_pairs(texts[:1], labels[:1], 10)
+
+
+def test_in_batch_loss_rewards_a_batch_that_sorts_anchors_by_class():
+    torch = pytest.importorskip("torch")
+    from llmclf.finetune import _in_batch_loss
+
+    labels = ["a", "a", "b", "c"]
+    aligned = torch.eye(4)[[0, 0, 1, 2]]  # anchors of one class point the same way
+    shuffled = torch.eye(4)[[0, 1, 2, 3]]
+    good = _in_batch_loss(torch, aligned, aligned, labels)
+    worse = _in_batch_loss(torch, shuffled, shuffled, labels)
+    assert good < worse
+    assert torch.isfinite(good) and good > 0  # two positives share an anchor's mass: never zero
+
+
+TOPICS = [
+    "weather",
+    "football",
+    "cooking",
+    "banking",
+    "music",
+    "travel",
+    "medicine",
+    "cars",
+    "movies",
+    "gardening",
+]
+
+
+def test_many_classes_tune_with_the_in_batch_loss_and_pull_them_apart():
+    assert len(TOPICS) == IN_BATCH_FROM_CLASSES
+    texts = [f"{t} {w}" for t in TOPICS for w in ("is what I read about today", "news, tips and questions")]
+    labels = [t for t in TOPICS for _ in range(2)]
+    clf = Classifier(finetune=True, finetune_pairs=192).fit(texts, labels)
+    assert clf.finetuned["loss"] == "in-batch" and clf.finetuned["pairs"] == 192
+    assert separation(clf.embedder_.embed(texts), labels) > separation(MiniLMEmbedder().embed(texts), labels) + 0.05
+    few = Classifier(finetune=True, finetune_pairs=32).fit(texts[: 2 * 3], labels[: 2 * 3])
+    assert few.finetuned["loss"] == "pairs"
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, True, "100"])

@@ -47,7 +47,8 @@ def info(
     ft = training.get("finetune")
     if ft and emb.get("tuned_sha256"):
         out.print(
-            f"fine-tuned encoder: {ft['pairs']} pairs from {ft['texts']} examples, {ft['seconds']:g} s; "
+            f"fine-tuned encoder: {ft['pairs']} pairs ({ft.get('loss', 'pairs')} loss) from {ft['texts']} examples, "
+            f"{ft['seconds']:g} s; "
             f"sha256 {emb['tuned_sha256']}"
         )
     history = manifest.get("history") or []
