@@ -141,3 +141,46 @@ def test_piped_tables_keep_ids_and_names_whole(tmp_path):
     assert "tag-0001" in shown and "card_arrival_question" in shown and "…" not in shown
     row = next(line for line in shown.splitlines() if "tag-0001" in line)
     assert long.strip() in row  # one line: a pipe never wraps
+
+
+def _string_fields(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_fields(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _string_fields(item, (*path, i))
+    elif isinstance(value, str):
+        yield path
+
+
+def test_no_string_a_bundle_holds_reaches_the_terminal_as_an_escape(tmp_path):
+    """Every string of the manifest in turn, ending in an escape sequence (member hashes kept valid):
+    info and classify show it escaped, or refuse the bundle in one line; the raw sequence never reaches
+    the output (it did for the version, creation date, head and class weight that info printed)."""
+    from typer.testing import CliRunner
+
+    from llmclf import Classifier
+    from llmclf.cli import app
+
+    from .test_bundle_hardening import members_of, write
+
+    evil = "\x1b]0;pwned\x07\x1b[31m"
+    base = Classifier().fit(["meow", "purr", "woof", "bark"], ["cat", "cat", "dog", "dog"]).save(tmp_path / "b.model")
+    members = members_of(base)
+    fields = list(_string_fields(json.loads(members["manifest.json"])))
+    assert len(fields) >= 10
+    runner = CliRunner()
+    for path in fields:
+        manifest = json.loads(members["manifest.json"])
+        node = manifest
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] += evil
+        model = tmp_path / "evil.model"
+        write(model, members, manifest)
+        for args in (["info", str(model)], ["classify", "--load", str(model), "--no-log", "woof"]):
+            result = runner.invoke(app, args, env={"LLMCLF_HOME": str(tmp_path / "home")})
+            shown = result.stdout + result.stderr
+            assert "\x1b" not in shown, (path, args[0], shown)
+            assert result.exit_code in (0, 2) and "Traceback" not in shown, (path, args[0], shown)

@@ -125,7 +125,7 @@ class Table(_RichTable):
 
 
 class _Console(Console):
-    """A console that never wraps when it is not a terminal, so piped lines stay whole.
+    """A console that shows plain strings literally, and never wraps when it is not a terminal.
 
     Piped, it is as wide as its content needs (up to 4,096 columns): a table keeps every
     id and label whole instead of squeezing them into 80 columns.
@@ -143,6 +143,9 @@ class _Console(Console):
         Console.size.fset(self, value)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # A plain string is text, never instructions: a bundle's version or date string
+        # holding an escape sequence is shown, not obeyed (Text and tables are made safe where built).
+        objects = tuple(printable(o) if isinstance(o, str) else o for o in objects)
         if not self.is_terminal:
             kwargs.setdefault("soft_wrap", True)
             kwargs.setdefault("crop", False)
