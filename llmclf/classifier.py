@@ -441,7 +441,8 @@ class Classifier(TextClassifierEstimator):
         self._embedder_param, self._vectors = self.embedder, {}
         self._finetune = result.info()
         report.notes.append(
-            f"fine-tuned MiniLM on {result.pairs} pairs from {result.texts} examples in {result.seconds:.0f} s"
+            f"fine-tuned MiniLM on {result.pairs} pairs ({result.loss} loss) from {result.texts} examples "
+            f"in {result.seconds:.0f} s"
         )
 
     def training_examples(self) -> list[Example]:

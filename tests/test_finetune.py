@@ -313,8 +313,9 @@ def test_cli_finetune_trains_and_classify_needs_no_torch(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["finetune"]["pairs"] == 96 and "fine-tuned MiniLM on 96 pairs" in result.stderr
+    assert report["finetune"]["loss"] == "pairs"  # two classes
     info = runner.invoke(app, ["info", "--load", str(model)])
-    assert "fine-tuned encoder:" in info.stdout
+    assert "fine-tuned encoder: 96 pairs (pairs loss)" in info.stdout
     code = (
         "import sys\n"
         "from llmclf.cli import main\n"
