@@ -144,8 +144,10 @@ def test_piped_tables_keep_ids_and_names_whole(tmp_path):
 
 
 def _string_fields(value, path=()):
+    """Paths to every string: a value's path, or a key's path ending in ("key", name)."""
     if isinstance(value, dict):
         for key, item in value.items():
+            yield (*path, ("key", key))
             yield from _string_fields(item, (*path, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
@@ -176,7 +178,10 @@ def test_no_string_a_bundle_holds_reaches_the_terminal_as_an_escape(tmp_path):
         node = manifest
         for key in path[:-1]:
             node = node[key]
-        node[path[-1]] += evil
+        if isinstance(path[-1], tuple):  # a key: renamed, its value kept
+            node[path[-1][1] + evil] = node.pop(path[-1][1])
+        else:
+            node[path[-1]] += evil
         model = tmp_path / "evil.model"
         write(model, members, manifest)
         for args in (["info", str(model)], ["classify", "--load", str(model), "--no-log", "woof"]):

@@ -107,7 +107,7 @@ def _metavar(annotation: Any) -> str:
 
 
 class Table(_RichTable):
-    """A rich Table whose string cells and title are shown literally (see :func:`safe`).
+    """A rich Table whose string cells, headers and title are shown literally (see :func:`safe`).
 
     Ids stay whole (``no_wrap``): only columns added with ``overflow="fold"`` wrap.
     """
@@ -116,6 +116,8 @@ class Table(_RichTable):
         super().__init__(*args, title=safe(title) if isinstance(title, str) else title, **kwargs)
 
     def add_column(self, *args: Any, **kwargs: Any) -> None:
+        if args and isinstance(args[0], str):  # a header can come from a bundle (info's example sources)
+            args = (safe(args[0]), *args[1:])
         if kwargs.get("overflow") != "fold":
             kwargs.setdefault("no_wrap", True)
         super().add_column(*args, **kwargs)
