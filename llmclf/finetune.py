@@ -154,6 +154,7 @@ def finetune_minilm(
     """Fine-tune MiniLM on labelled texts; ``on_progress(pairs_done, pairs_total)`` after each batch."""
     torch, transformers, source = _require_torch()
     in_batch = uses_in_batch_loss(labels)
+    loss_name = "in-batch" if in_batch else "pairs"
     work = (make_anchor_pairs if in_batch else make_pairs)(texts, labels, pairs, seed)
     batch_size = IN_BATCH if in_batch else BATCH
     start = time.perf_counter()
@@ -188,8 +189,7 @@ def finetune_minilm(
         if on_progress is not None:
             on_progress(len(batch), len(work))
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
-    loss = "in-batch" if in_batch else "pairs"
-    return FinetuneResult(export(state), len(work), time.perf_counter() - start, len(texts), loss)
+    return FinetuneResult(export(state), len(work), time.perf_counter() - start, len(texts), loss_name)
 
 
 def _in_batch_loss(torch, anchors, positives, labels: list[str]):
