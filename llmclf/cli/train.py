@@ -83,7 +83,7 @@ def train(
     finetune: bool = typer.Option(
         False,
         "--finetune",
-        help="Fine-tune MiniLM on the examples first (SetFit-style; minutes on a CPU; pip install 'llmclf[finetune]').",
+        help="Fine-tune MiniLM on the examples first (contrastive; minutes on a CPU; pip install 'llmclf[finetune]').",
     ),
     finetune_pairs: int | None = typer.Option(
         None,
