@@ -16,7 +16,7 @@ import numpy as np
 from . import self_training
 from ._version import __version__
 from .bundle import read_bundle, write_bundle
-from .calibration import calibrate
+from .calibration import calibrate, prior_only
 from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
@@ -110,11 +110,14 @@ class NotFittedError(InputError, AttributeError):
 
 # Cross-validation folds of a fine-tuned model embed texts the encoder was tuned on, so they look surer than new
 # texts will: at 8-shot the fitted temperature made ECE 2-3x worse (trec 0.098 -> 0.156, emotion 0.108 -> 0.295,
-# sst2 0.038 -> 0.132; BENCHMARKS.md), where the tuned head alone is already the better calibrated.
+# sst2 0.038 -> 0.132; BENCHMARKS.md). After the pairs loss (fewer than ten classes) the tuned head alone is the
+# better calibrated, and is left so. After the in-batch loss it is as under-confident as the frozen head, and the
+# prior temperature alone brings it in (calibration.prior_only).
 TUNED_NOT_CALIBRATED = (
     "the encoder was fine-tuned on these examples, so held-out folds would look surer than new texts"
     " (measured: a temperature fitted so made ECE 2-3x worse)"
 )
+TUNED_PRIOR_ONLY = "the encoder was fine-tuned on these examples, so no held-out fit"
 
 
 class Classifier(TextClassifierEstimator):
@@ -437,7 +440,7 @@ class Classifier(TextClassifierEstimator):
             threads=self.threads,
             on_progress=getattr(self, "on_finetune_progress", None),
         )
-        self._embedder = TunedMiniLM(result.arrays, threads=self.threads)
+        self._embedder = TunedMiniLM(result.arrays, loss=result.loss, threads=self.threads)
         self._embedder_param, self._vectors = self.embedder, {}
         self._finetune = result.info()
         report.notes.append(
@@ -503,7 +506,9 @@ class Classifier(TextClassifierEstimator):
         self._examples = examples
         self._calibration = None
         if self.calibrate and final:
-            if isinstance(self.embedder_, TunedMiniLM):
+            if isinstance(self.embedder_, TunedMiniLM) and self.embedder_.loss == "in-batch":
+                self._calibration = prior_only(examples, classes, TUNED_PRIOR_ONLY)
+            elif isinstance(self.embedder_, TunedMiniLM):
                 self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
             else:
                 self._calibration = calibrate(X, examples, classes, self._fit_head)
@@ -685,7 +690,9 @@ class Classifier(TextClassifierEstimator):
             training = m.get("training", {})
             given = embedder
             if embedder is None and bundle.encoder is not None:
-                embedder = TunedMiniLM(bundle.encoder, threads=threads)
+                embedder = TunedMiniLM(
+                    bundle.encoder, loss=(training.get("finetune") or {}).get("loss"), threads=threads
+                )
                 given = embedder  # no registered id names it: the classifier carries it, pickled or cloned
             elif embedder is None:
                 embedder = get_embedder(emb["id"], threads=threads)

@@ -139,8 +139,9 @@ class TunedMiniLM(MiniLMEmbedder):
 
     base_id = MiniLMEmbedder.id
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], **kwargs: Any) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], loss: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.loss = loss  # the fine-tune's loss, "pairs" or "in-batch" (None: not known); it decides calibration
         check_arrays(arrays, "tuned encoder")
         self.arrays = {name: np.ascontiguousarray(arrays[name]) for name in TUNED}
         self.tuned_sha256 = encoder_digest(self.arrays)

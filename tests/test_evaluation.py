@@ -112,3 +112,17 @@ def test_calibration_at_eight_examples_per_class_uses_leave_one_out_and_the_prio
     before = evaluate_proba(raw.predict_proba(texts), raw.class_names, labels).ece
     after = evaluate_proba(calibrated.predict_proba(texts), calibrated.class_names, labels).ece
     assert after < before / 2 and after < 0.1, (before, after)
+
+
+def test_the_calibration_summary_says_whether_a_temperature_was_fitted_or_came_from_the_prior():
+    from llmclf.calibration import prior_only, summary
+    from llmclf.examples import Example, Source
+
+    examples = [Example(f"text {i}", "ab"[i % 2], Source.USER) for i in range(16)]
+    prior = prior_only(examples, ["a", "b"], "no folds to trust")
+    assert (
+        summary(prior) == f"calibrated by the prior alone: temperature {prior['temperature']:.3f} (no folds to trust)"
+    )
+    assert "skipped" in prior_only(examples[:7], ["a", "b"], "why")  # too few, as calibrate says
+    fitted = {"temperature": 0.5, "held_out": 32, "nll_before": 0.9, "nll_after": 0.6}
+    assert summary(fitted) == "calibrated on 32 held-out examples: temperature 0.500, log-loss 0.900 -> 0.600"

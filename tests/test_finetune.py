@@ -127,10 +127,13 @@ TOPICS = [
 ]
 
 
+TOPIC_TEXTS = [f"{t} {w}" for t in TOPICS for w in ("is what I read about today", "news, tips and questions")]
+TOPIC_LABELS = [t for t in TOPICS for _ in range(2)]
+
+
 def test_many_classes_tune_with_the_in_batch_loss_and_pull_them_apart():
     assert len(TOPICS) == IN_BATCH_FROM_CLASSES
-    texts = [f"{t} {w}" for t in TOPICS for w in ("is what I read about today", "news, tips and questions")]
-    labels = [t for t in TOPICS for _ in range(2)]
+    texts, labels = TOPIC_TEXTS, TOPIC_LABELS
     clf = Classifier(finetune=True, finetune_pairs=192).fit(texts, labels)
     assert clf.finetuned["loss"] == "in-batch" and clf.finetuned["pairs"] == 192
     assert separation(clf.embedder_.embed(texts), labels) > separation(MiniLMEmbedder().embed(texts), labels) + 0.05
@@ -363,6 +366,27 @@ def test_weights_that_onnxruntime_ignores_are_an_error_not_the_shipped_model(tun
     )
     with pytest.raises(LlmclfError, match="ignored the tuned MiniLM weights"):
         TunedMiniLM(tuned.embedder_.arrays).embed(["woof"])
+
+
+def test_calibrating_after_the_in_batch_loss_sets_the_prior_temperature_and_keeps_it(tmp_path):
+    from llmclf.head import prior_temperature, softmax
+
+    clf = Classifier(finetune=True, calibrate=True, finetune_pairs=64).fit(TOPIC_TEXTS, TOPIC_LABELS)
+    assert clf.finetuned["loss"] == "in-batch"
+    cal = clf.calibration
+    assert cal["temperature"] == pytest.approx(prior_temperature(2)) and clf.head.temperature == cal["temperature"]
+    assert "nll_before" not in cal and "fine-tuned" in cal["why"] and not any("skipped" in n for n in clf.report.notes)
+    text = ["weather news"]
+    untempered = softmax(clf.head.logits(clf.embed(text), text))  # T = 1: the tuned head as it came
+    assert clf.predict_proba(text).max() > untempered.max()  # a temperature under 1 sharpens it
+    loaded = Classifier.load(clf.save(tmp_path / "c.model"))
+    assert loaded.head.temperature == cal["temperature"] and loaded.calibration == cal
+    np.testing.assert_allclose(loaded.predict_proba(text), clf.predict_proba(text), atol=1e-6)
+    loaded.add_data_to_class("weather", ["weather warnings for the weekend", "weather maps"])
+    loaded.prompt_train()  # retraining the loaded bundle: its encoder says which loss tuned it
+    assert loaded.calibration["temperature"] == pytest.approx(prior_temperature(22 / 10))
+    reused = Classifier(clf.embedder_, calibrate=True).fit(TOPIC_TEXTS, TOPIC_LABELS)  # the tuned encoder, given
+    assert reused.calibration == cal
 
 
 def test_calibrating_a_fine_tuned_model_is_skipped_and_says_why(tmp_path):

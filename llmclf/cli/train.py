@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..calibration import summary as calibration_summary
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
@@ -166,11 +167,7 @@ def train(
         if note.startswith(("calibration", "self-training", "fine-tuned")):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
-        cal = clf.calibration
-        notice(
-            f"calibrated on {cal['held_out']} held-out examples: temperature {cal['temperature']:.3f}, "
-            f"log-loss {cal['nll_before']:.3f} -> {cal['nll_after']:.3f}"
-        )
+        notice(calibration_summary(clf.calibration))
     if as_json:
         write_jsonl([train_report(clf, path)])
         return
