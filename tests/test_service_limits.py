@@ -226,3 +226,55 @@ def test_serve_raises_its_soft_open_files_limit_to_the_hard_one(pets_bundle, tmp
         assert int(soft) == (65536 if hard == resource.RLIM_INFINITY else min(hard, 65536))
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("route", ["/tag", "/classify"])
+def test_the_few_shot_lookup_of_a_big_request_does_not_stall_other_clients(route, pets_bundle, tmp_path, monkeypatch):
+    """An LLM request with feedback examples embeds its texts to find the nearest ones. That must run off the event
+    loop: here the lookup waits until /healthz has answered, which it cannot if it holds the loop."""
+    from llmclf.feedback import FewShot
+    from llmclf.llm import resolve_llm
+    from llmclf.store import Store
+
+    from .fakellm import FakeLLMServer, tool_reply
+
+    def tagger(req, n):  # the first allowed tag, whatever the set
+        return tool_reply(req, {"tag": req["tools"][0]["function"]["parameters"]["properties"]["tag"]["enum"][0]})
+
+    db = tmp_path / "db.sqlite"
+    Store(db).add_tags("contact", [("1", "phone", "Phone number"), ("2", "email", "Email address")])
+    with FakeLLMServer(tagger) as fake:
+        llm = resolve_llm(base_url=fake.base_url, timeout=5, max_retries=0, env={})
+        app = create_app({"pets": pets_bundle}, db=db, llm=llm)
+        body = {"tag_set": "contact"} if route == "/tag" else {"cascade_below": 1.0}
+        with serving(app) as url:
+            first = httpx.post(f"{url}{route}", json={"texts": ["call me on 555 0100"], **body}, timeout=30).json()
+            run_id = first["predictions" if route == "/tag" else "results"][0]["run_id"]
+            answer = {"correction": "phone" if route == "/tag" else "dog"}
+            assert httpx.post(f"{url}/feedback", json={"run_id": run_id, **answer}, timeout=30).status_code == 200
+
+            healthz_answered, looked_up = threading.Event(), threading.Event()
+            real_lookup = FewShot.lookup
+
+            def lookup(self, texts):
+                looked_up.set()
+                healthz_answered.wait(timeout=60)
+                return real_lookup(self, texts)
+
+            monkeypatch.setattr(FewShot, "lookup", lookup)
+            big: dict[str, httpx.Response] = {}
+            thread = threading.Thread(
+                target=lambda: big.update(
+                    r=httpx.post(f"{url}{route}", json={"texts": [LONG] * 64, **body}, timeout=120)
+                )
+            )
+            thread.start()
+            try:
+                assert looked_up.wait(timeout=60), "the big request never looked up its few-shot examples"
+                assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200  # times out if the loop is held
+            finally:
+                healthz_answered.set()
+                thread.join()
+    assert big["r"].status_code == 200, big["r"].text
+    predictions = big["r"].json()["predictions" if route == "/tag" else "results"]
+    assert len(predictions) == 64 and not any(p.get("error") for p in predictions)
