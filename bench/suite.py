@@ -104,7 +104,7 @@ def fast_is_built() -> bool:
 def classify_rate(clf: Classifier, embedder_id: str, texts: list[str]) -> float:
     """Texts per second through predict_proba with a fresh embedder (embedding included), after a warm-up."""
     tuned = clf.embedder_.arrays if isinstance(clf.embedder_, TunedMiniLM) else None
-    clf.embedder = TunedMiniLM(tuned) if tuned is not None else get_embedder(embedder_id)
+    clf.embedder = TunedMiniLM(tuned, loss=clf.embedder_.loss) if tuned is not None else get_embedder(embedder_id)
     clf.predict_proba(texts[:8])
     start = time.perf_counter()
     clf.predict_proba(texts)
