@@ -14,7 +14,7 @@ for d in ds:
         keep = set(sorted(labels)[:int(os.environ["NCLS"])]); tag = "-first" + os.environ["NCLS"]
         labels = [l for l in labels if l in keep]; descs = {l: v for l, v in descs.items() if l in keep}
         pool = [r for r in pool if r["label"] in keep]; dev = [r for r in dev if r["label"] in keep]
-    K = 10 if d == "banking77" else 8
+    K = int(os.environ.get("KSHOT", 10 if d == "banking77" else 8))  # KSHOT=64: 64 per class
     for seed in seeds:
         rows = k_per_class(pool, K, seed=seed)
         rep, fit, pt, clf = run(None, labels, descs, rows, dev, finetune=True)
