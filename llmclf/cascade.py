@@ -8,6 +8,7 @@ label stands (or none, below ``threshold``) and the record says why.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,8 @@ async def cascade_classify(
     top_n: int | None = None,
     threshold: float | None = None,
 ) -> CascadeResult:
-    predictions = clf.classify(texts, threshold=threshold, top_n=top_n)
+    # the head embeds every text: in a worker thread, so the caller's event loop (a web app's) keeps serving
+    predictions = await asyncio.to_thread(clf.classify, texts, threshold=threshold, top_n=top_n)
     return await send_unsure(clf.descriptions, predictions, llm, below, concurrency=concurrency, few_shot=few_shot)
 
 

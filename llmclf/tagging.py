@@ -223,10 +223,10 @@ class Tagger:
 
     async def atag(self, texts: Sequence[str]) -> list[TagResult]:
         check_texts(texts)
-        # the lookup embeds every text: in a worker thread, or a big request stalls the event loop (and a server's
-        # every other client) for as long as that takes
-        shots = await asyncio.to_thread(self.few_shot.lookup, list(texts)) if self.few_shot is not None else None
-        shots = shots if shots is not None else [[] for _ in texts]
+        if self.few_shot is None:
+            shots: list[list[tuple[str, str]]] = [[] for _ in texts]
+        else:  # it embeds every text: in a worker thread, or a big request holds the event loop (a server's every client)
+            shots = await asyncio.to_thread(self.few_shot.lookup, list(texts))
         sem = asyncio.Semaphore(self.concurrency)
         return list(await asyncio.gather(*(self._one(sem, t, s) for t, s in zip(texts, shots, strict=True))))
 

@@ -272,3 +272,62 @@ def test_tag_cascade_keeps_the_embedding_tag_when_the_llm_fails(tmp_path):
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["source"] == "embedding" and record["name"] in {"phone", "email", "address"}
     assert "HTTP 500" in record["llm_error"] and record["error"] is None
+
+
+def test_the_async_apis_embed_off_the_callers_event_loop(pets_bundle, monkeypatch):
+    """cascade_classify and Tagger.atag with few-shot examples embed texts. In a caller's web app that must not hold
+    its event loop: here the embedding waits until another coroutine has run, which it cannot if it holds the loop."""
+    import asyncio
+    import threading
+
+    from llmclf.cascade import cascade_classify
+    from llmclf.tagging import Tag
+
+    clf = Classifier.load(pets_bundle)
+    loop_ran = threading.Event()
+
+    def waits_for_the_loop(real):
+        def embed(*args, **kwargs):
+            assert loop_ran.wait(timeout=10), "the event loop was held while embedding"
+            return real(*args, **kwargs)
+
+        return embed
+
+    class Shots:  # a FewShot stand-in: its lookup embeds, as FewShot.lookup does
+        def lookup(self, texts):
+            return [[("call me on 555 0100", "phone")] for _ in clf.embedder_.embed(list(texts))]
+
+    async def other_client():
+        loop_ran.set()
+
+    async def both(work):
+        loop_ran.clear()
+        return (await asyncio.gather(work, other_client()))[0]
+
+    def script(req, n):
+        return tool_reply(req, {"tag": req["tools"][0]["function"]["parameters"]["properties"]["tag"]["enum"][0]})
+
+    with FakeLLMServer(script) as server:
+        config = resolve_llm(base_url=server.base_url, timeout=5, max_retries=0, env={})
+        monkeypatch.setattr(clf, "classify", waits_for_the_loop(clf.classify))
+
+        async def cascade():
+            llm = OpenAICompatibleLLM(config)
+            try:
+                return await both(cascade_classify(clf, ["woof", "meow"], llm, below=1.0))
+            finally:
+                await llm.aclose()
+
+        assert asyncio.run(cascade()).sent_to_llm == 2
+        monkeypatch.setattr(clf.embedder_, "embed", waits_for_the_loop(clf.embedder_.embed))
+
+        async def tag():
+            llm = OpenAICompatibleLLM(config)
+            try:
+                tagger = Tagger(llm, [Tag("1", "phone", "Phone"), Tag("2", "email", "Email")], few_shot=Shots())
+                return await both(tagger.atag(["ring 555 0199", "mail me at a@b.c"]))
+            finally:
+                await llm.aclose()
+
+        results = asyncio.run(tag())
+    assert [r.ok for r in results] == [True, True] and all(r.examples_used == 1 for r in results)
