@@ -176,6 +176,45 @@ def test_clean_up_drops_copies_duplicates_and_junk():
     assert result.short["cat"] == 2
 
 
+def test_generation_embeds_off_the_callers_event_loop():
+    """The near-duplicate filter embeds what the LLM wrote. From ``agenerate`` in a caller's web app, that must not
+    hold its event loop: every embedding here waits for a tick of another coroutine, which a held loop never gives."""
+    import asyncio
+
+    from llmclf import MiniLMEmbedder
+
+    tick = threading.Event()
+
+    class WaitsForTheLoop(MiniLMEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            WaitsForTheLoop.calls += 1
+            tick.clear()
+            assert tick.wait(timeout=10), "the event loop was held while embedding"
+            return super().embed(texts)
+
+    async def run(gen):
+        done = False
+
+        async def ticker():
+            while not done:
+                tick.set()
+                await asyncio.sleep(0.005)
+
+        ticking = asyncio.create_task(ticker())
+        try:
+            return await gen.agenerate(CLASSES, [])
+        finally:
+            done = True
+            await ticking
+
+    with FakeLLMServer(examples_for) as server:
+        result = asyncio.run(run(generator(server, n=3, embedder=WaitsForTheLoop())))
+    assert sorted(e.text for e in result.examples if e.label == "cat") == sorted(TEXTS["cat"][:3])
+    assert WaitsForTheLoop.calls >= 3  # the known texts, then each class's answer
+
+
 def test_concurrency_is_bounded():
     in_flight, peak, lock = [0], [0], threading.Lock()
 

@@ -118,7 +118,7 @@ class LLMGenerator:
             result.model = await llm.resolve_model()
             derived = [e.text for name, d in descriptions.items() for e in description_examples(name, d)]
             known = [e.text for e in examples] + derived
-            state = _DedupState(self.embedder, known)
+            state = await asyncio.to_thread(_DedupState, self.embedder, known)  # embeds: off the caller's loop
             sem = asyncio.Semaphore(self.concurrency)
             tasks = [
                 asyncio.create_task(self._one_class(llm, sem, state, name, descriptions, examples, result))
@@ -173,7 +173,7 @@ class LLMGenerator:
             result.cached += cached
             fresh = [t.strip() for t in entry["examples"] if isinstance(t, str)]
             fresh = [t for t in fresh if _WORDY.search(t) and len(t) <= MAX_CHARS and _norm(t) not in banned]
-            added = state.admit(fresh)[: target - len(kept)]
+            added = (await state.aadmit(fresh))[: target - len(kept)]
             meta = {"model": entry["model"], "created_at": entry["created_at"]}
             kept.extend(Example(t, name, Source.SYNTHETIC, dict(meta)) for t in added)
             barren = 0 if added else barren + 1
@@ -218,6 +218,12 @@ class _DedupState:
         self.embedder = embedder
         self.seen = {_norm(t) for t in known}
         self.vectors = embedder.embed(list(dict.fromkeys(known))) if embedder is not None and known else None
+        self._lock = asyncio.Lock()
+
+    async def aadmit(self, texts: Sequence[str]) -> list[str]:
+        """:meth:`admit` in a worker thread (it embeds), one class at a time (they share ``seen`` and ``vectors``)."""
+        async with self._lock:
+            return await asyncio.to_thread(self.admit, texts)
 
     def admit(self, texts: Sequence[str]) -> list[str]:
         unique = []
