@@ -506,12 +506,12 @@ class Classifier(TextClassifierEstimator):
         self._examples = examples
         self._calibration = None
         if self.calibrate and final:
-            if isinstance(self.embedder_, TunedMiniLM) and self.embedder_.loss == "in-batch":
-                self._calibration = prior_only(examples, classes, TUNED_PRIOR_ONLY)
-            elif isinstance(self.embedder_, TunedMiniLM):
-                self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
-            else:
+            if not isinstance(self.embedder_, TunedMiniLM):
                 self._calibration = calibrate(X, examples, classes, self._fit_head)
+            elif self.embedder_.loss == "in-batch":
+                self._calibration = prior_only(examples, classes, TUNED_PRIOR_ONLY)
+            else:
+                self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
             if self._calibration.get("temperature"):
                 self._head.temperature = self._calibration["temperature"]
             else:
