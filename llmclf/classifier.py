@@ -35,7 +35,7 @@ from .head import (
     valid_tfidf_weight,
 )
 from .self_training import ROUNDS, pool_of, round_share, select_confident
-from .tuned_encoder import TunedMiniLM
+from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
 
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
@@ -508,7 +508,7 @@ class Classifier(TextClassifierEstimator):
         if self.calibrate and final:
             if not isinstance(self.embedder_, TunedMiniLM):
                 self._calibration = calibrate(X, examples, classes, self._fit_head)
-            elif self.embedder_.loss == "in-batch":
+            elif self.embedder_.loss == IN_BATCH_LOSS:
                 self._calibration = prior_only(examples, classes, TUNED_PRIOR_ONLY)
             else:
                 self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .tuned_encoder import quantize_columns, tuned_tensors
+from .tuned_encoder import IN_BATCH_LOSS, quantize_columns, tuned_tensors
 
 POSITIONS = "embeddings.position_embeddings.weight"
 
@@ -154,7 +154,7 @@ def finetune_minilm(
     """Fine-tune MiniLM on labelled texts; ``on_progress(pairs_done, pairs_total)`` after each batch."""
     torch, transformers, source = _require_torch()
     in_batch = uses_in_batch_loss(labels)
-    loss_name = "in-batch" if in_batch else "pairs"
+    loss_name = IN_BATCH_LOSS if in_batch else "pairs"
     work = (make_anchor_pairs if in_batch else make_pairs)(texts, labels, pairs, seed)
     batch_size = IN_BATCH if in_batch else BATCH
     start = time.perf_counter()

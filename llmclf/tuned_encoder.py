@@ -37,7 +37,9 @@ import numpy as np
 from .embedding import MiniLMEmbedder, _minilm_files, env_threads
 from .errors import BundleError, LlmclfError
 
-__all__ = ["TUNED", "TunedMiniLM", "encoder_digest", "quantize_columns"]
+__all__ = ["IN_BATCH_LOSS", "TUNED", "TunedMiniLM", "encoder_digest", "quantize_columns"]
+
+IN_BATCH_LOSS = "in-batch"  # the fine-tune's loss for many classes (llmclf.finetune); else "pairs"
 
 HIDDEN, INTERMEDIATE, LAYERS, POSITIONS = 384, 1536, 6, 512
 # The shipped graph's names for the int8 matrices, layer by layer, in the order
@@ -141,7 +143,7 @@ class TunedMiniLM(MiniLMEmbedder):
 
     def __init__(self, arrays: Mapping[str, np.ndarray], loss: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.loss = loss  # the fine-tune's loss, "pairs" or "in-batch" (None: not known); it decides calibration
+        self.loss = loss  # the fine-tune's loss, "pairs" or IN_BATCH_LOSS (None: not known); it decides calibration
         check_arrays(arrays, "tuned encoder")
         self.arrays = {name: np.ascontiguousarray(arrays[name]) for name in TUNED}
         self.tuned_sha256 = encoder_digest(self.arrays)
