@@ -281,6 +281,27 @@ def test_help_names_values_plainly_and_documents_every_option():
     assert "Port to listen on" in serve
 
 
+def test_every_help_text_is_shown_whole():
+    """Help goes through rich markup: ``pip install 'llmclf[finetune]'`` showed as ``pip install 'llmclf'``.
+    Every command's and option's help must reach the screen as written (``\\[`` is how one writes a bracket)."""
+    from typer.main import get_command
+
+    def commands(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from commands(sub, [*path, name])
+
+    checked = 0
+    for path, command in commands(get_command(app), []):
+        shown = " ".join(runner.invoke(app, [*path, "--help"], env={"COLUMNS": "1000"}).stdout.split())
+        helps = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params if not p.hidden]
+        for text in filter(None, helps):
+            first = text.strip().split("\n\n")[0]  # the first paragraph is shown whole; click cuts later ones
+            assert " ".join(first.replace("\\[", "[").split()) in shown, (path, text)
+            checked += 1
+    assert checked > 50
+
+
 def test_one_vocabulary_with_old_spellings_still_accepted(pets_bundle, tmp_path):
     db = ["--db", str(tmp_path / "db.sqlite")]
     new = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--shots", "2", *db, "woof"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..calibration import summary as calibration_summary
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
 from ..errors import InputError, LLMError
 from ..examples import Source
+from ..finetune import INSTALL as FINETUNE_INSTALL
 from ..finetune import PAIRS as FINETUNE_PAIRS
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
@@ -84,7 +86,7 @@ def train(
     finetune: bool = typer.Option(
         False,
         "--finetune",
-        help="Fine-tune MiniLM on the examples first (contrastive; minutes on a CPU; pip install 'llmclf[finetune]').",
+        help=f"Fine-tune MiniLM on the examples first (contrastive; minutes on a CPU; {escape(FINETUNE_INSTALL)}).",
     ),
     finetune_pairs: int | None = typer.Option(
         None,
