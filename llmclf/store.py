@@ -1,7 +1,9 @@
 """The SQLite store: tag sets now, runs and feedback later.
 
 The schema grows through :data:`MIGRATIONS`, an append-only list applied in
-order and recorded in ``PRAGMA user_version``. The database runs in WAL mode
+order and recorded in ``PRAGMA user_version``; ``PRAGMA application_id`` marks
+the file as llmclf's, and a database that holds something else is refused
+before anything in it changes. The database runs in WAL mode
 so readers never wait for the writer; every write goes through one
 connection guarded by a lock (one writer path).
 """
@@ -26,6 +28,7 @@ from .sqlite_wal import connect_wal
 __all__ = ["MIGRATIONS", "Store", "Tag", "default_db_path"]
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+APPLICATION_ID = 0x6C6C6D63  # b"llmc": SQLite's own mark of which program a file belongs to
 
 
 def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
@@ -97,6 +100,30 @@ def m003_label_sets(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_created ON runs (created_at)")
 
 
+def _refuse_foreign(path: Path) -> None:
+    """Raise if ``path`` is another program's database: looked at read-only, so a refused file is left as it was
+    (opening it for writing would already switch it to WAL). Empty, llmclf's, or llmclf's from before the
+    application id (a schema version of ours and our ``tags`` table) pass."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)
+    try:
+        db.execute("BEGIN")  # one snapshot: another process may be creating this file right now
+        owner = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        db.close()
+    if owner == APPLICATION_ID or (owner == 0 and not tables):
+        return
+    if owner == 0 and 1 <= version <= len(MIGRATIONS) and "tags" in tables:
+        return
+    held = (
+        f"application id {owner:#x}" if owner else f"tables {', '.join(tables[:5])}" + (", ..." if tables[5:] else "")
+    )
+    raise StoreError(f"{path} is not an llmclf database (it holds {held}); give llmclf a file of its own")
+
+
 def default_db_path() -> Path:
     return user_data_dir() / "llmclf.db"
 
@@ -126,6 +153,7 @@ class Store:
         self.path = Path(path) if path is not None else default_db_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_foreign(self.path)
             self._db = connect_wal(self.path, timeout=30, pragmas=("PRAGMA synchronous=NORMAL",))
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
@@ -169,6 +197,8 @@ class Store:
             for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
                 step(db)
                 db.execute(f"PRAGMA user_version = {number}")
+            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
         """Run one write statement in its own transaction, on the one writer path."""

@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 
 from llmclf import InputError
 from llmclf.cli import app
-from llmclf.store import MIGRATIONS, Store, read_tag_file
+from llmclf.errors import StoreError
+from llmclf.store import APPLICATION_ID, MIGRATIONS, Store, read_tag_file
 
 
 def test_tags_are_unique_by_id_and_by_name(tmp_path):
@@ -58,6 +59,42 @@ def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(InputError, match="newer llmclf"):
         Store(path)
+
+
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path):
+    """A --db that points at another program's SQLite file: one line, and not a byte of it changed (opening it
+    for writing alone would switch it to WAL; before, its tables also gained llmclf's or clashed by name)."""
+    import hashlib
+
+    for name, schema in [("notes.db", "CREATE TABLE notes (body TEXT)"), ("clash.db", "CREATE TABLE tags (x)")]:
+        path = tmp_path / name
+        other = sqlite3.connect(path)
+        other.execute(schema)
+        other.commit()
+        other.close()
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        with pytest.raises(StoreError, match="is not an llmclf database"):
+            Store(path)
+        result = CliRunner().invoke(app, ["tags", "list", "--db", str(path)])
+        assert result.exit_code == 2 and "is not an llmclf database" in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(name)) == [name]  # no -wal, no -shm
+
+
+def test_a_database_from_before_the_application_id_still_opens(tmp_path):
+    path = tmp_path / "old.db"
+    store = Store(path)
+    store.add_tag("s", "1", "a")
+    store.close()
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA application_id = 0")  # as every llmclf database was made until now
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert [t.name for t in store.require_tags("s")] == ["a"]
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
 def test_tags_cli(tmp_path):
