@@ -5,7 +5,8 @@
 #   LLMCLF_IMAGE                      the image (default llmclf:latest)
 # In Docker:
 # - the current folder is mounted read-write at its own path, and so is the folder of
-#   every argument that names a file outside it, so paths mean what they mean outside;
+#   every argument that names a file outside it, so paths mean what they mean outside
+#   (for --save and --output, the nearest folder that exists: llmclf makes the rest);
 # - the user data and cache dirs (run log, tag sets, generation cache, the fast
 #   embedder) are the host's own, so a run id printed by one run is known to the next;
 # - it runs as the calling user, so what it writes is yours;
@@ -44,10 +45,21 @@ if [[ "$runner" == docker ]]; then
   mkdir -p "$data" "$cache"
   mounts=(-v "$PWD:$PWD" -v "$data:/llmclf/data" -v "$cache:/llmclf/cache")
   declare -A seen=(["$PWD"]=1)
+  prev=""
   for arg in "$@"; do  # a path outside the current folder: mount its folder at the same path
     value="${arg#*=}"
+    writes=""  # where --save or --output will write: llmclf makes missing folders, so mount the nearest that exists
+    [[ "$prev" =~ ^(--save|-s|--output|-o)$ || "$arg" =~ ^(--save|--output)= ]] && writes=1
+    prev="$arg"
     [[ "$value" == /* || "$value" == ../* ]] || continue
-    dir="$(cd "$(dirname "$value")" 2>/dev/null && pwd)" || continue
+    parent="$(dirname "$value")"
+    while [[ -n "$writes" && ! -d "$parent" && "$parent" != / && "$parent" != . ]]; do parent="$(dirname "$parent")"; done
+    dir="$(cd "$parent" 2>/dev/null && pwd)" || continue
+    if [[ "$dir" == / ]]; then
+      [[ -z "$writes" ]] && continue
+      echo "$caller: error: no folder on the way to $value exists to share with Docker; create it first" >&2
+      exit 2
+    fi
     [[ "$dir/" == "$PWD/"* || -n "${seen[$dir]:-}" ]] && continue
     seen["$dir"]=1
     mounts+=(-v "$dir:$dir")

@@ -94,6 +94,35 @@ def test_docker_run_mounts_data_cache_and_folders_runs_as_the_user_and_maps_the_
     assert run[-(len(args) + 2) :] == ["llmclf:latest", "train", *args]
 
 
+def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_exists(tmp_path):
+    """`--save ../out/new/p.model`: the folders do not exist yet, and llmclf makes them. Unmounted, the
+    bundle was written inside the container, reported as saved, and gone with it."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    work.mkdir()
+    outside.mkdir()
+    env = script_env(bin_dir)
+    cases = [
+        ("train.sh", ["--class", "a: x", "--save", str(outside / "new" / "deeper" / "p.model")], outside),
+        ("train.sh", ["--class", "a: x", "--save=../up/p.model"], tmp_path),
+        ("classify.sh", ["--load", "m.model", "--data", "x.parquet", "-o", str(outside / "o" / "x.parquet")], outside),
+    ]
+    for script, args, mounted in cases:
+        (bin_dir / "argv.bin").unlink(missing_ok=True)
+        proc = run_script(script, *args, cwd=work, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        run = the_run(bin_dir)
+        assert ("-v", f"{mounted}:{mounted}") in {(run[i], run[i + 1]) for i in range(len(run) - 1)}, (args, run)
+    (bin_dir / "argv.bin").unlink()
+    text = run_script("classify.sh", "--load", "m.model", "/no/such/folder is just text", cwd=work, env=env)
+    run = the_run(bin_dir)
+    assert text.returncode == 0 and not [
+        run[i + 1] for i in range(len(run) - 1) if run[i] == "-v" and "/no" in run[i + 1]
+    ]
+    nowhere = run_script("train.sh", "--class", "a: x", "--save", "/no-such-top-folder/p.model", cwd=work, env=env)
+    assert nowhere.returncode == 2 and "create it first" in nowhere.stderr
+
+
 def test_docker_passes_a_localhost_llm_url_as_the_hosts_address(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
     (bin_dir / "docker").write_text(
