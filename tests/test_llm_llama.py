@@ -120,3 +120,31 @@ def test_tutorial_tags_through_llama_server_are_valid_for_at_least_3_of_4_texts(
         if "--confidence" in mode:
             assert all(0.0 <= t["confidence"] <= 1.0 for t in r["tags"])
     assert result.exit_code == (0 if len(valid) == 4 else 1)
+
+
+@pytest.mark.parametrize("flags", [{}, {"multi": True, "confidence": True}], ids=["single", "multi+conf"])
+def test_the_service_tags_the_tutorials_body_verbatim_through_llama_server(pets_bundle, tmp_path, llama_url, flags):
+    """The instructor tutorial's request body, posted as it is to /tag on a real uvicorn, with the real server
+    behind it: at least 3 of 4 texts get a tag of the set, with the ids back as the numbers sent."""
+    import httpx
+
+    from llmclf.llm import resolve_llm
+    from llmclf.service import create_app
+
+    from .served import serving
+    from .test_service import TUTORIAL_BODY
+
+    llm = resolve_llm(base_url=llama_url, timeout=120, max_retries=1, env={})
+    with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", llm=llm)) as url:
+        reply = httpx.post(f"{url}/tag", json={**TUTORIAL_BODY, **flags}, timeout=600)
+    assert reply.status_code == 200, reply.text
+    predictions = reply.json()["predictions"]
+    allowed = {(t["id"], t["name"]) for t in TUTORIAL_BODY["tags"]}
+    valid = [p for p in predictions if p["error"] is None and p["source"] == "llm"]
+    assert len(valid) >= 3, [p["error"] for p in predictions]
+    for p in valid:
+        assert (p["id"], p["name"]) in allowed and isinstance(p["id"], int)
+        assert all((t["id"], t["name"]) in allowed for t in p["tags"])
+        assert len(p["tags"]) == 1 or flags.get("multi")
+        if flags.get("confidence"):
+            assert all(0.0 <= t["confidence"] <= 1.0 for t in p["tags"])
