@@ -1,4 +1,4 @@
-"""Reading the user's files: class descriptions, labelled data, texts to classify.
+"""Reading the user's files: class descriptions, labelled data, texts to classify, tag sets.
 
 Formats are picked by extension: ``.jsonl``/``.ndjson`` (one object a line),
 ``.csv`` (a header row), ``.json``/``.yaml``/``.yml`` for class files and
@@ -13,11 +13,19 @@ import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import InputError
 
-__all__ = ["check_readable", "iter_labelled", "iter_text_rows", "iter_texts", "not_utf8", "read_class_file"]
+__all__ = [
+    "check_readable",
+    "iter_labelled",
+    "iter_text_rows",
+    "iter_texts",
+    "not_utf8",
+    "read_class_file",
+    "read_tag_file",
+]
 
 TEXT_KEYS = ("text", "sentence", "content", "input")
 LABEL_KEYS = ("label", "class", "category", "output")
@@ -92,7 +100,7 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
             value = record[key]
             if isinstance(value, dict | list):
                 raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
-            return str(value)
+            return _scalar_text(value)
     found = ", ".join(repr(k) for k in record) or "none"
     raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found})")
 
@@ -210,7 +218,16 @@ def _no_alias_loader():
     import yaml  # only when a class file is read
 
     class NoAliasLoader(yaml.SafeLoader):
-        """YAML's safe loader without anchors and aliases: a 330-byte "billion laughs" cannot expand to gigabytes."""
+        """YAML's safe loader without anchors and aliases: a 330-byte "billion laughs" cannot expand to gigabytes.
+
+        A plain scalar stays the text written, except ``null``/``~``/nothing: the classes ``yes``, ``no``, ``on``
+        and ``007`` stay themselves (YAML 1.1's implicit types made them True, False, True and 7).
+        """
+
+        yaml_implicit_resolvers: ClassVar[dict] = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
 
         def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
             if self.check_event(yaml.AliasEvent):
@@ -253,9 +270,46 @@ def read_class_file(path: str | Path) -> dict[str, str]:
         raise InputError(f"{path}: expected a mapping of class name to description")
     out: dict[str, str] = {}
     for name, desc in data.items():
-        if not str(name).strip():
+        if not _scalar_text(name).strip():
             raise InputError(f"{path}: a class name is empty")
-        if desc is None or not str(desc).strip():
+        if isinstance(desc, list) and all(isinstance(d, str) for d in desc):
+            desc = " ".join(d.strip() for d in desc)  # a list of sentences is one description
+        if isinstance(desc, dict | list):
+            raise InputError(f"{path}: class {name!r}: a description is text or a list of sentences")
+        if desc is None or not _scalar_text(desc).strip():
             raise InputError(f"{path}: class {name!r} has an empty description")
-        out[str(name).strip()] = str(desc).strip()
+        out[_scalar_text(name).strip()] = _scalar_text(desc).strip()
     return out
+
+
+def _scalar_text(value: object) -> str:
+    """A JSON scalar as its text: ``true`` and ``null``, not Python's ``True`` and ``None``."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
+    """(tag_id, name, instructions) of each tag in a CSV (``id`` also accepted; headers in any case, Excel's
+    byte-order mark skipped, as for data files) or a JSON list of objects (or ``{"tags": [...]}``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        items: Any = [record for _, record in _records(path)]
+    elif suffix == ".json":
+        fh = _open(path)
+        try:
+            with fh:
+                items = json.load(fh)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InputError(f"{path}: JSON nested too deeply") from None
+        if isinstance(items, dict):
+            items = items.get("tags", items)
+        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+            items = [{_column(k): v for k, v in i.items()} for i in items]
+    else:
+        raise InputError(f"{path}: expected a .csv or .json tag file")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
+    return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in items]

@@ -11,8 +11,6 @@ connection guarded by a lock (one writer path).
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import sqlite3
 import threading
@@ -21,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .datafiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
 from .paths import user_data_dir
 from .sqlite_wal import connect_wal
 
-__all__ = ["MIGRATIONS", "Store", "Tag", "default_db_path"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "Store", "Tag", "default_db_path", "read_tag_file"]
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
 APPLICATION_ID = 0x6C6C6D63  # b"llmc": SQLite's own mark of which program a file belongs to
@@ -273,30 +272,3 @@ class Store:
         if not removed:
             raise InputError(f"unknown tag set {set_name!r}")
         return removed
-
-
-def read_tag_file(path: str | os.PathLike[str]) -> list[tuple[object, object, object]]:
-    """Tags from a CSV (tag_id,name,instructions; `id` also accepted) or a JSON list of objects."""
-    import csv
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
-    if path.suffix.lower() == ".json":
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
-        if isinstance(items, dict):
-            items = items.get("tags", items)
-    elif path.suffix.lower() == ".csv":
-        items = list(csv.DictReader(io.StringIO(text, newline="")))
-    else:
-        raise InputError(f"{path}: expected a .csv or .json tag file")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
-    return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in items]

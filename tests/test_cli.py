@@ -201,6 +201,49 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     assert failed.exit_code == 2 and "found: 'body', 'kind'" in failed.stderr
 
 
+def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
+    """`tags import` read its CSV with a plain utf-8 decoder: Excel's byte-order mark glued itself to the first
+    header, and "Tag_ID,Name" found no tag id ("tag id is empty")."""
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    tags = tmp_path / "tags.csv"
+    tags.write_bytes(
+        "Tag_ID,Name,Instructions\r\n1,phone,Phone number\r\n2,email,Email address\r\n".encode("utf-8-sig")
+    )
+    imported = runner.invoke(app, ["tags", "import", "contact", str(tags), *db])
+    assert imported.exit_code == 0, imported.output
+    listed = runner.invoke(app, ["tags", "list", "contact", "--json", *db])
+    assert [(t["tag_id"], t["name"], t["instructions"]) for t in jsonl(listed.stdout)] == [
+        ("1", "phone", "Phone number"),
+        ("2", "email", "Email address"),
+    ]
+    as_json = tmp_path / "tags.json"
+    as_json.write_bytes(json.dumps([{"ID": 3, "Name": "address"}]).encode("utf-8-sig"))
+    assert runner.invoke(app, ["tags", "import", "more", str(as_json), *db]).exit_code == 0
+
+
+def test_class_names_in_yaml_stay_as_written(tmp_path):
+    """YAML 1.1 read `yes:`, `no:` and `007:` as True, False and 7: the classes were "True", "False" and "7"."""
+    classes = tmp_path / "classes.yaml"
+    classes.write_text(
+        "yes: The answer agrees.\nno: The answer refuses.\n007:\n  - A spy story.\n  - Secret agents.\n",
+        encoding="utf-8",
+    )
+    model = tmp_path / "m.model"
+    result = run("train", "--classes", classes, "--save", model)
+    assert result.exit_code == 0, result.output
+    clf = Classifier.load(model)
+    assert sorted(clf.classes_) == ["007", "no", "yes"]
+    assert clf.descriptions["007"] == "A spy story. Secret agents."  # a list of sentences is one description
+    for body, message in [("a: x\nb: {c: d}\n", "a description is text or a list"), ("a: x\nb: null\n", "empty")]:
+        classes.write_text(body, encoding="utf-8")
+        failed = run("train", "--classes", classes, "--save", model)
+        assert failed.exit_code == 2 and message in failed.stderr, failed.output
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "sure", "label": true}\n{"text": "never", "label": false}\n', encoding="utf-8")
+    assert run("train", "--data", data, "--save", model).exit_code == 0
+    assert sorted(Classifier.load(model).classes_) == ["false", "true"]  # JSON's spelling, not Python's
+
+
 def test_process_substitution_and_fifos_are_read(pets_bundle, tmp_path):
     result = subprocess.run(
         [

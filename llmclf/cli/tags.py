@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from ..datafiles import read_tag_file
 from ..embedding import get_embedder
 from ..errors import InputError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
-from ..store import Store, read_tag_file
+from ..store import Store
 from ._common import (
     SHOTS_HELP,
     Command,
