@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,13 +81,23 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         raise InputError(f"{path}:{n}: expected a JSON object")
                     yield n, {_column(k): v for k, v in record.items()}
             else:
-                reader = csv.DictReader(fh, delimiter="\t" if kind == "tsv" else ",")
+                reader = _csv_reader(fh, kind)
                 for record in reader:
                     yield reader.line_num, {_column(k): v for k, v in record.items() if k is not None}
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from None
+
+
+def _csv_reader(fh: Any, kind: str) -> csv.DictReader:
+    """Rows of a CSV or TSV file. A ``.csv`` whose header has no comma but a semicolon (or a tab) is read with
+    that: Excel writes semicolons where the comma is the decimal mark."""
+    if kind == "tsv":
+        return csv.DictReader(fh, delimiter="\t")
+    header = fh.readline()
+    delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
+    return csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
 
 
 def _column(name: str) -> str:
@@ -158,7 +169,7 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
                 yield _jsonl_text(path, n, line, keys, id_column)
             return
         try:
-            reader = csv.DictReader(fh, delimiter="\t" if kind == "tsv" else ",")
+            reader = _csv_reader(fh, kind)
             for record in reader:
                 row = {_column(k): v for k, v in record.items() if k is not None}
                 yield _row_text(path, reader.line_num, row, keys, id_column)

@@ -195,6 +195,12 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     model = tmp_path / "m.model"
     assert runner.invoke(app, ["train", "--data", str(data), "--save", str(model)]).exit_code == 0
     assert list(Classifier.load(model).classes_) == ["cat", "dog"]
+    semicolons = tmp_path / "semicolons.csv"  # Excel where the comma is the decimal mark
+    semicolons.write_bytes("Text;Label\r\nwoof, woof;dog\r\nmeow;cat\r\n".encode("utf-8-sig"))
+    classified = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(semicolons)])
+    assert [json.loads(x)["text"] for x in classified.stdout.splitlines()] == ["woof, woof", "meow"], classified.output
+    assert runner.invoke(app, ["train", "--data", str(semicolons), "--save", str(model)]).exit_code == 0
+    assert list(Classifier.load(model).classes_) == ["cat", "dog"]
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("Body,Kind\nwoof,dog\nmeow,cat\n", encoding="utf-8")
     failed = runner.invoke(app, ["train", "--data", str(wrong), "--save", str(model)])
