@@ -138,6 +138,24 @@ def test_retrain_from_cache_makes_no_calls(tmp_path):
         assert changed.calls == 1  # only the class whose prompt changed
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [{"examples": ["a cat that meows"]}, {"examples": ["x"], "model": {"a": 1}, "created_at": 5}, {"examples": [3]}],
+    ids=["no model", "model not text", "no texts"],
+)
+def test_a_mangled_cache_entry_is_a_miss(tmp_path, entry):
+    """A cache file that is JSON but not an entry this version wrote: asked again, never a crash (a missing
+    "model" was a KeyError out of the generator)."""
+    cache = GenerationCache(tmp_path / "cache")
+    with FakeLLMServer(lambda req, n: examples_for(req)) as server:
+        first = generator(server, cache=cache).generate(CLASSES, [])
+        for path in (tmp_path / "cache").rglob("*.json"):
+            path.write_text(json.dumps(entry), encoding="utf-8")
+        again = generator(server, cache=cache).generate(CLASSES, [])
+    assert again.calls == 2 and again.cached == 0 and not again.failed
+    assert [e.text for e in again.examples] == [e.text for e in first.examples]
+
+
 def test_prompt_carries_description_user_examples_and_other_classes():
     with FakeLLMServer(lambda req, n: examples_for(req)) as server:
         generator(server).generate(CLASSES | {"bird": None}, [Source_user("dog", "my beagle loves walks")])

@@ -195,7 +195,7 @@ class LLMGenerator:
             mode = self.config.mode if self.config else None
             key = self.cache.key(model=llm.model, messages=messages, n=want, temperature=TEMPERATURE, mode=mode)
             entry = self.cache.get(key)
-            if entry and isinstance(entry.get("examples"), list):
+            if entry is not None and _is_entry(entry):
                 return entry, 1
         async with sem:
             reply = await llm.create(
@@ -209,6 +209,13 @@ class LLMGenerator:
         if self.cache is not None and key is not None:
             self.cache.put(key, entry)
         return entry, 0
+
+
+def _is_entry(entry: dict[str, Any]) -> bool:
+    """Whether a cached entry is one :meth:`LLMGenerator._ask` wrote; anything else on disk is a miss."""
+    examples = entry.get("examples")
+    texts = isinstance(examples, list) and bool(examples) and all(isinstance(t, str) for t in examples)
+    return texts and isinstance(entry.get("model"), str) and isinstance(entry.get("created_at"), str)
 
 
 class _DedupState:
