@@ -3,7 +3,7 @@
 from ._version import __version__
 from .classifier import Classifier, Prediction, TrainReport
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
-from .errors import BundleError, InputError, LlmclfError, LLMError
+from .errors import BundleError, DataWarning, InputError, LlmclfError, LLMError
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
 
@@ -38,6 +38,7 @@ def __getattr__(name: str):
 __all__ = [
     "BundleError",
     "Classifier",
+    "DataWarning",
     "Embedder",
     "EvalReport",
     "Example",

@@ -8,11 +8,14 @@ service can turn it into a one-line message without a traceback::
      ├── BundleError   a .model file that is missing, corrupt, unsafe or from a newer llmclf
      ├── StoreError    the SQLite database failed (full disk, locked, corrupt, read-only)
      └── LLMError      an LLM endpoint that refused our credentials or failed after retries
+
+Data that could be read only in part (rows skipped, the rest used) raises no
+error: it warns with :class:`DataWarning`, which the CLI prints as one line.
 """
 
 import re
 
-__all__ = ["BundleError", "InputError", "LLMError", "LlmclfError", "StoreError", "redact"]
+__all__ = ["BundleError", "DataWarning", "InputError", "LLMError", "LlmclfError", "StoreError", "redact"]
 
 _URL = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s@'\"]*@)?(?P<rest>[^\s?#'\"]*)(?P<query>\?[^\s#'\"]*)?"
@@ -56,3 +59,7 @@ class LLMError(LlmclfError):
     def __init__(self, message: str, public: str | None = None) -> None:
         super().__init__(redact(message))
         self.public = public or "the LLM call failed"
+
+
+class DataWarning(UserWarning):
+    """Some of the data could not be used and was skipped; the message says which and where."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import Embedder
-from .errors import InputError
+from .errors import DataWarning, InputError, StoreError
 from .examples import Example, Source
 from .store import Store
 
@@ -146,8 +147,13 @@ class RunLog:
             raise InputError(f"unknown run id {run_id!r}")
         keys = ("run_id", "created_at", "kind", "target", "source", "text", "prediction", "probabilities", "labels")
         run = dict(zip(keys, rows[0], strict=True))
-        for key in ("prediction", "probabilities", "labels"):
-            run[key] = json.loads(run[key]) if run[key] is not None else None
+        try:
+            for key in ("prediction", "probabilities", "labels"):
+                run[key] = _json_column(run[key])
+            if not isinstance(run["labels"], list) or not all(isinstance(x, str) for x in run["labels"]):
+                raise ValueError("labels")
+        except (ValueError, RecursionError):
+            raise StoreError(f"database {self.store.path}: run {run_id} is malformed ({key} column)") from None
         return run
 
     def record(self, run_id: str, score: int | None = None, correction: str | None = None) -> FeedbackOutcome:
@@ -188,12 +194,25 @@ class RunLog:
             " FROM runs r JOIN feedback f USING (run_id) WHERE r.target = ? ORDER BY r.run_id",
             (target,),
         )
-        out = []
+        out, malformed = [], []
         for run_id, text, prediction, score, correction, updated in rows:
-            label = _label(json.loads(prediction) if prediction else None, score, correction)
+            try:
+                label = _label(_json_column(prediction), score, correction)
+            except (ValueError, RecursionError):
+                label = _label(_MALFORMED, score, correction)  # a correction needs no prediction
             labels = label if isinstance(label, list) else [label] if label else []
+            if not isinstance(text, str) or not all(isinstance(lab, str) for lab in labels):
+                malformed.append(run_id)
+                continue
             out.extend(
                 Example(text, lab, Source.FEEDBACK, {"run_id": run_id, "feedback_at": updated}) for lab in labels
+            )
+        if malformed:
+            warnings.warn(
+                f"database {self.store.path}: {len(malformed)} malformed run(s) with feedback skipped"
+                f" (first: {malformed[0]})",
+                DataWarning,
+                stacklevel=2,
             )
         return out
 
@@ -202,7 +221,7 @@ class RunLog:
         rows = self.store.read(
             "SELECT text FROM runs WHERE target = ? GROUP BY text ORDER BY MAX(run_id) DESC LIMIT ?", (target, limit)
         )
-        return [text for (text,) in rows]
+        return [text for (text,) in rows if isinstance(text, str)]
 
     def count(self) -> int:
         return self.store.read("SELECT COUNT(*) FROM feedback")[0][0]
@@ -232,7 +251,12 @@ class RunLog:
         for row in rows:
             run = dict(zip(keys, row, strict=True))
             for key in ("prediction", "probabilities"):
-                run[key] = json.loads(run[key]) if run[key] is not None else None
+                try:
+                    run[key] = _json_column(run[key])
+                except (ValueError, RecursionError):
+                    run[key] = None  # a malformed row is listed, without what cannot be read
+            if not isinstance(run["text"], str):
+                run["text"] = None
             out.append(run)
         return out
 
@@ -273,6 +297,18 @@ def _top(probabilities: dict[str, float] | None) -> str | None:
         return None
     top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:KEPT_PROBABILITIES]
     return json.dumps(dict(top), ensure_ascii=False, allow_nan=False)
+
+
+_MALFORMED = object()  # a column that could not be read: no label can come of it
+
+
+def _json_column(raw: Any) -> Any:
+    """A JSON column as llmclf writes it (text, or NULL); ValueError for anything else in the file."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(f"not JSON text: {type(raw).__name__}")
+    return json.loads(raw)
 
 
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:

@@ -111,6 +111,43 @@ def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_pat
     assert "run_id" not in json.loads(nolog.stdout)
 
 
+def test_damaged_run_rows_cost_only_themselves(pets_bundle, tmp_path):
+    """Rows no llmclf wrote (edited by hand, another tool, a damaged file): each command that reads runs
+    keeps going without them and says so, or names the run; before, every one of them ended in
+    "internal error: JSONDecodeError"."""
+    import sqlite3
+
+    path = tmp_path / "db.sqlite"
+    db = ["--db", str(path)]
+    texts = ["my hamster squeaks", "woof", "meow", "tweet"]
+    out = runner.invoke(app, ["classify", "--load", str(pets_bundle), *db, *texts])
+    ids = [json.loads(line)["run_id"] for line in out.stdout.splitlines()]
+    for run_id in ids[:3]:
+        assert runner.invoke(app, ["feedback", run_id, "--score", "1", *db]).exit_code == 0
+    assert runner.invoke(app, ["feedback", ids[3], "--correction", "cat", *db]).exit_code == 0
+    damage = sqlite3.connect(path)
+    damage.execute("UPDATE runs SET prediction = 'dog{' WHERE run_id = ?", (ids[0],))  # not JSON
+    damage.execute("UPDATE runs SET text = x'00ff' WHERE run_id = ?", (ids[1],))  # not text
+    damage.execute("UPDATE runs SET prediction = '{\"a\": 1}' WHERE run_id = ?", (ids[2],))  # not a label
+    damage.execute("UPDATE runs SET prediction = 'x[' WHERE run_id = ?", (ids[3],))  # its correction still counts
+    damage.execute("UPDATE label_sets SET labels = 'nope'")
+    damage.commit()
+    damage.close()
+
+    listed = runner.invoke(app, ["logs", "list", *db])
+    assert listed.exit_code == 0 and all(run_id in listed.stdout for run_id in ids), listed.output
+    exported = runner.invoke(app, ["examples", "export", "--model", str(pets_bundle), *db])
+    assert exported.exit_code == 0, exported.output
+    assert [(r["text"], r["label"]) for r in map(json.loads, exported.stdout.splitlines())] == [("tweet", "cat")]
+    assert "3 malformed run(s) with feedback skipped" in exported.stderr
+    model = tmp_path / "pets.model"
+    retrained = runner.invoke(app, ["retrain", str(pets_bundle), "--save", str(model), *db])
+    assert retrained.exit_code == 0, retrained.output
+    refused = runner.invoke(app, ["feedback", ids[0], "--score", "0", *db])
+    assert refused.exit_code == 2 and f"run {ids[0]} is malformed" in refused.stderr
+    assert "Traceback" not in refused.output + refused.stderr
+
+
 def test_retraining_on_corrections_improves_banking77(tmp_path):
     descriptions = yaml.safe_load((REPO / "bench" / "descriptions" / "banking77.yaml").read_text())
     clf = Classifier().prompt_train(descriptions)

@@ -285,6 +285,27 @@ class Steps:
             self._progress.start()
 
 
+def show_data_warnings() -> None:
+    """The library's :class:`~llmclf.errors.DataWarning` (rows it skipped) as one ``warning:`` line each."""
+    import warnings
+
+    from ..errors import DataWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "llmclf", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, DataWarning):
+            warn(str(message))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show.llmclf = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.simplefilter("always", DataWarning)
+
+
 def setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 

@@ -20,7 +20,7 @@ from . import logs as _logs
 from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
-from ._common import Command, Group, err, message
+from ._common import Command, Group, err, message, show_data_warnings
 
 app = typer.Typer(
     cls=Group,
@@ -55,6 +55,7 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """llmclf: prompt -> classifier."""
+    show_data_warnings()
 
 
 def main() -> None:

@@ -86,8 +86,8 @@ def list_(
     table.add_column("feedback")
     for r in runs:
         answer = r["correction"] or ("" if r["score"] is None else f"score {r['score']}")
-        prediction = r["prediction"] if isinstance(r["prediction"], str) else str(r["prediction"])
-        table.add_row(r["run_id"], r["created_at"][:19], r["kind"], r["source"], r["text"], prediction, answer)
+        prediction = r["prediction"] if isinstance(r["prediction"], str) else str(r["prediction"] or "")
+        table.add_row(r["run_id"], r["created_at"][:19], r["kind"], r["source"], r["text"] or "", prediction, answer)
     out.print(table)
 
 
