@@ -343,7 +343,8 @@ class FewShot:
                 f"SELECT text, vector FROM example_vectors WHERE embedder = ? AND text IN ({marks})",
                 (self.embedder.id, *chunk),
             ):
-                found[text] = np.frombuffer(blob, dtype=np.float32)
+                if isinstance(blob, bytes) and len(blob) == 4 * self.embedder.dim:  # else re-embedded, replaced
+                    found[text] = np.frombuffer(blob, dtype=np.float32)
         missing = [t for t in unique if t not in found]
         if missing:
             new = self.embedder.embed(missing).astype(np.float32)

@@ -193,6 +193,10 @@ def test_few_shot_picks_the_most_similar_feedback_examples(tmp_path):
     assert len(shots("anything")) == 2
     assert store.read("SELECT COUNT(*) FROM example_vectors")[0][0] == 4  # vectors stored once
     assert FewShot(store, set_target("empty"), MiniLMEmbedder()).vectors is None  # no examples: prompt unchanged
+    store.write("UPDATE example_vectors SET vector = x'0000803f' WHERE text = 'the ATM kept my card'")  # 1 float
+    again = FewShot(store, set_target("bank"), MiniLMEmbedder(), k=2)  # a damaged vector is embedded again
+    assert again("the cash machine swallowed my card")[0] == ("the ATM kept my card", "atm")
+    assert len(store.read("SELECT vector FROM example_vectors WHERE text = 'the ATM kept my card'")[0][0]) == 4 * 384
 
 
 def test_tag_prompt_carries_similar_examples_only_when_there_are_some(tmp_path):
