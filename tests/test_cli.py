@@ -289,6 +289,9 @@ def test_real_subprocess_end_to_end(tmp_path):
         (["classify", "woof"], "Missing option '--load'"),
         (["classify", "--load", "x.model", "--threshold", "7", "w"], "--threshold"),
         (["train", "--class", "nocolon", "--class", "b: x"], "no colon found"),
+        (["classify", "--bogus"], "(see: llmclf classify --help)"),
+        (["logs", "prune"], "(see: llmclf logs prune --help)"),  # it sent people to `llmclf prune --help`
+        (["tags", "add"], "(see: llmclf tags add --help)"),
     ],
 )
 def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):

@@ -80,7 +80,7 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
             sys.exit(0)
         ctx = getattr(exc, "ctx", None)
-        hint = f" (see: llmclf {ctx.info_name} --help)" if ctx is not None and ctx.parent is not None else ""
+        hint = f" (see: llmclf {_subcommand_path(ctx)} --help)" if ctx is not None and ctx.parent is not None else ""
         err.print(message("error:", "bold red", f"{exc.format_message()}{hint}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -102,6 +102,15 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _subcommand_path(ctx) -> str:  # type: ignore[no-untyped-def]
+    """``logs prune``, not ``prune``: the names below the root, whatever the program was called."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def _quiet_stdout() -> None:
