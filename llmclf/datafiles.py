@@ -85,9 +85,14 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 for record in reader:
                     yield reader.line_num, {_column(k): v for k, v in record.items() if k is not None}
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise InputError(_not_utf8_file(path, exc.start)) from None
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from None
+
+
+def _not_utf8_file(path: str | Path, offset: int) -> str:
+    hint = " (in Excel: Save As, 'CSV UTF-8')" if _kind(path) in ("csv", "tsv") else ""
+    return f"{path} is not UTF-8 text (bad byte at offset {offset}); save it as UTF-8{hint}"
 
 
 def _csv_reader(fh: Any, kind: str) -> csv.DictReader:
@@ -261,7 +266,7 @@ def read_class_file(path: str | Path) -> dict[str, str]:
         with fh:
             raw = fh.read()
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise InputError(_not_utf8_file(path, exc.start)) from None
     if len(raw) > MAX_CLASS_FILE_BYTES:
         raise InputError(f"{path}: a class file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused")
     import yaml
@@ -310,7 +315,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
             with fh:
                 items = json.load(fh)
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+            raise InputError(_not_utf8_file(path, exc.start)) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
         except RecursionError:

@@ -139,6 +139,7 @@ def test_train_from_class_file_and_data_file(tmp_path):
         (["train", "--class", "a\udcff: x", "--class", DOG], "is not UTF-8 text"),
         (["train", "--classes", "{bomb}", "--class", DOG], "aliases (*name) are not allowed"),
         (["info", "{corrupt}"], "corrupt or truncated"),
+        (["train", "--data", "{ansi}"], "is not UTF-8 text (bad byte at offset 14); save it as UTF-8 (in Excel"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message, pets_bundle, tmp_path, monkeypatch):
@@ -151,7 +152,10 @@ def test_bad_input_exits_2_with_one_line(args, message, pets_bundle, tmp_path, m
     emptyrow.write_text('{"text": "woof"}\n{"text": ""}\n', encoding="utf-8")
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text('a: &a ["lol", "lol"]\nb: &b [*a, *a]\nc: [*b, *b]\n', encoding="utf-8")
+    ansi = tmp_path / "ansi.csv"  # Excel's plain "CSV (Comma delimited)" on Windows: the ANSI code page
+    ansi.write_bytes("text,label\ncaf\xe9 au lait,cat\nwoof,dog\n".encode("cp1252"))
     paths = {
+        "ansi": ansi,
         "bundle": pets_bundle,
         "corrupt": corrupt,
         "latin1": latin1,
