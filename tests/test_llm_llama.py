@@ -96,7 +96,11 @@ TUTORIAL_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("mode", [[], ["--multi"], ["--multi", "--confidence"]], ids=["single", "multi", "multi+conf"])
+@pytest.mark.parametrize(
+    "mode",
+    [[], ["--multi"], ["--multi", "--confidence"], ["--llm-mode", "json"], ["--llm-mode", "json_schema"]],
+    ids=["single", "multi", "multi+conf", "json mode", "json_schema mode"],  # both gave 0 of 4 before
+)
 def test_tutorial_tags_through_llama_server_are_valid_for_at_least_3_of_4_texts(tmp_path, llama_url, mode):
     db = ["--db", str(tmp_path / "db.sqlite")]
     runner = CliRunner()

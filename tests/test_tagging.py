@@ -331,3 +331,50 @@ def test_the_async_apis_embed_off_the_callers_event_loop(pets_bundle, monkeypatc
 
         results = asyncio.run(tag())
     assert [r.ok for r in results] == [True, True] and all(r.examples_used == 1 for r in results)
+
+
+def content_reply(request: dict, obj: dict):
+    """A plain completion whose message content is ``obj`` as JSON (json and json_schema modes)."""
+    reply = tool_reply({**request, "tools": [{"function": {"name": "unused"}}]}, {})
+    message = reply.body["choices"][0]["message"]
+    message.update(content=json.dumps(obj), tool_calls=None)
+    return reply
+
+
+@pytest.mark.parametrize(
+    "mode, refusal, first, then",
+    [
+        # OpenAI knows no "schema" in a json_object response_format: plain json_object from then on
+        ("json", (400, "Unknown parameter: 'response_format.schema'."), "json_object+schema", "json_object"),
+        # llama-cpp-python's server knows no "json_schema" type (and says so with a 500): json_object + schema
+        ("json_schema", (500, "response_format.type: Input should be 'text' or 'json_object'"), "json_schema",
+         "json_object+schema"),
+    ],
+)  # fmt: skip
+def test_a_refused_response_format_falls_back_once_for_good(mode, refusal, first, then):
+    """`--llm-mode json` sends llama.cpp's schema-constrained JSON form, which a 135M model needs (it gave 0 of
+    4 valid tags unconstrained, echoing the schema); json_schema got HTTP 500 from llama-cpp-python's server.
+    Each falls back to the other's form where an endpoint refuses it, once, and keeps it."""
+
+    def form(request):
+        fmt = request.get("response_format") or {}
+        return fmt.get("type", "") + ("+schema" if "schema" in fmt else "")
+
+    def script(request, n):
+        return error_reply(*refusal) if form(request) == first else content_reply(request, {"tag": right_tag(request)})
+
+    with FakeLLMServer(script) as server:
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=0, mode=mode, env={})
+        results = Tagger(OpenAICompatibleLLM(config), TAGS, concurrency=1).tag(["call my phone", "my email", "address"])
+    assert [r.best["name"] for r in results] == ["phone", "email", "address"], [r.error for r in results]
+    assert [form(r) for r in server.requests] == [first, then, then, then]
+    if then == "json_object+schema":
+        schema = server.requests[1]["response_format"]["schema"]
+        assert schema["properties"]["tag"]["enum"] == ["1: phone", "2: email", "3: address"]
+
+
+def test_a_refusal_that_is_not_about_the_format_is_not_retried_in_another_form():
+    with FakeLLMServer(lambda request, n: error_reply(400, "context length exceeded")) as server:
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=0, mode="json", env={})
+        (result,) = Tagger(OpenAICompatibleLLM(config), TAGS).tag(["call my phone"])
+    assert "HTTP 400" in result.error and len(server.requests) == 1

@@ -82,6 +82,10 @@ class OpenAICompatibleLLM:
         )
         self._client = instructor.from_openai(self._openai, mode=_mode(config.mode))
         self._client.on("completion:response", _repair_json_strings)
+        # json: ask for JSON that follows the schema (llama.cpp's `{"type": "json_object", "schema": ...}`, which
+        # constrains decoding); json_schema: OpenAI's own form. Where an endpoint refuses the form (OpenAI knows
+        # no "schema" key; llama-cpp-python's server no "json_schema" type), each falls back to the other's.
+        self._schema_in_json_object = config.mode == "json"
 
     async def resolve_model(self) -> str:
         """The configured model, or the first one the endpoint lists (llama.cpp serves one)."""
@@ -108,7 +112,9 @@ class OpenAICompatibleLLM:
         max_reasks: int | None = None,
     ) -> T:
         model = await self.resolve_model()
-        try:
+
+        async def ask(schema_in_json_object: bool) -> T:
+            extra = {"response_format": {"type": "json_object", "schema": response_model.model_json_schema()}}
             return await self._client.chat.completions.create(
                 model=model,
                 messages=messages,
@@ -117,7 +123,19 @@ class OpenAICompatibleLLM:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 context=context,
+                **({"extra_body": extra} if schema_in_json_object else {}),
             )
+
+        used = self._schema_in_json_object
+        try:
+            try:
+                return await ask(used)
+            except Exception as exc:
+                fallback = self.config.mode == "json_schema"
+                if self.config.mode not in ("json", "json_schema") or used == fallback or not _refused_format(exc):
+                    raise
+                self._schema_in_json_object = fallback  # for the rest of this client's calls too
+                return await ask(fallback)
         except Exception as exc:
             raise _as_llm_error(exc, self.endpoint) from None
 
@@ -197,6 +215,14 @@ def _mode(name: str):
         "json_schema": instructor.Mode.JSON_SCHEMA,
         "md_json": instructor.Mode.MD_JSON,
     }[name]
+
+
+def _refused_format(exc: BaseException) -> bool:
+    """Whether the endpoint refused the request's response_format (HTTP 400 or 422; llama-cpp-python says 500)."""
+    import openai
+
+    api = next((e for e in _chain(exc) if isinstance(e, openai.APIStatusError)), None)
+    return api is not None and api.status_code in (400, 422, 500) and "response_format" in str(api)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -17,9 +17,9 @@ __all__ = ["DEFAULT_OPENAI_MODEL", "HOW_TO_CONFIGURE", "LLMConfig", "resolve_llm
 
 OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-# Mode.TOOLS is the one mode that works both on OpenAI and on llama.cpp's
-# server: there the tool schema constrains decoding (see OFFLINE-MODELS.md;
-# JSON_SCHEMA gets HTTP 500 from llama.cpp, JSON lets small models ramble).
+# Mode.TOOLS works both on OpenAI and on llama.cpp's server, where the tool
+# schema constrains decoding (see OFFLINE-MODELS.md). json and json_schema get
+# the same constraint there through the client's response_format fallbacks.
 DEFAULT_MODE = "tools"
 MODES = ("tools", "json", "json_schema", "md_json")
 HOW_TO_CONFIGURE = (
