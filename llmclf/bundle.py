@@ -41,7 +41,7 @@ import numpy as np
 
 from .atomic import atomic_writer
 from .errors import BundleError, redact
-from .examples import Example, Source
+from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
 from .tfidf import MAX_TERM_CHARS, TfidfBlock, TfidfFeatures
 
@@ -461,6 +461,7 @@ def _read_examples(raw: bytes, path: Path) -> list[Example]:
             and isinstance(record.get("label"), str)
             and record.get("source", Source.USER.value) in {s.value for s in Source}
             and isinstance(record.get("meta", {}), dict)
+            and valid_weight((record.get("meta") or {}).get(WEIGHT, 1.0))
         ):
             raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is not an example")
         examples.append(Example.from_dict(record))

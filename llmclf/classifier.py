@@ -21,7 +21,7 @@ from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
-from .examples import Example, Source
+from .examples import WEIGHT, Example, Source, valid_weight
 from .finetune import PAIRS as FINETUNE_PAIRS
 from .generation import ExampleGenerator, GenerationResult
 from .head import (
@@ -89,6 +89,24 @@ def _texts(X: Any) -> list[str]:
     if shape is not None and len(shape) != 1:
         raise InputError(f"expected a 1-d sequence of texts, got an array of shape {tuple(shape)}")
     return list(X)
+
+
+def _sample_weight(sample_weight: Any, n: int) -> list[float]:
+    """``fit``'s sample weights as floats, one per text (all 1 without them); finite, 0 or more, not all 0."""
+    if sample_weight is None:
+        return [1.0] * n
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("sample_weight must be numbers, one per text") from None
+    if weights.shape != (n,):
+        raise InputError(f"sample_weight has shape {weights.shape}, expected ({n},): one weight per text")
+    out = weights.tolist()
+    if not all(valid_weight(w) for w in out):
+        raise InputError("sample_weight must be finite and 0 or more")
+    if not any(out):
+        raise InputError("sample_weight is 0 for every text")
+    return out
 
 
 def _clean_text(text: str, what: str = "text") -> str:
@@ -346,13 +364,22 @@ class Classifier(TextClassifierEstimator):
         self.history.append(change)
         return change
 
-    def fit(self, X: Sequence[str], y: Sequence[Any], unlabeled: Iterable[str] | None = None) -> Classifier:
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence[Any],
+        unlabeled: Iterable[str] | None = None,
+        *,
+        sample_weight: Sequence[float] | None = None,
+    ) -> Classifier:
         """scikit-learn style: learn from texts ``X`` and labels ``y``, forgetting any earlier fit.
 
         The classes are exactly those in ``y``. Descriptions given earlier (``add_class``,
         ``prompt_train``) for those classes still count; everything else learned or added
         before is dropped, as sklearn's ``fit`` requires. ``unlabeled`` texts are used for
         self-training (see :mod:`llmclf.self_training`); they never relabel a text in ``X``.
+        ``sample_weight`` weighs each text in the head's fit (kept in the bundle, so a retrain
+        keeps it); a (text, label) pair given twice counts once, with its first weight.
         """
         texts = _texts(X)
         y = np.asarray(y)
@@ -360,6 +387,7 @@ class Classifier(TextClassifierEstimator):
             raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
         if len(texts) != len(y):
             raise InputError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        weights = _sample_weight(sample_weight, len(texts))
         try:
             labels = np.unique(y)
         except TypeError:
@@ -375,8 +403,8 @@ class Classifier(TextClassifierEstimator):
         if not isinstance(kept["_embedder"], TunedMiniLM) or kept["_embedder"] is self.embedder:
             self.__dict__.update(kept)  # the same embedder and its vectors: refitting re-embeds only new texts
         self._descriptions = descriptions
-        for text, label in zip(texts, y.tolist(), strict=True):
-            self.add_data_to_class(str(label), text)
+        for text, label, weight in zip(texts, y.tolist(), weights, strict=True):
+            self.add_data_to_class(str(label), text, meta={WEIGHT: weight} if weight != 1.0 else None)
         self._fit_all(TrainReport(), classes=names, labels=labels, unlabeled=unlabeled)
         self._log_training("fit")
         return self

@@ -6,11 +6,19 @@ and so that nothing a user gave is lost when synthetic data is regenerated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Example", "Source"]
+__all__ = ["Example", "Source", "valid_weight"]
+
+WEIGHT = "weight"  # the meta key of an example's weight in the head's fit (``fit(..., sample_weight=...)``)
+
+
+def valid_weight(value: Any) -> bool:
+    """A sample weight: a finite number, 0 or more."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 class Source(str, Enum):
@@ -27,6 +35,11 @@ class Example:
     label: str
     source: Source = Source.USER
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def weight(self) -> float:
+        """This example's weight in the head's fit: ``meta["weight"]`` where ``fit`` got a sample weight, else 1."""
+        return float(self.meta.get(WEIGHT, 1.0))
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"text": self.text, "label": self.label, "source": self.source.value}

@@ -67,7 +67,7 @@ def select_confident(
 
 
 def sample_weights(examples: Sequence[Example]) -> np.ndarray | None:
-    """Each example's weight in the head's fit: :data:`PSEUDO_WEIGHT` for a pseudo-label, 1 for the rest;
-    None when all weigh 1."""
-    weights = np.array([PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0 for e in examples])
+    """Each example's weight in the head's fit: its own (``fit``'s ``sample_weight``, else 1), times
+    :data:`PSEUDO_WEIGHT` for a pseudo-label; None when all weigh 1."""
+    weights = np.array([e.weight * (PSEUDO_WEIGHT if e.source is Source.PSEUDO else 1.0) for e in examples])
     return None if (weights == 1.0).all() else weights

@@ -106,6 +106,14 @@ def test_deeply_nested_example_is_a_bundle_error(pets_bundle, tmp_path):
         read_bundle(write(tmp_path / "bad.model", members))
 
 
+@pytest.mark.parametrize("weight", ['"2"', "-1", "1e400", "true", "[1]", "null"])
+def test_an_example_weight_that_is_not_a_finite_number_of_0_or_more_is_a_bundle_error(pets_bundle, tmp_path, weight):
+    members = members_of(pets_bundle)
+    members["examples.jsonl"] += b'{"text": "x", "label": "cat", "meta": {"weight": ' + weight.encode() + b"}}\n"
+    with pytest.raises(BundleError, match="is not an example"):
+        read_bundle(write(tmp_path / "bad.model", members))
+
+
 @pytest.mark.parametrize(
     "arrays, message",
     [

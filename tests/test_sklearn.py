@@ -180,6 +180,31 @@ def test_sklearn_api_checks_that_need_no_numeric_data(check):
         check("Classifier", Classifier())
 
 
+def test_sample_weight_weighs_texts_survives_a_bundle_and_is_checked(tmp_path):
+    """sklearn's `fit(X, y, sample_weight=...)`, which cross_val_score, Pipeline and ensembles pass on."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.utils.validation import has_fit_parameter
+
+    assert has_fit_parameter(Classifier(), "sample_weight")
+    X = ["my kitten purrs", "the cat meows", "she naps in the sun", "woof woof", "the dog barks", "he fetches sticks"]
+    y = ["cat", "cat", "cat", "cat", "dog", "dog"]  # "woof woof" labelled cat: its weight decides
+    as_cat = Classifier().fit(X, y, sample_weight=[1, 1, 1, 1, 1, 1])
+    ignored = Classifier().fit(X, y, sample_weight=[1, 1, 1, 0, 1, 1])
+    assert as_cat.predict(["woof woof"])[0] == "cat" and ignored.predict(["woof woof"])[0] == "dog"
+    saved = ignored.save(tmp_path / "w.model")
+    loaded = Classifier.load(saved)
+    assert [e.weight for e in loaded.examples if e.text == "woof woof"] == [0.0]
+    loaded.prompt_train()  # a retrain from the bundle keeps the weights
+    assert loaded.predict(["woof woof"])[0] == "dog"
+    scores = cross_val_score(Classifier(), X * 2, y * 2, cv=2, params={"sample_weight": np.ones(12)})
+    assert scores.shape == (2,)
+    for bad, message in [([1, 1], "shape"), ([1, 1, 1, -1, 1, 1], "finite and 0 or more"), ([0] * 6, "every text")]:
+        with pytest.raises(ValueError, match=message):
+            Classifier().fit(X, y, sample_weight=bad)
+    with pytest.raises(ValueError, match="finite"):
+        Classifier().fit(X, y, sample_weight=[1, 1, 1, float("nan"), 1, 1])
+
+
 def test_lamini_style_api_still_works(tmp_path):
     clf = Classifier()
     clf.add_data_to_class("cat", ["i like milk"])
