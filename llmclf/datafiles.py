@@ -56,14 +56,32 @@ def _open(path: str | Path):
 
 def _kind(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}.get(suffix, "txt")
+    kinds = {
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }
+    return kinds.get(suffix, "txt")
+
+
+def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    from .parquet_io import iter_parquet_rows
+
+    for n, record in iter_parquet_rows(check_readable(path)):
+        yield n, {_column(k): v for k, v in record.items()}
 
 
 def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each non-blank row of a JSONL or CSV file."""
     kind = _kind(path)
     if kind == "txt":
-        raise InputError(f"{path}: expected a .csv or .jsonl file with text and label columns")
+        raise InputError(f"{path}: expected a .csv, .jsonl or .parquet file with text and label columns")
+    if kind == "parquet":
+        yield from _parquet_rows(path)
+        return
     fh = _open(path)
     try:
         with fh:
@@ -117,6 +135,8 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
             if isinstance(value, dict | list):
                 raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
             return _scalar_text(value)
+    if null := next((key for key in keys if key in record), None):
+        raise InputError(f"{path}:{n}: {what} is empty (null in the {null} column)")
     found = ", ".join(repr(k) for k in record) or "none"
     raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found})")
 
@@ -167,6 +187,10 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
                 yield (None, f"{path}:{n}: not UTF-8 text", None) if not_utf8(text) else (text, None, None)
         return
     kind = _kind(path)
+    if kind == "parquet":
+        for n, record in _parquet_rows(path):
+            yield _row_text(path, n, record, keys, id_column)
+        return
     with _open_lenient(path) as fh:
         if kind == "jsonl":
             rows = ((n, line) for n, line in enumerate(fh, 1) if line.strip())

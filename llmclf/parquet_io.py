@@ -17,7 +17,7 @@ from .atomic import atomic_writer
 from .batch import to_arrow
 from .errors import InputError
 
-__all__ = ["classify_parquet", "is_parquet"]
+__all__ = ["classify_parquet", "is_parquet", "iter_parquet_rows"]
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
@@ -33,13 +33,32 @@ def _pyarrow():
     return pa, pq
 
 
-def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
+def _open(path: Path) -> tuple[Any, list[str]]:
     pa, pq = _pyarrow()
     try:
         source = pq.ParquetFile(path)
-        names = source.schema_arrow.names
+        return source, source.schema_arrow.names
     except (OSError, pa.ArrowException, ValueError) as exc:  # a damaged column name is UnicodeDecodeError
         raise InputError(f"{path}: not a readable Parquet file ({exc})"[:500]) from None
+
+
+def iter_parquet_rows(path: str | os.PathLike[str], batch_size: int = 4096) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number from 1, record) for each row, a row group at a time: training data and unlabelled texts."""
+    pa, _ = _pyarrow()
+    source, _names = _open(Path(path))
+    n = 0
+    try:
+        for batch in source.iter_batches(batch_size=batch_size):
+            for record in _records(pa.Table.from_batches([batch])):
+                n += 1
+                yield n, record
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})"[:500]) from None
+
+
+def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
+    pa, _ = _pyarrow()
+    source, names = _open(path)
     if text_column not in names:
         raise InputError(
             f"{path}: no column {text_column!r} (columns: {', '.join(names)}); pick one with --text-column"

@@ -453,6 +453,29 @@ def test_classify_never_imports_sklearn_or_the_llm_stack(pets_bundle, tmp_path):
     assert "HEAVY []" in result.stderr, result.stderr
 
 
+def test_parquet_for_training_data_unlabelled_texts_and_eval(tmp_path):
+    """`classify --input` read Parquet while `train --data`, `--unlabeled` and `eval` did not: --unlabeled read the
+    binary file as lines of text and said "x.parquet:1: not UTF-8 text"."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    data, pool = tmp_path / "data.parquet", tmp_path / "pool.parquet"
+    pq.write_table(
+        pa.table({"Text": ["woof woof", "meow", "bark", "purr"], "label": ["dog", "cat", "dog", "cat"]}), data
+    )
+    pq.write_table(pa.table({"text": ["a dog barking at the door", "a cat purring on my lap"]}), pool)
+    model = tmp_path / "m.model"
+    trained = run("train", "--data", data, "--unlabeled", pool, "--save", model)
+    assert trained.exit_code == 0, trained.output
+    assert sorted(Classifier.load(model).classes_) == ["cat", "dog"]
+    evaluated = run("eval", "--load", model, data, "--json")
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 4, evaluated.output
+    holes = tmp_path / "holes.parquet"
+    pq.write_table(pa.table({"text": ["a dog", None]}), holes)
+    failed = run("train", "--data", data, "--unlabeled", holes, "--save", model)
+    assert failed.exit_code == 2 and "holes.parquet:2: text is empty (null in the text column)" in failed.stderr
+
+
 def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq

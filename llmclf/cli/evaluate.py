@@ -16,7 +16,7 @@ from ._common import Steps, Table, friendly_errors, need, out, say, warn
 
 @friendly_errors
 def eval_(
-    data: Path | None = typer.Option(None, "--data", "-d", help="CSV or JSONL with text and label columns."),
+    data: Path | None = typer.Option(None, "--data", "-d", help="CSV, JSONL or Parquet with text and label columns."),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to evaluate."),
     file: Path | None = typer.Argument(None, hidden=True, help="The data file (old spelling of --data)."),
     threshold: float | None = typer.Option(

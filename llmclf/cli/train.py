@@ -53,14 +53,14 @@ def train(
         None, "--classes", metavar="FILE", help="YAML or JSON mapping of class name to description."
     ),
     data: list[Path] = typer.Option(
-        [], "--data", "-d", metavar="FILE", help="CSV or JSONL of labelled examples (text,label); repeatable."
+        [], "--data", "-d", metavar="FILE", help="CSV, JSONL or Parquet of labelled examples (text,label); repeatable."
     ),
     unlabeled: list[Path] = typer.Option(
         [],
         "--unlabeled",
         "-u",
         metavar="FILE",
-        help="Unlabelled texts (a text per line, or CSV/JSONL with a text column) for self-training; repeatable.",
+        help="Unlabelled texts (a text per line, or CSV/JSONL/Parquet with a text column) for self-training; repeatable.",
     ),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
