@@ -132,7 +132,7 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
     for key in keys:
         if key in record and record[key] is not None:
             value = record[key]
-            if isinstance(value, dict | list):
+            if isinstance(value, dict | list | bytes):
                 raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
             return _scalar_text(value)
     if null := next((key for key in keys if key in record), None):

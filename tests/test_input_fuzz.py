@@ -46,6 +46,39 @@ def test_data_file_readers_read_or_raise_one_llmclf_error(tmp_path_factory, raw,
             assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
 
 
+cells = st.one_of(st.none(), st.text(max_size=20), st.integers(-5, 5), st.binary(max_size=10))
+columns = st.dictionaries(
+    st.sampled_from(["text", "Text", "label", "LABEL", "class", "other", ""]),
+    st.lists(st.lists(cells, max_size=2) | cells, min_size=3, max_size=3),
+    max_size=3,
+)
+
+
+@FAST
+@given(table=columns, damage=st.binary(max_size=8))
+def test_parquet_files_of_any_columns_read_or_raise_one_llmclf_error(tmp_path_factory, table, damage):
+    """Parquet rows of any type (strings, numbers, bytes, lists, nulls; any column names), whole or cut short."""
+    import pytest
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path_factory.mktemp("in") / "data.parquet"
+    try:
+        arrow = pa.table({name: pa.array(values) for name, values in table.items()}) if table else pa.table({})
+    except (pa.ArrowException, TypeError, ValueError):
+        return  # mixed types that pyarrow itself will not put in one column
+    pq.write_table(arrow, path)
+    raw = path.read_bytes()
+    for content in (raw, raw[: len(raw) // 2] + damage):
+        path.write_bytes(content)
+        for read in (lambda p: list(iter_labelled(p)), lambda p: list(iter_text_rows(p))):
+            try:
+                read(path)
+            except LlmclfError as exc:
+                assert "\n" not in str(exc).strip()
+
+
 @FAST
 @given(raw=files, suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
 def test_classify_on_any_input_file_gives_records_or_one_line(pets_bundle, tmp_path_factory, raw, suffix):
