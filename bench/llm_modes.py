@@ -24,21 +24,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from _util import LLMCLF, machine, print_table  # noqa: E402
+from tutorial import TUTORIAL_TAGS as TAGS  # noqa: E402
+from tutorial import TUTORIAL_TEXTS as TEXTS  # noqa: E402
 
 MODES = ("tools", "json", "json_schema", "md_json")
-TAGS = [
-    ("0", "personal", "Personal information"),
-    ("1", "phone", "Phone number"),
-    ("2", "email", "Email address"),
-    ("3", "address", "Address"),
-    ("4", "Other", "Other information"),
-]
-TEXTS = [
-    "What is your phone number?",
-    "What is your email address?",
-    "What is your address?",
-    "What is your privacy policy?",
-]
 
 
 def llmclf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

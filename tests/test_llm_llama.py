@@ -16,6 +16,7 @@ from llmclf import Classifier, Source
 from llmclf.cli import app
 
 from .llama_server import LlamaUnavailable, llama_server
+from .tutorial import TUTORIAL_BODY, TUTORIAL_TAGS, TUTORIAL_TEXTS
 
 pytestmark = pytest.mark.slow
 
@@ -81,21 +82,6 @@ def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_pa
     assert before == after
 
 
-TUTORIAL_TAGS = [
-    ("0", "personal", "Personal information"),
-    ("1", "phone", "Phone number"),
-    ("2", "email", "Email address"),
-    ("3", "address", "Address"),
-    ("4", "Other", "Other information"),
-]
-TUTORIAL_TEXTS = [
-    "What is your phone number?",
-    "What is your email address?",
-    "What is your address?",
-    "What is your privacy policy?",
-]
-
-
 @pytest.mark.parametrize(
     "mode",
     [[], ["--multi"], ["--multi", "--confidence"], ["--llm-mode", "json"], ["--llm-mode", "json_schema"]],
@@ -136,7 +122,6 @@ def test_the_service_tags_the_tutorials_body_verbatim_through_llama_server(pets_
     from llmclf.service import create_app
 
     from .served import serving
-    from .test_service import TUTORIAL_BODY
 
     llm = resolve_llm(base_url=llama_url, timeout=120, max_retries=1, env={})
     with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", llm=llm)) as url:

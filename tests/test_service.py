@@ -12,6 +12,7 @@ from llmclf.store import Store
 
 from .fakellm import FakeLLMServer, tool_reply
 from .served import serving
+from .tutorial import TUTORIAL_BODY
 
 
 def phone_or_email(req, n):
@@ -94,24 +95,6 @@ def test_tag_with_a_stored_set_and_with_inline_tags(service):
     assert missing.status_code == 404
     both = httpx.post(f"{service}/tag", json={**inline, "set": "contact"})
     assert both.status_code == 422 and "exactly one of" in both.text
-
-
-# The instructor bulk-classification tutorial's request body, verbatim.
-TUTORIAL_BODY = {
-    "texts": [
-        "What is your phone number?",
-        "What is your email address?",
-        "What is your address?",
-        "What is your privacy policy?",
-    ],
-    "tags": [
-        {"id": 0, "name": "personal", "instructions": "Personal information"},
-        {"id": 1, "name": "phone", "instructions": "Phone number"},
-        {"id": 2, "name": "email", "instructions": "Email address"},
-        {"id": 3, "name": "address", "instructions": "Address"},
-        {"id": 4, "name": "Other", "instructions": "Other information"},
-    ],
-}
 
 
 def test_tag_takes_the_tutorials_body_verbatim_and_answers_in_its_shape(service):
