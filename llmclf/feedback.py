@@ -53,11 +53,14 @@ def logging_enabled() -> bool:
 
 def set_logging(on: bool) -> None:
     flag = _logs_off_flag()
-    if on:
-        flag.unlink(missing_ok=True)
-    else:
-        flag.parent.mkdir(parents=True, exist_ok=True)
-        flag.touch()
+    try:
+        if on:
+            flag.unlink(missing_ok=True)
+        else:
+            flag.parent.mkdir(parents=True, exist_ok=True)
+            flag.touch()
+    except OSError as exc:
+        raise StoreError(f"cannot turn logging {'on' if on else 'off'}: {flag}: {exc.strerror or exc}") from None
 
 
 def uuid7() -> str:

@@ -254,6 +254,43 @@ def test_class_names_in_yaml_stay_as_written(tmp_path):
     assert sorted(Classifier.load(model).classes_) == ["false", "true"]  # JSON's spelling, not Python's
 
 
+def test_a_full_disk_or_a_file_in_the_way_is_one_line_and_keeps_what_was_there(pets_bundle, tmp_path, monkeypatch):
+    """`examples export -o`, `classify -o` and `logs off` let the system's OSError out as "internal error"."""
+    import errno
+
+    import llmclf.atomic
+
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    out = tmp_path / "out.jsonl"
+    out.write_text("what was there\n")
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    export = ["examples", "export", "--model", str(pets_bundle), *db, "-o"]
+    blocked = runner.invoke(app, [*export, str(in_the_way / "x.jsonl")])
+    assert blocked.exit_code == 2 and "a-file" in blocked.stderr, blocked.output
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["woof"]}), parquet)
+    classify = ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(parquet)]
+    blocked = runner.invoke(app, [*classify, "-o", str(in_the_way / "o.parquet")])
+    assert blocked.exit_code == 2 and "a-file" in blocked.stderr, blocked.output
+    logs_off = runner.invoke(app, ["logs", "off"], env={"LLMCLF_HOME": str(in_the_way)})
+    assert logs_off.exit_code == 2 and "cannot turn logging off" in logs_off.stderr, logs_off.output
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(llmclf.atomic.os, "fsync", full)
+    for args in ([*export, str(out)], [*classify, "-o", str(tmp_path / "out.parquet")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "No space left on device" in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1 and "internal error" not in result.stderr
+    assert out.read_text() == "what was there\n" and not (tmp_path / "out.parquet").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_process_substitution_and_fifos_are_read(pets_bundle, tmp_path):
     result = subprocess.run(
         [

@@ -168,8 +168,14 @@ def fail(text: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def os_error_line(exc: OSError) -> str:
+    """What the system refused, and where: a full disk, a permission, a folder that is a file."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 def friendly_errors(fn: F) -> F:
-    """Turn llmclf's own errors into one line on stderr and exit code 2."""
+    """Turn llmclf's own errors, and the system's (OSError), into one line on stderr and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -177,6 +183,10 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except LlmclfError as exc:
             raise fail(str(exc)) from None
+        except BrokenPipeError:
+            raise  # a reader that has seen enough: main() answers it
+        except OSError as exc:
+            raise fail(os_error_line(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

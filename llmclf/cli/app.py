@@ -20,7 +20,7 @@ from . import logs as _logs
 from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
-from ._common import Command, Group, err, message, show_data_warnings
+from ._common import Command, Group, err, message, os_error_line, show_data_warnings
 
 app = typer.Typer(
     cls=Group,
@@ -91,6 +91,9 @@ def main() -> None:
         # a consumer such as `head` closed the pipe: not an error of ours
         _quiet_stdout()
         sys.exit(0)
+    except OSError as exc:  # the system refused (a command without friendly_errors): still one line
+        err.print(message("error:", "bold red", os_error_line(exc)), soft_wrap=True)
+        sys.exit(2)
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("LLMCLF_DEBUG"):
             raise
