@@ -52,6 +52,9 @@ def test_logs_command_path_status_list_on_off_and_prune(pets_bundle, tmp_path):
     assert json.loads(runner.invoke(app, ["logs", "status", "--json", *db]).stdout)["logging"] is False
     assert runner.invoke(app, ["logs", "on"]).exit_code == 0
 
+    for ages_ago in ("99999999999d", "3000000d"):  # past what dates can hold: an OverflowError came out
+        ancient = runner.invoke(app, ["logs", "prune", "--older-than", ages_ago, *db])
+        assert ancient.exit_code == 0 and "deleted 0 run(s)" in ancient.stdout, ancient.output
     pruned = runner.invoke(app, ["logs", "prune", "--older-than", "0s", *db])
     assert pruned.exit_code == 0 and "deleted 1 run(s)" in pruned.stdout  # the run with feedback stays
     assert json.loads(runner.invoke(app, ["logs", "status", "--json", *db]).stdout)["runs"] == 1

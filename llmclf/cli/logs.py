@@ -101,7 +101,11 @@ def prune(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Delete runs older than AGE; runs with feedback stay unless --include-feedback."""
-    removed = RunLog(Store(db)).prune(datetime.now(timezone.utc) - parse_age(older_than), not include_feedback)
+    try:
+        cutoff = datetime.now(timezone.utc) - parse_age(older_than)
+    except OverflowError:  # further back than dates go: no run is that old
+        cutoff = datetime.min.replace(tzinfo=timezone.utc)
+    removed = RunLog(Store(db)).prune(cutoff, not include_feedback)
     say(f"deleted {removed} run(s) older than {older_than}")
 
 
