@@ -333,6 +333,7 @@ def test_real_subprocess_end_to_end(tmp_path):
         (["classify", "--bogus"], "(see: llmclf classify --help)"),
         (["logs", "prune"], "(see: llmclf logs prune --help)"),  # it sent people to `llmclf prune --help`
         (["tags", "add"], "(see: llmclf tags add --help)"),
+        (["classify", "--load", "x.model", "--batch-size", "9" * 20, "w"], "--batch-size"),  # was an islice error
     ],
 )
 def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):

@@ -153,7 +153,7 @@ def classify(
     ),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines even on a terminal."),
     batch_size: int = typer.Option(
-        1024, "--batch-size", min=1, help="Texts read, sorted by length and embedded per batch."
+        1024, "--batch-size", min=1, max=1_000_000, help="Texts read, sorted by length and embedded per batch."
     ),
     cascade_below: float | None = typer.Option(
         None, "--cascade-below", min=0.0, max=1.0, help="Send texts whose top probability is below this to the LLM."
