@@ -348,6 +348,25 @@ def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_thread_count_past_the_ceiling_is_refused_before_any_thread_starts(pets_bundle, monkeypatch):
+    """--threads 100000 made onnxruntime start 100,000 threads: 16 GiB and ten minutes on 2 cores, then killed."""
+    from llmclf import Classifier, InputError
+
+    flag = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--threads", "257", "woof"])
+    assert flag.exit_code == 2 and "--threads" in flag.stderr and "256" in flag.stderr, flag.output
+    for value in ("257", "0", "x"):  # 257: a broken ceiling costs 257 threads here, not 100,000
+        env = runner.invoke(
+            app, ["classify", "--load", str(pets_bundle), "--no-log", "woof"], env={"LLMCLF_THREADS": value}
+        )
+        assert env.exit_code == 2 and "LLMCLF_THREADS must be a whole number of threads from 1 to 256" in env.stderr
+    with pytest.raises(InputError, match="from 1 to 256"):
+        Classifier.load(pets_bundle, threads=257).predict(["woof"])
+    assert (
+        runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--threads", "2", "woof"]).exit_code
+        == 0
+    )
+
+
 def test_classify_still_works_when_the_default_run_log_cannot_open(pets_bundle, tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")

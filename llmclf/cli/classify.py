@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..classifier import Classifier, Prediction
 from ..datafiles import check_readable, iter_text_rows, not_utf8
+from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
@@ -143,7 +144,7 @@ def classify(
     text_column: str | None = typer.Option(None, "--text-column", help="The column holding the text (default: text)."),
     id_column: str | None = typer.Option(None, "--id-column", help="A column to carry into each record as 'id'."),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
+        None, "--threads", min=1, max=MAX_THREADS, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
     ),
     top_n: int | None = typer.Option(
         None, "--top-n", min=1, help="Keep only the N most likely classes (table default 3)."

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..embedding import MAX_THREADS
 from ._common import SHOTS_HELP, err, friendly_errors, pick
 from .llm_options import LLMOptions, llm_options
 
@@ -33,7 +34,7 @@ def serve(
         5.0, "--keep-alive", min=1, help="Seconds an idle keep-alive connection stays open."
     ),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
+        None, "--threads", min=1, max=MAX_THREADS, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
     ),
     limit_concurrency: int = typer.Option(
         512, "--limit-concurrency", min=1, help="Connections at once; past it every request is answered 503."
