@@ -280,17 +280,22 @@ def _no_alias_loader():
     return NoAliasLoader
 
 
+def _read_text(path: str | Path) -> str:
+    """A whole small file as text (class and tag files), or a one-line error."""
+    fh = _open(path)
+    try:
+        with fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(_not_utf8_file(path, exc.start)) from None
+
+
 def read_class_file(path: str | Path) -> dict[str, str]:
     """A mapping of class name to description, from YAML or JSON.
 
     Also accepts a list of ``{name, description}`` objects.
     """
-    fh = _open(path)
-    try:
-        with fh:
-            raw = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(_not_utf8_file(path, exc.start)) from None
+    raw = _read_text(path)
     if len(raw) > MAX_CLASS_FILE_BYTES:
         raise InputError(f"{path}: a class file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused")
     import yaml
@@ -334,22 +339,18 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     if suffix == ".csv":
         items: Any = [record for _, record in _records(path)]
     elif suffix == ".json":
-        fh = _open(path)
+        raw = _read_text(path)
         try:
-            with fh:
-                items = json.load(fh)
-        except UnicodeDecodeError as exc:
-            raise InputError(_not_utf8_file(path, exc.start)) from None
+            items = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
         except RecursionError:
             raise InputError(f"{path}: JSON nested too deeply") from None
         if isinstance(items, dict):
             items = items.get("tags", items)
-        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
-            items = [{_column(k): v for k, v in i.items()} for i in items]
     else:
         raise InputError(f"{path}: expected a .csv or .json tag file")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
-    return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in items]
+    rows = [{_column(k): v for k, v in i.items()} for i in items]  # headers and keys in any case (CSV's already are)
+    return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in rows]
