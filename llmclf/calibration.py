@@ -25,7 +25,7 @@ import numpy as np
 from .examples import Example, Source
 from .head import LinearHead, fit_temperature, nll, prior_temperature, softmax
 
-__all__ = ["calibrate", "prior_only", "stratified_folds", "summary"]
+__all__ = ["calibrate", "prior_only", "skipped", "stratified_folds", "summary"]
 
 FOLDS = 10
 LEAVE_ONE_OUT_UP_TO = 100
@@ -50,10 +50,15 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     return fold_of
 
 
+def skipped(why: str) -> dict[str, Any]:
+    """The record of a calibration not done, and why."""
+    return {"method": "temperature", "skipped": why}
+
+
 def _too_few(held: int) -> dict[str, Any] | None:
     if held >= MIN_EXAMPLES:
         return None
-    return {"method": "temperature", "skipped": f"needs {MIN_EXAMPLES} examples beyond descriptions, has {held}"}
+    return skipped(f"needs {MIN_EXAMPLES} examples beyond descriptions, has {held}")
 
 
 def calibrate(X: np.ndarray, examples: Sequence[Example], classes: list[str], fit: FitHead) -> dict[str, Any]:

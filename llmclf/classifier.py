@@ -16,7 +16,7 @@ import numpy as np
 from . import self_training
 from ._version import __version__
 from .bundle import read_bundle, write_bundle
-from .calibration import calibrate, prior_only
+from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
@@ -539,7 +539,7 @@ class Classifier(TextClassifierEstimator):
             elif self.embedder_.loss == IN_BATCH_LOSS:
                 self._calibration = prior_only(examples, classes, TUNED_PRIOR_ONLY)
             else:
-                self._calibration = {"method": "temperature", "skipped": TUNED_NOT_CALIBRATED}
+                self._calibration = skipped(TUNED_NOT_CALIBRATED)
             if self._calibration.get("temperature"):
                 self._head.temperature = self._calibration["temperature"]
             else:
