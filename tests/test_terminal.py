@@ -189,3 +189,34 @@ def test_no_string_a_bundle_holds_reaches_the_terminal_as_an_escape(tmp_path):
             shown = result.stdout + result.stderr
             assert "\x1b" not in shown, (path, args[0], shown)
             assert result.exit_code in (0, 2) and "Traceback" not in shown, (path, args[0], shown)
+
+
+CAT_TEXT = "le chat 🐱 ronronne, très content"
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "cp1252"])
+def test_output_in_a_narrow_encoding_escapes_what_it_cannot_hold(pets_bundle, tmp_path, encoding):
+    """PYTHONIOENCODING, a POSIX locale or a Windows code page: an emoji was 'internal error: UnicodeEncodeError'."""
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "PYTHONIOENCODING": encoding}
+    llmclf = [sys.executable, "-m", "llmclf", "classify", "--no-log", "--load"]
+    run = [*llmclf, str(pets_bundle)]
+    as_json = subprocess.run([*run, "--json", CAT_TEXT, "woof"], capture_output=True, env=env, timeout=120)
+    assert as_json.returncode == 0, as_json.stderr
+    records = [json.loads(line) for line in as_json.stdout.decode(encoding).splitlines()]
+    assert [r["text"] for r in records] == [CAT_TEXT, "woof"]  # still valid JSON, nothing lost
+    as_table = subprocess.run([*run, CAT_TEXT], capture_output=True, env=env, timeout=120)
+    assert as_table.returncode == 0, as_table.stderr
+    assert "\\ud83d\\udc31" in as_table.stdout.decode(encoding)
+    missing = subprocess.run([*llmclf, str(tmp_path / "chat-🐱.model"), "x"], capture_output=True, env=env)
+    assert missing.returncode == 2
+    (line,) = missing.stderr.decode(encoding).splitlines()
+    assert "not found" in line and "chat-\\ud83d\\udc31.model" in line and "internal error" not in line
+
+
+def test_an_ascii_terminal_shows_the_table_and_an_ascii_spinner(pets_bundle, tmp_path):
+    shown, status, raw = in_terminal(
+        f"PYTHONIOENCODING=ascii {LLMCLF} classify --load {pets_bundle} --no-log {shlex.quote(CAT_TEXT)} woof", tmp_path
+    )
+    assert status == 0, shown
+    assert "\\ud83d\\udc31" in shown and "woof" in shown
+    assert "\\u28" not in raw  # rich's braille spinner frames, escaped, were the first thing on the screen

@@ -239,8 +239,10 @@ class Steps:
                 TimeRemainingColumn,
             )
 
+            # rich draws its spinner in braille whatever the terminal's encoding; an ASCII one shows as \u escapes
+            spinner = "dots" if err.encoding.startswith("utf") else "line"
             self._progress = Progress(
-                SpinnerColumn(),
+                SpinnerColumn(spinner),
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
