@@ -220,3 +220,21 @@ def test_an_ascii_terminal_shows_the_table_and_an_ascii_spinner(pets_bundle, tmp
     assert status == 0, shown
     assert "\\ud83d\\udc31" in shown and "woof" in shown
     assert "\\u28" not in raw  # rich's braille spinner frames, escaped, were the first thing on the screen
+
+
+@pytest.mark.parametrize(
+    ("redirect", "stream"),
+    [(">&-", "standard output"), ("--json >&-", "standard output"), ("- <&-", "standard input")],
+)
+def test_a_closed_standard_stream_is_one_line(pets_bundle, tmp_path, redirect, stream):
+    """`>&-` left sys.stdout None: 'internal error: AttributeError: NoneType object has no attribute write'."""
+    result = piped(f"{LLMCLF} classify --load {pets_bundle} --no-log woof {redirect}", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {stream} is closed"]
+
+
+def test_a_closed_stderr_still_sets_the_status(pets_bundle, tmp_path):
+    result = piped(f"{LLMCLF} classify --load {tmp_path / 'missing.model'} woof 2>&-", tmp_path)
+    assert result.returncode == 2
+    ok = piped(f"{LLMCLF} classify --load {pets_bundle} --no-log --json woof 2>&-", tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["prediction"] == "dog"

@@ -21,7 +21,7 @@ from . import serve as _serve
 from . import tags as _tags
 from . import train as _train
 from ._common import Command, Group, err, message, os_error_line, show_data_warnings
-from .streams import escape_unencodable
+from .streams import escape_unencodable, stand_in_for_closed
 
 app = typer.Typer(
     cls=Group,
@@ -66,6 +66,7 @@ def main() -> None:
     from rich.console import Console
 
     Console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    stand_in_for_closed()
     escape_unencodable(sys.stdout, sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so atomic writes remove their temporary file on the way out.
     signal.signal(signal.SIGTERM, _terminated)

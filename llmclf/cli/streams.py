@@ -11,8 +11,11 @@ stays valid JSON in any ASCII-compatible encoding.
 from __future__ import annotations
 
 import codecs
+import errno
+import io
 import json
-from typing import TextIO
+import sys
+from typing import NoReturn, TextIO
 
 ESCAPE = "llmclf.jsonescape"
 
@@ -41,3 +44,42 @@ def escape_unencodable(*streams: TextIO) -> None:
         except LookupError:
             continue
         reconfigure(errors=ESCAPE)
+
+
+class _Closed(io.TextIOBase):
+    """Stands in for a standard stream the shell closed (``>&-``, ``<&-``), where Python leaves None:
+    using it is one OSError naming the stream, not an AttributeError on None."""
+
+    encoding = "utf-8"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _refuse(self, *_: object) -> NoReturn:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+    write = read = readline = _refuse
+
+    def readable(self) -> bool:
+        return self.name == "standard input"
+
+    def writable(self) -> bool:
+        return self.name != "standard input"
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        self._refuse()
+
+    def __iter__(self) -> NoReturn:
+        self._refuse()
+
+
+def stand_in_for_closed() -> None:
+    """Give stdin and stdout, where None (closed by the shell), a stand-in that refuses in one line.
+
+    stderr is left None: rich writes nothing there, and the exit status still tells."""
+    for attr, name in (("stdin", "standard input"), ("stdout", "standard output")):
+        if getattr(sys, attr) is None:
+            setattr(sys, attr, _Closed(name))
