@@ -91,6 +91,16 @@ def _texts(X: Any) -> list[str]:
     return list(X)
 
 
+def _missing_label(labels: list[Any]) -> int | None:
+    """The index of the first label that is missing (None, pandas' NA, NaN) or infinite, as sklearn refuses them."""
+    for i, label in enumerate(labels):
+        if label is None or type(label).__name__ == "NAType":
+            return i
+        if isinstance(label, (float, np.floating)) and not np.isfinite(label):
+            return i
+    return None
+
+
 def _sample_weight(sample_weight: Any, n: int) -> list[float]:
     """``fit``'s sample weights as floats, one per text (all 1 without them); finite, 0 or more, not all 0."""
     if sample_weight is None:
@@ -387,6 +397,10 @@ class Classifier(TextClassifierEstimator):
             raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
         if len(texts) != len(y):
             raise InputError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        values = y.tolist()
+        missing = _missing_label(values)
+        if missing is not None:
+            raise InputError(f"label {missing + 1} in y is {values[missing]!r}: every text needs a label")
         weights = _sample_weight(sample_weight, len(texts))
         try:
             labels = np.unique(y)
@@ -594,6 +608,11 @@ class Classifier(TextClassifierEstimator):
         head = self._require_head()
         cleaned = [_clean_text(t, f"text {i + 1}") for i, t in enumerate(_texts(texts))]
         return head.predict_proba(self._embed_steps(cleaned), cleaned)
+
+    def predict_log_proba(self, texts: Sequence[str] | str) -> np.ndarray:
+        """The log of :meth:`predict_proba`, as sklearn's classifiers give it."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(texts))
 
     def predict(self, texts: Sequence[str] | str) -> np.ndarray:
         """The most likely class of each text, as an array in the labels' own dtype."""

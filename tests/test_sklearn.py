@@ -13,6 +13,7 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import accuracy_score
@@ -150,6 +151,29 @@ def test_one_class_and_2d_input_are_refused():
         Classifier().fit(["a", "b"], ["x", "x"])
     with pytest.raises(ValueError, match="1-d"):
         Classifier().fit(np.array([["a", "b"], ["c", "d"]]), ["x", "y"])
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [1.0, float("nan"), 2.0],
+        [1.0, float("inf"), 2.0],
+        ["x", None, "y"],
+        pd.Series(["x", pd.NA, "y"], dtype="string"),
+        pd.array([1, pd.NA, 2], dtype="Int64"),
+        pd.Categorical(["x", None, "y"]),
+    ],
+    ids=["nan", "inf", "None", "string-NA", "Int64-NA", "categorical"],
+)
+def test_a_missing_label_is_refused_as_sklearn_does(y):
+    """A NaN label became a class named 'nan', predicted for texts like any other."""
+    with pytest.raises(ValueError, match=r"label 2 in y is .*every text needs a label"):
+        Classifier().fit(["a cat", "a dog", "a bird"], y)
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba(fitted):
+    texts = ["woof", "meow"]
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(texts)), fitted.predict_proba(texts), rtol=1e-6)
 
 
 def test_tags_declare_text_input():
