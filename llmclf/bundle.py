@@ -43,6 +43,7 @@ from .atomic import atomic_writer
 from .errors import BundleError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
+from .jsonlines import loads as strict_json
 from .tfidf import MAX_TERM_CHARS, TfidfBlock, TfidfFeatures
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
@@ -243,7 +244,7 @@ def _parse_manifest(raw: bytes, path: Path):
     from .manifest import Manifest
 
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = strict_json(raw)
     except (ValueError, UnicodeDecodeError):
         raise BundleError(f"{path} is corrupt: manifest.json is not valid JSON") from None
     except RecursionError:
@@ -265,10 +266,6 @@ def _parse_manifest(raw: bytes, path: Path):
         raise BundleError(f"{path} is corrupt: manifest field {where}: {first.get('msg', 'invalid')}"[:500]) from None
     except RecursionError:
         raise BundleError(f"{path} is corrupt: manifest.json is nested too deeply") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def read_manifest(source: Any) -> dict[str, Any]:
@@ -336,7 +333,7 @@ def _read_encoder(raw: bytes, path: Path, digest: str) -> dict[str, np.ndarray]:
 def _read_tfidf(raw: bytes, path: Path, info: Any) -> TfidfFeatures:
     """The terms and idf of each block, checked against the manifest: unique non-empty strings, idf >= 1."""
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = strict_json(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BundleError(f"{path} is corrupt: {TFIDF} is not valid JSON") from None
     blocks = data.get("blocks") if isinstance(data, dict) else None
@@ -450,7 +447,7 @@ def _read_examples(raw: bytes, path: Path) -> list[Example]:
         if len(line) > MAX_EXAMPLE_LINE:
             raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is over {MAX_EXAMPLE_LINE} characters")
         try:
-            record = json.loads(line, parse_constant=_no_constant)
+            record = strict_json(line)
         except RecursionError:
             raise BundleError(f"{path} is corrupt: {EXAMPLES} line {n} is nested too deeply") from None
         except ValueError as exc:

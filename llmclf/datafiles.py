@@ -12,11 +12,13 @@ import csv
 import functools
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .errors import InputError
+from .jsonlines import loads as strict_json
 
 __all__ = [
     "check_readable",
@@ -90,7 +92,7 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     if not line.strip():
                         continue
                     try:
-                        record = json.loads(line)
+                        record = strict_json(line)
                     except json.JSONDecodeError as exc:
                         raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
                     except RecursionError:
@@ -134,6 +136,8 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
             value = record[key]
             if isinstance(value, dict | list | bytes):
                 raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
+            if isinstance(value, float) and not math.isfinite(value):  # pandas writes a missing value as NaN
+                raise InputError(f"{path}:{n}: {what} is missing ({value} in the {key} column)")
             return _scalar_text(value)
     if null := next((key for key in keys if key in record), None):
         raise InputError(f"{path}:{n}: {what} is empty (null in the {null} column)")
@@ -210,7 +214,7 @@ def _jsonl_text(path: str | Path, n: int, line: str, keys: tuple[str, ...], id_c
     if not_utf8(line):
         return None, f"{path}:{n}: not UTF-8 text", None
     try:
-        record = json.loads(line)
+        record = strict_json(line)
     except json.JSONDecodeError as exc:
         return None, f"{path}:{n}: not valid JSON ({exc.msg})", None
     except RecursionError:
@@ -301,7 +305,7 @@ def read_class_file(path: str | Path) -> dict[str, str]:
     import yaml
 
     try:
-        data = json.loads(raw) if Path(path).suffix.lower() == ".json" else yaml.load(raw, Loader=_no_alias_loader())
+        data = strict_json(raw) if Path(path).suffix.lower() == ".json" else yaml.load(raw, Loader=_no_alias_loader())
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot parse class file ({str(exc).splitlines()[0]})") from None
     except RecursionError:
@@ -341,7 +345,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     elif suffix == ".json":
         raw = _read_text(path)
         try:
-            items = json.loads(raw)
+            items = strict_json(raw)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
         except RecursionError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["json_line", "split_lines"]
+__all__ = ["json_line", "loads", "split_lines"]
 
 _BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
@@ -20,6 +20,27 @@ _BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 def json_line(value: Any) -> str:
     """``value`` as strict JSON (no NaN), UTF-8 text kept, on one line with its ``\\n``."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_BREAKS) + "\n"
+
+
+class _NotJSON(json.JSONDecodeError):
+    """NaN, Infinity or -Infinity: the parser does not say where, so the message names no position."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not JSON", name, 0)
+        self.args = (self.msg,)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSON(name)
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON: Python's parser also takes NaN, Infinity and -Infinity, which no JSON writer emits;
+    a label or text of NaN became the class or text 'nan'. They raise ``json.JSONDecodeError``."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def split_lines(text: str) -> list[str]:

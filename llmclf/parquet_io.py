@@ -7,7 +7,10 @@ The output has every input column and then the engines' columns (``prediction``,
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime as dt
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ from .atomic import atomic_writer
 from .batch import to_arrow
 from .errors import InputError
 
-__all__ = ["classify_parquet", "is_parquet", "iter_parquet_rows"]
+__all__ = ["classify_parquet", "is_parquet", "iter_parquet_rows", "jsonable"]
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
@@ -93,6 +96,26 @@ def _records(table: Any) -> list[dict[str, Any]]:
         return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
+def jsonable(value: Any) -> Any:
+    """A Parquet cell as JSON can hold it: NaN and infinities as null (pandas writes a missing float as NaN),
+    dates and times in ISO 8601, durations in seconds, decimals as exact strings, bytes in base64."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)  # Decimal, and anything else pyarrow hands back
+
+
 def classify_parquet(
     clf,
     path: Path,
@@ -128,7 +151,7 @@ def classify_parquet(
                     writer = pq.ParquetWriter(fh, table.schema)
                 writer.write_table(table)
             elif emit is not None:
-                emit(_records(table))
+                emit([jsonable(record) for record in _records(table)])
             if progress is not None:
                 progress(len(texts))
         if writer is not None:

@@ -190,6 +190,30 @@ def test_unreadable_rows_get_error_records_and_the_rest_are_classified(pets_bund
     assert [json.loads(x)["prediction"] for x in stdin.stdout.splitlines()] == ["dog", None, "cat"]
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_json_files_are_not_json(pets_bundle, tmp_path, constant):
+    """Python's parser takes them: a label NaN became the class 'nan', a text NaN was classified as 'nan'."""
+    data = tmp_path / "data.jsonl"
+    data.write_text(f'{{"text": "a cat", "label": "cat"}}\n{{"text": "woof", "label": {constant}}}\n')
+    trained = run("train", "--data", data, "--class", DOG, "--save", tmp_path / "m.model")
+    assert trained.exit_code == 2 and f"data.jsonl:2: not valid JSON ({constant} is not JSON)" in trained.output
+    assert not (tmp_path / "m.model").exists()
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(f'{{"text": {constant}}}\n{{"text": "meow"}}\n')
+    classified = run("classify", "--load", pets_bundle, "--no-log", "--input", texts)
+    records = jsonl(classified.stdout)
+    assert records[0]["text"] is None and f"{constant} is not JSON" in records[0]["error"]
+    assert records[1]["prediction"] == "cat"
+    classes = tmp_path / "classes.json"
+    classes.write_text(f'{{"cat": "Cats meow.", "dog": {constant}}}')
+    refused = run("train", "--classes", classes, "--save", tmp_path / "m.model")
+    assert refused.exit_code == 2 and f"({constant} is not JSON)" in refused.output
+    tags = tmp_path / "tags.json"
+    tags.write_text(f'[{{"tag_id": 1, "name": "a"}}, {{"tag_id": {constant}, "name": "b"}}]')
+    imported = run("tags", "import", "s", tags, "--db", tmp_path / "t.db")
+    assert imported.exit_code == 2 and f"not valid JSON ({constant} is not JSON)" in imported.output
+
+
 def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     data = tmp_path / "excel.csv"
     data.write_bytes("Text,Label\r\nwoof,dog\r\nmeow,cat\r\n".encode("utf-8-sig"))
@@ -554,6 +578,47 @@ def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     assert [json.loads(x)["ticket"] for x in piped.stdout.splitlines()] == [1, 2, 3, 4]
     missing = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--input", str(source)])
     assert missing.exit_code == 2 and "no column 'text'" in missing.stderr and "--text-column" in missing.stderr
+
+
+def test_parquet_from_pandas_nan_and_typed_columns(pets_bundle, tmp_path):
+    """pandas writes a missing value as NaN: a NaN label became the class 'nan'. Columns of dates, decimals, bytes
+    or NaN next to the text made `classify --input x.parquet` (JSON out) an internal error, for any row."""
+    import datetime
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"text": ["woof", "meow", "purr"], "label": [1.0, float("nan"), 2.0]}), data)
+    refused = run("train", "--data", data, "--save", tmp_path / "m.model")
+    assert refused.exit_code == 2 and "data.parquet:2: label is missing (nan in the label column)" in refused.stderr
+    source = tmp_path / "typed.parquet"
+    columns = {
+        "text": ["woof", None],
+        "score": [float("nan"), float("inf")],
+        "when": [datetime.datetime(2024, 1, 1, 12, 30), None],
+        "day": [datetime.date(2024, 1, 2), None],
+        "blob": [b"\x00\x01", None],
+        "amount": [decimal.Decimal("1.50"), None],
+        "waited": [datetime.timedelta(seconds=3), None],
+        "nested": [{"k": [1.5, float("nan")]}, None],
+    }
+    pq.write_table(pa.table(columns), source)
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(source)])
+    assert result.exit_code == 1, result.output  # the second row has no text
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["prediction"] == "dog" and first["score"] is None and first["when"] == "2024-01-01T12:30:00"
+    assert first["day"] == "2024-01-02" and first["blob"] == "AAE=" and first["amount"] == "1.50"
+    assert first["waited"] == 3.0 and first["nested"] == {"k": [1.5, None]}
+    assert second["text"] is None and second["score"] is None and second["error"] == "text is null"
+    numbers = tmp_path / "numbers.parquet"
+    pq.write_table(pa.table({"text": [1.5, float("nan")]}), numbers)
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(numbers)])
+    assert [json.loads(line)["error"] for line in result.stdout.splitlines()] == [
+        "text is not a string (float)",
+        "text is NaN",
+    ]
 
 
 def unchecked_strings(pa, values):
