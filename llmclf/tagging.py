@@ -61,6 +61,9 @@ class _Choices(BaseModel):
         return value
 
 
+STEPS = {"enum": [round(i / 10, 1) for i in range(11)]}  # 0.0, 0.1 ... 1.0
+
+
 def build_response_model(tags: Sequence[Tag], multi: bool = False, confidence: bool = False) -> type[BaseModel]:
     """A pydantic response model whose one tag field can only hold this set's tags."""
     return _build(tuple(tags), multi, confidence)
@@ -70,7 +73,9 @@ def build_response_model(tags: Sequence[Tag], multi: bool = False, confidence: b
 def _build(tags: tuple[Tag, ...], multi: bool, confidence: bool) -> type[BaseModel]:
     choices = tuple(choice_label(t) for t in tags)
     Choice = Literal[choices]  # type: ignore[valid-type]  # a JSON-schema enum
-    sure = (float, Field(ge=0.0, le=1.0, description="How sure you are, from 0 to 1."))
+    # The enum is for endpoints that decode by a grammar (llama.cpp): a grammar cannot bound a number, and the
+    # 135M model wrote confidences of 1.5 and 3.7 in json mode. Validation still takes any value from 0 to 1.
+    sure = (float, Field(ge=0.0, le=1.0, description="How sure you are, from 0 to 1.", json_schema_extra=STEPS))
     if not multi:
         fields: dict[str, Any] = {"tag": (Choice, Field(description="The one tag that fits best, exactly as listed."))}
         if confidence:

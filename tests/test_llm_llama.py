@@ -84,8 +84,15 @@ def test_train_through_llama_server_puts_synthetic_examples_in_the_bundle(tmp_pa
 
 @pytest.mark.parametrize(
     "mode",
-    [[], ["--multi"], ["--multi", "--confidence"], ["--llm-mode", "json"], ["--llm-mode", "json_schema"]],
-    ids=["single", "multi", "multi+conf", "json mode", "json_schema mode"],  # both gave 0 of 4 before
+    [
+        [],
+        ["--multi"],
+        ["--multi", "--confidence"],
+        ["--llm-mode", "json"],
+        ["--llm-mode", "json_schema"],
+        ["--llm-mode", "json", "--multi", "--confidence"],
+    ],
+    ids=["single", "multi", "multi+conf", "json mode", "json_schema mode", "json multi+conf"],  # json modes: 0 of 4
 )
 def test_tutorial_tags_through_llama_server_are_valid_for_at_least_3_of_4_texts(tmp_path, llama_url, mode):
     db = ["--db", str(tmp_path / "db.sqlite")]

@@ -45,6 +45,18 @@ def test_response_model_is_one_enum_field_so_a_grammar_cannot_mismatch_id_and_na
     assert (item["confidence"]["minimum"], item["confidence"]["maximum"]) == (0.0, 1.0)
 
 
+def test_confidence_is_listed_in_steps_for_grammars_and_any_value_from_0_to_1_validates():
+    """A grammar cannot bound a number: in json mode the 135M model wrote confidences of 1.5 and 3.7."""
+    steps = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    single = build_response_model(TAGS, confidence=True)
+    assert single.model_json_schema()["properties"]["confidence"]["enum"] == steps
+    multi = build_response_model(TAGS, multi=True, confidence=True)
+    assert multi.model_json_schema()["$defs"]["TagChoice"]["properties"]["confidence"]["enum"] == steps
+    assert single.model_validate({"tag": "1: phone", "confidence": 0.85}).confidence == 0.85  # OpenAI's own numbers
+    with pytest.raises(ValueError):
+        multi.model_validate({"tags": [{"tag": "1: phone", "confidence": 1.5}]})
+
+
 def test_tags_whose_id_is_their_name_are_listed_once():
     schema = build_response_model([Tag("cat", "cat"), Tag("dog", "dog")]).model_json_schema()
     assert schema["properties"]["tag"]["enum"] == ["cat", "dog"]
