@@ -20,8 +20,8 @@ LLMCLF = f"{shlex.quote(sys.executable)} -m llmclf"
 RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-def in_terminal(command: str, tmp_path, timeout: int = 120) -> tuple[str, int, str]:
-    """Run ``command`` under bash in an 80-column pty; returns the screen a VT100 shows at the end, and the status.
+def in_terminal(command: str, tmp_path, timeout: int = 120, columns: int = 80) -> tuple[str, int, str]:
+    """Run ``command`` under bash in a pty (80 columns); returns the screen a VT100 shows at the end, and the status.
 
     The raw byte stream holds progress frames that the terminal later erases; pyte
     plays it like a terminal would, so the test sees what the user sees.
@@ -29,10 +29,12 @@ def in_terminal(command: str, tmp_path, timeout: int = 120) -> tuple[str, int, s
     env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
     env.pop("COLUMNS", None)
     rows = 200
-    child = pexpect.spawn("bash", ["-c", command], env=env, dimensions=(rows, 80), encoding="utf-8", timeout=timeout)
+    child = pexpect.spawn(
+        "bash", ["-c", command], env=env, dimensions=(rows, columns), encoding="utf-8", timeout=timeout
+    )
     raw = child.read()
     child.close()
-    screen = pyte.Screen(80, rows)
+    screen = pyte.Screen(columns, rows)
     pyte.Stream(screen).feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
     shown = "\n".join(line.rstrip() for line in screen.display).strip("\n")
     return shown, child.exitstatus, raw
@@ -238,3 +240,25 @@ def test_a_closed_stderr_still_sets_the_status(pets_bundle, tmp_path):
     assert result.returncode == 2
     ok = piped(f"{LLMCLF} classify --load {pets_bundle} --no-log --json woof 2>&-", tmp_path)
     assert ok.returncode == 0 and json.loads(ok.stdout)["prediction"] == "dog"
+
+
+def test_logs_list_at_80_columns_shows_whole_run_ids_and_the_texts(pets_bundle, tmp_path):
+    """At 80 columns the table cut every run id ("01a20f96-e9cc-7456-83f3-b5ba6ec…") and gave text 0 columns."""
+    texts = ["woof woof, a long text about a dog barking", "meow"]
+    logged = piped(f"{LLMCLF} classify --load {pets_bundle} --json " + " ".join(map(shlex.quote, texts)), tmp_path)
+    ids = [json.loads(line)["run_id"] for line in logged.stdout.splitlines()]
+    shown, status, _raw = in_terminal(f"{LLMCLF} logs list", tmp_path)
+    assert status == 0, shown
+    assert sorted(RUN_ID.findall(shown)) == sorted(ids), shown
+    assert all(text in shown for text in texts), shown
+    assert "…" not in shown
+
+
+def test_classify_in_a_narrow_terminal_keeps_ids_whole_and_texts_readable(pets_bundle, tmp_path):
+    """At 60 columns the run id column squeezed the text to 2 characters and the probabilities to 1."""
+    shown, status, _raw = in_terminal(
+        f"{LLMCLF} classify --load {pets_bundle} 'my dog barks' meow", tmp_path, columns=60
+    )
+    assert status == 0, shown
+    assert len(RUN_ID.findall(shown)) == 2, shown
+    assert "my dog barks" in shown and "dog 0." in shown and "cat 0." in shown, shown

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table as _RichTable
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
@@ -104,26 +103,6 @@ def _metavar(annotation: Any) -> str:
     if isinstance(kind, type) and issubclass(kind, Path):
         return "FILE"
     return {int: "N", float: "NUMBER", bool: ""}.get(kind, "TEXT")
-
-
-class Table(_RichTable):
-    """A rich Table whose string cells, headers and title are shown literally (see :func:`safe`).
-
-    Ids stay whole (``no_wrap``): only columns added with ``overflow="fold"`` wrap.
-    """
-
-    def __init__(self, *args: Any, title: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, title=safe(title) if isinstance(title, str) else title, **kwargs)
-
-    def add_column(self, *args: Any, **kwargs: Any) -> None:
-        if args and isinstance(args[0], str):  # a header can come from a bundle (info's example sources)
-            args = (safe(args[0]), *args[1:])
-        if kwargs.get("overflow") != "fold":
-            kwargs.setdefault("no_wrap", True)
-        super().add_column(*args, **kwargs)
-
-    def add_row(self, *cells: Any, **kwargs: Any) -> None:
-        super().add_row(*(safe(c) if isinstance(c, str) else c for c in cells), **kwargs)
 
 
 class _Console(Console):

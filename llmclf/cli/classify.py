@@ -26,7 +26,6 @@ from ..store import Store
 from ._common import (
     SHOTS_HELP,
     Steps,
-    Table,
     err,
     friendly_errors,
     notice,
@@ -37,6 +36,7 @@ from ._common import (
     warn,
 )
 from .llm_options import LLMOptions, llm_options
+from .tables import Table
 
 Row = tuple[str | None, str | None, Any]  # (text, None, id), or (None, why this row could not be read, id)
 
@@ -118,14 +118,17 @@ def render_table(predictions: list[Prediction | str], top_n: int) -> Table:
     table.add_column("text", overflow="fold", max_width=60)
     table.add_column("prediction", style="bold")
     table.add_column(f"top {top_n} probabilities", overflow="fold")
-    table.add_column("run id", style="dim")
+    # without a run log (--no-log, or it could not open) there are no ids: no empty column taking the width
+    ids = any(not isinstance(p, str) and p.extra.get("run_id") for p in predictions)
+    if ids:
+        table.add_column("run id", style="dim")
     for p in predictions:
         if isinstance(p, str):  # an input row that could not be read
-            table.add_row("", safe(f"error: {p}", "red"), "", "")
+            table.add_row("", safe(f"error: {p}", "red"), "", *[""] * ids)
             continue
         probs = "  ".join(f"{name} {value:.3f}" for name, value in list(p.probabilities.items())[:top_n])
         label = safe(p.label) if p.label is not None else Text("(below threshold)", style="dim")
-        table.add_row(p.text, label, probs, p.extra.get("run_id", ""))
+        table.add_row(p.text, label, probs, *[p.extra.get("run_id", "")] * ids)
     return table
 
 

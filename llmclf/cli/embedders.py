@@ -9,7 +9,8 @@ import typer
 from ..embedding import DEFAULT_EMBEDDER
 from ..errors import InputError
 from ..fast_embedder import FAST_ID, build_fast_embedder, fast_model_dir
-from ._common import Command, Group, Table, err, friendly_errors, out, say, write_jsonl
+from ._common import Command, Group, err, friendly_errors, out, say, write_jsonl
+from .tables import Table
 
 app = typer.Typer(cls=Group, help="List embedders, or build the fast one.", no_args_is_help=True)
 

@@ -11,7 +11,8 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled
 from ..errors import InputError
 from ..evaluation import EvalReport, evaluate
-from ._common import Steps, Table, friendly_errors, need, out, say, warn
+from ._common import Steps, friendly_errors, need, out, say, warn
+from .tables import Table
 
 
 @friendly_errors

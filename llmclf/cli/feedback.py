@@ -14,7 +14,8 @@ from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
 from ..jsonlines import json_line
 from ..store import Store
-from ._common import Command, Group, Steps, Table, friendly_errors, need, notice, out, pick, say, write_jsonl
+from ._common import Command, Group, Steps, friendly_errors, need, notice, out, pick, say, write_jsonl
+from .tables import Table
 
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from ..bundle import read_manifest
-from ._common import Table, friendly_errors, need, out, say
+from ._common import friendly_errors, need, out, say
+from .tables import Table
 
 
 @friendly_errors

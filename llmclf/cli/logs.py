@@ -12,7 +12,8 @@ from ..bundle import read_manifest
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_logging, set_target
 from ..store import Store, default_db_path
-from ._common import Command, Group, Table, friendly_errors, out, say, write_jsonl
+from ._common import Command, Group, friendly_errors, out, say, write_jsonl
+from .tables import Table
 
 app = typer.Typer(cls=Group, help="The run log: every logged prediction, which feedback answers.", no_args_is_help=True)
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")

@@ -17,7 +17,6 @@ from ._common import (
     Command,
     Group,
     Steps,
-    Table,
     friendly_errors,
     notice,
     out,
@@ -29,6 +28,7 @@ from ._common import (
 )
 from .classify import gather_texts
 from .llm_options import LLMOptions, llm_options
+from .tables import Table
 
 app = typer.Typer(cls=Group, help="Manage tag sets (id, name, instructions) in the database.", no_args_is_help=True)
 

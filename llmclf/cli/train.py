@@ -17,8 +17,9 @@ from ..finetune import PAIRS as FINETUNE_PAIRS
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
-from ._common import Steps, Table, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
+from ._common import Steps, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
 from .llm_options import LLMOptions, llm_options
+from .tables import Table
 
 
 def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[str, str]:
