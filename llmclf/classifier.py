@@ -76,7 +76,9 @@ class TrainReport:
 
 
 def _clean_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise InputError(f"a class name must be a string, got {type(name).__name__} {name!r}")
+    if not name.strip():
         raise InputError("class name is empty")
     return name.strip()
 
@@ -325,6 +327,11 @@ class Classifier(TextClassifierEstimator):
 
         ``unlabeled`` texts, if given, are used for self-training (see :mod:`llmclf.self_training`).
         """
+        if classes is not None and not isinstance(classes, Mapping):
+            raise InputError(
+                f"classes must map each class name to its description, e.g. {{'cat': 'Cats meow.'}}; "
+                f"got a {type(classes).__name__}"
+            )
         for name, description in (classes or {}).items():
             self.add_class(name, description)
         if len(self.descriptions) < 2:

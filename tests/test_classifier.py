@@ -88,6 +88,12 @@ def test_classify_returns_sorted_probabilities_and_threshold(pets):
         (lambda c: c.add_class("a", ""), "is empty"),
         (lambda c: c.predict(["x"]), "not trained"),
         (lambda c: c.fit(["a", "b"], ["x"]), "2 texts but y has 1"),
+        (lambda c: c.add_data_to_class(5, "text"), "must be a string, got int 5"),  # said "class name is empty"
+        (lambda c: c.add_class(None, "Cats meow."), "must be a string, got NoneType"),
+        (
+            lambda c: c.prompt_train(["cat: Cats meow.", "dog: Dogs bark."]),
+            "must map each class name",
+        ),  # AttributeError
     ],
 )
 def test_bad_library_input_raises_input_error(call, message):
