@@ -74,7 +74,8 @@ if [[ "$runner" == docker ]]; then
       env_flags+=(-e "$name")
   done < <(env)
   tty_flag=()
-  [[ -t 0 && -t 1 ]] && tty_flag=(-t)
+  # a terminal for all three, or none: with -t docker sends stderr down stdout, so `2>log` would land on the screen
+  [[ -t 0 && -t 1 && -t 2 ]] && tty_flag=(-t)
   echo "$caller: running in Docker image $image as $(id -u):$(id -g)" >&2
   exec docker run --rm -i "${tty_flag[@]}" --user "$(id -u):$(id -g)" \
     --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" \

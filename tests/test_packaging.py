@@ -171,3 +171,19 @@ def test_dockerfile_installs_the_way_readme_says():
     copied = {p for line in re.findall(r"^COPY (.*) \S+$", dockerfile, re.M) for p in line.split()}
     assert {"pyproject.toml", "README.md", "llmclf"} <= copied  # what setuptools needs to build the package
     assert re.search(r'^ENTRYPOINT \["llmclf"\]$', dockerfile, re.M)
+
+
+def test_docker_gets_a_terminal_only_when_stdin_stdout_and_stderr_are_one(tmp_path):
+    """With -t, docker merges the container's stderr into stdout: `classify.sh ... 2>log` in a terminal put the
+    notices and progress on the screen, not in the log."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    env = script_env(bin_dir)
+    script = REPO / "classify.sh"
+    ttys = {}
+    for case, redirect in (("terminal", ""), ("stdout to a file", "> out.jsonl"), ("stderr to a file", "2> err.log")):
+        (bin_dir / "argv.bin").unlink(missing_ok=True)
+        command = f"{script} --load m.model woof {redirect}"
+        done = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=tmp_path, env=env, capture_output=True)
+        assert done.returncode == 0, done
+        ttys[case] = "-t" in the_run(bin_dir)
+    assert ttys == {"terminal": True, "stdout to a file": False, "stderr to a file": False}
