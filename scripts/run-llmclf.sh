@@ -28,9 +28,11 @@ case "$runner" in
     exit 2 ;;
 esac
 
+sha256=(sha256sum)
+command -v sha256sum >/dev/null 2>&1 || sha256=(shasum -a 256)  # macOS has shasum, not sha256sum
 source_hash() {
   (cd "$repo" && find pyproject.toml README.md Dockerfile llmclf -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
-    xargs -0 sha256sum | sha256sum | cut -c1-16)
+    xargs -0 "${sha256[@]}" | "${sha256[@]}" | cut -c1-16)
 }
 
 if [[ "$runner" == docker ]]; then
@@ -44,7 +46,7 @@ if [[ "$runner" == docker ]]; then
   cache="${LLMCLF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmclf}"
   mkdir -p "$data" "$cache"
   mounts=(-v "$PWD:$PWD" -v "$data:/llmclf/data" -v "$cache:/llmclf/cache")
-  declare -A seen=(["$PWD"]=1)
+  seen=$'\n'"$PWD"$'\n'  # folders mounted so far, one a line (no associative array: macOS ships bash 3.2)
   prev=""
   for arg in "$@"; do  # a path outside the current folder: mount its folder at the same path
     value="${arg#*=}"
@@ -60,8 +62,8 @@ if [[ "$runner" == docker ]]; then
       echo "$caller: error: no folder on the way to $value exists to share with Docker; create it first" >&2
       exit 2
     fi
-    [[ "$dir/" == "$PWD/"* || -n "${seen[$dir]:-}" ]] && continue
-    seen["$dir"]=1
+    [[ "$dir/" == "$PWD/"* || "$seen" == *$'\n'"$dir"$'\n'* ]] && continue
+    seen+="$dir"$'\n'
     mounts+=(-v "$dir:$dir")
   done
   if [[ "${OPENAI_BASE_URL:-}" =~ ^(https?://)(localhost|127\.0\.0\.1)([:/].*)?$ ]]; then
@@ -77,7 +79,7 @@ if [[ "$runner" == docker ]]; then
   # a terminal for all three, or none: with -t docker sends stderr down stdout, so `2>log` would land on the screen
   [[ -t 0 && -t 1 && -t 2 ]] && tty_flag=(-t)
   echo "$caller: running in Docker image $image as $(id -u):$(id -g)" >&2
-  exec docker run --rm -i "${tty_flag[@]}" --user "$(id -u):$(id -g)" \
+  exec docker run --rm -i ${tty_flag[@]+"${tty_flag[@]}"} --user "$(id -u):$(id -g)" \
     --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" \
     "$image" "$@"
 fi

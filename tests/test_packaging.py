@@ -149,6 +149,36 @@ def test_image_is_rebuilt_when_its_source_label_differs_and_not_when_it_matches(
     assert [c[0] for c in docker_runs(missing)].count("build") == 1
 
 
+def test_the_source_hash_needs_no_sha256sum_as_on_macos(tmp_path):
+    """macOS has shasum, not sha256sum: the docker path died in source_hash before building anything."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    system = tmp_path / "system"  # every command of this machine but sha256sum
+    system.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for tool in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            if tool.name != "sha256sum" and not (system / tool.name).exists():
+                (system / tool.name).symlink_to(tool)
+    env = script_env(bin_dir) | {"PATH": f"{bin_dir}:{system}"}
+    with_shasum = run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=env)
+    assert with_shasum.returncode == 0, with_shasum.stderr
+    (build,) = [c for c in docker_runs(bin_dir) if c[0] == "build"]
+    label = next(a for a in build if a.startswith("org.llmclf.source-hash="))
+    (bin_dir / "argv.bin").unlink()
+    run_script("classify.sh", "--load", "m.model", "x", cwd=tmp_path, env=script_env(bin_dir))
+    (again,) = [c for c in docker_runs(bin_dir) if c[0] == "build"]
+    assert label in again  # shasum -a 256 and sha256sum give the same hash
+
+
+def test_the_wrappers_use_no_bash_4_syntax():
+    """macOS ships bash 3.2: `declare -A` (the mounted-folder set) failed there. No bash 3.2 runs here, so this
+    checks for the bash 4 forms by name; an empty array under `set -u` must be guarded as well."""
+    bash4 = [r"declare -A", r"\bmapfile\b", r"\breadarray\b", r"\$\{\w+,,", r"\$\{\w+\^\^", r"\|&", r"&>>"]
+    for name in ("scripts/run-llmclf.sh", "train.sh", "classify.sh"):
+        text = (REPO / name).read_text()
+        assert not [p for p in bash4 if re.search(p, text)], name
+        assert '"${tty_flag[@]}"}' in text or "tty_flag" not in text  # ${a[@]+"${a[@]}"}: bash 3.2 calls () unset
+
+
 def test_an_unknown_runner_is_refused(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
     proc = run_script("train.sh", "--help", cwd=tmp_path, env=script_env(bin_dir) | {"LLMCLF_RUNNER": "bogus"})
