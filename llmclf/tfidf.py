@@ -8,6 +8,10 @@ the learned vocabulary and idf with plain Python and scipy.sparse, so
 ``llmclf classify`` never imports sklearn. tests/test_tfidf.py checks that
 both give the same matrix.
 
+Both read at most the first ``MAX_TEXT_CHARS`` characters of a text (the embedder reads
+its first 256 tokens): the n-gram lookup holds a few 8-byte arrays per character, and a
+9 MB line took 0.9 GB, so a 250 MB one would have taken the machine's memory.
+
 A bundle keeps the vocabulary and idf in ``tfidf.json`` (see :mod:`llmclf.bundle`):
 terms in column order and one idf per term, JSON only.
 """
@@ -23,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLOCKS", "MAX_TERM_CHARS", "TfidfBlock", "TfidfFeatures", "fit_tfidf"]
+__all__ = ["BLOCKS", "MAX_TERM_CHARS", "MAX_TEXT_CHARS", "TfidfBlock", "TfidfFeatures", "fit_tfidf"]
 
 # (analyzer, ngram_range) of each block, in column order.
 BLOCKS: tuple[tuple[str, tuple[int, int]], ...] = (("word", (1, 2)), ("char_wb", (2, 5)))
-LOOKUP_CHUNK = 1024  # texts whose n-grams are looked up at once
+LOOKUP_CHUNK = 1024  # texts whose n-grams are looked up at once ...
+CHUNK_CHARS = 4_000_000  # ... and their characters at most (a longer single text goes alone)
+MAX_TEXT_CHARS = 1_000_000  # the part of a text that counts, in training and in use alike
 MAX_TERM_CHARS = 1000  # a word 2-gram of two very long tokens; anything longer is not a term we wrote
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # sklearn's default token_pattern
@@ -92,12 +98,12 @@ class TfidfBlock:
         """Rows of L2-normalised sublinear TF-IDF, as a scipy CSR matrix (float32)."""
         from scipy.sparse import csr_matrix
 
-        texts = list(texts)
+        texts = [t[:MAX_TEXT_CHARS] for t in texts]
         index = self._char_index() if self.analyzer == "char_wb" else None
         lookup = index.lookup if index is not None else self._lookup
         rows, cols = [], []
-        for start in range(0, len(texts), LOOKUP_CHUNK):  # bounded memory: a few arrays the size of a chunk's text
-            r, c = lookup(texts[start : start + LOOKUP_CHUNK])
+        for start, stop in _chunks(texts):  # bounded memory: a few arrays the size of a chunk's text
+            r, c = lookup(texts[start:stop])
             rows.append(r + start)
             cols.append(c)
         rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
@@ -204,6 +210,19 @@ class CharNgramIndex:
         return np.concatenate(rows), np.concatenate(cols)
 
 
+def _chunks(texts: list[str]) -> list[tuple[int, int]]:
+    """(start, stop) spans of at most LOOKUP_CHUNK texts and CHUNK_CHARS characters (or one text)."""
+    spans, start, chars = [], 0, 0
+    for i, text in enumerate(texts):
+        if i > start and (i - start >= LOOKUP_CHUNK or chars + len(text) > CHUNK_CHARS):
+            spans.append((start, i))
+            start, chars = i, 0
+        chars += len(text)
+    if start < len(texts):
+        spans.append((start, len(texts)))
+    return spans
+
+
 def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -250,7 +269,7 @@ def fit_tfidf(texts: Sequence[str], weight: float = 0.5, max_terms: int | None =
             analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, max_features=per_block, dtype=np.float64
         )
         try:
-            vec.fit(texts)
+            vec.fit([t[:MAX_TEXT_CHARS] for t in texts])
         except ValueError:  # no term at all (texts of single characters): an empty block
             blocks.append(TfidfBlock(analyzer, ngram_range, [], np.zeros(0)))
             continue

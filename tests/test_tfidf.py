@@ -178,6 +178,37 @@ def test_texts_are_looked_up_in_chunks_with_the_same_result(monkeypatch):
     )
 
 
+def test_lookups_are_bounded_by_characters_too_with_the_same_result(monkeypatch):
+    """One chunk of 1,024 texts could hold any number of characters: a 28 MB line took 2 GB."""
+    import llmclf.tfidf
+
+    train = [r["text"] for r in shuffled_sample(dataset("trec", "train"), 300)]
+    docs = [r["text"] for r in shuffled_sample(dataset("trec", "test"), 50)]
+    docs[10] = " ".join(docs[:10])  # one text longer than the budget: it goes alone
+    features = fit_tfidf(train)
+    whole = features.transform(docs).toarray()
+    index = features.blocks[1]._char_index()
+    sizes = []
+    real = type(index).lookup
+    monkeypatch.setattr(type(index), "lookup", lambda self, t: (sizes.append([len(x) for x in t]), real(self, t))[1])
+    monkeypatch.setattr(llmclf.tfidf, "CHUNK_CHARS", 200)
+    np.testing.assert_array_equal(features.transform(docs).toarray(), whole)
+    assert sum(map(len, sizes)) == len(docs) and len(sizes) > 5
+    assert all(sum(chunk) <= 200 or len(chunk) == 1 for chunk in sizes), sizes
+
+
+def test_only_the_first_max_text_chars_of_a_text_count(monkeypatch):
+    """A text past MAX_TEXT_CHARS counts as its first MAX_TEXT_CHARS characters, in training and in use alike."""
+    import llmclf.tfidf
+
+    monkeypatch.setattr(llmclf.tfidf, "MAX_TEXT_CHARS", 40)
+    train = ["the cat sat on the mat and purred all day", "a dog barked at the postman every morning"]
+    features = fit_tfidf(train)
+    assert "morning" not in features.blocks[0].terms and "postman" in features.blocks[0].terms
+    long = "the cat sat on the mat, then a dog barked at the postman every morning"
+    np.testing.assert_array_equal(features.transform([long]).toarray(), features.transform([long[:40]]).toarray())
+
+
 def test_a_bundle_from_before_the_hybrid_head_loads_and_stays_dense_on_retrain(tmp_path):
     from llmclf import Source
     from llmclf.examples import Example
