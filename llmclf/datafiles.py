@@ -8,8 +8,10 @@ anything else as plain text, one item a line. Every problem becomes an
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
+import io
 import itertools
 import json
 import math
@@ -47,13 +49,44 @@ def check_readable(path: str | Path) -> Path:
     return path
 
 
-def _open(path: str | Path):
+def _bom_encoding(head: bytes) -> str:
+    """The encoding a file's byte-order mark names: UTF-16 is what Excel's "Unicode Text", Notepad's "Unicode" and
+    Windows PowerShell's ``>`` write; read as UTF-8, its lines became texts like "\x00w\x00o\x00o\x00f"."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would glue itself to the first header
+    return "utf-8-sig"
+
+
+def _bytes_as_surrogates(exc: UnicodeError) -> tuple[str, int]:
+    """surrogateescape for any codec: UTF-16 can fail on a byte below 0x80, which surrogateescape refuses."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(0xDC00 + b) for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error("llmclf.surrogates", _bytes_as_surrogates)
+
+
+def _open_text(path: str | Path, errors: str = "strict") -> io.TextIOWrapper:
+    """A file (or FIFO) as text in the encoding its byte-order mark names, UTF-8 without one."""
     path = check_readable(path)
     try:
-        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would glue itself to the first header
-        return open(path, encoding="utf-8-sig", newline="")
+        raw = open(path, "rb")  # noqa: SIM115 (returned open, inside its text wrapper)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        encoding = _bom_encoding(raw.peek(4)[:4])
+    except OSError as exc:
+        raw.close()
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="")
+
+
+def _open(path: str | Path) -> io.TextIOWrapper:
+    return _open_text(path)
 
 
 def _kind(path: str | Path) -> str:
@@ -248,13 +281,9 @@ def not_utf8(text: str) -> bool:
     return False
 
 
-def _open_lenient(path: str | Path):
+def _open_lenient(path: str | Path) -> io.TextIOWrapper:
     """Open for reading with undecodable bytes kept as surrogates, so one bad line cannot end the file."""
-    path = check_readable(path)
-    try:
-        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _open_text(path, errors="llmclf.surrogates")
 
 
 @functools.cache

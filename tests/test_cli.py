@@ -235,6 +235,27 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     assert failed.exit_code == 2 and "found: 'body', 'kind'" in failed.stderr
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_path, encoding):
+    """Excel's "Unicode Text", Notepad's "Unicode" and Windows PowerShell's `>` write UTF-16: its lines were
+    classified as texts like "\x00w\x00o\x00o\x00f", each with a prediction, and a CSV was refused."""
+    bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    write = lambda path, text: path.write_bytes(bom + text.encode(encoding))  # noqa: E731
+    texts = tmp_path / "texts.txt"
+    write(texts, "woof woof\r\nmeow\r\n")
+    classified = run("classify", "--load", pets_bundle, "--no-log", "--input", texts)
+    assert classified.exit_code == 0, classified.output
+    assert [(r["text"], r["prediction"]) for r in jsonl(classified.stdout)] == [("woof woof", "dog"), ("meow", "cat")]
+    data, tsv, classes = tmp_path / "data.csv", tmp_path / "data.tsv", tmp_path / "classes.yaml"
+    write(data, "Text,Label\r\ndogs bark,dog\r\ncats meow,cat\r\n")
+    write(tsv, "text\tlabel\r\ndogs bark\tdog\r\ncats meow\tcat\r\n")
+    write(classes, "cat: Cats purr.\ndog: Dogs bark.\n")
+    for args in (["--data", data], ["--data", tsv], ["--classes", classes]):
+        trained = run("train", *args, "--save", tmp_path / "m.model")
+        assert trained.exit_code == 0, trained.output
+        assert sorted(Classifier.load(tmp_path / "m.model").classes_) == ["cat", "dog"]
+
+
 def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     """`tags import` read its CSV with a plain utf-8 decoder: Excel's byte-order mark glued itself to the first
     header, and "Tag_ID,Name" found no tag id ("tag id is empty")."""

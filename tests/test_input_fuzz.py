@@ -26,9 +26,8 @@ lines = st.one_of(
     st.builds(lambda t, label: json.dumps({"text": t, "label": label}).encode(), json_values, json_values),
     st.text(max_size=80).map(lambda t: t.encode("utf-8", "surrogatepass")),
 )
-files = st.builds(
-    lambda parts, bom: (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(parts), st.lists(lines, max_size=8), st.booleans()
-)
+BOMS = [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"]  # UTF-8, 16, 32
+files = st.builds(lambda parts, bom: bom + b"\n".join(parts), st.lists(lines, max_size=8), st.sampled_from(BOMS))
 
 
 @FAST
