@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .blank import is_blank
+
 __all__ = ["predict_batch", "probability_maps", "row_error", "to_arrow", "top_k_structs"]
 
 
@@ -32,7 +34,7 @@ def row_error(text: Any) -> str | None:
         return "text is NaN"
     if not isinstance(text, str):
         return f"text is not a string ({type(text).__name__})"
-    if not text.strip():
+    if is_blank(text):
         return "text is empty"
     try:
         text.encode("utf-8")

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import self_training
 from ._version import __version__
+from .blank import is_blank
 from .bundle import read_bundle, write_bundle
 from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
@@ -124,7 +125,7 @@ def _sample_weight(sample_weight: Any, n: int) -> list[float]:
 def _clean_text(text: str, what: str = "text") -> str:
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string, got {type(text).__name__}")
-    if not text.strip():
+    if is_blank(text):
         raise InputError(f"{what} is empty")
     return text.strip()
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .blank import is_blank
 from .errors import InputError
 from .jsonlines import loads as strict_json
 
@@ -183,8 +184,8 @@ def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
     for n, record in _records(path):
         text = _pick(record, TEXT_KEYS, path, n, "text").strip()
         label = _pick(record, LABEL_KEYS, path, n, "label").strip()
-        if not text:
-            raise InputError(f"{path}:{n}: text is empty")
+        if problem := text_problem(text):
+            raise InputError(f"{path}:{n}: {problem}")
         if not label:
             raise InputError(f"{path}:{n}: label is empty")
         yield text, label
@@ -221,7 +222,8 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
                 if not line.strip():
                     continue
                 text = line.rstrip("\r\n")
-                yield (None, f"{path}:{n}: not UTF-8 text", None) if not_utf8(text) else (text, None, None)
+                problem = text_problem(text)
+                yield (None, f"{path}:{n}: {problem}", None) if problem else (text, None, None)
         return
     kind = _kind(path)
     if kind == "parquet":
@@ -265,11 +267,21 @@ def _row_text(path: str | Path, n: int, record: dict[str, Any], keys: tuple[str,
         text = _pick(record, keys, path, n, "text")
     except InputError as exc:
         return None, str(exc), row_id
-    if not_utf8(text):
-        return None, f"{path}:{n}: not UTF-8 text", row_id
-    if not text.strip():
-        return None, f"{path}:{n}: text is empty", row_id
+    if problem := text_problem(text):
+        return None, f"{path}:{n}: {problem}", row_id
     return text, None, row_id
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text read from a file or stdin cannot be classified, or None: bytes that were not UTF-8, a NUL
+    (UTF-16 without its byte-order mark reads as "w\x00o\x00o\x00f\x00"), or nothing but blanks."""
+    if not_utf8(text):
+        return "not UTF-8 text"
+    if "\x00" in text:
+        return "holds NUL characters, which text does not (UTF-16 without a byte-order mark?)"
+    if is_blank(text):
+        return "text is empty"
+    return None
 
 
 def not_utf8(text: str) -> bool:

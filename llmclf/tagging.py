@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator
 
+from .blank import is_blank
 from .errors import InputError, LLMError
 from .llm.client import LLMAuthError, StructuredLLM
 from .store import Tag
@@ -136,7 +137,7 @@ class TagResult:
 
 def check_texts(texts: Sequence[Any]) -> None:
     for i, text in enumerate(texts, 1):
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or is_blank(text):
             raise InputError(f"text {i} is empty")
 
 

@@ -101,9 +101,14 @@ def test_bad_library_input_raises_input_error(call, message):
         call(Classifier())
 
 
-def test_empty_text_to_predict_is_refused(pets):
+@pytest.mark.parametrize("blank", ["", "  \t", "\x00", "\u200b\u200d", "\ufeff", "\u2066\u2069 \x1f"])
+def test_empty_text_to_predict_is_refused(pets, blank):
+    """Whitespace, control and format characters alone are an empty text: the tokenizer drops them all."""
     with pytest.raises(InputError, match="text 2 is empty"):
-        pets.predict(["woof", ""])
+        pets.predict(["woof", blank])
+    assert pets.predict_batch(["woof", blank])["error"].tolist() == [None, "text is empty"]
+    with pytest.raises(InputError, match="is empty"):
+        Classifier().add_data_to_class("cat", blank)
 
 
 def test_embedder_sorts_by_length_but_keeps_input_order():

@@ -256,6 +256,25 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_
         assert sorted(Classifier.load(tmp_path / "m.model").classes_) == ["cat", "dog"]
 
 
+def test_texts_of_only_invisible_characters_or_with_nul_are_not_classified(pets_bundle, tmp_path):
+    """'\x00' and a zero-width space passed the empty check (str.strip keeps them), the tokenizer dropped them, and
+    the model gave the empty text a class ('cat 0.54'); UTF-16 without its byte-order mark was classified as
+    'w\x00o\x00o\x00f\x00'."""
+    no_bom = tmp_path / "texts.txt"
+    no_bom.write_bytes("woof\nmeow\n".encode("utf-16-le"))
+    records = jsonl(run("classify", "--load", pets_bundle, "--no-log", "--input", no_bom).stdout)
+    assert records and all(r["prediction"] is None and "NUL" in r["error"] for r in records)
+    piped = run("classify", "--load", pets_bundle, "--no-log", input="woof\n\u200b\u200d\nwo\x00of\n\x00\n")
+    assert [r["prediction"] for r in jsonl(piped.stdout)] == ["dog", None, None, None]
+    assert jsonl(piped.stdout)[1]["error"].endswith("line 2: text is empty")
+    argument = run("classify", "--load", pets_bundle, "--no-log", "woof", "\u200b")
+    assert argument.exit_code == 2 and "text 2 is empty" in argument.output
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\nwoof,dog\n\u2060\u200b,cat\n")
+    trained = run("train", "--data", data, "--save", tmp_path / "m.model")
+    assert trained.exit_code == 2 and "data.csv:3: text is empty" in trained.output
+
+
 def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     """`tags import` read its CSV with a plain utf-8 decoder: Excel's byte-order mark glued itself to the first
     header, and "Tag_ID,Name" found no tag id ("tag id is empty")."""

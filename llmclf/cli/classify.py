@@ -15,8 +15,9 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from ..blank import is_blank
 from ..classifier import Classifier, Prediction
-from ..datafiles import check_readable, iter_text_rows, not_utf8
+from ..datafiles import check_readable, iter_text_rows, not_utf8, text_problem
 from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
@@ -50,7 +51,8 @@ def _stdin_rows() -> Iterator[Row]:
             line = line.removeprefix("\ufeff")
         if line.strip():
             text = line.rstrip("\r\n")
-            yield (None, f"standard input line {n}: not UTF-8 text", None) if not_utf8(text) else (text, None, None)
+            problem = text_problem(text)
+            yield (None, f"standard input line {n}: {problem}", None) if problem else (text, None, None)
 
 
 def gather_texts(
@@ -71,7 +73,7 @@ def gather_texts(
     for i, text in enumerate(literal, 1):
         if not_utf8(text):
             raise InputError(f"text {i} is not UTF-8")
-        if not text.strip():
+        if is_blank(text):
             raise InputError(f"text {i} is empty")
     for path in input_files:  # fail on a missing file before printing anything
         check_readable(path)

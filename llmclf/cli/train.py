@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from ..blank import is_blank
 from ..calibration import summary as calibration_summary
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
@@ -194,7 +195,7 @@ def read_unlabeled(paths: list[Path]) -> list[str] | None:
     """The texts of every --unlabeled file (blank ones skipped); None when no file is given."""
     if not paths:
         return None
-    texts = [t for path in paths for t in iter_texts(path) if t.strip()]
+    texts = [t for path in paths for t in iter_texts(path) if not is_blank(t)]
     if not texts:
         raise InputError(f"no text in {', '.join(map(str, paths))} (--unlabeled)")
     return texts
