@@ -79,7 +79,7 @@ class TrainReport:
 def _clean_name(name: str) -> str:
     if not isinstance(name, str):
         raise InputError(f"a class name must be a string, got {type(name).__name__} {name!r}")
-    if not name.strip():
+    if is_blank(name):
         raise InputError("class name is empty")
     return name.strip()
 

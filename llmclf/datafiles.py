@@ -186,7 +186,7 @@ def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
         label = _pick(record, LABEL_KEYS, path, n, "label").strip()
         if problem := text_problem(text):
             raise InputError(f"{path}:{n}: {problem}")
-        if not label:
+        if is_blank(label):
             raise InputError(f"{path}:{n}: label is empty")
         yield text, label
 
@@ -360,13 +360,13 @@ def read_class_file(path: str | Path) -> dict[str, str]:
         raise InputError(f"{path}: expected a mapping of class name to description")
     out: dict[str, str] = {}
     for name, desc in data.items():
-        if not _scalar_text(name).strip():
+        if is_blank(_scalar_text(name)):
             raise InputError(f"{path}: a class name is empty")
         if isinstance(desc, list) and all(isinstance(d, str) for d in desc):
             desc = " ".join(d.strip() for d in desc)  # a list of sentences is one description
         if isinstance(desc, dict | list):
             raise InputError(f"{path}: class {name!r}: a description is text or a list of sentences")
-        if desc is None or not _scalar_text(desc).strip():
+        if desc is None or is_blank(_scalar_text(desc)):
             raise InputError(f"{path}: class {name!r} has an empty description")
         out[_scalar_text(name).strip()] = _scalar_text(desc).strip()
     return out

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .blank import is_blank
 from .datafiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
 from .paths import user_data_dir
@@ -140,9 +141,9 @@ class Tag:
 def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
     tag_id = str(tag_id).strip() if tag_id is not None else ""
     name = str(name).strip() if name is not None else ""
-    if not tag_id:
+    if is_blank(tag_id):
         raise InputError("tag id is empty")
-    if not name:
+    if is_blank(name):
         raise InputError(f"tag {tag_id!r} has an empty name")
     return Tag(tag_id, name, str(instructions or "").strip())
 

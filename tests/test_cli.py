@@ -273,6 +273,14 @@ def test_texts_of_only_invisible_characters_or_with_nul_are_not_classified(pets_
     data.write_text("text,label\nwoof,dog\n\u2060\u200b,cat\n")
     trained = run("train", "--data", data, "--save", tmp_path / "m.model")
     assert trained.exit_code == 2 and "data.csv:3: text is empty" in trained.output
+    data.write_text("text,label\nwoof,dog\nmeow,\u200b\n")
+    trained = run("train", "--data", data, "--save", tmp_path / "m.model")
+    assert trained.exit_code == 2 and "data.csv:3: label is empty" in trained.output
+    named = run("train", "--class", "\u200b: Cats meow.", "--class", DOG, "--save", tmp_path / "m.model")
+    assert named.exit_code == 2 and "has an empty class name" in named.output
+    tag = run("tags", "add", "s", "--id", "\ufeff", "--name", "x", "--db", tmp_path / "t.db")
+    assert tag.exit_code == 2 and "tag id is empty" in tag.output
+    assert not (tmp_path / "m.model").exists()
 
 
 def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
+from ..blank import is_blank
 from ..errors import InputError, LlmclfError, redact
 from ..jsonlines import json_line
 
@@ -317,9 +318,9 @@ def split_pair(value: str, flag: str, what: str) -> tuple[str, str]:
     if ":" not in value:
         raise InputError(f"{flag} {value!r} must look like NAME:{what.upper()} (no colon found)")
     name, _, rest = value.partition(":")
-    if not name.strip():
+    if is_blank(name):
         raise InputError(f"{flag} {value!r} has an empty class name")
-    if not rest.strip():
+    if is_blank(rest):
         raise InputError(f"{flag} {value!r} has an empty {what}")
     return name.strip(), rest.strip()
 
