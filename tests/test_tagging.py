@@ -12,7 +12,7 @@ from llmclf.llm.client import OpenAICompatibleLLM
 from llmclf.store import Store, Tag
 from llmclf.tagging import Tagger, build_response_model
 
-from .fakellm import FakeLLMServer, error_reply, tool_reply
+from .fakellm import FakeLLMServer, Reply, error_reply, tool_reply
 
 TAGS = [Tag("1", "phone", "Phone number"), Tag("2", "email", "Email address"), Tag("3", "address", "Postal address")]
 
@@ -390,3 +390,32 @@ def test_a_refusal_that_is_not_about_the_format_is_not_retried_in_another_form()
         config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=0, mode="json", env={})
         (result,) = Tagger(OpenAICompatibleLLM(config), TAGS).tag(["call my phone"])
     assert "HTTP 400" in result.error and len(server.requests) == 1
+
+
+def quick_tagger(server, **kw):
+    config = resolve_llm(base_url=server.base_url, timeout=0.3, max_retries=0, env={})
+    return Tagger(OpenAICompatibleLLM(config), TAGS, **kw)
+
+
+def test_an_endpoint_that_stops_answering_is_not_sent_the_rest_of_a_bulk_run():
+    """A hung endpoint: every text waited its timeout x tries, 8 at a time (1,000 texts at 60 s x 4: eight hours)."""
+    with FakeLLMServer(lambda req, n: Reply(delay=1.0)) as server:
+        results = quick_tagger(server, concurrency=2).tag([f"call me at 555-{i:04d}, phone" for i in range(30)])
+        sent = len(server.requests)
+    assert len(results) == 30 and not any(r.ok for r in results)
+    assert 8 <= sent <= 8 + 2  # give_up_after (2 x concurrency, at least 8), and those already in flight
+    skipped = [r for r in results if r.error.startswith("not sent: the 8 texts before got no answer")]
+    assert len(skipped) == 30 - sent and "timed out" in skipped[0].error
+    assert skipped[0].public_error.startswith("not sent") and "127.0.0.1" not in skipped[0].public_error
+
+
+def test_answers_in_between_keep_a_slow_endpoint_in_use():
+    """Only texts in a row with no answer count: an endpoint that answers now and then gets every text."""
+
+    def script(req, n):
+        return Reply(delay=1.0) if n % 3 else tool_reply(req, {"tag": right_tag(req)})
+
+    with FakeLLMServer(script) as server:
+        results = quick_tagger(server, concurrency=1).tag([f"my phone is 555-{i:04d}" for i in range(12)])
+        assert len(server.requests) == 12
+    assert sum(r.ok for r in results) == 4 and not any(r.error and "not sent" in r.error for r in results)

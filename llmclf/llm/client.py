@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ..errors import LLMError
 from .config import LLMConfig
 
-__all__ = ["LLMAuthError", "LLMUnreachable", "OpenAICompatibleLLM", "StructuredLLM"]
+__all__ = ["LLMAuthError", "LLMTimeout", "LLMUnreachable", "OpenAICompatibleLLM", "StructuredLLM"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -29,6 +29,10 @@ class LLMAuthError(LLMError):
 
 class LLMUnreachable(LLMError):
     """No connection to the endpoint could be made (refused, DNS, TLS): no server answered at all."""
+
+
+class LLMTimeout(LLMError):
+    """The endpoint answered nothing within the timeout, on every retry."""
 
 
 class StructuredLLM(Protocol):
@@ -247,7 +251,7 @@ def _as_llm_error(exc: Exception, endpoint: str) -> LLMError:
             f"the LLM refused the server's credentials (HTTP {api.status_code})",
         )
     if isinstance(api, openai.APITimeoutError) or any(isinstance(e, httpx.TimeoutException) for e in chain):
-        return LLMError(f"{endpoint} timed out after retries", "the LLM timed out")
+        return LLMTimeout(f"{endpoint} timed out after retries", "the LLM timed out")
     if isinstance(api, openai.APIConnectionError):
         return LLMUnreachable(f"cannot reach {endpoint} after retries", "the LLM could not be reached")
     if isinstance(api, openai.RateLimitError):
