@@ -255,6 +255,7 @@ class Tagger:
         else:  # it embeds every text: in a worker thread, or a big request holds the event loop (a server's every client)
             shots = await asyncio.to_thread(self.few_shot.lookup, list(texts))
         sem = asyncio.Semaphore(self.concurrency)
+        self._silent, self._down = 0, None  # each run asks afresh: the endpoint may be back
         return list(await asyncio.gather(*(self._one(sem, t, s) for t, s in zip(texts, shots, strict=True))))
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:

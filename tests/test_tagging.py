@@ -1,5 +1,6 @@
 """Tagging against the scripted server: outside-the-set re-asks, error records, order, multi, confidence."""
 
+import asyncio
 import json
 
 import pytest
@@ -419,3 +420,20 @@ def test_answers_in_between_keep_a_slow_endpoint_in_use():
         results = quick_tagger(server, concurrency=1).tag([f"my phone is 555-{i:04d}" for i in range(12)])
         assert len(server.requests) == 12
     assert sum(r.ok for r in results) == 4 and not any(r.error and "not sent" in r.error for r in results)
+
+
+def test_a_tagger_asks_afresh_on_its_next_run():
+    state = {"down": True}
+
+    def script(req, n):
+        return Reply(delay=1.0) if state["down"] else tool_reply(req, {"tag": right_tag(req)})
+
+    async def twice(tagger_):
+        first = await tagger_.atag([f"phone 555-{i:04d}" for i in range(10)])
+        state["down"] = False
+        return first, await tagger_.atag(["phone 555-0000", "my phone"])
+
+    with FakeLLMServer(script) as server:
+        first, second = asyncio.run(twice(quick_tagger(server, concurrency=1)))
+    assert not any(r.ok for r in first) and "not sent" in first[-1].error
+    assert all(r.ok for r in second)
