@@ -52,7 +52,7 @@ def check_readable(path: str | Path) -> Path:
 
 def _bom_encoding(head: bytes) -> str:
     """The encoding a file's byte-order mark names: UTF-16 is what Excel's "Unicode Text", Notepad's "Unicode" and
-    Windows PowerShell's ``>`` write; read as UTF-8, its lines became texts like "\x00w\x00o\x00o\x00f"."""
+    Windows PowerShell's ``>`` write; read as UTF-8, its lines became texts like "\\x00w\\x00o\\x00o\\x00f"."""
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "utf-32"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -86,10 +86,6 @@ def _open_text(path: str | Path, errors: str = "strict") -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="")
 
 
-def _open(path: str | Path) -> io.TextIOWrapper:
-    return _open_text(path)
-
-
 def _kind(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     kinds = {
@@ -118,7 +114,7 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if kind == "parquet":
         yield from _parquet_rows(path)
         return
-    fh = _open(path)
+    fh = _open_text(path)
     try:
         with fh:
             if kind == "jsonl":
@@ -274,7 +270,7 @@ def _row_text(path: str | Path, n: int, record: dict[str, Any], keys: tuple[str,
 
 def text_problem(text: str) -> str | None:
     """Why a text read from a file or stdin cannot be classified, or None: bytes that were not UTF-8, a NUL
-    (UTF-16 without its byte-order mark reads as "w\x00o\x00o\x00f\x00"), or nothing but blanks."""
+    (UTF-16 without its byte-order mark reads as "w\\x00o\\x00o\\x00f\\x00"), or nothing but blanks."""
     if not_utf8(text):
         return "not UTF-8 text"
     if "\x00" in text:
@@ -327,7 +323,7 @@ def _no_alias_loader():
 
 def _read_text(path: str | Path) -> str:
     """A whole small file as text (class and tag files), or a one-line error."""
-    fh = _open(path)
+    fh = _open_text(path)
     try:
         with fh:
             return fh.read()

@@ -52,8 +52,8 @@ class _Closed(io.TextIOBase):
 
     encoding = "utf-8"
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, reads: bool) -> None:
+        self.name, self._reads = name, reads
 
     def _refuse(self, *_: object) -> NoReturn:
         raise OSError(errno.EBADF, f"{self.name} is closed")
@@ -61,10 +61,10 @@ class _Closed(io.TextIOBase):
     write = read = readline = _refuse
 
     def readable(self) -> bool:
-        return self.name == "standard input"
+        return self._reads
 
     def writable(self) -> bool:
-        return self.name != "standard input"
+        return not self._reads
 
     def isatty(self) -> bool:
         return False
@@ -80,6 +80,6 @@ def stand_in_for_closed() -> None:
     """Give stdin and stdout, where None (closed by the shell), a stand-in that refuses in one line.
 
     stderr is left None: rich writes nothing there, and the exit status still tells."""
-    for attr, name in (("stdin", "standard input"), ("stdout", "standard output")):
+    for attr, name, reads in (("stdin", "standard input", True), ("stdout", "standard output", False)):
         if getattr(sys, attr) is None:
-            setattr(sys, attr, _Closed(name))
+            setattr(sys, attr, _Closed(name, reads))

@@ -62,12 +62,13 @@ class Table(_RichTable):
     def _stacked(self) -> Group:
         """Each row as ``header  value`` lines, a blank line between rows; values fold, headers stay whole."""
         blocks: list[Any] = [self.title] if self.title is not None else []
+        cells = [list(column.cells) for column in self.columns]
         for row in range(self.row_count):
             grid = _RichTable.grid(padding=(0, 2))
             grid.add_column(style="bold", no_wrap=True)
             grid.add_column(overflow="fold")
-            for column in self.columns:
-                cell = list(column.cells)[row]
+            for column, values in zip(self.columns, cells, strict=True):
+                cell = values[row]
                 grid.add_row(column.header, Styled(cell, column.style) if column.style else cell)
             blocks.extend([grid, Text("")] if row < self.row_count - 1 else [grid])
         return Group(*blocks)
