@@ -71,6 +71,16 @@ def test_classify_reads_data_flags_stdin_and_files(pets_bundle, tmp_path):
     assert [r["prediction"] for r in records] == ["dog", "cat", "dog"]
     assert all(len(r["probabilities"]) == 1 for r in records)
 
+    dashed = run("classify", "--load", pets_bundle, "--input", csv_file, "--input", "-", input="purr purr\n")
+    assert dashed.exit_code == 0, dashed.output  # was "file not found: -"
+    assert [r["text"] for r in jsonl(dashed.stdout)] == ["the dog barked, loudly", "meow", "purr purr"]
+    db = tmp_path / "t.db"
+    for tag_id, name in (("1", "dog"), ("2", "cat")):
+        assert run("tags", "add", "pets", "--id", tag_id, "--name", name, "--db", db).exit_code == 0
+    tagged = run("tag", "--set", "pets", "--db", db, "--no-log", "-i", "-", input="woof woof\n")
+    assert tagged.exit_code == 0, tagged.output
+    assert [r["text"] for r in jsonl(tagged.stdout)] == ["woof woof"]
+
 
 def test_classify_streams_in_batches(pets_bundle, tmp_path):
     texts = tmp_path / "many.txt"

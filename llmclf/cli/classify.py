@@ -88,6 +88,13 @@ def gather_texts(
     return itertools.chain.from_iterable(sources)
 
 
+def stdin_as_argument(input_files: list[Path], texts: list[str] | None) -> tuple[list[Path], list[str]]:
+    """``--input -`` reads stdin, as the argument ``-`` does (it was 'file not found: -')."""
+    dash = [p for p in input_files if str(p) == "-"]
+    files = [p for p in input_files if str(p) != "-"]
+    return files, [*(texts or []), *(["-"] if dash else [])]
+
+
 def count_texts(texts: list[str], data: list[str], input_files: list[Path]) -> int | None:
     """How many texts there are, for the progress bar: None when stdin is read (it cannot be counted first)."""
     given = [*texts, *data]
@@ -181,6 +188,7 @@ def classify(
     before any output (exit 2).
     """
     k = pick(shots, k)
+    input_files, texts = stdin_as_argument(input_files, texts)
     if output is not None or any(is_parquet(p) for p in input_files):
         return classify_files(
             load, input_files, output, text_column, top_n, threshold, batch_size, threads, texts, data

@@ -26,7 +26,7 @@ from ._common import (
     warn,
     write_jsonl,
 )
-from .classify import gather_texts
+from .classify import gather_texts, stdin_as_argument
 from .llm_options import LLMOptions, llm_options
 from .tables import Table
 
@@ -146,7 +146,8 @@ def tag(
     k = pick(shots, k)
     store = Store(db)
     tags = store.require_tags(set_name)
-    rows = list(gather_texts(texts or [], [], input_files))
+    input_files, texts = stdin_as_argument(input_files, texts)
+    rows = list(gather_texts(texts, [], input_files))
     for _, error, _ in rows:
         if error is not None:
             raise InputError(error)  # nothing has been tagged yet: fix the input and run again
