@@ -294,6 +294,22 @@ def _open_lenient(path: str | Path) -> io.TextIOWrapper:
     return _open_text(path, errors="llmclf.surrogates")
 
 
+class _GivenTwice(Exception):
+    """A key a class file's mapping holds twice: the parsers keep the last one and drop the first without a word."""
+
+    def __init__(self, key: object) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _GivenTwice(key)
+        out[key] = value
+    return out
+
+
 @functools.cache
 def _no_alias_loader():
     import yaml  # only when a class file is read
@@ -317,6 +333,18 @@ def _no_alias_loader():
                     None, None, "YAML aliases (*name) are not allowed in a class file", event.start_mark
                 )
             return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise _GivenTwice(key)
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the base class says what is wrong with it
+                    pass
+            return super().construct_mapping(node, deep)
 
     return NoAliasLoader
 
@@ -342,20 +370,27 @@ def read_class_file(path: str | Path) -> dict[str, str]:
     import yaml
 
     try:
-        data = strict_json(raw) if Path(path).suffix.lower() == ".json" else yaml.load(raw, Loader=_no_alias_loader())
+        if Path(path).suffix.lower() == ".json":
+            data = strict_json(raw, object_pairs_hook=_unique_pairs)
+        else:
+            data = yaml.load(raw, Loader=_no_alias_loader())
+    except _GivenTwice as exc:
+        raise InputError(f"{path}: {_scalar_text(exc.key)!r} is given twice") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot parse class file ({str(exc).splitlines()[0]})") from None
     except RecursionError:
         raise InputError(f"{path}: cannot parse class file (nested too deeply)") from None
     if isinstance(data, list):
         try:
-            data = {str(item["name"]): item.get("description") for item in data}
+            pairs = [(str(item["name"]), item.get("description")) for item in data]
         except (TypeError, KeyError):
             raise InputError(f"{path}: a list of classes needs a 'name' in every item") from None
-    if not isinstance(data, dict):
+    elif isinstance(data, dict):
+        pairs = list(data.items())
+    else:
         raise InputError(f"{path}: expected a mapping of class name to description")
     out: dict[str, str] = {}
-    for name, desc in data.items():
+    for name, desc in pairs:
         if is_blank(_scalar_text(name)):
             raise InputError(f"{path}: a class name is empty")
         if isinstance(desc, list) and all(isinstance(d, str) for d in desc):
@@ -364,6 +399,8 @@ def read_class_file(path: str | Path) -> dict[str, str]:
             raise InputError(f"{path}: class {name!r}: a description is text or a list of sentences")
         if desc is None or is_blank(_scalar_text(desc)):
             raise InputError(f"{path}: class {name!r} has an empty description")
+        if _scalar_text(name).strip() in out:
+            raise InputError(f"{path}: class {_scalar_text(name).strip()!r} is given twice")
         out[_scalar_text(name).strip()] = _scalar_text(desc).strip()
     return out
 

@@ -37,10 +37,11 @@ def _no_constant(name: str) -> Any:
     raise _NotJSON(name)
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes, **kwargs: Any) -> Any:
     """Strict JSON: Python's parser also takes NaN, Infinity and -Infinity, which no JSON writer emits;
-    a label or text of NaN became the class or text 'nan'. They raise ``json.JSONDecodeError``."""
-    return json.loads(text, parse_constant=_no_constant)
+    a label or text of NaN became the class or text 'nan'. They raise ``json.JSONDecodeError``.
+    ``kwargs`` go to :func:`json.loads` (``object_pairs_hook``)."""
+    return json.loads(text, parse_constant=_no_constant, **kwargs)
 
 
 def split_lines(text: str) -> list[str]:

@@ -313,6 +313,27 @@ def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     assert runner.invoke(app, ["tags", "import", "more", str(as_json), *db]).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("classes.yaml", "cat: Cats meow.\ndog: Dogs bark.\ncat: Small felines.\n", "'cat' is given twice"),
+        ("classes.json", '{"cat": "Cats meow.", "dog": "Dogs bark.", "cat": "Small felines."}', "'cat' is given twice"),
+        (
+            "classes.yaml",
+            "- name: cat\n  description: Cats\n- name: dog\n  description: Dogs\n- name: 'cat '\n  description: again\n",
+            "class 'cat'",
+        ),
+    ],
+)
+def test_a_class_given_twice_in_a_class_file_is_refused(tmp_path, name, text, message):
+    """The parsers kept the last description and dropped the first without a word; --class twice was refused."""
+    classes = tmp_path / name
+    classes.write_text(text)
+    result = run("train", "--classes", classes, "--save", tmp_path / "m.model")
+    assert result.exit_code == 2 and message in result.output and "given twice" in result.output
+    assert not (tmp_path / "m.model").exists()
+
+
 def test_class_names_in_yaml_stay_as_written(tmp_path):
     """YAML 1.1 read `yes:`, `no:` and `007:` as True, False and 7: the classes were "True", "False" and "7"."""
     classes = tmp_path / "classes.yaml"
