@@ -104,6 +104,23 @@ def _missing_label(labels: list[Any]) -> int | None:
     return None
 
 
+def _labels_disagree(examples: Sequence[Example]) -> str | None:
+    """A note when one text of the user's (or of feedback) carries two labels: kept as given, as sklearn keeps them,
+    but said, since it is more often a slip in the data than a text that belongs to both."""
+    labels_of: dict[str, set[str]] = {}
+    for e in examples:
+        if e.source in (Source.USER, Source.FEEDBACK):
+            labels_of.setdefault(e.text, set()).add(e.label)
+    mixed = [(text, labels) for text, labels in labels_of.items() if len(labels) > 1]
+    if not mixed:
+        return None
+    text, labels = mixed[0]
+    return (
+        f"labels disagree: {len(mixed)} text(s) carry more than one label (e.g. {text!r}: "
+        f"{', '.join(sorted(labels))}); each (text, label) pair is kept"
+    )
+
+
 def _sample_weight(sample_weight: Any, n: int) -> list[float]:
     """``fit``'s sample weights as floats, one per text (all 1 without them); finite, 0 or more, not all 0."""
     if sample_weight is None:
@@ -447,6 +464,8 @@ class Classifier(TextClassifierEstimator):
     ) -> None:
         """Fine-tune the encoder when asked; fit the head; with ``unlabeled`` texts, then self-train for a few
         rounds (calibrating only at the end)."""
+        if disagree := _labels_disagree(self.examples):
+            report.notes.append(disagree)
         if self.finetune:
             self._finetune_encoder(report)
         if unlabeled is None:

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import llmclf
 from llmclf import Classifier, InputError, Source
+from llmclf.cli import app
 
 
 def test_public_api_matches_all():
@@ -140,3 +142,13 @@ def test_a_huge_text_is_cut_by_characters_before_tokenising(pets, monkeypatch):
     embedder._session, embedder._tokenizer = _load_minilm(embedder.max_length, embedder.threads)[0], Spy()
     vectors = embedder.embed(["woof " * 2_000_000])  # a 10 MB line
     assert vectors.shape == (1, 384) and lengths == [embedder.max_length * CHARS_PER_TOKEN_MAX]
+
+
+def test_a_text_with_two_labels_is_kept_and_said(tmp_path):
+    clf = Classifier().fit(["woof", "woof", "meow", "bark"], ["dog", "cat", "cat", "dog"])
+    assert any(n.startswith("labels disagree: 1 text(s)") and "'woof': cat, dog" in n for n in clf.report.notes)
+    assert not [n for n in Classifier().fit(["woof", "meow"], ["dog", "cat"]).report.notes if "disagree" in n]
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\nwoof,dog\nwoof,cat\nmeow,cat\n")
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 0 and "notice: labels disagree: 1 text(s)" in result.stderr

@@ -168,7 +168,7 @@ def train(
             raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
     for note in clf.report.notes:
-        if note.startswith(("calibration", "self-training", "fine-tuned")):
+        if note.startswith(("calibration", "self-training", "fine-tuned", "labels disagree")):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
         notice(calibration_summary(clf.calibration))
