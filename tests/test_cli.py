@@ -737,3 +737,30 @@ def test_text_and_id_columns_for_csv(pets_bundle, tmp_path):
     assert result.exit_code == 1
     records = [json.loads(x) for x in result.stdout.splitlines()]
     assert [(r["id"], r["prediction"]) for r in records] == [("a1", "dog"), ("a2", None), ("a3", "cat")]
+
+
+@pytest.mark.parametrize(("debug", "traceback"), [(None, False), ("0", False), ("", False), ("1", True)])
+def test_a_bug_is_one_line_unless_llmclf_debug_asks_for_the_traceback(monkeypatch, capsys, debug, traceback):
+    """LLMCLF_DEBUG=0 showed the traceback too: any non-empty value did."""
+    import importlib
+
+    cli_app = importlib.import_module("llmclf.cli.app")  # the package's `app` attribute is the Typer object
+
+    def boom(**_):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli_app, "app", boom)
+    if debug is None:
+        monkeypatch.delenv("LLMCLF_DEBUG", raising=False)
+    else:
+        monkeypatch.setenv("LLMCLF_DEBUG", debug)
+    if traceback:
+        with pytest.raises(RuntimeError, match="boom"):
+            cli_app.main()
+        return
+    with pytest.raises(SystemExit) as exited:
+        cli_app.main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "internal error: RuntimeError: boom (set LLMCLF_DEBUG=1 for the traceback)"
+    ]

@@ -98,7 +98,7 @@ def main() -> None:
         err.print(message("error:", "bold red", os_error_line(exc)), soft_wrap=True)
         sys.exit(2)
     except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("LLMCLF_DEBUG"):
+        if os.environ.get("LLMCLF_DEBUG", "").strip() not in ("", "0"):  # LLMCLF_DEBUG=0 means off
             raise
         err.print(
             message(
