@@ -116,6 +116,28 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def check_bundle_target(path: str | os.PathLike[str]) -> Path:
+    """``path`` if a bundle may be written there: nothing yet, an empty file, or a bundle (which it replaces).
+
+    Anything else is the user's and stays: `--save data.csv` (meant as --data) replaced the training data with the
+    bundle. A folder is refused here too, before any training rather than after it."""
+    path = Path(path)
+    if path.is_dir():
+        raise BundleError(f"cannot write {path}: it is a folder")
+    if not path.is_file() or path.stat().st_size == 0:
+        return path
+    try:  # any llmclf bundle, of any format version, has a manifest: that is enough to replace it
+        with zipfile.ZipFile(path) as zf:
+            ours = MANIFEST in zf.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        ours = False
+    if not ours:
+        raise BundleError(
+            f"{path} exists and is not a model bundle: not overwritten (choose another --save path, or remove it)"
+        )
+    return path
+
+
 def write_bundle(
     path: str | os.PathLike[str],
     manifest: dict[str, Any],
@@ -125,7 +147,7 @@ def write_bundle(
     tfidf: TfidfFeatures | None = None,
     encoder: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    path = Path(path)
+    path = check_bundle_target(path)
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
     if encoder is not None:
         members[ENCODER] = _npz_bytes(encoder)

@@ -16,7 +16,7 @@ import numpy as np
 from . import self_training
 from ._version import __version__
 from .blank import is_blank
-from .bundle import read_bundle, write_bundle
+from .bundle import check_bundle_target, read_bundle, write_bundle
 from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
@@ -734,6 +734,7 @@ class Classifier(TextClassifierEstimator):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write one ``.model`` bundle atomically (with the examples' vectors when ``keep_vectors``)."""
         self._require_examples("save it")
+        check_bundle_target(path)  # before the embedding below
         vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None
         head = self._require_head()
         encoder = self.embedder_.arrays if isinstance(self.embedder_, TunedMiniLM) else None

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from llmclf import Classifier
 from llmclf.cli import app
+from llmclf.errors import BundleError
 
 runner = CliRunner()
 PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
@@ -311,6 +312,26 @@ def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     as_json = tmp_path / "tags.json"
     as_json.write_bytes(json.dumps([{"ID": 3, "Name": "address"}]).encode("utf-8-sig"))
     assert runner.invoke(app, ["tags", "import", "more", str(as_json), *db]).exit_code == 0
+
+
+def test_save_never_replaces_a_file_that_is_not_a_bundle(tmp_path, pets_bundle):
+    """`--save data.csv` (meant as --data) replaced the training data with the bundle."""
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\nwoof,dog\nmeow,cat\n")
+    before = data.read_bytes()
+    refused = run("train", "--data", data, "--save", data)
+    assert refused.exit_code == 2 and "exists and is not a model bundle: not overwritten" in refused.output
+    assert data.read_bytes() == before
+    retrain = run("retrain", "--load", pets_bundle, "--save", data, "--db", tmp_path / "f.db")
+    assert retrain.exit_code == 2 and data.read_bytes() == before
+    with pytest.raises(BundleError, match="not a model bundle"):
+        Classifier.load(pets_bundle).save(data)
+    assert data.read_bytes() == before
+    empty, model = tmp_path / "empty.model", tmp_path / "m.model"
+    empty.touch()  # `mktemp` makes one: nothing in it to lose
+    for target in (empty, model, model):  # new, empty, and an existing bundle replaced
+        assert run("train", "--data", data, "--save", target).exit_code == 0
+    assert sorted(Classifier.load(empty).classes_) == ["cat", "dog"]
 
 
 @pytest.mark.parametrize(

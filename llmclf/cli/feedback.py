@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..atomic import atomic_writer
-from ..bundle import read_manifest
+from ..bundle import check_bundle_target, read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
@@ -122,6 +122,8 @@ def retrain(
     vectors (--keep-vectors) or the on-disk vector cache.
     """
     model = need(load, "--load", model)
+    if save is not None:
+        check_bundle_target(save)
     clf = Classifier.load(model)
     clf.keep_vectors = clf.keep_vectors or keep_vectors
     log = RunLog(Store(db))

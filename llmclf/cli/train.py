@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from ..blank import is_blank
+from ..bundle import check_bundle_target
 from ..calibration import summary as calibration_summary
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, iter_texts, read_class_file
@@ -107,6 +108,7 @@ def train(
 ) -> None:
     """Train a classifier from class descriptions and/or examples."""
     setup_logging(verbose)
+    check_bundle_target(save)  # before any training: a --save over the user's own file is refused at once
     classes = collect_classes(class_, classes_file)
     examples = collect_examples(train_, data)
     names = set(classes) | {label for label, _ in examples}
