@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -106,15 +107,33 @@ def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield n, {_column(k): v for k, v in record.items()}
 
 
+def _stdin_text() -> tuple[io.TextIOWrapper, str]:
+    """Standard input as text, and its kind: JSONL when its first character is ``{``, else CSV (``--data -``)."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:
+        raise InputError("standard input cannot be read here")
+    if not hasattr(raw, "peek"):  # a BytesIO (tests, embedding hosts): buffered, it can be looked at first
+        raw = io.BufferedReader(raw)
+    head = raw.peek(64)[:64]
+    encoding = _bom_encoding(head[:4])
+    start = head.decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")
+    fh = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    return fh, "jsonl" if start.startswith("{") else "csv"
+
+
 def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank row of a JSONL or CSV file."""
-    kind = _kind(path)
-    if kind == "txt":
-        raise InputError(f"{path}: expected a .csv, .jsonl or .parquet file with text and label columns")
-    if kind == "parquet":
-        yield from _parquet_rows(path)
-        return
-    fh = _open_text(path)
+    """(line number, record) for each non-blank row of a JSONL or CSV file; ``-`` is standard input."""
+    if str(path) == "-":
+        fh, kind = _stdin_text()
+        path = "standard input"
+    else:
+        kind = _kind(path)
+        if kind == "txt":
+            raise InputError(f"{path}: expected a .csv, .jsonl or .parquet file with text and label columns")
+        if kind == "parquet":
+            yield from _parquet_rows(path)
+            return
+        fh = _open_text(path)
     try:
         with fh:
             if kind == "jsonl":
@@ -176,8 +195,10 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
 
 
 def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
-    """(text, label) pairs from a CSV or JSONL file; a row with an empty field is an error."""
-    for n, record in _records(path):
+    """(text, label) pairs from a CSV or JSONL file (``-``: standard input); a row with an empty field is an error."""
+    records = _records(path)
+    path = "standard input" if str(path) == "-" else path
+    for n, record in records:
         text = _pick(record, TEXT_KEYS, path, n, "text").strip()
         label = _pick(record, LABEL_KEYS, path, n, "label").strip()
         if problem := text_problem(text):

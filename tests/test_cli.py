@@ -785,3 +785,19 @@ def test_a_bug_is_one_line_unless_llmclf_debug_asks_for_the_traceback(monkeypatc
     assert capsys.readouterr().err.strip().splitlines() == [
         "internal error: RuntimeError: boom (set LLMCLF_DEBUG=1 for the traceback)"
     ]
+
+
+def test_labelled_data_on_stdin_with_data_dash(tmp_path):
+    """`cat data.csv | llmclf train --data -`: CSV, or JSONL when the first character is `{`."""
+    model = tmp_path / "m.model"
+    as_csv = run("train", "--data", "-", "--save", model, input="Text,Label\nwoof woof,dog\nmeow,cat\n")
+    assert as_csv.exit_code == 0, as_csv.output
+    assert sorted(Classifier.load(model).classes_) == ["cat", "dog"]
+    lines = '{"text": "woof woof", "label": "dog"}\n{"text": "purr", "label": "kitten"}\n'
+    as_jsonl = run("train", "--data", "-", "--save", model, input=lines)
+    assert as_jsonl.exit_code == 0, as_jsonl.output
+    assert sorted(Classifier.load(model).classes_) == ["dog", "kitten"]
+    bad = run("train", "--data", "-", "--save", model, input="text,label\nwoof,\n")
+    assert bad.exit_code == 2 and "standard input:2: label is empty" in bad.output
+    evaluated = run("eval", "--load", model, "-", "--json", input=lines)
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 2, evaluated.output

@@ -56,7 +56,11 @@ def train(
         None, "--classes", metavar="FILE", help="YAML or JSON mapping of class name to description."
     ),
     data: list[Path] = typer.Option(
-        [], "--data", "-d", metavar="FILE", help="CSV, JSONL or Parquet of labelled examples (text,label); repeatable."
+        [],
+        "--data",
+        "-d",
+        metavar="FILE",
+        help="CSV, JSONL or Parquet of labelled examples (text,label); '-' reads CSV or JSONL from stdin; repeatable.",
     ),
     unlabeled: list[Path] = typer.Option(
         [],
