@@ -231,6 +231,9 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     A missing or unreadable file is still an InputError at once.
     """
     keys = (_column(text_column),) if text_column else TEXT_KEYS
+    if str(path) == "-":
+        yield from stdin_rows()
+        return
     if _kind(path) == "txt":
         if id_column:
             raise InputError(f"{path}: --id-column needs a CSV, JSONL or Parquet file, not plain text")
@@ -260,6 +263,20 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
                 yield _row_text(path, reader.line_num, row, keys, id_column)
         except csv.Error as exc:
             yield None, f"{path}: malformed CSV ({exc}); reading stopped there", None
+
+
+def stdin_rows() -> Iterator[Row]:
+    """Lines of stdin as texts, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not
+    the run (``-`` as a text file: ``classify -``, ``train --unlabeled -``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    lines = (b.decode("utf-8", "surrogateescape") for b in stream) if stream is not None else sys.stdin
+    for n, line in enumerate(lines, 1):
+        if n == 1:
+            line = line.removeprefix("\ufeff")
+        if line.strip():
+            text = line.rstrip("\r\n")
+            problem = text_problem(text)
+            yield (None, f"standard input line {n}: {problem}", None) if problem else (text, None, None)
 
 
 def _jsonl_text(path: str | Path, n: int, line: str, keys: tuple[str, ...], id_column: str | None) -> Row:

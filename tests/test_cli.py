@@ -801,3 +801,12 @@ def test_labelled_data_on_stdin_with_data_dash(tmp_path):
     assert bad.exit_code == 2 and "standard input:2: label is empty" in bad.output
     evaluated = run("eval", "--load", model, "-", "--json", input=lines)
     assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 2, evaluated.output
+
+
+def test_unlabelled_texts_on_stdin_with_unlabeled_dash(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\nwoof woof,dog\nmeow,cat\n")
+    pool = "a dog barking at the door\n\na cat purring on my lap\n"
+    trained = run("train", "--data", data, "--unlabeled", "-", "--save", tmp_path / "m.model", "--json", input=pool)
+    assert trained.exit_code == 0, trained.output  # was "file not found: -"
+    assert json.loads(trained.stdout)["self_training"]["pool"] == 2

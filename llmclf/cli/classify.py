@@ -7,7 +7,6 @@ terminal the output is a table; piped, or with ``--json``, it is JSON Lines.
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from rich.text import Text
 
 from ..blank import is_blank
 from ..classifier import Classifier, Prediction
-from ..datafiles import check_readable, iter_text_rows, not_utf8, text_problem
+from ..datafiles import Row, check_readable, iter_text_rows, not_utf8, stdin_rows
 from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
@@ -38,21 +37,6 @@ from ._common import (
 )
 from .llm_options import LLMOptions, llm_options
 from .tables import Table
-
-Row = tuple[str | None, str | None, Any]  # (text, None, id), or (None, why this row could not be read, id)
-
-
-def _stdin_rows() -> Iterator[Row]:
-    """Lines of stdin, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not the run."""
-    stream = getattr(sys.stdin, "buffer", None)
-    lines = (b.decode("utf-8", "surrogateescape") for b in stream) if stream is not None else sys.stdin
-    for n, line in enumerate(lines, 1):
-        if n == 1:
-            line = line.removeprefix("\ufeff")
-        if line.strip():
-            text = line.rstrip("\r\n")
-            problem = text_problem(text)
-            yield (None, f"standard input line {n}: {problem}", None) if problem else (text, None, None)
 
 
 def gather_texts(
@@ -84,7 +68,7 @@ def gather_texts(
         *(iter_text_rows(p, text_column, id_column) for p in input_files),
     ]
     if wants_stdin:
-        sources.append(_stdin_rows())
+        sources.append(stdin_rows())
     return itertools.chain.from_iterable(sources)
 
 
