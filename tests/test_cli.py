@@ -801,6 +801,8 @@ def test_labelled_data_on_stdin_with_data_dash(tmp_path):
     assert bad.exit_code == 2 and "standard input:2: label is empty" in bad.output
     evaluated = run("eval", "--load", model, "-", "--json", input=lines)
     assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 2, evaluated.output
+    twice = run("train", "--data", "-", "--unlabeled", "-", "--save", model, input=lines)
+    assert twice.exit_code == 2 and "standard input can be read once" in twice.output  # was an internal error
 
 
 def test_unlabelled_texts_on_stdin_with_unlabeled_dash(tmp_path):

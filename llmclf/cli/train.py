@@ -113,6 +113,8 @@ def train(
     """Train a classifier from class descriptions and/or examples."""
     setup_logging(verbose)
     check_bundle_target(save)  # before any training: a --save over the user's own file is refused at once
+    if [str(p) for p in [*data, *unlabeled]].count("-") > 1:
+        raise InputError("standard input can be read once: give '-' to one --data or --unlabeled, not more")
     classes = collect_classes(class_, classes_file)
     examples = collect_examples(train_, data)
     names = set(classes) | {label for label, _ in examples}
