@@ -450,9 +450,10 @@ def _scalar_text(value: object) -> str:
 
 def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     """(tag_id, name, instructions) of each tag in a CSV (``id`` also accepted; headers in any case, Excel's
-    byte-order mark skipped, as for data files) or a JSON list of objects (or ``{"tags": [...]}``)."""
+    byte-order mark skipped, as for data files), JSON Lines (what ``llmclf tags list SET --json`` writes), or a
+    JSON list of objects (or ``{"tags": [...]}``)."""
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
         items: Any = [record for _, record in _records(path)]
     elif suffix == ".json":
         raw = _read_text(path)
@@ -465,7 +466,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
         if isinstance(items, dict):
             items = items.get("tags", items)
     else:
-        raise InputError(f"{path}: expected a .csv or .json tag file")
+        raise InputError(f"{path}: expected a .csv, .jsonl or .json tag file")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
     rows = [{_column(k): v for k, v in i.items()} for i in items]  # headers and keys in any case (CSV's already are)

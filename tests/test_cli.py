@@ -312,6 +312,12 @@ def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     as_json = tmp_path / "tags.json"
     as_json.write_bytes(json.dumps([{"ID": 3, "Name": "address"}]).encode("utf-8-sig"))
     assert runner.invoke(app, ["tags", "import", "more", str(as_json), *db]).exit_code == 0
+    exported = tmp_path / "contact.jsonl"  # what `tags list --json` writes imports again (it was refused)
+    exported.write_text(listed.stdout)
+    again = runner.invoke(app, ["tags", "import", "copy", str(exported), *db])
+    assert again.exit_code == 0, again.output
+    copy = runner.invoke(app, ["tags", "list", "copy", "--json", *db])
+    assert jsonl(copy.stdout) == jsonl(listed.stdout)
 
 
 def test_save_never_replaces_a_file_that_is_not_a_bundle(tmp_path, pets_bundle):

@@ -53,7 +53,10 @@ def add(
 @friendly_errors
 def import_(
     set_name: str = typer.Argument(..., metavar="SET"),
-    file: Path = typer.Argument(..., help="CSV (tag_id,name,instructions) or JSON list of tags."),
+    file: Path = typer.Argument(
+        ...,
+        help="CSV (tag_id,name,instructions), JSON Lines (as `tags list SET --json` writes) or a JSON list of tags.",
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Add every tag in a file to a set; nothing is added if one clashes."""
