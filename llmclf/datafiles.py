@@ -80,11 +80,15 @@ def _open_text(path: str | Path, errors: str = "strict") -> io.TextIOWrapper:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        encoding = _bom_encoding(raw.peek(4)[:4])
+        return _as_text(raw, errors)
     except OSError as exc:
         raw.close()
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="")
+
+
+def _as_text(raw: io.BufferedReader, errors: str = "strict") -> io.TextIOWrapper:
+    """A byte stream as text in the encoding its byte-order mark names (looked at, not consumed), UTF-8 without."""
+    return io.TextIOWrapper(raw, encoding=_bom_encoding(raw.peek(4)[:4]), errors=errors, newline="")
 
 
 def _kind(path: str | Path) -> str:
@@ -114,10 +118,8 @@ def _stdin_text() -> tuple[io.TextIOWrapper, str]:
         raise InputError("standard input cannot be read here")
     if not hasattr(raw, "peek"):  # a BytesIO (tests, embedding hosts): buffered, it can be looked at first
         raw = io.BufferedReader(raw)
-    head = raw.peek(64)[:64]
-    encoding = _bom_encoding(head[:4])
-    start = head.decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")
-    fh = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    fh = _as_text(raw)
+    start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
     return fh, "jsonl" if start.startswith("{") else "csv"
 
 
@@ -140,14 +142,7 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 for n, line in enumerate(fh, 1):
                     if not line.strip():
                         continue
-                    try:
-                        record = strict_json(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-                    except RecursionError:
-                        raise InputError(f"{path}:{n}: JSON nested too deeply") from None
-                    if not isinstance(record, dict):
-                        raise InputError(f"{path}:{n}: expected a JSON object")
+                    record = _json_object(line, f"{path}:{n}")
                     yield n, {_column(k): v for k, v in record.items()}
             else:
                 reader = _csv_reader(fh, kind)
@@ -279,17 +274,31 @@ def stdin_rows() -> Iterator[Row]:
             yield (None, f"standard input line {n}: {problem}", None) if problem else (text, None, None)
 
 
+def _parse_json(text: str, where: str) -> Any:
+    """Strict JSON (no NaN or Infinity), or one InputError that says ``where``."""
+    try:
+        return strict_json(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply") from None
+
+
+def _json_object(line: str, where: str) -> dict[str, Any]:
+    """One JSON Lines record: a JSON object, or one InputError that says ``where``."""
+    record = _parse_json(line, where)
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected a JSON object")
+    return record
+
+
 def _jsonl_text(path: str | Path, n: int, line: str, keys: tuple[str, ...], id_column: str | None) -> Row:
     if not_utf8(line):
         return None, f"{path}:{n}: not UTF-8 text", None
     try:
-        record = strict_json(line)
-    except json.JSONDecodeError as exc:
-        return None, f"{path}:{n}: not valid JSON ({exc.msg})", None
-    except RecursionError:
-        return None, f"{path}:{n}: JSON nested too deeply", None
-    if not isinstance(record, dict):
-        return None, f"{path}:{n}: expected a JSON object", None
+        record = _json_object(line, f"{path}:{n}")
+    except InputError as exc:
+        return None, str(exc), None
     return _row_text(path, n, {_column(k): v for k, v in record.items()}, keys, id_column)
 
 
@@ -456,13 +465,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
         items: Any = [record for _, record in _records(path)]
     elif suffix == ".json":
-        raw = _read_text(path)
-        try:
-            items = strict_json(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise InputError(f"{path}: JSON nested too deeply") from None
+        items = _parse_json(_read_text(path), str(path))
         if isinstance(items, dict):
             items = items.get("tags", items)
     else:
