@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -149,14 +149,19 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 for record in reader:
                     yield reader.line_num, {_column(k): v for k, v in record.items() if k is not None}
     except UnicodeDecodeError as exc:
-        raise InputError(_not_utf8_file(path, exc.start)) from None
+        raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from None
 
 
-def _not_utf8_file(path: str | Path, offset: int) -> str:
+def codec_name(encoding: str) -> str:
+    """How a message names the encoding a file was read in: "UTF-8", "UTF-16" or "UTF-32"."""
+    return encoding.upper().removesuffix("-SIG")
+
+
+def _undecodable_file(path: str | Path, offset: int, encoding: str = "utf-8") -> str:
     hint = " (in Excel: Save As, 'CSV UTF-8')" if _kind(path) in ("csv", "tsv") else ""
-    return f"{path} is not UTF-8 text (bad byte at offset {offset}); save it as UTF-8{hint}"
+    return f"{path} is not {codec_name(encoding)} text (bad byte at offset {offset}); save it as UTF-8{hint}"
 
 
 def _csv_reader(fh: Any, kind: str) -> csv.DictReader:
@@ -233,12 +238,7 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
         if id_column:
             raise InputError(f"{path}: --id-column needs a CSV, JSONL or Parquet file, not plain text")
         with _open_lenient(path) as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                text = line.rstrip("\r\n")
-                problem = text_problem(text)
-                yield (None, f"{path}:{n}: {problem}", None) if problem else (text, None, None)
+            yield from _line_rows(fh, f"{path}:", fh.encoding)
         return
     kind = _kind(path)
     if kind == "parquet":
@@ -249,29 +249,47 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
         if kind == "jsonl":
             rows = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
             for n, line in rows:
-                yield _jsonl_text(path, n, line, keys, id_column)
+                yield _jsonl_text(path, n, line, keys, id_column, fh.encoding)
             return
         try:
             reader = _csv_reader(fh, kind)
             for record in reader:
                 row = {_column(k): v for k, v in record.items() if k is not None}
-                yield _row_text(path, reader.line_num, row, keys, id_column)
+                yield _row_text(path, reader.line_num, row, keys, id_column, fh.encoding)
         except csv.Error as exc:
             yield None, f"{path}: malformed CSV ({exc}); reading stopped there", None
 
 
 def stdin_rows() -> Iterator[Row]:
     """Lines of stdin as texts, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not
-    the run (``-`` as a text file: ``classify -``, ``train --unlabeled -``)."""
+    the run (``-`` as a text file: ``classify -``, ``train --unlabeled -``). A byte-order mark picks UTF-16 or
+    UTF-32 (``Get-Content -Encoding Unicode f.txt | llmclf classify -``), as it does for a file."""
     stream = getattr(sys.stdin, "buffer", None)
-    lines = (b.decode("utf-8", "surrogateescape") for b in stream) if stream is not None else sys.stdin
+    if stream is None:
+        yield from _line_rows(sys.stdin, "standard input line ", "utf-8")
+        return
+    if not hasattr(stream, "peek"):  # a BytesIO (tests, embedding hosts): buffered, it can be looked at first
+        stream = io.BufferedReader(stream)
+    encoding = _bom_encoding(stream.peek(4)[:4])
+    if encoding == "utf-8-sig":  # line by line as bytes: a line is handed on as soon as it has arrived
+        yield from _line_rows((b.decode("utf-8", "surrogateescape") for b in stream), "standard input line ", encoding)
+        return
+    text = _as_text(stream, errors="llmclf.surrogates")
+    try:
+        yield from _line_rows(text, "standard input line ", encoding)
+    finally:
+        text.detach()  # a wrapper that is let go closes what it wraps: sys.stdin stays open
+
+
+def _line_rows(lines: Iterable[str], where: str, encoding: str) -> Iterator[Row]:
+    """A text per non-blank line (``where`` + the line number names a bad one); a first byte-order mark dropped."""
     for n, line in enumerate(lines, 1):
         if n == 1:
             line = line.removeprefix("\ufeff")
         if line.strip():
             text = line.rstrip("\r\n")
-            problem = text_problem(text)
-            yield (None, f"standard input line {n}: {problem}", None) if problem else (text, None, None)
+            problem = text_problem(text, encoding)
+            yield (None, f"{where}{n}: {problem}", None) if problem else (text, None, None)
 
 
 def _parse_json(text: str, where: str) -> Any:
@@ -292,17 +310,26 @@ def _json_object(line: str, where: str) -> dict[str, Any]:
     return record
 
 
-def _jsonl_text(path: str | Path, n: int, line: str, keys: tuple[str, ...], id_column: str | None) -> Row:
+def _jsonl_text(
+    path: str | Path, n: int, line: str, keys: tuple[str, ...], id_column: str | None, encoding: str
+) -> Row:
     if not_utf8(line):
-        return None, f"{path}:{n}: not UTF-8 text", None
+        return None, f"{path}:{n}: not {codec_name(encoding)} text", None
     try:
         record = _json_object(line, f"{path}:{n}")
     except InputError as exc:
         return None, str(exc), None
-    return _row_text(path, n, {_column(k): v for k, v in record.items()}, keys, id_column)
+    return _row_text(path, n, {_column(k): v for k, v in record.items()}, keys, id_column, encoding)
 
 
-def _row_text(path: str | Path, n: int, record: dict[str, Any], keys: tuple[str, ...], id_column: str | None) -> Row:
+def _row_text(
+    path: str | Path,
+    n: int,
+    record: dict[str, Any],
+    keys: tuple[str, ...],
+    id_column: str | None,
+    encoding: str = "utf-8",
+) -> Row:
     row_id = record.get(_column(id_column)) if id_column else None
     if id_column and _column(id_column) not in record:
         return None, f"{path}:{n}: no {id_column!r} column (found: {', '.join(map(repr, record)) or 'none'})", None
@@ -310,16 +337,16 @@ def _row_text(path: str | Path, n: int, record: dict[str, Any], keys: tuple[str,
         text = _pick(record, keys, path, n, "text")
     except InputError as exc:
         return None, str(exc), row_id
-    if problem := text_problem(text):
+    if problem := text_problem(text, encoding):
         return None, f"{path}:{n}: {problem}", row_id
     return text, None, row_id
 
 
-def text_problem(text: str) -> str | None:
-    """Why a text read from a file or stdin cannot be classified, or None: bytes that were not UTF-8, a NUL
-    (UTF-16 without its byte-order mark reads as "w\\x00o\\x00o\\x00f\\x00"), or nothing but blanks."""
+def text_problem(text: str, encoding: str = "utf-8") -> str | None:
+    """Why a text read (in ``encoding``) from a file or stdin cannot be classified, or None: bytes that did not
+    decode, a NUL (UTF-16 without its byte-order mark reads as "w\\x00o\\x00o\\x00f\\x00"), or nothing but blanks."""
     if not_utf8(text):
-        return "not UTF-8 text"
+        return f"not {codec_name(encoding)} text"
     if "\x00" in text:
         return "holds NUL characters, which text does not (UTF-16 without a byte-order mark?)"
     if is_blank(text):
@@ -403,7 +430,7 @@ def _read_text(path: str | Path) -> str:
         with fh:
             return fh.read()
     except UnicodeDecodeError as exc:
-        raise InputError(_not_utf8_file(path, exc.start)) from None
+        raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
 
 
 def read_class_file(path: str | Path) -> dict[str, str]:

@@ -257,6 +257,8 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_
     classified = run("classify", "--load", pets_bundle, "--no-log", "--input", texts)
     assert classified.exit_code == 0, classified.output
     assert [(r["text"], r["prediction"]) for r in jsonl(classified.stdout)] == [("woof woof", "dog"), ("meow", "cat")]
+    piped = run("classify", "--load", pets_bundle, "--no-log", "-", input=texts.read_bytes())  # it said NUL, per line
+    assert [(r["text"], r["prediction"]) for r in jsonl(piped.stdout)] == [("woof woof", "dog"), ("meow", "cat")]
     data, tsv, classes = tmp_path / "data.csv", tmp_path / "data.tsv", tmp_path / "classes.yaml"
     write(data, "Text,Label\r\ndogs bark,dog\r\ncats meow,cat\r\n")
     write(tsv, "text\tlabel\r\ndogs bark\tdog\r\ncats meow\tcat\r\n")
@@ -265,6 +267,17 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_
         trained = run("train", *args, "--save", tmp_path / "m.model")
         assert trained.exit_code == 0, trained.output
         assert sorted(Classifier.load(tmp_path / "m.model").classes_) == ["cat", "dog"]
+
+
+def test_a_line_that_is_not_utf16_in_a_utf16_file_names_utf16(pets_bundle, tmp_path):
+    """A bad line of a UTF-16 file or stdin said 'not UTF-8 text', which sent the user to the wrong encoding."""
+    lone_surrogate = "\ud800a\n".encode("utf-16-le", "surrogatepass")
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("woof\n".encode("utf-16") + lone_surrogate + "meow\n".encode("utf-16-le"))
+    for args, source in ((["--input", texts], f"{texts}:2"), (["-"], "standard input line 2")):
+        records = jsonl(run("classify", "--load", pets_bundle, "--no-log", *args, input=texts.read_bytes()).stdout)
+        assert [r["prediction"] for r in records] == ["dog", None, "cat"]
+        assert records[1]["error"] == f"{source}: not UTF-16 text"
 
 
 def test_texts_of_only_invisible_characters_or_with_nul_are_not_classified(pets_bundle, tmp_path):
