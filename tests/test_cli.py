@@ -83,6 +83,15 @@ def test_classify_reads_data_flags_stdin_and_files(pets_bundle, tmp_path):
     assert [r["text"] for r in jsonl(tagged.stdout)] == ["woof woof"]
 
 
+def test_an_argument_that_names_a_file_is_classified_as_text_with_a_notice(pets_bundle, tmp_path, monkeypatch):
+    """`classify --load m texts.txt` classified the file name, without a word that --input reads the file."""
+    monkeypatch.chdir(tmp_path)
+    Path("texts.txt").write_text("woof\n", encoding="utf-8")
+    result = run("classify", "--load", pets_bundle, "--no-log", "texts.txt", "woof", "x" * 5000)
+    assert [r["text"] for r in jsonl(result.stdout)] == ["texts.txt", "woof", "x" * 5000]
+    assert result.stderr.count("notice:") == 1 and "use --input 'texts.txt'" in result.stderr
+
+
 def test_classify_streams_in_batches(pets_bundle, tmp_path):
     texts = tmp_path / "many.txt"
     texts.write_text("".join(f"woof number {i}\n" for i in range(25)), encoding="utf-8")

@@ -59,6 +59,8 @@ def gather_texts(
             raise InputError(f"text {i} is not UTF-8")
         if is_blank(text):
             raise InputError(f"text {i} is empty")
+        if _names_a_file(text):
+            notice(f"{text!r} is classified as a text; to classify what the file holds, use --input {text!r}")
     for path in input_files:  # fail on a missing file before printing anything
         check_readable(path)
     if not literal and not input_files and not wants_stdin:
@@ -70,6 +72,16 @@ def gather_texts(
     if wants_stdin:
         sources.append(stdin_rows())
     return itertools.chain.from_iterable(sources)
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether an argument text is the path of a file (``classify --load m texts.txt`` meant ``--input``)."""
+    if len(text) > 1024 or "\n" in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # too long a name, a NUL, a bad byte
+        return False
 
 
 def stdin_as_argument(input_files: list[Path], texts: list[str] | None) -> tuple[list[Path], list[str]]:
