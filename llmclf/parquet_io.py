@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import itertools
+import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from .atomic import atomic_writer
 from .batch import to_arrow
 from .errors import InputError
 
-__all__ = ["classify_parquet", "is_parquet", "iter_parquet_rows", "jsonable"]
+__all__ = ["classify_parquet", "classify_rows_to_parquet", "is_parquet", "iter_parquet_rows", "jsonable"]
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
@@ -160,3 +162,53 @@ def classify_parquet(
             empty = pa.table({text_column: pa.array([], type=pa.string())})
             pq.write_table(empty, fh)
     return rows, bad
+
+
+def _id_text(value: Any) -> str | None:
+    """An id column's cell as text: CSV's are strings already; a JSON number or list is written as JSON."""
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def classify_rows_to_parquet(
+    clf,
+    rows: Iterable[tuple[str | None, str | None, Any]],
+    output: Path,
+    *,
+    with_id: bool = False,
+    top_k: int = 5,
+    threshold: float | None = None,
+    batch_size: int = 1024,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Classify ``(text, why it could not be read, id)`` rows (text files, CSV, JSONL, stdin) into Parquet at
+    ``output``, atomically: ``text`` (``id`` as text ``with_id``) and then the engines' columns; a row that could
+    not be read keeps its place, with a null text and its ``error``. Returns (rows, rows with an error); no
+    row at all is an InputError, and ``output`` is left as it was."""
+    pa, pq = _pyarrow()
+    rows_done = bad = 0
+    writer = None
+    with atomic_writer(output) as fh:
+        it = iter(rows)
+        while batch := list(itertools.islice(it, batch_size)):
+            texts = [text if why is None else None for text, why, _ in batch]
+            columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
+            for i, (_, why, _) in enumerate(batch):
+                if why is not None:  # the reader's reason, not "text is null"
+                    columns["error"][i] = why
+            table = pa.table({"text": pa.array(texts, type=pa.string())})
+            if with_id:
+                table = table.append_column("id", pa.array([_id_text(r[2]) for r in batch], type=pa.string()))
+            added = to_arrow(columns, clf.model_id)
+            for name in added.column_names:
+                table = table.append_column(name, added.column(name))
+            if writer is None:
+                writer = pq.ParquetWriter(fh, table.schema)
+            writer.write_table(table)
+            rows_done += len(batch)
+            bad += sum(e is not None for e in columns["error"])
+            if progress is not None:
+                progress(len(batch))
+        if writer is None:  # raised inside: whatever was at ``output`` stays
+            raise InputError("no texts to classify: the input held no non-blank line")
+        writer.close()
+    return rows_done, bad

@@ -708,6 +708,36 @@ def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     assert missing.exit_code == 2 and "no column 'text'" in missing.stderr and "--text-column" in missing.stderr
 
 
+def test_output_parquet_from_text_files_csv_and_stdin(pets_bundle, tmp_path):
+    """--output took only a Parquet --input ('--output needs a Parquet --input for now'): texts from a CSV, a text
+    file or stdin could not be written to Parquet."""
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    data, out = tmp_path / "in.csv", tmp_path / "out.parquet"
+    data.write_text("id,text\n7,woof\n8,\n9,meow\n", encoding="utf-8")
+    result = run("classify", "--load", pets_bundle, "--input", data, "--id-column", "id", "--output", out, "purr")
+    assert result.exit_code == 1, result.output  # one row without text
+    rows = pq.read_table(out).to_pylist()
+    assert [(r["text"], r["id"], r["prediction"]) for r in rows] == [
+        ("purr", None, "cat"),
+        ("woof", "7", "dog"),
+        (None, "8", None),
+        ("meow", "9", "cat"),
+    ]
+    assert rows[2]["error"] == f"{data}:3: text is empty" and rows[1]["top_k"][0]["label"] == "dog"
+    piped = run("classify", "--load", pets_bundle, "--output", out, input="meow\n\xa0\nwoof woof\n")
+    assert piped.exit_code == 0, piped.output
+    assert pq.read_table(out).column_names == ["text", "prediction", "confidence", "top_k", "model_id", "error"]
+    assert [r["prediction"] for r in pq.read_table(out).to_pylist()] == ["cat", "dog"]
+    before = out.read_bytes()
+    empty = run("classify", "--load", pets_bundle, "--output", out, input="\n\n")
+    assert empty.exit_code == 2 and "no texts to classify" in empty.stderr
+    assert out.read_bytes() == before  # the earlier output is kept
+    wrong = run("classify", "--load", pets_bundle, "--output", tmp_path / "out.csv", "woof")
+    assert wrong.exit_code == 2 and "--output writes Parquet" in wrong.stderr
+
+
 def test_parquet_from_pandas_nan_and_typed_columns(pets_bundle, tmp_path):
     """pandas writes a missing value as NaN: a NaN label became the class 'nan'. Columns of dates, decimals, bytes
     or NaN next to the text made `classify --input x.parquet` (JSON out) an internal error, for any row."""

@@ -21,7 +21,7 @@ from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
-from ..parquet_io import classify_parquet, is_parquet
+from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_parquet
 from ..store import Store
 from ._common import (
     SHOTS_HELP,
@@ -147,7 +147,10 @@ def classify(
         [], "--input", "-i", help="CSV/JSONL/Parquet with a text column, or a text file (repeatable)."
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write Parquet here (atomically): the input's columns plus the predictions."
+        None,
+        "--output",
+        "-o",
+        help="Write Parquet here (atomically): a Parquet input's columns (else text, and id) plus the predictions.",
     ),
     text_column: str | None = typer.Option(None, "--text-column", help="The column holding the text (default: text)."),
     id_column: str | None = typer.Option(None, "--id-column", help="A column to carry into each record as 'id'."),
@@ -187,7 +190,7 @@ def classify(
     input_files, texts = stdin_as_argument(input_files, texts)
     if output is not None or any(is_parquet(p) for p in input_files):
         return classify_files(
-            load, input_files, output, text_column, top_n, threshold, batch_size, threads, texts, data
+            load, input_files, output, text_column, id_column, top_n, threshold, batch_size, threads, texts, data
         )
     stream = gather_texts(texts or [], data, input_files, text_column, id_column)
     total = count_texts(texts or [], data, input_files)
@@ -255,15 +258,27 @@ def error_record(why: str, row_id: Any = None) -> dict:
     return record | ({"id": row_id} if row_id is not None else {})
 
 
-def classify_files(load, input_files, output, text_column, top_n, threshold, batch_size, threads, texts, data) -> None:
-    """Parquet in, Parquet (``--output``) or JSON Lines out, row group by row group; no run log (bulk work)."""
-    if texts or data or len(input_files) != 1:
-        raise InputError("--output and Parquet input take exactly one --input file and no text arguments")
+def classify_files(
+    load, input_files, output, text_column, id_column, top_n, threshold, batch_size, threads, texts, data
+) -> None:
+    """Parquet (``--output``) or, from Parquet, JSON Lines out, batch by batch; no run log (bulk work)."""
     if output is not None and not is_parquet(output):
         raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
+    if not any(is_parquet(p) for p in input_files):
+        return classify_rows_into(
+            load,
+            output,
+            gather_texts(texts or [], data, input_files, text_column, id_column),
+            id_column is not None,
+            top_n,
+            threshold,
+            batch_size,
+            threads,
+            count_texts(texts or [], data, input_files),
+        )
+    if texts or data or len(input_files) != 1:
+        raise InputError("a Parquet --input is read alone: no other --input or text arguments beside it")
     (path,) = input_files
-    if not is_parquet(path):
-        raise InputError(f"--output needs a Parquet --input for now, not {path.name}")
     check_readable(path)
     clf = Classifier.load(load, threads=threads, inference_only=True)
     with Steps("classifying", _count_rows(path) if err.is_terminal else None) as steps:
@@ -282,6 +297,26 @@ def classify_files(load, input_files, output, text_column, top_n, threshold, bat
         notice(f"wrote {rows} row(s) to {output}")
     if bad:
         warn(f"{bad} of {rows} row(s) had no usable text; their 'error' column says why")
+        raise typer.Exit(1)
+
+
+def classify_rows_into(load, output, rows, with_id, top_n, threshold, batch_size, threads, total) -> None:
+    """Texts from arguments, text files, CSV, JSONL or stdin into Parquet at ``output``."""
+    clf = Classifier.load(load, threads=threads, inference_only=True)
+    with Steps("classifying", total) as steps:
+        n, bad = classify_rows_to_parquet(
+            clf,
+            rows,
+            output,
+            with_id=with_id,
+            top_k=top_n or 5,
+            threshold=threshold,
+            batch_size=batch_size,
+            progress=steps.advance,
+        )
+    notice(f"wrote {n} row(s) to {output}")
+    if bad:
+        warn(f"{bad} of {n} row(s) could not be read; their 'error' column says why, the rest were classified")
         raise typer.Exit(1)
 
 
