@@ -85,12 +85,15 @@ def _clean_name(name: str) -> str:
 
 
 def _texts(X: Any) -> list[str]:
-    """A list of texts from a str, a list, an array or a pandas Series (1-d only)."""
+    """A list of texts from a str, a list, an array or a pandas Series, or from one column of a 2-d array or
+    DataFrame (what ``df[["text"]]`` and a ColumnTransformer given ``["text"]`` hand over)."""
     if isinstance(X, str):
         return [X]
     shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 1:
+        return np.asarray(X, dtype=object)[:, 0].tolist()
     if shape is not None and len(shape) != 1:
-        raise InputError(f"expected a 1-d sequence of texts, got an array of shape {tuple(shape)}")
+        raise InputError(f"expected a 1-d sequence of texts (or one column), got an array of shape {tuple(shape)}")
     return list(X)
 
 

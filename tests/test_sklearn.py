@@ -153,6 +153,19 @@ def test_one_class_and_2d_input_are_refused():
         Classifier().fit(np.array([["a", "b"], ["c", "d"]]), ["x", "y"])
 
 
+def test_one_text_column_of_a_dataframe_is_taken_as_in_a_column_transformer():
+    """df[["text"]] (and a ColumnTransformer given ["text"]) hands over shape (n, 1): it was refused as not 1-d."""
+    from sklearn.compose import make_column_transformer
+
+    frame = pd.DataFrame({"text": X, "n": range(len(X))})
+    clf = Classifier().fit(frame[["text"]], Y)
+    assert clf.predict(frame[["text"]]).tolist() == clf.predict(X).tolist()
+    assert clf.predict(frame[["text"]].to_numpy()).tolist() == clf.predict(X).tolist()
+    picked = make_column_transformer(("passthrough", ["text"]))
+    pipe = make_pipeline(picked, Classifier()).fit(frame, Y)
+    assert pipe.predict(frame).tolist() == clf.predict(X).tolist()
+
+
 @pytest.mark.parametrize(
     "y",
     [
