@@ -39,8 +39,20 @@ def test_key_never_appears_in_repr():
         ({"model": "m"}, "no endpoint"),
         ({"base_url": "localhost:8000"}, "must start with http"),
         ({"base_url": "http://x/v1", "mode": "telepathy"}, "unknown LLM mode"),
+        # these were 'internal error: InvalidURL' at the first request
+        ({"base_url": "http://[::1"}, "not a valid URL \\(Invalid port"),
+        ({"base_url": "http://host:port/v1"}, "not a valid URL"),
+        ({"base_url": "http:///v1"}, "names no host"),
+        ({"base_url": "http://:80/v1"}, "names no host"),
     ],
 )
 def test_bad_llm_settings_are_input_errors(kwargs, message):
     with pytest.raises(InputError, match=message):
         resolve_llm(env={}, **kwargs)
+
+
+def test_a_malformed_base_url_with_a_secret_is_refused_without_it():
+    with pytest.raises(InputError) as refused:
+        resolve_llm(env={"OPENAI_BASE_URL": "https://me:hunter22@[::1:x/v1?key=sk-secret"})
+    assert "hunter22" not in str(refused.value) and "sk-secret" not in str(refused.value)
+    assert "not a valid URL" in str(refused.value)

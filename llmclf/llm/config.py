@@ -71,6 +71,7 @@ def resolve_llm(
         model = DEFAULT_OPENAI_MODEL
     if not base_url.startswith(("http://", "https://")):
         raise InputError(f"LLM base URL must start with http:// or https://, got {redact(base_url)!r}")
+    _check_url(base_url)
     return LLMConfig(
         base_url=base_url,
         model=model,
@@ -79,3 +80,17 @@ def resolve_llm(
         timeout=60.0 if timeout is None else timeout,
         max_retries=3 if max_retries is None else max_retries,
     )
+
+
+def _check_url(base_url: str) -> None:
+    """One line for a base URL that the HTTP client would refuse later, as an internal error: 'http://[::1',
+    'http://host:port', 'http:///v1'."""
+    import httpx
+
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL as exc:
+        why = "" if "@" in base_url or "?" in base_url else f" ({exc})"  # a reason could quote a secret
+        raise InputError(f"LLM base URL is not a valid URL{why}: {redact(base_url)!r}") from None
+    if not host:
+        raise InputError(f"LLM base URL names no host: {redact(base_url)!r}")
