@@ -15,14 +15,13 @@ import numpy as np
 
 from . import self_training
 from ._version import __version__
-from .blank import is_blank
 from .bundle import check_bundle_target, read_bundle, write_bundle
 from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, get_embedder
 from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
-from .examples import WEIGHT, Example, Source, valid_weight
+from .examples import WEIGHT, Example, Source
 from .finetune import PAIRS as FINETUNE_PAIRS
 from .generation import ExampleGenerator, GenerationResult
 from .head import (
@@ -35,6 +34,7 @@ from .head import (
     fit_head,
     valid_tfidf_weight,
 )
+from .inputs import clean_name, clean_text, labels_disagree, missing_label, sample_weights, texts_of
 from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
@@ -74,80 +74,6 @@ class TrainReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> source -> n
     generation: GenerationResult | None = None  # None: no generator was configured
     notes: list[str] = field(default_factory=list)
-
-
-def _clean_name(name: str) -> str:
-    if not isinstance(name, str):
-        raise InputError(f"a class name must be a string, got {type(name).__name__} {name!r}")
-    if is_blank(name):
-        raise InputError("class name is empty")
-    return name.strip()
-
-
-def _texts(X: Any) -> list[str]:
-    """A list of texts from a str, a list, an array or a pandas Series, or from one column of a 2-d array or
-    DataFrame (what ``df[["text"]]`` and a ColumnTransformer given ``["text"]`` hand over)."""
-    if isinstance(X, str):
-        return [X]
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 2 and shape[1] == 1:
-        return np.asarray(X, dtype=object)[:, 0].tolist()
-    if shape is not None and len(shape) != 1:
-        raise InputError(f"expected a 1-d sequence of texts (or one column), got an array of shape {tuple(shape)}")
-    return list(X)
-
-
-def _missing_label(labels: list[Any]) -> int | None:
-    """The index of the first label that is missing (None, pandas' NA, NaN) or infinite, as sklearn refuses them."""
-    for i, label in enumerate(labels):
-        if label is None or type(label).__name__ == "NAType":
-            return i
-        if isinstance(label, (float, np.floating)) and not np.isfinite(label):
-            return i
-    return None
-
-
-def _labels_disagree(examples: Sequence[Example]) -> str | None:
-    """A note when one text of the user's (or of feedback) carries two labels: kept as given, as sklearn keeps them,
-    but said, since it is more often a slip in the data than a text that belongs to both."""
-    labels_of: dict[str, set[str]] = {}
-    for e in examples:
-        if e.source in (Source.USER, Source.FEEDBACK):
-            labels_of.setdefault(e.text, set()).add(e.label)
-    mixed = [(text, labels) for text, labels in labels_of.items() if len(labels) > 1]
-    if not mixed:
-        return None
-    text, labels = mixed[0]
-    return (
-        f"labels disagree: {len(mixed)} text(s) carry more than one label (e.g. {text!r}: "
-        f"{', '.join(sorted(labels))}); each (text, label) pair is kept"
-    )
-
-
-def _sample_weight(sample_weight: Any, n: int) -> list[float]:
-    """``fit``'s sample weights as floats, one per text (all 1 without them); finite, 0 or more, not all 0."""
-    if sample_weight is None:
-        return [1.0] * n
-    try:
-        weights = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError("sample_weight must be numbers, one per text") from None
-    if weights.shape != (n,):
-        raise InputError(f"sample_weight has shape {weights.shape}, expected ({n},): one weight per text")
-    out = weights.tolist()
-    if not all(valid_weight(w) for w in out):
-        raise InputError("sample_weight must be finite and 0 or more")
-    if not any(out):
-        raise InputError("sample_weight is 0 for every text")
-    return out
-
-
-def _clean_text(text: str, what: str = "text") -> str:
-    if not isinstance(text, str):
-        raise InputError(f"{what} must be a string, got {type(text).__name__}")
-    if is_blank(text):
-        raise InputError(f"{what} is empty")
-    return text.strip()
 
 
 class NotFittedError(InputError, AttributeError):
@@ -304,9 +230,9 @@ class Classifier(TextClassifierEstimator):
 
     # -- data ---------------------------------------------------------------
     def add_class(self, name: str, description: str | None = None) -> Classifier:
-        name = _clean_name(name)
+        name = clean_name(name)
         if description is not None:
-            description = _clean_text(description, f"description of class {name!r}")
+            description = clean_text(description, f"description of class {name!r}")
         if self.descriptions.get(name) and description and self.descriptions[name] != description:
             raise InputError(f"class {name!r} already has a different description")
         self.descriptions[name] = description or self.descriptions.get(name)
@@ -316,16 +242,16 @@ class Classifier(TextClassifierEstimator):
         self, name: str, data: str | Iterable[str], source: Source = Source.USER, meta: dict[str, Any] | None = None
     ) -> Classifier:
         """Add examples to a class; a class seen only here becomes a class too."""
-        name = _clean_name(name)
+        name = clean_name(name)
         texts = [data] if isinstance(data, str) else list(data)
-        cleaned = [_clean_text(t, f"example for class {name!r}") for t in texts]
+        cleaned = [clean_text(t, f"example for class {name!r}") for t in texts]
         self.descriptions.setdefault(name, None)
         self.examples.extend(Example(t, name, Source(source), dict(meta or {})) for t in cleaned)
         return self
 
     def add_examples(self, examples: Iterable[Example]) -> Classifier:
         for ex in examples:
-            self.descriptions.setdefault(_clean_name(ex.label), None)
+            self.descriptions.setdefault(clean_name(ex.label), None)
             self.examples.append(ex)
         return self
 
@@ -419,17 +345,17 @@ class Classifier(TextClassifierEstimator):
         ``sample_weight`` weighs each text in the head's fit (kept in the bundle, so a retrain
         keeps it); a (text, label) pair given twice counts once, with its first weight.
         """
-        texts = _texts(X)
+        texts = texts_of(X)
         y = np.asarray(y)
         if y.ndim != 1:
             raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
         if len(texts) != len(y):
             raise InputError(f"X has {len(texts)} texts but y has {len(y)} labels")
         values = y.tolist()
-        missing = _missing_label(values)
+        missing = missing_label(values)
         if missing is not None:
             raise InputError(f"label {missing + 1} in y is {values[missing]!r}: every text needs a label")
-        weights = _sample_weight(sample_weight, len(texts))
+        weights = sample_weights(sample_weight, len(texts))
         try:
             labels = np.unique(y)
         except TypeError:
@@ -467,7 +393,7 @@ class Classifier(TextClassifierEstimator):
     ) -> None:
         """Fine-tune the encoder when asked; fit the head; with ``unlabeled`` texts, then self-train for a few
         rounds (calibrating only at the end)."""
-        if disagree := _labels_disagree(self.examples):
+        if disagree := labels_disagree(self.examples):
             report.notes.append(disagree)
         if self.finetune:
             self._finetune_encoder(report)
@@ -636,7 +562,7 @@ class Classifier(TextClassifierEstimator):
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
         head = self._require_head()
-        cleaned = [_clean_text(t, f"text {i + 1}") for i, t in enumerate(_texts(texts))]
+        cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
         return head.predict_proba(self._embed_steps(cleaned), cleaned)
 
     def predict_log_proba(self, texts: Sequence[str] | str) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""What the public API takes as texts, class names, labels and sample weights, checked in one place.
+
+Each check raises :class:`~llmclf.errors.InputError` (a ValueError, as scikit-learn raises) with one line that
+says what was wrong, so ``fit``, ``add_data_to_class`` and ``predict`` refuse bad input the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .blank import is_blank
+from .errors import InputError
+from .examples import Example, Source, valid_weight
+
+__all__ = ["clean_name", "clean_text", "labels_disagree", "missing_label", "sample_weights", "texts_of"]
+
+
+def clean_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise InputError(f"a class name must be a string, got {type(name).__name__} {name!r}")
+    if is_blank(name):
+        raise InputError("class name is empty")
+    return name.strip()
+
+
+def texts_of(X: Any) -> list[str]:
+    """A list of texts from a str, a list, an array or a pandas Series, or from one column of a 2-d array or
+    DataFrame (what ``df[["text"]]`` and a ColumnTransformer given ``["text"]`` hand over)."""
+    if isinstance(X, str):
+        return [X]
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 1:
+        return np.asarray(X, dtype=object)[:, 0].tolist()
+    if shape is not None and len(shape) != 1:
+        raise InputError(f"expected a 1-d sequence of texts (or one column), got an array of shape {tuple(shape)}")
+    return list(X)
+
+
+def missing_label(labels: list[Any]) -> int | None:
+    """The index of the first label that is missing (None, pandas' NA, NaN) or infinite, as sklearn refuses them."""
+    for i, label in enumerate(labels):
+        if label is None or type(label).__name__ == "NAType":
+            return i
+        if isinstance(label, (float, np.floating)) and not np.isfinite(label):
+            return i
+    return None
+
+
+def labels_disagree(examples: Sequence[Example]) -> str | None:
+    """A note when one text of the user's (or of feedback) carries two labels: kept as given, as sklearn keeps them,
+    but said, since it is more often a slip in the data than a text that belongs to both."""
+    labels_of: dict[str, set[str]] = {}
+    for e in examples:
+        if e.source in (Source.USER, Source.FEEDBACK):
+            labels_of.setdefault(e.text, set()).add(e.label)
+    mixed = [(text, labels) for text, labels in labels_of.items() if len(labels) > 1]
+    if not mixed:
+        return None
+    text, labels = mixed[0]
+    return (
+        f"labels disagree: {len(mixed)} text(s) carry more than one label (e.g. {text!r}: "
+        f"{', '.join(sorted(labels))}); each (text, label) pair is kept"
+    )
+
+
+def sample_weights(sample_weight: Any, n: int) -> list[float]:
+    """``fit``'s sample weights as floats, one per text (all 1 without them); finite, 0 or more, not all 0."""
+    if sample_weight is None:
+        return [1.0] * n
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("sample_weight must be numbers, one per text") from None
+    if weights.shape != (n,):
+        raise InputError(f"sample_weight has shape {weights.shape}, expected ({n},): one weight per text")
+    out = weights.tolist()
+    if not all(valid_weight(w) for w in out):
+        raise InputError("sample_weight must be finite and 0 or more")
+    if not any(out):
+        raise InputError("sample_weight is 0 for every text")
+    return out
+
+
+def clean_text(text: str, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    if is_blank(text):
+        raise InputError(f"{what} is empty")
+    return text.strip()
