@@ -161,6 +161,19 @@ def test_body_over_the_limit_is_413(service):
     assert chunked.status_code == 413
 
 
+def test_a_body_sent_without_a_json_content_type_is_415_and_says_so(service):
+    """`curl -d '{...}'` sends application/x-www-form-urlencoded, which FastAPI does not read as JSON: the answer was
+    422 'Input should be a valid dictionary or object to extract fields from'."""
+    body = '{"texts": ["woof"]}'
+    for headers in ({"content-type": "application/x-www-form-urlencoded"}, {"content-type": "text/plain"}, {}):
+        r = httpx.post(f"{service}/classify", content=body, headers=headers)
+        assert r.status_code == 415 and "Content-Type: application/json" in r.json()["error"], (headers, r.text)
+    for kind in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        assert httpx.post(f"{service}/classify", content=body, headers={"content-type": kind}).status_code == 200
+    wrong = httpx.post(f"{service}/classify", json={"texts": []})
+    assert wrong.status_code == 422 and wrong.json()["error"] == "invalid request"
+
+
 def test_openapi_document_is_generated_from_the_models(service):
     doc = httpx.get(f"{service}/openapi.json").json()
     assert {"/classify", "/tag", "/feedback", "/models", "/healthz"} <= set(doc["paths"])

@@ -135,7 +135,12 @@ def create_app(
         return Response(status_code=499)  # nobody reads it: the client has left
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body_refused = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        if body_refused and not _is_json(request.headers.get("content-type", "")):  # FastAPI reads JSON only so
+            message = "the body must be JSON, sent with Content-Type: application/json"
+            message += " (curl: -H 'Content-Type: application/json')"
+            return JSONResponse({"error": message}, status_code=415)
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]  # no input echo
         return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
 
@@ -246,6 +251,12 @@ def create_app(
     app.state.batcher = batcher
     app.state.store = store
     return app
+
+
+def _is_json(content_type: str) -> bool:
+    """Whether a Content-Type names JSON, as FastAPI reads it: application/json or application/*+json."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
 def tag_prediction(result, given_ids: dict[str, int | str]) -> TagPrediction:
