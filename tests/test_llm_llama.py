@@ -144,3 +144,45 @@ def test_the_service_tags_the_tutorials_body_verbatim_through_llama_server(pets_
         assert len(p["tags"]) == 1 or flags.get("multi")
         if flags.get("confidence"):
             assert all(0.0 <= t["confidence"] <= 1.0 for t in p["tags"])
+
+
+def test_the_cascade_sends_unsure_texts_to_llama_server_and_keeps_the_bundles_classes(pets_bundle, tmp_path, llama_url):
+    """classify --cascade-below through the real server: every text below the bar gets an answer from the LLM, one
+    of the bundle's classes, with no llm_error (the head's answer standing in would hide a broken LLM path)."""
+    texts = ["woof woof", "meow", "the dog barks at the cat"]
+    result = CliRunner().invoke(
+        app,
+        ["classify", "--load", str(pets_bundle), "--db", str(tmp_path / "db.sqlite"), "--cascade-below", "1", *texts],
+        env={"OPENAI_BASE_URL": llama_url, "LLMCLF_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == texts
+    assert "3 of 3 text(s) went to the LLM" in result.stderr and "failed there" not in result.stderr
+    for r in records:
+        assert r["source"] == "llm" and "llm_error" not in r, r
+        assert r["prediction"] in {"cat", "dog"} and set(r["probabilities"]) == {"cat", "dog"}
+
+
+def test_tagging_with_few_shot_examples_from_feedback_stays_valid_on_llama_server(tmp_path, llama_url):
+    """Corrections become few-shot examples in the next tag request's messages; with them the real server must
+    still give a tag of the set for at least 3 of 4 texts, single-label and multi-label with confidence."""
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    env = {"OPENAI_BASE_URL": llama_url}
+    runner = CliRunner()
+    for tag_id, name, instructions in TUTORIAL_TAGS:
+        added = runner.invoke(
+            app, ["tags", "add", "tutorial", "--id", tag_id, "--name", name, "--instructions", instructions, *db]
+        )
+        assert added.exit_code == 0, added.output
+    first = runner.invoke(app, ["tag", "--set", "tutorial", *db, *TUTORIAL_TEXTS[:2]], env=env)
+    for record, correction in zip([json.loads(x) for x in first.stdout.splitlines()], ["phone", "email"], strict=True):
+        stored = runner.invoke(app, ["feedback", record["run_id"], "--correction", correction, *db])
+        assert stored.exit_code == 0 and "adds this example" in stored.stdout, stored.output
+    allowed = {(i, n) for i, n, _ in TUTORIAL_TAGS}
+    for mode in ([], ["--multi", "--confidence"]):
+        result = runner.invoke(app, ["tag", "--set", "tutorial", *db, "--shots", "2", *mode, *TUTORIAL_TEXTS], env=env)
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        valid = [r for r in records if r["error"] is None and r["source"] == "llm"]
+        assert len(valid) >= 3, (mode, [r["error"] for r in records])
+        assert all((r["id"], r["name"]) in allowed for r in valid)
