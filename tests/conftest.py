@@ -18,6 +18,19 @@ PETS = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_dirs(tmp_path_factory):
+    """The same for session- and module-scoped fixtures, which pytest builds before any function's monkeypatch:
+    `pets` and test_sklearn's `fitted` read and wrote the real vector cache, and a stale one there failed a test."""
+    home = tmp_path_factory.mktemp("llmclf-session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLMCLF_HOME", str(home / "data"))
+        patch.setenv("LLMCLF_CACHE_DIR", str(home / "cache"))
+        for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMCLF_LLM_MODEL", "LLMCLF_EMBEDDER"):
+            patch.delenv(var, raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     """No test reads or writes the real user dirs, and no LLM is configured by accident."""
