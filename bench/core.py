@@ -83,11 +83,14 @@ def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> lis
     """Embedding alone, in process (steady state), for the default and, if built, the fast embedder."""
     import time
 
-    from llmclf import MiniLMEmbedder
+    from llmclf import MiniLMEmbedder, MiniLMInt8Embedder
     from llmclf.fast_embedder import Model2VecEmbedder, fast_model_dir
 
     rows = []
-    embedders = [("minilm", MiniLMEmbedder(), "")]
+    embedders = [
+        ("minilm, integer products (default)", MiniLMInt8Embedder(), ""),
+        ("minilm, float", MiniLMEmbedder(), ""),
+    ]
     if (fast_model_dir() / "config.json").exists():
         embedders.append(("fast", Model2VecEmbedder(), "target >= 20,000 texts/s"))
     for name, emb, target in embedders:
@@ -96,7 +99,7 @@ def embedder_rows(texts: list[str], train: Path, tmp: Path, n_texts: int) -> lis
         emb.embed(texts)
         wall = time.perf_counter() - start
         rows.append([f"embed {len(texts):,} texts in process, {name}", f"{len(texts) / wall:,.0f} texts/s", target, ""])
-    if len(embedders) > 1:
+    if len(embedders) > 2:
         model = tmp / "fast.model"
         timed_run([*LLMCLF, "train", "--data", str(train), "--embedder", "fast", "--save", str(model)])
         label = f"classify {n_texts:,} texts, fast (incl. start-up)"

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _util import load_split, machine, print_table, shuffled  # noqa: E402
 
-from llmclf import Classifier, MiniLMEmbedder  # noqa: E402
+from llmclf import Classifier, MiniLMInt8Embedder  # noqa: E402
 from llmclf.feedback import RunLog, model_target  # noqa: E402
 from llmclf.store import Store  # noqa: E402
 
@@ -77,7 +77,7 @@ def main() -> None:
     stream = shuffled(load_split("banking77", "train"), seed=1)[:n]
     test = shuffled(load_split("banking77", "test"))[: 200 if args.quick else 1000]
     checkpoints = [c for c in (500, 1000, 2000) if c < n] + [n]
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMInt8Embedder()
     rows = []
     for policy in ("all", "active"):
         for streamed, corrections, acc in simulate(policy, descriptions, stream, test, checkpoints, embedder):

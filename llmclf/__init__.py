@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .classifier import Classifier, Prediction, TrainReport
-from .embedding import Embedder, MiniLMEmbedder, get_embedder
+from .embedding import Embedder, MiniLMEmbedder, MiniLMInt8Embedder, get_embedder
 from .errors import BundleError, DataWarning, InputError, LlmclfError, LLMError
 from .examples import Example, Source
 from .generation import ExampleGenerator, GenerationResult
@@ -52,6 +52,7 @@ __all__ = [
     "LLMGenerator",
     "LlmclfError",
     "MiniLMEmbedder",
+    "MiniLMInt8Embedder",
     "Prediction",
     "RunLog",
     "Source",

@@ -49,7 +49,7 @@ def test_bundle_is_a_zip_with_manifest_arrays_and_examples(pets_bundle):
         examples = [json.loads(line) for line in zf.read("examples.jsonl").decode().splitlines()]
     assert manifest["format_version"] == 1 and manifest["classes"] == ["cat", "dog"]
     assert manifest["embedder"] == {
-        "id": "minilm-l6-v2-int8-onnx",
+        "id": "minilm-l6-v2-int8-matmul",
         "dim": 384,
         "normalized": True,
         "weights_sha256": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",

@@ -134,7 +134,7 @@ def test_train_from_class_file_and_data_file(tmp_path):
     assert clf.descriptions["bird"] is None
 
     result = run("info", model)
-    assert result.exit_code == 0 and "bird" in result.stdout and "minilm-l6-v2-int8-onnx" in result.stdout
+    assert result.exit_code == 0 and "bird" in result.stdout and "minilm-l6-v2-int8-matmul" in result.stdout
     manifest = json.loads(run("info", model, "--json").stdout)
     assert manifest["example_counts"]["bird"] == {"user": 1, "description": 3}
 
@@ -600,7 +600,7 @@ def test_every_command_that_prints_data_has_json(pets_bundle, tmp_path):
     (tag,) = [json.loads(x) for x in runner.invoke(app, ["tags", "list", "contact", "--json", *db]).stdout.splitlines()]
     assert tag == {"tag_id": "1", "name": "phone", "instructions": ""}
     listed = [json.loads(x) for x in runner.invoke(app, ["embedders", "list", "--json"]).stdout.splitlines()]
-    assert [e["name"] for e in listed] == ["minilm", "fast"] and listed[0]["ready"] is True
+    assert [e["name"] for e in listed] == ["minilm", "fast", "minilm-float"] and listed[0]["ready"] is True
     run = json.loads(runner.invoke(app, ["classify", "--load", str(model), *db, "woof"]).stdout)
     fb = runner.invoke(app, ["feedback", run["run_id"], "--correction", "cat", "--json", *db])
     assert json.loads(fb.stdout) == {"run_id": run["run_id"], "stored": True, "replaced": [], "label": "cat"}

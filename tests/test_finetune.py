@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from llmclf import BundleError, Classifier, InputError
 from llmclf.bundle import read_bundle
 from llmclf.cli import app
-from llmclf.embedding import MiniLMEmbedder
+from llmclf.embedding import DEFAULT_EMBEDDER, MiniLMEmbedder
 from llmclf.errors import LlmclfError
 from llmclf.examples import Example
 from llmclf.finetune import IN_BATCH_FROM_CLASSES, MAX_ROUNDS, make_anchor_pairs, make_pairs
@@ -225,7 +225,7 @@ def test_plain_fit_after_a_finetune_forgets_the_tuned_encoder(tuned):
     clf = pickle.loads(pickle.dumps(tuned))
     clf.finetune = False
     clf.fit(X, Y)  # sklearn's fit forgets what an earlier fit learned, the tuned encoder included
-    assert clf.embedder_.id == MiniLMEmbedder.id and clf.finetuned is None
+    assert clf.embedder_.id == DEFAULT_EMBEDDER and clf.finetuned is None
 
 
 def tampered(tuned_bundle, tmp_path, change):

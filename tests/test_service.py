@@ -39,7 +39,7 @@ def service(pets_bundle, tmp_path_factory, fake_llm):
 def test_healthz_and_models(service):
     assert httpx.get(f"{service}/healthz").json() == {"status": "ok", "models": 1}
     (model,) = httpx.get(f"{service}/models").json()
-    assert model == {"name": "pets", "classes": ["cat", "dog"], "embedder": "minilm-l6-v2-int8-onnx"}
+    assert model == {"name": "pets", "classes": ["cat", "dog"], "embedder": "minilm-l6-v2-int8-matmul"}
 
 
 def test_classify(service):

@@ -106,7 +106,7 @@ def test_loaded_bundle_pickles_by_embedder_id(pets_bundle):
     clf = Classifier.load(pets_bundle)
     clf.predict(["woof"])
     again = pickle.loads(pickle.dumps(clf))
-    assert again.embedder == "minilm-l6-v2-int8-onnx" and again.predict(["woof"]).tolist() == ["dog"]
+    assert again.embedder == "minilm-l6-v2-int8-matmul" and again.predict(["woof"]).tolist() == ["dog"]
 
 
 def test_integer_labels_come_back_as_integers():

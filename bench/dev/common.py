@@ -19,7 +19,7 @@ class NpzEmbedder:
         miss = [t for t in texts if t not in self.vec]
         if miss:
             from llmclf.embedding import get_embedder
-            if self._inner is None: self._inner = get_embedder(None if self.eid.startswith("minilm") else "fast")
+            if self._inner is None: self._inner = get_embedder("minilm-float" if self.eid.startswith("minilm") else "fast")
             for t, v in zip(miss, self._inner.embed(miss)): self.vec[t] = v
         return np.stack([self.vec[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 

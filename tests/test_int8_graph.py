@@ -1,0 +1,109 @@
+"""Real int8 MiniLM: the rewritten graph, its vectors against the float graph's, and bundles of either kind."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import llmclf.int8_graph as int8_graph
+from llmclf import Classifier, LlmclfError, MiniLMEmbedder, MiniLMInt8Embedder
+from llmclf.embedding import DEFAULT_EMBEDDER, _minilm_files, _onnx_session
+from llmclf.int8_graph import INTEGER_PRODUCTS, cpu_has_vnni, integer_graph
+
+TEXTS = [
+    "What is your phone number?",
+    "my card has not arrived yet, it has been two weeks",
+    "The stock market fell sharply after the announcement.",
+    "i feel so happy today!!!",
+    "How far is it from Denver to Aspen?",
+    "Play some jazz music in the living room",
+    "an utterly boring film with a clumsy plot",
+    "x",
+    "the " * 300,  # truncated at 256 tokens
+]
+
+
+def ops(graph: bytes) -> list[str]:
+    return [node.op_type for node in onnx.load_from_string(graph).graph.node]
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int8 weights", "uint8 weights"])
+def test_the_weight_products_become_integer_and_the_ffn_outputs_stay_float(signed):
+    shipped = onnx.load(str(_minilm_files()[0]))
+    rewritten = onnx.load_from_string(integer_graph(_minilm_files()[0], signed=signed))
+    kinds = [n.op_type for n in rewritten.graph.node]
+    assert kinds.count("MatMulInteger") == INTEGER_PRODUCTS
+    assert kinds.count("QuantizeLinear") == 18  # per layer: Q, K and V share their input; attention out; FFN in
+    assert [n.op_type for n in shipped.graph.node].count("MatMul") == kinds.count("MatMul") + INTEGER_PRODUCTS
+    int8 = {i.name: tuple(i.dims) for i in rewritten.graph.initializer if i.data_type == TensorProto.INT8}
+    dequantised = [int8[n.input[0]] for n in rewritten.graph.node if n.op_type == "Cast" and n.input[0] in int8]
+    assert dequantised.count((1536, 384)) == 6  # the six FFN-output weights are still made float
+    assert (384, 384) not in dequantised and (384, 1536) not in dequantised  # no other product is
+    uint8 = [i for i in rewritten.graph.initializer if i.data_type == TensorProto.UINT8]
+    assert len(uint8) == (0 if signed else INTEGER_PRODUCTS + 1)  # the shifted weights and their zero point
+
+
+def test_integer_vectors_stay_close_to_the_float_graphs():
+    integer, float_ = MiniLMInt8Embedder().embed(TEXTS), MiniLMEmbedder().embed(TEXTS)
+    assert integer.dtype == np.float32 and integer.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(integer, axis=1), 1, atol=1e-5)
+    cosine = (integer * float_).sum(axis=1)
+    assert cosine.mean() > 0.99 and cosine.min() > 0.98  # one-token "x" is the farthest: 0.988
+    assert not np.allclose(integer, float_, atol=1e-4)  # and it is not the float graph
+
+
+def test_a_text_gets_the_same_vector_alone_and_in_any_batch():
+    """onnxruntime's DynamicQuantizeLinear takes one range for a whole batch: a text's vector moved with the texts
+    batched beside it (0.027 at most, a probability by 0.013). Each text is quantised on its own now."""
+    embedder = MiniLMInt8Embedder()
+    together = embedder.embed(TEXTS)
+    alone = np.stack([embedder.embed([text])[0] for text in TEXTS])
+    reversed_ = embedder.embed(TEXTS[::-1])[::-1]
+    padded = MiniLMInt8Embedder(batch_size=len(TEXTS)).embed(TEXTS)  # one batch: every text padded to the longest
+    for other in (alone, reversed_, padded):
+        np.testing.assert_allclose(other, together, atol=1e-6)
+
+
+@pytest.mark.skipif(not cpu_has_vnni(), reason="u8 x s8 may saturate without VNNI: that is why it is not used there")
+def test_signed_and_unsigned_weights_give_the_same_vectors_where_both_are_exact():
+    import onnxruntime as ort
+
+    from llmclf.embedding import _load_minilm
+
+    vectors = []
+    for signed in (True, False):
+        embedder = MiniLMEmbedder()
+        embedder._session = _onnx_session(ort, integer_graph(_minilm_files()[0], signed=signed), None)
+        embedder._tokenizer = _load_minilm(embedder.max_length, None)[1]
+        vectors.append(embedder.embed(TEXTS))
+    assert np.array_equal(vectors[0], vectors[1])
+
+
+def test_a_graph_it_was_not_made_for_is_refused_in_one_line(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])
+    other = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])), other)
+    with pytest.raises(LlmclfError, match="has 0 int8 weight products, not 30"):
+        integer_graph(other, signed=False)
+
+
+def test_only_an_x86_cpu_that_says_vnni_gets_the_signed_form(monkeypatch, tmp_path):
+    monkeypatch.setattr(int8_graph.platform, "machine", lambda: "arm64")
+    int8_graph.cpu_has_vnni.cache_clear()
+    try:
+        assert cpu_has_vnni() is False
+    finally:
+        int8_graph.cpu_has_vnni.cache_clear()
+
+
+def test_new_bundles_use_integer_products_and_old_bundles_keep_float_ones(tmp_path):
+    assert MiniLMInt8Embedder.id == DEFAULT_EMBEDDER
+    texts, labels = ["woof woof", "the dog barks", "meow", "the cat purrs"], ["dog", "dog", "cat", "cat"]
+    new = Classifier().fit(texts, labels)
+    old = Classifier(embedder=MiniLMEmbedder.id).fit(texts, labels)
+    for clf, kind in ((new, MiniLMInt8Embedder), (old, MiniLMEmbedder)):
+        loaded = Classifier.load(clf.save(tmp_path / f"{kind.__name__}.model"))
+        assert type(loaded.embedder_) is kind and loaded.manifest()["embedder"]["id"] == kind.id
+        assert np.allclose(loaded.predict_proba(["a barking dog"]), clf.predict_proba(["a barking dog"]), atol=1e-6)
+    assert not np.allclose(new.predict_proba(["a barking dog"]), old.predict_proba(["a barking dog"]), atol=1e-6)
