@@ -59,8 +59,13 @@ def cpu_has_vnni() -> bool:
 
 def integer_graph(path: str | Path, signed: bool) -> bytes:
     """The serialised graph of ``path`` with its int8 weight products made integer (see the module docstring)."""
-    import onnx
-    from onnx import TensorProto, numpy_helper
+    try:
+        import onnx
+        from onnx import TensorProto, numpy_helper
+    except ImportError:
+        raise LlmclfError(
+            "the default embedder needs the onnx package: pip install 'onnx>=1.16' (or use --embedder minilm-float)"
+        ) from None
 
     model = onnx.load(str(path))
     graph = model.graph

@@ -88,6 +88,14 @@ def test_a_graph_it_was_not_made_for_is_refused_in_one_line(tmp_path):
         integer_graph(other, signed=False)
 
 
+def test_without_the_onnx_package_it_is_one_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    with pytest.raises(LlmclfError, match="needs the onnx package"):
+        integer_graph(_minilm_files()[0], signed=False)
+
+
 def test_only_an_x86_cpu_that_says_vnni_gets_the_signed_form(monkeypatch, tmp_path):
     monkeypatch.setattr(int8_graph.platform, "machine", lambda: "arm64")
     int8_graph.cpu_has_vnni.cache_clear()
