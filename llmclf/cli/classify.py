@@ -189,6 +189,8 @@ def classify(
     k = pick(shots, k)
     input_files, texts = stdin_as_argument(input_files, texts)
     if output is not None or any(is_parquet(p) for p in input_files):
+        if cascade_below is not None:  # it was ignored without a word
+            raise InputError("--cascade-below works on JSON Lines output, not with --output or a Parquet --input")
         return classify_files(
             load, input_files, output, text_column, id_column, top_n, threshold, batch_size, threads, texts, data
         )
