@@ -110,8 +110,9 @@ class MiniLMEmbedder:
 class MiniLMInt8Embedder(MiniLMEmbedder):
     """The same MiniLM and weights with real int8 matrix products (:mod:`llmclf.int8_graph`): the default.
 
-    1.34x the texts/s of :class:`MiniLMEmbedder` on a CPU with VNNI, 1.12x without (measured on one with it), at
-    cosine 0.993 or more to its vectors; accuracy within 0.3 points on every shared data set (BENCHMARKS.md).
+    About 1.3x the texts/s of :class:`MiniLMEmbedder` on a CPU with VNNI and 1.09x in the form a CPU without it
+    runs (both timed on one with it), at cosine 0.99 or more to its vectors (mean 0.997). Accuracy of the default
+    head moved by -0.37 to +0.17 points per shared data set (BENCHMARKS.md, session 11).
     """
 
     id = "minilm-l6-v2-int8-matmul"
