@@ -738,6 +738,11 @@ def test_output_parquet_from_text_files_csv_and_stdin(pets_bundle, tmp_path):
     assert wrong.exit_code == 2 and "--output writes Parquet" in wrong.stderr
     cascade = run("classify", "--load", pets_bundle, "--output", out, "--cascade-below", "0.5", "woof")
     assert cascade.exit_code == 2 and "--cascade-below works on JSON Lines output" in cascade.stderr
+    folder = tmp_path / "folder.parquet"
+    folder.mkdir()
+    refused = run("classify", "--load", pets_bundle, "--output", folder, "woof")
+    assert refused.exit_code == 2 and refused.stderr.strip() == f"error: {folder}: is a folder, not a file"
+    assert list(tmp_path.glob(".folder.parquet.*")) == []  # it named a temporary file, after all the work
 
 
 def test_parquet_from_pandas_nan_and_typed_columns(pets_bundle, tmp_path):
