@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer"]
+__all__ = ["atomic_writer", "is_read_only"]
 
 STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
 
@@ -23,6 +23,7 @@ STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over f
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, synced and renamed over it at the end.
 
+    A folder, or a file nobody may write to (``chmod a-w``), is refused before anything is written.
     On any error the temporary file is removed and whatever was at ``path`` stays;
     OSErrors surface to the caller. The new file keeps the old one's permission
     bits, or for a new file gets what the umask allows (``mkstemp`` alone gives 0600).
@@ -31,6 +32,8 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     path = Path(path)
     if path.is_dir():  # else the work is done first, and the rename fails naming the temporary file
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if is_read_only(path):  # a rename replaces it whatever its mode, as root too
+        raise PermissionError(errno.EACCES, "is read-only (no write permission for anyone): not replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
@@ -44,6 +47,15 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether ``path`` is a file whose mode gives nobody write permission: someone made it so to keep it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _mode_for(path: Path) -> int:

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .atomic import atomic_writer
+from .atomic import atomic_writer, is_read_only
 from .errors import BundleError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
@@ -124,6 +124,8 @@ def check_bundle_target(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.is_dir():
         raise BundleError(f"cannot write {path}: it is a folder")
+    if is_read_only(path):
+        raise BundleError(f"cannot write {path}: it is read-only (no write permission for anyone): not replaced")
     if not path.is_file() or path.stat().st_size == 0:
         return path
     try:  # any llmclf bundle, of any format version, has a manifest: that is enough to replace it

@@ -362,6 +362,29 @@ def test_save_never_replaces_a_file_that_is_not_a_bundle(tmp_path, pets_bundle):
     assert sorted(Classifier.load(empty).classes_) == ["cat", "dog"]
 
 
+def test_a_read_only_file_is_never_replaced(tmp_path, pets_bundle):
+    """A rename replaces a file whatever its mode (and root writes anything): `chmod a-w m.model`, made to keep a
+    bundle, did not keep it from --save, retrain or --output."""
+    kept, table = tmp_path / "kept.model", tmp_path / "kept.parquet"
+    kept.write_bytes(pets_bundle.read_bytes())
+    table.write_bytes(b"PAR1 not replaced")
+    for path in (kept, table):
+        path.chmod(0o444)
+    before = kept.read_bytes()
+    trained = run("train", *PETS, "--save", kept)
+    assert trained.exit_code == 2 and "kept.model: it is read-only" in trained.stderr
+    assert "training examples" not in trained.stderr  # refused before any work
+    retrained = run("retrain", "--load", pets_bundle, "--save", kept, "--db", tmp_path / "f.db")
+    assert retrained.exit_code == 2 and "read-only" in retrained.stderr
+    with pytest.raises(BundleError, match="read-only"):
+        Classifier.load(pets_bundle).save(kept)
+    written = run("classify", "--load", pets_bundle, "--output", table, "woof")
+    assert written.exit_code == 2 and "kept.parquet: is read-only" in written.stderr
+    assert kept.read_bytes() == before and table.read_bytes() == b"PAR1 not replaced"
+    kept.chmod(0o644)  # writable again: replaced as before
+    assert run("train", *PETS, "--save", kept).exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
