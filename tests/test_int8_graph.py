@@ -23,10 +23,6 @@ TEXTS = [
 ]
 
 
-def ops(graph: bytes) -> list[str]:
-    return [node.op_type for node in onnx.load_from_string(graph).graph.node]
-
-
 @pytest.mark.parametrize("signed", [True, False], ids=["int8 weights", "uint8 weights"])
 def test_the_weight_products_become_integer_and_the_ffn_outputs_stay_float(signed):
     shipped = onnx.load(str(_minilm_files()[0]))
