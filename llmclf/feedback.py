@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .blank import is_blank
 from .embedding import Embedder
 from .errors import DataWarning, InputError, StoreError
 from .examples import Example, Source
@@ -61,6 +62,9 @@ def set_logging(on: bool) -> None:
             flag.touch()
     except OSError as exc:
         raise StoreError(f"cannot turn logging {'on' if on else 'off'}: {flag}: {exc.strerror or exc}") from None
+
+
+RUN_ID_CHARS = 36  # a UUID's text form, as every run id is written
 
 
 def uuid7() -> str:
@@ -147,7 +151,10 @@ class RunLog:
             (run_id,),
         )
         if not rows:
-            raise InputError(f"unknown run id {run_id!r}")
+            whole = (
+                "" if len(run_id) >= RUN_ID_CHARS else f" (a run id has {RUN_ID_CHARS} characters: `llmclf logs list`)"
+            )
+            raise InputError(f"unknown run id {run_id!r}{whole}")
         keys = ("run_id", "created_at", "kind", "target", "source", "text", "prediction", "probabilities", "labels")
         run = dict(zip(keys, rows[0], strict=True))
         try:
@@ -167,6 +174,8 @@ class RunLog:
         run = self.run(run_id)
         if correction is not None:
             correction = correction.strip()
+            if is_blank(correction):
+                raise InputError(f"the correction is empty: give one of this run's labels: {', '.join(run['labels'])}")
             if correction not in run["labels"]:
                 raise InputError(
                     f"correction {correction!r} is not one of this run's labels: {', '.join(run['labels'])}"

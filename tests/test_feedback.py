@@ -68,6 +68,11 @@ def test_unknown_run_and_foreign_label_are_refused(runs):
         log.record("nope", score=1)
     with pytest.raises(InputError, match="'bird' is not one of this run's labels: cat, dog"):
         log.record(woof, correction="bird")
+    # a run id cut short (as a narrow table once showed it) and a blank correction say what is wrong
+    with pytest.raises(InputError, match=r"unknown run id '.{8}' \(a run id has 36 characters: `llmclf logs list`\)"):
+        log.record(woof[:8], score=1)
+    with pytest.raises(InputError, match="the correction is empty: give one of this run's labels: cat, dog"):
+        log.record(woof, correction=" \u200b ")
 
 
 def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_path):
