@@ -142,10 +142,7 @@ def classify_parquet(
             # text that is not UTF-8 becomes a row error (see batch.row_error), never a failed file
             texts = _values(batch.column(text_column), text_column, "surrogateescape")
             columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)
-            added = to_arrow(columns, clf.model_id)
-            table = pa.Table.from_batches([batch])
-            for name in added.column_names:
-                table = table.append_column(name, added.column(name))
+            table = _with_predictions(pa.Table.from_batches([batch]), columns, clf.model_id)
             rows += len(texts)
             bad += sum(e is not None for e in columns["error"])
             if fh is not None:
@@ -162,6 +159,14 @@ def classify_parquet(
             empty = pa.table({text_column: pa.array([], type=pa.string())})
             pq.write_table(empty, fh)
     return rows, bad
+
+
+def _with_predictions(table: Any, columns: dict[str, Any], model_id: str) -> Any:
+    """``table`` (the input's columns) with the engines' columns after them."""
+    added = to_arrow(columns, model_id)
+    for name in added.column_names:
+        table = table.append_column(name, added.column(name))
+    return table
 
 
 def _id_text(value: Any) -> str | None:
@@ -198,9 +203,7 @@ def classify_rows_to_parquet(
             table = pa.table({"text": pa.array(texts, type=pa.string())})
             if with_id:
                 table = table.append_column("id", pa.array([_id_text(r[2]) for r in batch], type=pa.string()))
-            added = to_arrow(columns, clf.model_id)
-            for name in added.column_names:
-                table = table.append_column(name, added.column(name))
+            table = _with_predictions(table, columns, clf.model_id)
             if writer is None:
                 writer = pq.ParquetWriter(fh, table.schema)
             writer.write_table(table)
