@@ -111,13 +111,19 @@ def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield n, {_column(k): v for k, v in record.items()}
 
 
+def _stdin_buffer() -> io.BufferedReader | None:
+    """Standard input's bytes, in a buffer that can be looked at before it is read; None when it has none."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is not None and not hasattr(raw, "peek"):  # a BytesIO (tests, embedding hosts)
+        raw = io.BufferedReader(raw)
+    return raw
+
+
 def _stdin_text() -> tuple[io.TextIOWrapper, str]:
     """Standard input as text, and its kind: JSONL when its first character is ``{``, else CSV (``--data -``)."""
-    raw = getattr(sys.stdin, "buffer", None)
+    raw = _stdin_buffer()
     if raw is None:
         raise InputError("standard input cannot be read here")
-    if not hasattr(raw, "peek"):  # a BytesIO (tests, embedding hosts): buffered, it can be looked at first
-        raw = io.BufferedReader(raw)
     fh = _as_text(raw)
     start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
     return fh, "jsonl" if start.startswith("{") else "csv"
@@ -264,12 +270,10 @@ def stdin_rows() -> Iterator[Row]:
     """Lines of stdin as texts, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not
     the run (``-`` as a text file: ``classify -``, ``train --unlabeled -``). A byte-order mark picks UTF-16 or
     UTF-32 (``Get-Content -Encoding Unicode f.txt | llmclf classify -``), as it does for a file."""
-    stream = getattr(sys.stdin, "buffer", None)
+    stream = _stdin_buffer()
     if stream is None:
         yield from _line_rows(sys.stdin, "standard input line ", "utf-8")
         return
-    if not hasattr(stream, "peek"):  # a BytesIO (tests, embedding hosts): buffered, it can be looked at first
-        stream = io.BufferedReader(stream)
     encoding = _bom_encoding(stream.peek(4)[:4])
     if encoding == "utf-8-sig":  # line by line as bytes: a line is handed on as soon as it has arrived
         yield from _line_rows((b.decode("utf-8", "surrogateescape") for b in stream), "standard input line ", encoding)
