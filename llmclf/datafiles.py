@@ -266,6 +266,34 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
             yield None, f"{path}: malformed CSV ({exc}); reading stopped there", None
 
 
+def check_columns(path: str | Path, text_column: str | None = None, id_column: str | None = None) -> None:
+    """Refuse, before anything is read, a CSV/TSV file whose header lacks the text or ``--id-column`` column, and
+    column flags on a plain text file: each row would otherwise become an error record of its own. JSONL rows
+    may differ, so they are checked row by row; a FIFO can be read once, so it is not peeked at."""
+    kind = _kind(path)
+    if kind == "txt" and (text_column or id_column):
+        flag = "--text-column" if text_column else "--id-column"
+        raise InputError(f"{path}: {flag} needs a CSV, JSONL or Parquet file, not plain text")
+    if kind not in ("csv", "tsv") or not Path(path).is_file():
+        return
+    with _open_lenient(path) as fh:
+        try:
+            header = _csv_reader(fh, kind).fieldnames
+        except csv.Error:
+            return  # the read says so, row by row
+    if not header:
+        return
+    names = [_column(f) for f in header]
+    found = ", ".join(h.strip() for h in header)
+    keys = (_column(text_column),) if text_column else TEXT_KEYS
+    if not any(key in names for key in keys):
+        wanted = f"column {text_column!r}" if text_column else f"text column (expected one of: {', '.join(keys)};"
+        tail = f"(columns: {found})" if text_column else f"columns: {found})"
+        raise InputError(f"{path}: no {wanted} {tail}; pick one with --text-column")
+    if id_column and _column(id_column) not in names:
+        raise InputError(f"{path}: no column {id_column!r} for --id-column (columns: {found})")
+
+
 def stdin_rows() -> Iterator[Row]:
     """Lines of stdin as texts, decoded here: whatever the locale makes of stdin, a bad byte spoils one line, not
     the run (``-`` as a text file: ``classify -``, ``train --unlabeled -``). A byte-order mark picks UTF-16 or

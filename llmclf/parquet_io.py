@@ -61,13 +61,15 @@ def iter_parquet_rows(path: str | os.PathLike[str], batch_size: int = 4096) -> I
         raise InputError(f"{path}: cannot read ({exc})"[:500]) from None
 
 
-def _batches(path: Path, text_column: str, batch_size: int) -> Iterator[Any]:
+def _batches(path: Path, text_column: str, batch_size: int, id_column: str | None = None) -> Iterator[Any]:
     pa, _ = _pyarrow()
     source, names = _open(path)
     if text_column not in names:
         raise InputError(
             f"{path}: no column {text_column!r} (columns: {', '.join(names)}); pick one with --text-column"
         )
+    if id_column is not None and id_column not in names:  # every column is carried; a wrong name was ignored
+        raise InputError(f"{path}: no column {id_column!r} for --id-column (columns: {', '.join(names)})")
     clash = [c for c in ("prediction", "confidence", "top_k", "model_id", "error") if c in names]
     if clash:
         raise InputError(f"{path}: the input already has column(s) {', '.join(clash)}")
@@ -124,6 +126,7 @@ def classify_parquet(
     output: Path | None,
     *,
     text_column: str = "text",
+    id_column: str | None = None,
     top_k: int = 5,
     threshold: float | None = None,
     batch_size: int = 1024,
@@ -132,13 +135,14 @@ def classify_parquet(
 ) -> tuple[int, int]:
     """Classify ``path``; write Parquet to ``output`` (atomically) or hand JSON-ready records to ``emit``.
 
+    Every input column is carried into the output, so ``id_column`` is only checked to exist.
     Returns (rows, rows with an error).
     """
     pa, pq = _pyarrow()
     rows = bad = 0
     writer = None
     with atomic_writer(output) if output is not None else contextlib.nullcontext() as fh:
-        for batch in _batches(path, text_column, batch_size):
+        for batch in _batches(path, text_column, batch_size, id_column):
             # text that is not UTF-8 becomes a row error (see batch.row_error), never a failed file
             texts = _values(batch.column(text_column), text_column, "surrogateescape")
             columns = clf.predict_batch(texts, top_k=top_k, threshold=threshold)

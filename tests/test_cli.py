@@ -848,6 +848,52 @@ def test_text_and_id_columns_for_csv(pets_bundle, tmp_path):
     assert [(r["id"], r["prediction"]) for r in records] == [("a1", "dog"), ("a2", None), ("a3", "cat")]
 
 
+def test_a_missing_column_is_one_error_before_any_output(pets_bundle, tmp_path):
+    """A CSV without the text column gave an error record per row (a million rows, a million errors); a column
+    flag beside argument texts or stdin, or a wrong --id-column on Parquet, was ignored without a word."""
+    data = tmp_path / "t.csv"
+    data.write_text("Body,label\nwoof,dog\nmeow,cat\n")
+    args = ["classify", "--load", str(pets_bundle), "--no-log", "purr", "--input", str(data)]
+    cases = {
+        (): "t.csv: no text column (expected one of: text, sentence, content, input; columns: Body, label); "
+        "pick one with --text-column",
+        ("--text-column", "message"): "t.csv: no column 'message' (columns: Body, label); pick one with --text-column",
+        (
+            "--text-column",
+            "BODY",
+            "--id-column",
+            "ref",
+        ): "t.csv: no column 'ref' for --id-column (columns: Body, label)",
+    }
+    for flags, message in cases.items():
+        result = runner.invoke(app, [*args, *flags])
+        assert result.exit_code == 2 and result.stdout == "", (flags, result.output)
+        assert result.stderr.strip() == f"error: {data.parent / message}", flags
+    good = runner.invoke(app, [*args, "--text-column", "BODY", "--id-column", "Label"])
+    assert [json.loads(x).get("id") for x in good.stdout.splitlines()] == [None, "dog", "cat"]
+    for flag in ("--text-column", "--id-column"):
+        alone = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", flag, "body", "woof"])
+        assert alone.exit_code == 2 and alone.stdout == ""
+        assert f"{flag} names a column of an --input file" in alone.stderr
+        piped = runner.invoke(
+            app, ["classify", "--load", str(pets_bundle), "--no-log", flag, "body", "-"], input="woof\n"
+        )
+        assert piped.exit_code == 2 and piped.stdout == ""
+    plain = tmp_path / "t.txt"
+    plain.write_text("woof\n")
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "-i", str(plain), "--text-column", "body"])
+    assert result.exit_code == 2 and "--text-column needs a CSV, JSONL or Parquet file" in result.stderr
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    table = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"body": ["woof"]}), table)
+    result = runner.invoke(
+        app, ["classify", "--load", str(pets_bundle), "-i", str(table), "--text-column", "body", "--id-column", "ref"]
+    )
+    assert result.exit_code == 2 and "t.parquet: no column 'ref' for --id-column (columns: body)" in result.stderr
+
+
 @pytest.mark.parametrize(("debug", "traceback"), [(None, False), ("0", False), ("", False), ("1", True)])
 def test_a_bug_is_one_line_unless_llmclf_debug_asks_for_the_traceback(monkeypatch, capsys, debug, traceback):
     """LLMCLF_DEBUG=0 showed the traceback too: any non-empty value did."""

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..blank import is_blank
 from ..classifier import Classifier, Prediction
-from ..datafiles import Row, check_readable, iter_text_rows, not_utf8, stdin_rows
+from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows
 from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
@@ -61,8 +61,12 @@ def gather_texts(
             raise InputError(f"text {i} is empty")
         if _names_a_file(text):
             notice(f"{text!r} is classified as a text; to classify what the file holds, use --input {text!r}")
-    for path in input_files:  # fail on a missing file before printing anything
+    if (text_column or id_column) and not input_files:  # they were ignored without a word
+        flag = "--text-column" if text_column else "--id-column"
+        raise InputError(f"{flag} names a column of an --input file; texts as arguments or on stdin are one a line")
+    for path in input_files:  # fail on a missing file or column before printing anything
         check_readable(path)
+        check_columns(path, text_column, id_column)
     if not literal and not input_files and not wants_stdin:
         raise InputError("no texts to classify: give them as arguments, with --input FILE, or on stdin")
     sources: list[Iterable[Row]] = [
@@ -289,6 +293,7 @@ def classify_files(
             path,
             output,
             text_column=text_column or "text",
+            id_column=id_column,
             top_k=top_n or 5,
             threshold=threshold,
             batch_size=batch_size,
