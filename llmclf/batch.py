@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .blank import is_blank
+from .inputs import texts_of
 
 __all__ = ["predict_batch", "probability_maps", "row_error", "to_arrow", "top_k_structs"]
 
@@ -46,7 +47,7 @@ def row_error(text: Any) -> str | None:
 def predict_batch(
     clf, texts: Iterable[Any], top_k: int = 5, threshold: float | None = None, probabilities: bool = False
 ) -> dict[str, np.ndarray]:
-    texts = list(texts)
+    texts = texts_of(texts)  # one string is one text, not one text per character
     n, names = len(texts), clf.class_names
     k = max(1, min(top_k, len(names)))
     errors = np.array([row_error(t) for t in texts], dtype=object)

@@ -243,7 +243,7 @@ class Classifier(TextClassifierEstimator):
     ) -> Classifier:
         """Add examples to a class; a class seen only here becomes a class too."""
         name = clean_name(name)
-        texts = [data] if isinstance(data, str) else list(data)
+        texts = texts_of(data)
         cleaned = [clean_text(t, f"example for class {name!r}") for t in texts]
         self.descriptions.setdefault(name, None)
         self.examples.extend(Example(t, name, Source(source), dict(meta or {})) for t in cleaned)
@@ -461,6 +461,7 @@ class Classifier(TextClassifierEstimator):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed training texts through two caches: this instance's, then the on-disk one (see vector_cache),
         so retraining re-embeds only texts never seen before."""
+        texts = texts_of(texts)
         embedder = self.embedder_
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         disk = vector_cache_for(embedder) if missing else None
@@ -590,7 +591,7 @@ class Classifier(TextClassifierEstimator):
 
         Below ``threshold`` the label is None; the probabilities are still given.
         """
-        texts = list(texts)
+        texts = texts_of(texts)  # one string is one text, not one text per character
         proba = self.predict_proba(texts)
         classes = self.class_names
         k = min(top_n or len(classes), len(classes))

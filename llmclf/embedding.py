@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import InputError
+from .inputs import texts_of
 from .model_files import MINILM_ONNX_SHA256, MINILM_TOKENIZER_SHA256, verify_file
 
 __all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "Embedder", "MiniLMEmbedder", "MiniLMInt8Embedder", "get_embedder"]
@@ -79,7 +80,7 @@ class MiniLMEmbedder:
         # Cut by characters before tokenising: 256 tokens never need more than this many
         # characters, and a 10 MB line would otherwise be tokenised whole (51 s, 1.9 GB).
         limit = self.max_length * CHARS_PER_TOKEN_MAX
-        texts = [t[:limit] for t in texts]
+        texts = [t[:limit] for t in texts_of(texts)]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out

@@ -101,7 +101,7 @@ class EmbeddingTagger:
         return clf
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:
-        check_texts(texts)
+        texts = check_texts(texts)
         if len(self.tags) == 1:
             return self.results(texts, [])
         return self.results(texts, self.classifier().classify(list(texts)))
@@ -154,7 +154,7 @@ async def atag_texts(
     """
     import asyncio
 
-    check_texts(texts)
+    texts = check_texts(texts)
 
     def llm_tagger() -> Tagger:
         return Tagger(

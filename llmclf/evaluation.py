@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .inputs import texts_of
+
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
 
@@ -139,5 +141,6 @@ def evaluate_proba(
 def evaluate(
     clf, texts: Sequence[str], labels: Sequence[str], threshold: float | None = None, bins: int = 15
 ) -> EvalReport:
-    """Evaluate a trained :class:`~llmclf.Classifier` on labelled texts."""
-    return evaluate_proba(clf.predict_proba(list(texts)), clf.class_names, labels, threshold=threshold, bins=bins)
+    """Evaluate a trained :class:`~llmclf.Classifier` on labelled texts (one string: one text and its label)."""
+    labels = [labels] if isinstance(labels, str) else labels
+    return evaluate_proba(clf.predict_proba(texts_of(texts)), clf.class_names, labels, threshold=threshold, bins=bins)

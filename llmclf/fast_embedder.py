@@ -19,6 +19,7 @@ import numpy as np
 
 from .embedding import l2_normalize
 from .errors import InputError
+from .inputs import texts_of
 from .model_files import ModelFileError, file_sha256
 from .paths import user_data_dir
 
@@ -68,7 +69,7 @@ class Model2VecEmbedder:
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
+        texts = texts_of(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._model or self._load()

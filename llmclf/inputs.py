@@ -36,7 +36,10 @@ def texts_of(X: Any) -> list[str]:
         return np.asarray(X, dtype=object)[:, 0].tolist()
     if shape is not None and len(shape) != 1:
         raise InputError(f"expected a 1-d sequence of texts (or one column), got an array of shape {tuple(shape)}")
-    return list(X)
+    try:
+        return list(X)
+    except TypeError:  # None, a number: "'NoneType' object is not iterable" named neither what nor why
+        raise InputError(f"expected texts (a string or a sequence of strings), got {type(X).__name__}") from None
 
 
 def missing_label(labels: list[Any]) -> int | None:

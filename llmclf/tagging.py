@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 from .blank import is_blank
 from .errors import InputError, LLMError
+from .inputs import texts_of
 from .llm.client import LLMAuthError, LLMTimeout, LLMUnreachable, StructuredLLM
 from .store import Tag
 
@@ -135,10 +136,15 @@ class TagResult:
         return record
 
 
-def check_texts(texts: Sequence[Any]) -> None:
+def check_texts(texts: Sequence[Any]) -> list[str]:
+    """The texts as a list (one string is one text, not one per character); an empty or non-string one refused."""
+    texts = texts_of(texts)
     for i, text in enumerate(texts, 1):
-        if not isinstance(text, str) or is_blank(text):
+        if not isinstance(text, str):
+            raise InputError(f"text {i} must be a string, got {type(text).__name__}")
+        if is_blank(text):
             raise InputError(f"text {i} is empty")
+    return texts
 
 
 @dataclass
@@ -249,7 +255,7 @@ class Tagger:
         return TagResult(text, tags=self._tags_of(reply), examples_used=len(examples))
 
     async def atag(self, texts: Sequence[str]) -> list[TagResult]:
-        check_texts(texts)
+        texts = check_texts(texts)
         if self.few_shot is None:
             shots: list[list[tuple[str, str]]] = [[] for _ in texts]
         else:  # it embeds every text: in a worker thread, or a big request holds the event loop (a server's every client)

@@ -92,6 +92,8 @@ def test_classify_returns_sorted_probabilities_and_threshold(pets):
         (lambda c: c.fit(["a", "b"], ["x"]), "2 texts but y has 1"),
         (lambda c: c.add_data_to_class(5, "text"), "must be a string, got int 5"),  # said "class name is empty"
         (lambda c: c.add_class(None, "Cats meow."), "must be a string, got NoneType"),
+        (lambda c: c.add_data_to_class("a", None), "expected texts .* got NoneType"),  # TypeError: not iterable
+        (lambda c: c.fit(None, ["x"]), "expected texts .* got NoneType"),
         (
             lambda c: c.prompt_train(["cat: Cats meow.", "dog: Dogs bark."]),
             "must map each class name",
@@ -101,6 +103,28 @@ def test_classify_returns_sorted_probabilities_and_threshold(pets):
 def test_bad_library_input_raises_input_error(call, message):
     with pytest.raises(InputError, match=message):
         call(Classifier())
+
+
+def test_one_string_is_one_text_everywhere(pets):
+    """classify, predict_batch, evaluate, the embedders and the taggers took one string as one text per character."""
+    from llmclf.embedding_tagger import EmbeddingTagger, tag_texts
+    from llmclf.tagging import Tag
+
+    assert [p.text for p in pets.classify("woof")] == ["woof"]
+    assert pets.predict_batch("woof")["prediction"].tolist() == pets.predict(["woof"]).tolist()
+    assert llmclf.evaluate(pets, "woof", "dog").n == 1
+    assert pets.embed("woof").shape == (1, 384) and pets.embedder_.embed("woof").shape == (1, 384)
+    tags = [Tag("1", "dog", "about dogs"), Tag("2", "cat", "about cats")]
+    assert [r.text for r in tag_texts("woof", tags)] == ["woof"]
+    assert [r.text for r in EmbeddingTagger(tags).tag("meow")] == ["meow"]
+    with pytest.raises(InputError, match="text 2 must be a string, got int"):
+        tag_texts(["woof", 5], tags)
+
+
+@pytest.mark.parametrize("call", ["predict", "predict_proba", "classify"])
+def test_no_texts_at_all_is_an_input_error(pets, call):
+    with pytest.raises(InputError, match=r"expected texts .* got NoneType"):
+        getattr(pets, call)(None)
 
 
 @pytest.mark.parametrize("blank", ["", "  \t", "\x00", "\u200b\u200d", "\ufeff", "\u2066\u2069 \x1f"])
