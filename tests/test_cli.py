@@ -946,3 +946,13 @@ def test_unlabelled_texts_on_stdin_with_unlabeled_dash(tmp_path):
     trained = run("train", "--data", data, "--unlabeled", "-", "--save", tmp_path / "m.model", "--json", input=pool)
     assert trained.exit_code == 0, trained.output  # was "file not found: -"
     assert json.loads(trained.stdout)["self_training"]["pool"] == 2
+
+
+def test_empty_lists_say_so_on_stderr(tmp_path):
+    """`tags list` with no set printed nothing at all, and `logs list` with no run an empty table."""
+    db = ["--db", str(tmp_path / "fresh.db")]
+    tags = runner.invoke(app, ["tags", "list", *db])
+    assert tags.exit_code == 0 and tags.stdout == "" and "no tag sets yet" in tags.stderr
+    logs = runner.invoke(app, ["logs", "list", *db])
+    assert logs.exit_code == 0 and logs.stdout == "" and "no runs logged yet" in logs.stderr
+    assert runner.invoke(app, ["logs", "list", "--json", *db]).output == ""

@@ -12,7 +12,7 @@ from ..bundle import read_manifest
 from ..errors import InputError
 from ..feedback import RunLog, model_target, set_logging, set_target
 from ..store import Store, default_db_path
-from ._common import Command, Group, friendly_errors, out, say, write_jsonl
+from ._common import Command, Group, friendly_errors, notice, out, say, write_jsonl
 from .tables import Table
 
 app = typer.Typer(cls=Group, help="The run log: every logged prediction, which feedback answers.", no_args_is_help=True)
@@ -78,6 +78,10 @@ def list_(
     runs = RunLog(Store(db)).recent(count, target)
     if as_json:
         write_jsonl(runs)
+        return
+    if not runs:  # an empty table said nothing of why
+        what = f"of {load}" if load else f"of tag set {tag_set!r}" if tag_set else "yet"
+        notice(f"no runs logged {what}: `llmclf classify` and `llmclf tag` log each prediction unless --no-log")
         return
     table = Table()
     for col in ("run id", "at", "kind", "source"):

@@ -77,6 +77,8 @@ def list_(
         sets = [{"set": name, "tags": len(store.tags(name))} for name in store.tag_sets()]
         if as_json:
             write_jsonl(sets)
+        elif not sets:  # it printed nothing at all
+            notice("no tag sets yet: add one with `llmclf tags add SET --id ID --name NAME` or `llmclf tags import`")
         for row in [] if as_json else sets:
             say(f"{row['set']} ({row['tags']} tags)")
         return
