@@ -956,3 +956,13 @@ def test_empty_lists_say_so_on_stderr(tmp_path):
     logs = runner.invoke(app, ["logs", "list", *db])
     assert logs.exit_code == 0 and logs.stdout == "" and "no runs logged yet" in logs.stderr
     assert runner.invoke(app, ["logs", "list", "--json", *db]).output == ""
+
+
+def test_train_over_an_earlier_bundle_says_it_replaced_it(tmp_path):
+    """The default --save path (models/classifier.model) was replaced by every later train without a word."""
+    target = tmp_path / "m.model"
+    args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(target)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0 and "replaced" not in first.stderr
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and f"notice: replaced the bundle that was at {target}" in again.stderr

@@ -113,6 +113,7 @@ def train(
     """Train a classifier from class descriptions and/or examples."""
     setup_logging(verbose)
     check_bundle_target(save)  # before any training: a --save over the user's own file is refused at once
+    replacing = save.is_file() and save.stat().st_size > 0  # a bundle, or check_bundle_target had refused it
     if [str(p) for p in [*data, *unlabeled]].count("-") > 1:
         raise InputError("standard input can be read once: give '-' to one --data or --unlabeled, not more")
     classes = collect_classes(class_, classes_file)
@@ -175,6 +176,8 @@ def train(
         if strict and generation.failed:
             raise LLMError(f"no synthetic data for {', '.join(sorted(generation.failed))}; nothing saved (--strict)")
     path = clf.save(save)
+    if replacing:  # the default --save path was replaced without a word
+        notice(f"replaced the bundle that was at {path}")
     for note in clf.report.notes:
         if note.startswith(("calibration", "self-training", "fine-tuned", "labels disagree")):
             notice(note)
