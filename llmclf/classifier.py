@@ -34,7 +34,7 @@ from .head import (
     fit_head,
     valid_tfidf_weight,
 )
-from .inputs import clean_name, clean_text, labels_disagree, missing_label, sample_weights, texts_of
+from .inputs import check_params, clean_name, clean_text, labels_disagree, missing_label, sample_weights, texts_of
 from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
@@ -115,7 +115,7 @@ class Classifier(TextClassifierEstimator):
         embedder: Embedder | str | None = None,
         *,
         C: float = DEFAULT_C,
-        class_weight: str | None = DEFAULT_CLASS_WEIGHT,
+        class_weight: str | Mapping[Any, float] | None = DEFAULT_CLASS_WEIGHT,
         generator: ExampleGenerator | None = None,
         calibrate: bool = False,
         keep_vectors: bool = False,
@@ -274,6 +274,7 @@ class Classifier(TextClassifierEstimator):
 
         ``unlabeled`` texts, if given, are used for self-training (see :mod:`llmclf.self_training`).
         """
+        check_params(self)
         if classes is not None and not isinstance(classes, Mapping):
             raise InputError(
                 f"classes must map each class name to its description, e.g. {{'cat': 'Cats meow.'}}; "
@@ -306,6 +307,7 @@ class Classifier(TextClassifierEstimator):
         (such as the texts the model classified), the pseudo-labels are chosen afresh by
         self-training; without, the bundle's pseudo-labelled examples stay as they are.
         """
+        check_params(self)
         self._require_head()
         self._require_examples("retrain it")
         unknown = sorted({e.label for e in feedback} - set(self._require_head().classes))
@@ -345,6 +347,7 @@ class Classifier(TextClassifierEstimator):
         ``sample_weight`` weighs each text in the head's fit (kept in the bundle, so a retrain
         keeps it); a (text, label) pair given twice counts once, with its first weight.
         """
+        check_params(self)
         texts = texts_of(X)
         y = np.asarray(y)
         if y.ndim != 1:
@@ -632,7 +635,11 @@ class Classifier(TextClassifierEstimator):
             "training": {
                 "head": "hybrid" if head.sparse else "logistic_regression",
                 "C": self.C,
-                "class_weight": self.class_weight,
+                "class_weight": (
+                    {str(k): float(w) for k, w in self.class_weight.items()}
+                    if isinstance(self.class_weight, Mapping)
+                    else self.class_weight
+                ),
                 "n_examples": len(self.examples),
                 "temperature": head.temperature,
                 "calibration": self.calibration,

@@ -14,12 +14,13 @@ scipy: `llmclf classify` never imports sklearn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .tfidf import TfidfFeatures, fit_tfidf
 
 __all__ = [
@@ -183,7 +184,7 @@ def fit_head(
     y: Sequence[str],
     classes: Sequence[str],
     C: float = DEFAULT_C,
-    class_weight: str | None = DEFAULT_CLASS_WEIGHT,
+    class_weight: str | Mapping[Any, float] | None = DEFAULT_CLASS_WEIGHT,
     sample_weight: np.ndarray | None = None,
     max_iter: int = 1000,
     texts: Sequence[str] | None = None,
@@ -195,6 +196,11 @@ def fit_head(
     classes = list(classes)
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.array([index[label] for label in y])
+    if isinstance(class_weight, Mapping):  # keyed by label, as sklearn's; the model here sees class numbers
+        unknown = [label for label in class_weight if str(label) not in index]
+        if unknown:
+            raise InputError(f"class_weight names {unknown[0]!r}, which is not a class (classes: {', '.join(classes)})")
+        class_weight = {index[str(label)]: float(w) for label, w in class_weight.items()}
     sparse = None
     features = X
     if tfidf_weight > 0:

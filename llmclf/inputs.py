@@ -6,7 +6,9 @@ says what was wrong, so ``fit``, ``add_data_to_class`` and ``predict`` refuse ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,15 @@ from .blank import is_blank
 from .errors import InputError
 from .examples import Example, Source, valid_weight
 
-__all__ = ["clean_name", "clean_text", "labels_disagree", "missing_label", "sample_weights", "texts_of"]
+__all__ = [
+    "check_params",
+    "clean_name",
+    "clean_text",
+    "labels_disagree",
+    "missing_label",
+    "sample_weights",
+    "texts_of",
+]
 
 
 def clean_name(name: str) -> str:
@@ -40,6 +50,34 @@ def texts_of(X: Any) -> list[str]:
         return list(X)
     except TypeError:  # None, a number: "'NoneType' object is not iterable" named neither what nor why
         raise InputError(f"expected texts (a string or a sequence of strings), got {type(X).__name__}") from None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
+
+
+def check_params(clf: Any) -> None:
+    """A Classifier's parameters, before any work: LogisticRegression refused a bad C or class_weight mid-fit
+    naming itself, and calibrate="no" calibrated (any non-empty string is true)."""
+    if not _number(clf.C) or clf.C <= 0:
+        raise InputError(f"C must be a number above 0, not {clf.C!r}")
+    weights = clf.class_weight
+    if isinstance(weights, Mapping):
+        for label, weight in weights.items():
+            if not _number(weight) or weight < 0:
+                raise InputError(f"class_weight[{label!r}] must be a number, 0 or more, not {weight!r}")
+    elif weights is not None and not (isinstance(weights, str) and weights == "balanced"):
+        raise InputError(f'class_weight must be "balanced", None or a dict of class -> weight, not {weights!r}')
+    for name in ("calibrate", "keep_vectors", "finetune"):
+        if not isinstance(getattr(clf, name), bool | np.bool_):
+            raise InputError(f"{name} must be True or False, not {getattr(clf, name)!r}")
+    pairs = clf.finetune_pairs
+    if not isinstance(pairs, numbers.Integral) or isinstance(pairs, bool | np.bool_) or pairs < 1:
+        raise InputError(f"finetune_pairs must be a whole number, 1 or more, not {pairs!r}")
+    if clf.generator is not None and not callable(getattr(clf.generator, "generate", None)):
+        raise InputError(
+            f"generator must have a generate(descriptions, examples) method; got a {type(clf.generator).__name__}"
+        )
 
 
 def missing_label(labels: list[Any]) -> int | None:

@@ -92,7 +92,7 @@ class Finetune(_Strict):
 class Training(_Strict):
     head: Short = "logistic_regression"
     C: float = Field(10.0, gt=0)
-    class_weight: Short | None = "balanced"
+    class_weight: Short | dict[Name, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = "balanced"
     n_examples: int = Field(0, ge=0)
     temperature: float = Field(1.0, gt=0)
     calibration: dict[str, Any] | None = None

@@ -249,3 +249,45 @@ def test_lamini_style_api_still_works(tmp_path):
     assert clf.predict(["woof"]).tolist() == ["dog"] and clf.predict_proba(["woof"]).shape == (1, 2)
     loaded = Classifier.load(clf.save(tmp_path / "p.model"))
     assert loaded.predict(["meow"]).tolist() == ["cat"]
+
+
+def test_class_weight_as_a_dict_of_labels_works_as_in_sklearn(tmp_path):
+    """class_weight={"dog": 5.0} failed mid-fit with "The classes, [0, 1, 2], are not in class_weight"."""
+    plain = Classifier(class_weight=None).fit(X, Y)
+    heavy = Classifier(class_weight={"dog": 5.0}).fit(X, Y)  # classes it leaves out weigh 1, as in sklearn
+    dog = list(heavy.classes_).index("dog")
+    texts = ["a pet at home", "an animal outside", "it made a noise"]
+    assert (heavy.predict_proba(texts)[:, dog] > plain.predict_proba(texts)[:, dog]).all()
+    heavy.save(tmp_path / "w.model")
+    loaded = Classifier.load(tmp_path / "w.model")
+    assert loaded.class_weight == {"dog": 5.0}
+    np.testing.assert_allclose(loaded.predict_proba(texts), heavy.predict_proba(texts), atol=1e-6)
+    assert clone(heavy).class_weight == {"dog": 5.0}
+    numbers = Classifier(class_weight={0: 1.0, 1: 5.0}).fit(X, [{"cat": 0, "dog": 1, "bird": 2}[y] for y in Y])
+    assert numbers.classes_.tolist() == [0, 1, 2]
+    with pytest.raises(
+        ValueError, match=r"class_weight names 'fish', which is not a class \(classes: bird, cat, dog\)"
+    ):
+        Classifier(class_weight={"fish": 2.0}).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"C": -1}, "C must be a number above 0, not -1"),
+        ({"C": "10"}, "C must be a number above 0, not '10'"),
+        ({"C": float("nan")}, "C must be a number above 0, not nan"),
+        ({"class_weight": "auto"}, 'class_weight must be "balanced", None or a dict'),
+        ({"class_weight": {"dog": -1.0}}, r"class_weight\['dog'\] must be a number, 0 or more"),
+        ({"calibrate": "no"}, "calibrate must be True or False, not 'no'"),  # a non-empty string was true
+        ({"keep_vectors": 1}, "keep_vectors must be True or False"),
+        ({"finetune_pairs": 0}, "finetune_pairs must be a whole number, 1 or more"),
+        ({"generator": "gpt-4o"}, "generator must have a generate"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_work_naming_the_parameter(params, message):
+    """LogisticRegression refused a bad C or class_weight after the embedding, naming itself; others went through."""
+    for train in (lambda c: c.fit(X, Y), lambda c: c.prompt_train({"cat": "Cats.", "dog": "Dogs."})):
+        clf = Classifier(**params)
+        with pytest.raises(ValueError, match=message):
+            train(clf)
