@@ -6,7 +6,7 @@
 # In Docker:
 # - the current folder is mounted read-write at its own path, and so is the folder of
 #   every argument that names a file outside it, so paths mean what they mean outside
-#   (for --save and --output, the nearest folder that exists: llmclf makes the rest);
+#   (for --save, --output and --db, the nearest folder that exists: llmclf makes the rest);
 # - the user data and cache dirs (run log, tag sets, generation cache, the fast
 #   embedder) are the host's own, so a run id printed by one run is known to the next;
 # - it runs as the calling user, so what it writes is yours;
@@ -50,8 +50,8 @@ if [[ "$runner" == docker ]]; then
   prev=""
   for arg in "$@"; do  # a path outside the current folder: mount its folder at the same path
     value="${arg#*=}"
-    writes=""  # where --save or --output will write: llmclf makes missing folders, so mount the nearest that exists
-    [[ "$prev" =~ ^(--save|-s|--output|-o)$ || "$arg" =~ ^(--save|--output)= ]] && writes=1
+    writes=""  # where --save, --output or --db will write: llmclf makes missing folders, so mount the nearest that exists
+    [[ "$prev" =~ ^(--save|-s|--output|-o|--db)$ || "$arg" =~ ^(--save|--output|--db)= ]] && writes=1
     prev="$arg"
     [[ "$value" == /* || "$value" == ../* ]] || continue
     parent="$(dirname "$value")"

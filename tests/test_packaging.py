@@ -106,6 +106,8 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
         ("train.sh", ["--class", "a: x", "--save", str(outside / "new" / "deeper" / "p.model")], outside),
         ("train.sh", ["--class", "a: x", "--save=../up/p.model"], tmp_path),
         ("classify.sh", ["--load", "m.model", "--data", "x.parquet", "-o", str(outside / "o" / "x.parquet")], outside),
+        ("classify.sh", ["--load", "m.model", "--db", str(outside / "logs" / "runs.db"), "woof"], outside),  # a new log
+        ("classify.sh", ["--load", "m.model", "--db=../logs/runs.db", "woof"], tmp_path),
     ]
     for script, args, mounted in cases:
         (bin_dir / "argv.bin").unlink(missing_ok=True)
