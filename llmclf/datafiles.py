@@ -129,8 +129,11 @@ def _stdin_text() -> tuple[io.TextIOWrapper, str]:
     return fh, "jsonl" if start.startswith("{") else "csv"
 
 
-def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank row of a JSONL or CSV file; ``-`` is standard input."""
+def _records(
+    path: str | Path, read: tuple[str, ...] = (*TEXT_KEYS, *LABEL_KEYS)
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each non-blank row of a JSONL or CSV file; ``-`` is standard input. A CSV
+    header that names one of the columns to ``read`` twice is refused."""
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
@@ -151,7 +154,7 @@ def _records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     record = _json_object(line, f"{path}:{n}")
                     yield n, {_column(k): v for k, v in record.items()}
             else:
-                reader = _csv_reader(fh, kind)
+                reader = _csv_reader(fh, kind, path, read)
                 for record in reader:
                     yield reader.line_num, {_column(k): v for k, v in record.items() if k is not None}
     except UnicodeDecodeError as exc:
@@ -170,14 +173,21 @@ def _undecodable_file(path: str | Path, offset: int, encoding: str = "utf-8") ->
     return f"{path} is not {codec_name(encoding)} text (bad byte at offset {offset}); save it as UTF-8{hint}"
 
 
-def _csv_reader(fh: Any, kind: str) -> csv.DictReader:
+def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None] = ()) -> csv.DictReader:
     """Rows of a CSV or TSV file. A ``.csv`` whose header has no comma but a semicolon (or a tab) is read with
-    that: Excel writes semicolons where the comma is the decimal mark."""
+    that: Excel writes semicolons where the comma is the decimal mark. A header naming a column to ``read`` twice
+    (in any case) is refused: the row kept only the last one's value, so ``label,label`` trained on the second."""
     if kind == "tsv":
-        return csv.DictReader(fh, delimiter="\t")
-    header = fh.readline()
-    delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
-    return csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
+        reader = csv.DictReader(fh, delimiter="\t")
+    else:
+        header = fh.readline()
+        delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
+        reader = csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
+    names = [_column(f) for f in reader.fieldnames or []]
+    wanted = {_column(name) for name in read if name}
+    if twice := next((name for name in names if name in wanted and names.count(name) > 1), None):
+        raise InputError(f"{path}: the header has two {twice!r} columns and which to read is unclear; rename one")
+    return reader
 
 
 def _column(name: str) -> str:
@@ -193,6 +203,8 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
                 raise InputError(f"{path}:{n}: the {key} column holds a {type(value).__name__}, not text")
             if isinstance(value, float) and not math.isfinite(value):  # pandas writes a missing value as NaN
                 raise InputError(f"{path}:{n}: {what} is missing ({value} in the {key} column)")
+            if what == "label" and isinstance(value, float) and value.is_integer():
+                value = int(value)  # pandas makes a column of whole numbers with a gap floats: 2.0 is label 2
             return _scalar_text(value)
     if null := next((key for key in keys if key in record), None):
         raise InputError(f"{path}:{n}: {what} is empty (null in the {null} column)")
@@ -258,7 +270,7 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
                 yield _jsonl_text(path, n, line, keys, id_column, fh.encoding)
             return
         try:
-            reader = _csv_reader(fh, kind)
+            reader = _csv_reader(fh, kind, path, (*keys, id_column))
             for record in reader:
                 row = {_column(k): v for k, v in record.items() if k is not None}
                 yield _row_text(path, reader.line_num, row, keys, id_column, fh.encoding)
@@ -276,16 +288,16 @@ def check_columns(path: str | Path, text_column: str | None = None, id_column: s
         raise InputError(f"{path}: {flag} needs a CSV, JSONL or Parquet file, not plain text")
     if kind not in ("csv", "tsv") or not Path(path).is_file():
         return
+    keys = (_column(text_column),) if text_column else TEXT_KEYS
     with _open_lenient(path) as fh:
         try:
-            header = _csv_reader(fh, kind).fieldnames
+            header = _csv_reader(fh, kind, path, (*keys, id_column)).fieldnames
         except csv.Error:
             return  # the read says so, row by row
     if not header:
         return
     names = [_column(f) for f in header]
     found = ", ".join(h.strip() for h in header)
-    keys = (_column(text_column),) if text_column else TEXT_KEYS
     if not any(key in names for key in keys):
         wanted = f"column {text_column!r}" if text_column else f"text column (expected one of: {', '.join(keys)};"
         tail = f"(columns: {found})" if text_column else f"columns: {found})"
@@ -522,7 +534,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     JSON list of objects (or ``{"tags": [...]}``)."""
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
-        items: Any = [record for _, record in _records(path)]
+        items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
     elif suffix == ".json":
         items = _parse_json(_read_text(path), str(path))
         if isinstance(items, dict):

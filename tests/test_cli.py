@@ -966,3 +966,37 @@ def test_train_over_an_earlier_bundle_says_it_replaced_it(tmp_path):
     assert first.exit_code == 0 and "replaced" not in first.stderr
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and f"notice: replaced the bundle that was at {target}" in again.stderr
+
+
+def test_a_header_naming_a_read_column_twice_is_refused(pets_bundle, tmp_path):
+    """`text,label,label` trained on the second label column without a word (csv.DictReader keeps the last)."""
+    cases = {
+        "train.csv": (
+            "text,label,Label\nwoof,dog,x\nmeow,cat,y\n",
+            ["train", "--save", str(tmp_path / "m.model"), "--data"],
+        ),
+        "eval.csv": ("text,label,label\nwoof,dog,x\n", ["eval", "--load", str(pets_bundle)]),
+        "texts.csv": ("Text,text\nwoof,meow\n", ["classify", "--load", str(pets_bundle), "--no-log", "-i"]),
+        "tags.csv": ("id,name,name,instructions\n1,a,b,c\n", ["tags", "import", "s", "--db", str(tmp_path / "t.db")]),
+    }
+    for name, (content, args) in cases.items():
+        path = tmp_path / name
+        path.write_text(content)
+        result = runner.invoke(app, [*args, str(path)])
+        assert result.exit_code == 2 and result.stdout == "", (name, result.output)
+        assert "the header has two" in result.stderr and "rename one" in result.stderr, name
+        assert not (tmp_path / "m.model").exists()
+    other = tmp_path / "notes.csv"  # a column nobody reads may be there twice
+    other.write_text("text,notes,notes\nwoof,a,b\n")
+    assert runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "-i", str(other)]).exit_code == 0
+
+
+def test_whole_number_labels_written_as_floats_are_the_same_classes(tmp_path):
+    """pandas writes an int column with a gap as floats: 1.0 beside 1 made two classes, "1" and "1.0"."""
+    data = tmp_path / "d.jsonl"
+    rows = [("woof", 1), ("meow", 2), ("bark", 1.0), ("purr", 2.0)]
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
+    model = tmp_path / "m.model"
+    assert runner.invoke(app, ["train", "--data", str(data), "--save", str(model)]).exit_code == 0
+    info = json.loads(runner.invoke(app, ["info", str(model), "--json"]).stdout)
+    assert info["classes"] == ["1", "2"]
