@@ -151,7 +151,7 @@ def _records(
                 for n, line in enumerate(fh, 1):
                     if not line.strip():
                         continue
-                    record = _json_object(line, f"{path}:{n}")
+                    record = _json_object(line, f"{path}:{n}", read)
                     yield n, {_column(k): v for k, v in record.items()}
             else:
                 reader = _csv_reader(fh, kind, path, read)
@@ -336,19 +336,28 @@ def _line_rows(lines: Iterable[str], where: str, encoding: str) -> Iterator[Row]
             yield (None, f"{where}{n}: {problem}", None) if problem else (text, None, None)
 
 
-def _parse_json(text: str, where: str) -> Any:
+def _parse_json(text: str, where: str, **kwargs: Any) -> Any:
     """Strict JSON (no NaN or Infinity), or one InputError that says ``where``."""
     try:
-        return strict_json(text)
+        return strict_json(text, **kwargs)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise InputError(f"{where}: JSON nested too deeply") from None
 
 
-def _json_object(line: str, where: str) -> dict[str, Any]:
-    """One JSON Lines record: a JSON object, or one InputError that says ``where``."""
-    record = _parse_json(line, where)
+def _json_object(line: str, where: str, read: Iterable[str | None] = ()) -> dict[str, Any]:
+    """One JSON Lines record: a JSON object, or one InputError that says ``where``. A key to ``read`` given twice
+    (in any case) is refused, as a CSV header is: JSON keeps the last one without a word."""
+    wanted = {_column(name) for name in read if name}
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [_column(key) for key, _ in pairs]
+        if twice := next((name for name in names if name in wanted and names.count(name) > 1), None):
+            raise InputError(f"{where}: the key {twice!r} is given twice and which to read is unclear")
+        return dict(pairs)
+
+    record = _parse_json(line, where, object_pairs_hook=once)
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object")
     return record
@@ -360,7 +369,7 @@ def _jsonl_text(
     if not_utf8(line):
         return None, f"{path}:{n}: not {codec_name(encoding)} text", None
     try:
-        record = _json_object(line, f"{path}:{n}")
+        record = _json_object(line, f"{path}:{n}", (*keys, id_column))
     except InputError as exc:
         return None, str(exc), None
     return _row_text(path, n, {_column(k): v for k, v in record.items()}, keys, id_column, encoding)

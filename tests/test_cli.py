@@ -1000,3 +1000,17 @@ def test_whole_number_labels_written_as_floats_are_the_same_classes(tmp_path):
     assert runner.invoke(app, ["train", "--data", str(data), "--save", str(model)]).exit_code == 0
     info = json.loads(runner.invoke(app, ["info", str(model), "--json"]).stdout)
     assert info["classes"] == ["1", "2"]
+
+
+def test_a_json_lines_key_that_is_read_given_twice_is_refused(pets_bundle, tmp_path):
+    """JSON keeps the last of two equal keys: {"label": "dog", "label": "cat"} trained as cat without a word."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "woof", "label": "dog", "Label": "cat"}\n{"text": "meow", "label": "cat"}\n')
+    result = runner.invoke(app, ["train", "--data", str(data), "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 2 and "d.jsonl:1: the key 'label' is given twice" in result.stderr
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"text": "woof", "text": "meow"}\n{"text": "purr", "note": 1, "note": 2}\n')
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "-i", str(texts)])
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.exit_code == 1 and "t.jsonl:1: the key 'text' is given twice" in records[0]["error"]
+    assert records[1]["text"] == "purr"  # a key nobody reads may be there twice
