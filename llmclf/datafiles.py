@@ -545,7 +545,10 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
     elif suffix == ".json":
-        items = _parse_json(_read_text(path), str(path))
+        try:
+            items = _parse_json(_read_text(path), str(path), object_pairs_hook=_unique_pairs)
+        except _GivenTwice as exc:  # JSON keeps the last of two equal keys without a word
+            raise InputError(f"{path}: {_scalar_text(exc.key)!r} is given twice in one object") from None
         if isinstance(items, dict):
             items = items.get("tags", items)
     else:
