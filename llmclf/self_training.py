@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from .examples import Example, Source
+from .inputs import texts_of
 
 __all__ = ["PSEUDO_WEIGHT", "ROUNDS", "SHARE", "pool_of", "round_share", "sample_weights", "select_confident"]
 
@@ -38,7 +39,7 @@ PSEUDO_WEIGHT = 0.3  # a pseudo-labelled example's sample weight in the head's f
 def pool_of(texts: Iterable[object], labelled: set[str]) -> list[str]:
     """The distinct, non-empty unlabelled texts, stripped, without any text that already has a label."""
     out = []
-    for t in texts:
+    for t in texts_of(texts):  # one string is one text, not one text per character
         if isinstance(t, str) and (t := t.strip()) and t not in labelled:
             out.append(t)
     return list(dict.fromkeys(out))

@@ -119,6 +119,8 @@ def test_one_string_is_one_text_everywhere(pets):
     assert [r.text for r in EmbeddingTagger(tags).tag("meow")] == ["meow"]
     with pytest.raises(InputError, match="text 2 must be a string, got int"):
         tag_texts(["woof", 5], tags)
+    X, y = ["a cat", "a dog", "cats meow", "dogs bark"], ["cat", "dog", "cat", "dog"]
+    assert llmclf.Classifier().fit(X, y, unlabeled="the kitten purrs").self_training["pool"] == 1  # was 10 letters
 
 
 @pytest.mark.parametrize("call", ["predict", "predict_proba", "classify"])
