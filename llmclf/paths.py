@@ -8,7 +8,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["user_cache_dir", "user_data_dir"]
+from .errors import InputError
+
+__all__ = ["env_switch", "user_cache_dir", "user_data_dir"]
+
+_OFF = ("0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on")
+
+
+def env_switch(name: str, default: bool) -> bool:
+    """A yes/no environment variable: 1/true/yes/on or 0/false/no/off, in any case; unset or empty, ``default``.
+    Anything else is an InputError that names it (``LLMCLF_VECTOR_CACHE=false`` kept the cache on: only 0 was off)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _OFF or raw in _ON:
+        return raw in _ON
+    raise InputError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {os.environ[name]!r}")
 
 
 def user_data_dir() -> Path:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .paths import user_cache_dir
+from .paths import env_switch, user_cache_dir
 from .sqlite_wal import connect_wal
 
 __all__ = ["VectorCache", "vector_cache_for"]
@@ -88,7 +88,7 @@ class VectorCache:
 
 def vector_cache_for(embedder) -> VectorCache | None:
     """A cache for ``embedder``, or None when its weights are not verified (their vectors could not be told apart)."""
-    if os.environ.get("LLMCLF_VECTOR_CACHE", "1") == "0":
+    if not env_switch("LLMCLF_VECTOR_CACHE", True):
         return None
     weights = getattr(embedder, "weights_sha256", None)
     if not weights:

@@ -894,7 +894,10 @@ def test_a_missing_column_is_one_error_before_any_output(pets_bundle, tmp_path):
     assert result.exit_code == 2 and "t.parquet: no column 'ref' for --id-column (columns: body)" in result.stderr
 
 
-@pytest.mark.parametrize(("debug", "traceback"), [(None, False), ("0", False), ("", False), ("1", True)])
+@pytest.mark.parametrize(
+    ("debug", "traceback"),
+    [(None, False), ("0", False), ("", False), ("false", False), ("OFF", False), ("1", True), ("yes", True)],
+)
 def test_a_bug_is_one_line_unless_llmclf_debug_asks_for_the_traceback(monkeypatch, capsys, debug, traceback):
     """LLMCLF_DEBUG=0 showed the traceback too: any non-empty value did."""
     import importlib

@@ -71,3 +71,21 @@ def test_a_second_fit_reuses_the_instances_vectors(counted, monkeypatch):
     counted.clear()
     clf.fit(X, y)
     assert counted == []
+
+
+@pytest.mark.parametrize(("value", "on"), [("0", False), ("false", False), ("Off", False), ("no", False), ("1", True),
+                                           ("yes", True), ("", True)])  # fmt: skip
+def test_the_vector_cache_switch_reads_the_usual_spellings(monkeypatch, value, on):
+    """LLMCLF_VECTOR_CACHE=false kept the cache on: only "0" turned it off."""
+    from llmclf.embedding import get_embedder
+    from llmclf.vector_cache import vector_cache_for
+
+    monkeypatch.setenv("LLMCLF_VECTOR_CACHE", value)
+    assert (vector_cache_for(get_embedder()) is not None) is on
+
+
+def test_a_malformed_vector_cache_switch_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMCLF_VECTOR_CACHE", "maybe")
+    result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "m.model")])
+    assert result.exit_code == 2 and "LLMCLF_VECTOR_CACHE must be 1 or 0" in result.stderr
+    assert not (tmp_path / "m.model").exists()

@@ -11,6 +11,8 @@ import typer
 from typer.exceptions import TyperException
 
 from .._version import __version__
+from ..errors import InputError
+from ..paths import env_switch
 from . import classify as _classify
 from . import embedders as _embedders
 from . import evaluate as _evaluate
@@ -98,7 +100,7 @@ def main() -> None:
         err.print(message("error:", "bold red", os_error_line(exc)), soft_wrap=True)
         sys.exit(2)
     except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("LLMCLF_DEBUG", "").strip() not in ("", "0"):  # LLMCLF_DEBUG=0 means off
+        if _debug():
             raise
         err.print(
             message(
@@ -108,6 +110,14 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    """LLMCLF_DEBUG: 0, false, no or off (or unset) hide the traceback; any other value shows it."""
+    try:
+        return env_switch("LLMCLF_DEBUG", False)
+    except InputError:
+        return True
 
 
 def _subcommand_path(ctx) -> str:  # type: ignore[no-untyped-def]
