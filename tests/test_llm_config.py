@@ -56,3 +56,14 @@ def test_a_malformed_base_url_with_a_secret_is_refused_without_it():
         resolve_llm(env={"OPENAI_BASE_URL": "https://me:hunter22@[::1:x/v1?key=sk-secret"})
     assert "hunter22" not in str(refused.value) and "sk-secret" not in str(refused.value)
     assert "not a valid URL" in str(refused.value)
+
+
+def test_an_api_key_with_a_line_break_around_it_is_trimmed_and_one_inside_it_is_refused_unquoted():
+    """A key read from an env file kept its CR LF; the HTTP client refused the header, and the user read
+    "cannot reach <url>" about a server that was up."""
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "LLMCLF_LLM_MODEL": "m"}
+    assert resolve_llm(env={**env, "OPENAI_API_KEY": "sk-abc123\r\n"}).api_key == "sk-abc123"
+    for key in ("sk-abc 123", "sk-abc\n123", "sk-äbc123", "  "):
+        with pytest.raises(InputError, match="API key .* which an HTTP header cannot carry") as refused:
+            resolve_llm(env={**env, "OPENAI_API_KEY": key})
+        assert "abc" not in str(refused.value)

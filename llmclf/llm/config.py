@@ -72,6 +72,7 @@ def resolve_llm(
     if not base_url.startswith(("http://", "https://")):
         raise InputError(f"LLM base URL must start with http:// or https://, got {redact(base_url)!r}")
     _check_url(base_url)
+    api_key = _check_key(api_key)
     return LLMConfig(
         base_url=base_url,
         model=model,
@@ -80,6 +81,21 @@ def resolve_llm(
         timeout=60.0 if timeout is None else timeout,
         max_retries=3 if max_retries is None else max_retries,
     )
+
+
+def _check_key(api_key: str | None) -> str | None:
+    """The key without the spaces and line breaks around it (an env file's CR LF, a pasted key's newline); a key
+    holding any other character a header cannot carry is one line, never quoted. It reached the HTTP client,
+    which refused the header, and the user read "cannot reach <url>" about a server that was up."""
+    if api_key is None:
+        return None
+    api_key = api_key.strip()
+    if not api_key or any(not ("\x21" <= ch <= "\x7e") for ch in api_key):
+        raise InputError(
+            "the LLM API key (OPENAI_API_KEY or --llm-api-key) is empty or holds a space, a line break or a "
+            "character outside ASCII, which an HTTP header cannot carry; check how it was set"
+        )
+    return api_key
 
 
 def _check_url(base_url: str) -> None:
