@@ -63,7 +63,9 @@ def test_an_api_key_with_a_line_break_around_it_is_trimmed_and_one_inside_it_is_
     "cannot reach <url>" about a server that was up."""
     env = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "LLMCLF_LLM_MODEL": "m"}
     assert resolve_llm(env={**env, "OPENAI_API_KEY": "sk-abc123\r\n"}).api_key == "sk-abc123"
+    spaced = resolve_llm(env={"OPENAI_BASE_URL": " http://127.0.0.1:1/v1\n", "LLMCLF_LLM_MODEL": "m\r\n"})
+    assert (spaced.base_url, spaced.model) == ("http://127.0.0.1:1/v1", "m")
     for key in ("sk-abc 123", "sk-abc\n123", "sk-äbc123", "  "):
-        with pytest.raises(InputError, match="API key .* which an HTTP header cannot carry") as refused:
+        with pytest.raises(InputError, match=r"API key .* which an HTTP header cannot carry") as refused:
             resolve_llm(env={**env, "OPENAI_API_KEY": key})
         assert "abc" not in str(refused.value)

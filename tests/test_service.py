@@ -195,7 +195,7 @@ def test_requests_run_concurrently(service):
 
 
 def test_bearer_auth_when_api_key_is_set(pets_bundle, tmp_path, monkeypatch):
-    monkeypatch.setenv("LLMCLF_API_KEY", "s3cret-token")
+    monkeypatch.setenv("LLMCLF_API_KEY", "s3cret-token\r\n")  # an env file's line end: every client got 401
     app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")
     with serving(app) as url:
         assert httpx.post(f"{url}/classify", json={"texts": ["woof"]}).status_code == 401

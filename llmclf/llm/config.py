@@ -55,8 +55,8 @@ def resolve_llm(
     env: Mapping[str, str] | None = None,
 ) -> LLMConfig | None:
     env = os.environ if env is None else env
-    model = model or env.get("LLMCLF_LLM_MODEL") or None
-    base_url = base_url or env.get("OPENAI_BASE_URL") or None
+    model = (model or env.get("LLMCLF_LLM_MODEL") or "").strip() or None  # an env file's CR LF around them
+    base_url = (base_url or env.get("OPENAI_BASE_URL") or "").strip() or None
     api_key = api_key or env.get("OPENAI_API_KEY") or None
     if not (model or base_url or api_key):
         return None

@@ -79,7 +79,8 @@ def create_app(
         disconnected = request.is_disconnected if request is not None else None
         return await batcher.classify(clf, texts, timeout=request_timeout, disconnected=disconnected)
 
-    api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY") or None
+    # an env file's CR LF around the key made every client's "Bearer <key>" fail, with 401 and no clue why
+    api_key = api_key if api_key is not None else os.environ.get("LLMCLF_API_KEY", "").strip() or None
     state: dict[str, object] = {}
 
     @asynccontextmanager
