@@ -1021,3 +1021,14 @@ def test_a_json_lines_key_that_is_read_given_twice_is_refused(pets_bundle, tmp_p
     records = [json.loads(x) for x in result.stdout.splitlines()]
     assert result.exit_code == 1 and "t.jsonl:1: the key 'text' is given twice" in records[0]["error"]
     assert records[1]["text"] == "purr"  # a key nobody reads may be there twice
+
+
+def test_examples_export_never_writes_json_lines_over_a_csv(pets_bundle, tmp_path):
+    """`examples export -o data.csv` replaced the user's CSV training data with JSON Lines no CSV reader takes."""
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\nwoof,dog\n")
+    args = ["examples", "export", "--load", str(pets_bundle), "--db", str(tmp_path / "db.sqlite"), "-o"]
+    result = runner.invoke(app, [*args, str(data)])
+    assert result.exit_code == 2 and "--output writes JSON Lines: name it .jsonl, not data.csv" in result.stderr
+    assert data.read_text() == "text,label\nwoof,dog\n"
+    assert runner.invoke(app, [*args, str(tmp_path / "out.jsonl")]).exit_code == 0
