@@ -34,7 +34,16 @@ from .head import (
     fit_head,
     valid_tfidf_weight,
 )
-from .inputs import check_params, clean_name, clean_text, labels_disagree, missing_label, sample_weights, texts_of
+from .inputs import (
+    check_params,
+    clean_name,
+    clean_text,
+    labels_disagree,
+    missing_label,
+    names_alike,
+    sample_weights,
+    texts_of,
+)
 from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
@@ -365,9 +374,11 @@ class Classifier(TextClassifierEstimator):
             raise InputError("labels in y must be of one comparable type (all strings or all numbers)") from None
         if len(labels) < 2:
             raise InputError(f"need at least two classes to train, got {len(labels)}")
-        names = [str(label) for label in labels]
+        names = [clean_name(str(label)) for label in labels]  # as add_data_to_class names them: "cat " was a KeyError
         if len(set(names)) != len(names):
-            raise InputError("two labels in y have the same text form; use distinct labels")
+            twice = next(n for n in names if names.count(n) > 1)
+            same = " and ".join(repr(label) for label, n in zip(labels.tolist(), names, strict=True) if n == twice)
+            raise InputError(f"labels {same} in y have the same text form {twice!r}; use distinct labels")
         descriptions = {n: self._descriptions.get(n) for n in names}
         kept = {k: getattr(self, k) for k in ("_vectors", "_embedder", "_embedder_param")}
         self._reset()
@@ -398,6 +409,8 @@ class Classifier(TextClassifierEstimator):
         rounds (calibrating only at the end)."""
         if disagree := labels_disagree(self.examples):
             report.notes.append(disagree)
+        if alike := names_alike(list(classes if classes is not None else self.descriptions)):
+            report.notes.append(alike)
         if self.finetune:
             self._finetune_encoder(report)
         if unlabeled is None:

@@ -23,6 +23,7 @@ __all__ = [
     "clean_text",
     "labels_disagree",
     "missing_label",
+    "names_alike",
     "sample_weights",
     "texts_of",
 ]
@@ -105,6 +106,21 @@ def labels_disagree(examples: Sequence[Example]) -> str | None:
         f"labels disagree: {len(mixed)} text(s) carry more than one label (e.g. {text!r}: "
         f"{', '.join(sorted(labels))}); each (text, label) pair is kept"
     )
+
+
+def names_alike(names: Sequence[str]) -> str | None:
+    """A note when two class names differ only in case, spaces, '_' or '-' (``--class "cat: ..." --train "Cat:
+    ..."`` made a second class of one example, without a word): kept as two classes, as given, but said."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = "".join(ch for ch in name.casefold() if ch not in " _-")
+        if key in seen and seen[key] != name:
+            return (
+                f"classes alike: {seen[key]!r} and {name!r} differ only in case or spacing and are two classes; "
+                "if they are one, spell it one way"
+            )
+        seen.setdefault(key, name)
+    return None
 
 
 def sample_weights(sample_weight: Any, n: int) -> list[float]:

@@ -1032,3 +1032,13 @@ def test_examples_export_never_writes_json_lines_over_a_csv(pets_bundle, tmp_pat
     assert result.exit_code == 2 and "--output writes JSON Lines: name it .jsonl, not data.csv" in result.stderr
     assert data.read_text() == "text,label\nwoof,dog\n"
     assert runner.invoke(app, [*args, str(tmp_path / "out.jsonl")]).exit_code == 0
+
+
+def test_class_names_that_differ_only_in_case_are_said(tmp_path):
+    """--class "cat: ..." with --train "Cat: ..." made a second class of one example without a word."""
+    args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m.model")]
+    result = runner.invoke(app, [*args, "--train", "Cat: i like milk"])
+    assert result.exit_code == 0 and "classes alike: 'cat' and 'Cat' differ only in case" in result.stderr
+    assert "classes alike" not in runner.invoke(app, [*args, "--train", "cat: i like milk"]).stderr
+    fitted = Classifier().fit(["a cat", "a dog", "the kitten"], ["cat", "dog", "Cat "])
+    assert any(note.startswith("classes alike") for note in fitted.report.notes)

@@ -291,3 +291,13 @@ def test_bad_parameters_are_refused_before_any_work_naming_the_parameter(params,
         clf = Classifier(**params)
         with pytest.raises(ValueError, match=message):
             train(clf)
+
+
+def test_labels_with_spaces_around_them_fit_and_come_back_as_given():
+    """fit(X, ["cat", "dog", "Cat "]) was an internal KeyError: the classes were named "Cat " but the examples "Cat"."""
+    clf = Classifier().fit(X, [y if y != "bird" else "bird " for y in Y])
+    assert clf.classes_.tolist() == ["bird ", "cat", "dog"] and clf.predict(["a parrot talks"]).tolist() == ["bird "]
+    with pytest.raises(ValueError, match="labels 'cat' and 'cat ' in y have the same text form 'cat'"):
+        Classifier().fit(["a", "b", "c"], ["cat", "cat ", "dog"])
+    shouted = ["DOG" if label == "dog" and text.startswith("the") else label for text, label in zip(X, Y, strict=True)]
+    assert any(note.startswith("classes alike") for note in Classifier().fit(X, shouted).report.notes)

@@ -179,7 +179,7 @@ def train(
     if replacing:  # the default --save path was replaced without a word
         notice(f"replaced the bundle that was at {path}")
     for note in clf.report.notes:
-        if note.startswith(("calibration", "self-training", "fine-tuned", "labels disagree")):
+        if note.startswith(("calibration", "self-training", "fine-tuned", "labels disagree", "classes alike")):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
         notice(calibration_summary(clf.calibration))
