@@ -44,7 +44,7 @@ from .errors import BundleError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
 from .jsonlines import loads as strict_json
-from .tfidf import MAX_TERM_CHARS, TfidfBlock, TfidfFeatures
+from .tfidf import MAX_TERM_CHARS, MAX_TEXT_CHARS, TfidfBlock, TfidfFeatures
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
 
@@ -60,7 +60,7 @@ HEAD_ARRAYS = ("coef", "intercept", "temperature")
 
 MAX_MANIFEST_BYTES = 64 * 1024**2
 MAX_EXAMPLES_BYTES = 512 * 1024**2  # ~2 million examples of ordinary length
-MAX_EXAMPLE_LINE = 1024**2
+MAX_EXAMPLE_LINE = 8 * 1024**2  # a stored text is at most MAX_TEXT_CHARS, and JSON may escape a character in 6
 MAX_RATIO = 100  # inflated / compressed: JSON Lines of text is ~3-10x; a bomb of spaces is ~1000x
 RATIO_FLOOR = 1024**2  # members smaller than this are never refused for their ratio
 NPY_OVERHEAD = 64 * 1024  # headers and zip structure of head.npz around the raw float32 data
@@ -107,7 +107,17 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _jsonl_bytes(examples: list[Example]) -> bytes:
-    return "".join(json_line(e.to_dict()) for e in examples).encode("utf-8")
+    """The examples as JSON Lines, each text cut to the part that counts (MAX_TEXT_CHARS: TF-IDF reads no more,
+    MiniLM far less). A 1.6 MB training text made a line the reader refused: a bundle that saved but never loaded."""
+    return "".join(json_line(e.to_dict() | {"text": e.text[:MAX_TEXT_CHARS]}) for e in examples).encode("utf-8")
+
+
+def _compression(data: bytes) -> int:
+    """How a member is stored: deflated, unless it deflates so far that the reader would refuse it as a bomb
+    (many copies of one long text do); then as it is."""
+    if len(data) > RATIO_FLOOR and len(data) > MAX_RATIO // 2 * len(zlib.compress(data, 6)):
+        return zipfile.ZIP_STORED
+    return zipfile.ZIP_DEFLATED
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -167,13 +177,28 @@ def write_bundle(
         },
     }
     try:
-        with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False))
-            for name, data in members.items():
-                zf.writestr(name, data)
+        with atomic_writer(path) as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False))
+                for name, data in members.items():
+                    zf.writestr(name, data, compress_type=_compression(data))
+            _loads_back(fh, path)
     except OSError as exc:
         raise BundleError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _loads_back(fh: IO[bytes], path: Path) -> None:
+    """Read what was just written, before it replaces anything: a bundle that saves but does not load (a class
+    name past the manifest's limits, say) is a BundleError here, and whatever was at ``path`` stays."""
+    fh.flush()
+    fh.seek(0)
+    try:
+        read_bundle(fh)
+    except BundleError as exc:
+        raise BundleError(
+            f"cannot save {path}: it would not load back ({exc})".replace(str(fh.name), "bundle")
+        ) from None
 
 
 # -- reading ---------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .head import (
     valid_tfidf_weight,
 )
 from .inputs import (
+    MAX_DESCRIPTION_CHARS,
     check_params,
     clean_name,
     clean_text,
@@ -242,6 +243,11 @@ class Classifier(TextClassifierEstimator):
         name = clean_name(name)
         if description is not None:
             description = clean_text(description, f"description of class {name!r}")
+            if len(description) > MAX_DESCRIPTION_CHARS:
+                raise InputError(
+                    f"the description of class {name!r} is {len(description)} characters long; "
+                    f"at most {MAX_DESCRIPTION_CHARS}"
+                )
         if self.descriptions.get(name) and description and self.descriptions[name] != description:
             raise InputError(f"class {name!r} already has a different description")
         self.descriptions[name] = description or self.descriptions.get(name)

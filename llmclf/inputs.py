@@ -29,11 +29,17 @@ __all__ = [
 ]
 
 
+MAX_NAME_CHARS = 1000  # a bundle's manifest holds class names up to this long
+MAX_DESCRIPTION_CHARS = 100_000  # and descriptions up to this long
+
+
 def clean_name(name: str) -> str:
     if not isinstance(name, str):
         raise InputError(f"a class name must be a string, got {type(name).__name__} {name!r}")
     if is_blank(name):
         raise InputError("class name is empty")
+    if len(name.strip()) > MAX_NAME_CHARS:  # it trained, saved, and the bundle never loaded
+        raise InputError(f"a class name is {len(name.strip())} characters long; at most {MAX_NAME_CHARS}")
     return name.strip()
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from .inputs import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
+
 __all__ = ["MAX_CLASSES", "MAX_DIM", "Manifest"]
 
 MAX_CLASSES = 100_000
@@ -21,7 +23,7 @@ MAX_DIM = 8192
 MAX_HISTORY = 100_000
 MAX_TFIDF_TERMS = 4_000_000
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 Short = Annotated[str, StringConstraints(max_length=200)]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -117,7 +119,7 @@ class Manifest(_Strict):
     embedder: EmbedderInfo
     members: dict[Short, Member] = Field(max_length=16)
     training: Training = Training()
-    descriptions: dict[Name, Annotated[str, StringConstraints(max_length=100_000)] | None] = Field(
+    descriptions: dict[Name, Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)] | None] = Field(
         default_factory=dict, max_length=MAX_CLASSES
     )
     example_counts: dict[Name, dict[Short, int]] = Field(default_factory=dict, max_length=MAX_CLASSES)

@@ -209,3 +209,34 @@ def test_sigterm_mid_save_leaves_no_temp_file(pets_bundle, tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_what_save_writes_load_reads(tmp_path, monkeypatch):
+    """A 1.6 MB training text, or many copies of one long text, saved a bundle that load refused ("line over
+    1048576 characters", "compressed 633x: refused"): the model was gone though the save had said it was done."""
+    import random
+    import string
+
+    import llmclf.bundle
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 9))) for _ in range(5000)]
+    document = " ".join(rng.choice(words) for _ in range(250_000))  # 1.6 MB that deflates like prose
+    for long_text in (document, "word " * 300_000):
+        clf = Classifier().fit(["a cat " + long_text, "a dog", "the kitten", "the puppy"], ["cat", "dog", "cat", "dog"])
+        clf.save(tmp_path / "long.model")
+        loaded = Classifier.load(tmp_path / "long.model")
+        np.testing.assert_allclose(loaded.predict_proba(["a cat"]), clf.predict_proba(["a cat"]), atol=1e-6)
+    before = (tmp_path / "long.model").read_bytes()
+    monkeypatch.setattr(llmclf.bundle, "MAX_MANIFEST_BYTES", 64)  # any limit the reader has and the writer misses
+    with pytest.raises(BundleError, match=r"cannot save .*long\.model: it would not load back \(.*manifest"):
+        clf.save(tmp_path / "long.model")
+    assert (tmp_path / "long.model").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["long.model"]  # no temporary file left
+
+
+def test_class_names_and_descriptions_past_the_manifests_limits_are_refused_before_training():
+    with pytest.raises(ValueError, match="a class name is 1001 characters long; at most 1000"):
+        Classifier().fit(["a", "b"], ["x" * 1001, "y"])
+    with pytest.raises(ValueError, match="is 100001 characters long; at most 100000"):
+        Classifier().add_class("a", "d" * 100_001)
