@@ -49,6 +49,9 @@ from .self_training import ROUNDS, pool_of, round_share, select_confident
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
 
+# The newest (re)trainings a bundle keeps in its history: each carries its per-class counts, and a model retrained
+# hourly with a thousand classes would otherwise outgrow the manifest's 64 MiB in a few months, then fail to save.
+KEEP_HISTORY = 1000
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
 
 __all__ = ["Classifier", "Prediction", "TrainReport"]
@@ -638,7 +641,7 @@ class Classifier(TextClassifierEstimator):
             counts.setdefault(e.label, Counter())[e.source.value] += 1
         return {
             "model_id": self.model_id,
-            "history": self.history,
+            "history": self.history[-KEEP_HISTORY:],
             "llmclf_version": __version__,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "classes": head.classes,

@@ -240,3 +240,19 @@ def test_class_names_and_descriptions_past_the_manifests_limits_are_refused_befo
         Classifier().fit(["a", "b"], ["x" * 1001, "y"])
     with pytest.raises(ValueError, match="is 100001 characters long; at most 100000"):
         Classifier().add_class("a", "d" * 100_001)
+
+
+def test_a_bundle_keeps_its_newest_history_only(pets, tmp_path, monkeypatch):
+    """Each retrain added an entry for good: enough of them outgrew the manifest, and the model could not be saved."""
+    import llmclf.classifier
+
+    monkeypatch.setattr(llmclf.classifier, "KEEP_HISTORY", 3)
+    clf = Classifier.load(pets.save(tmp_path / "h.model"))
+    for i in range(5):
+        clf.history.append({"at": f"2026-01-0{i + 1}", "action": "retrain"})
+    clf.save(tmp_path / "h.model")
+    assert [h["at"] for h in Classifier.load(tmp_path / "h.model").history] == [
+        "2026-01-03",
+        "2026-01-04",
+        "2026-01-05",
+    ]
