@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .embedding import Embedder, get_embedder
-from .errors import BundleError, InputError
+from .errors import BundleError
 from .examples import Example, Source
 from .paths import user_cache_dir
 from .store import Tag
-from .tagging import Tagger, TagResult, check_texts
+from .tagging import Tagger, TagResult, check_tags, check_texts
 
 __all__ = ["EmbeddingTagger", "atag_texts", "tag_texts"]
 
@@ -52,9 +52,7 @@ class EmbeddingTagger:
         multi: bool = False,
         confidence: bool = True,
     ) -> None:
-        if not tags:
-            raise InputError("a tag set needs at least one tag")
-        self.tags = list(tags)
+        self.tags = check_tags(tags)
         self.embedder = embedder or get_embedder()
         names = {t.name for t in self.tags}
         self.examples = [e for e in examples if e.label in names]
@@ -155,6 +153,7 @@ async def atag_texts(
     import asyncio
 
     texts = check_texts(texts)
+    tags = check_tags(tags)
 
     def llm_tagger() -> Tagger:
         return Tagger(

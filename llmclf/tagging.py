@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -147,6 +147,31 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
     return texts
 
 
+def check_tags(tags: Sequence[Any]) -> list[Tag]:
+    """The tags as :class:`Tag` objects, each id and name given once and neither empty. A mapping with ``tag_id``
+    (or ``id``), ``name`` and ``instructions``, the shape of the JSON a tag set is written in, is taken too: it was
+    an AttributeError; two tags of one name said "need at least two classes", and two of one id went through."""
+    out = []
+    for i, tag in enumerate(tags or (), 1):
+        if isinstance(tag, Mapping):
+            tag = Tag(tag.get("tag_id", tag.get("id", "")), tag.get("name", ""), tag.get("instructions") or "")
+        elif not isinstance(tag, Tag):
+            raise InputError(
+                f"tag {i} must be a Tag or a mapping of tag_id, name and instructions, not a {type(tag).__name__}"
+            )
+        tag = Tag(str(tag.tag_id if tag.tag_id is not None else ""), str(tag.name or ""), str(tag.instructions or ""))
+        for what, value in (("id", tag.tag_id), ("name", tag.name)):
+            if is_blank(value):
+                raise InputError(f"tag {i} has an empty {what}")
+        out.append(tag)
+    if not out:
+        raise InputError("a tag set needs at least one tag")
+    for what, values in (("id", [t.tag_id for t in out]), ("name", [t.name for t in out])):
+        if twice := next((v for v in values if values.count(v) > 1), None):
+            raise InputError(f"the tag {what} {twice!r} is given twice in one set")
+    return out
+
+
 @dataclass
 class Tagger:
     """Tag texts with an LLM, concurrently, each result or error in input order."""
@@ -169,8 +194,7 @@ class Tagger:
     _down: LLMError | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.tags:
-            raise InputError("a tag set needs at least one tag")
+        self.tags = check_tags(self.tags)
         if self.concurrency < 1:
             raise InputError("concurrency must be at least 1")
         self._model = build_response_model(self.tags, self.multi, self.confidence)

@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from llmclf import Classifier, LLMError
+from llmclf import Classifier, InputError, LLMError
 from llmclf.cli import app
 from llmclf.llm import resolve_llm
 from llmclf.llm.client import OpenAICompatibleLLM
@@ -437,3 +437,24 @@ def test_a_tagger_asks_afresh_on_its_next_run():
         first, second = asyncio.run(twice(quick_tagger(server, concurrency=1)))
     assert not any(r.ok for r in first) and "not sent" in first[-1].error
     assert all(r.ok for r in second)
+
+
+def test_tags_given_in_the_api_are_checked_and_may_be_mappings():
+    """Two tags of one name said "need at least two classes to train", two of one id went through, and a dict
+    (the shape a tag set's JSON has) was an AttributeError."""
+    from llmclf.embedding_tagger import tag_texts
+
+    cases = [
+        ([Tag("1", "dog", "x"), Tag("2", "dog", "y")], "the tag name 'dog' is given twice in one set"),
+        ([Tag("1", "dog", "x"), Tag("1", "cat", "y")], "the tag id '1' is given twice in one set"),
+        ([Tag("1", " ", "x"), Tag("2", "cat", "y")], "tag 1 has an empty name"),
+        (["dog", "cat"], "tag 1 must be a Tag or a mapping of tag_id, name and instructions, not a str"),
+        ([], "a tag set needs at least one tag"),
+    ]
+    for tags, message in cases:
+        with pytest.raises(InputError, match=message):
+            tag_texts(["woof"], tags)
+    mapped = tag_texts(
+        ["my dog barks"], [{"tag_id": "d", "name": "dog"}, {"id": 2, "name": "cat", "instructions": None}]
+    )
+    assert mapped[0].ok and mapped[0].tags[0]["tag_id"] in ("d", "2")
