@@ -267,10 +267,26 @@ class Classifier(TextClassifierEstimator):
         self.examples.extend(Example(t, name, Source(source), dict(meta or {})) for t in cleaned)
         return self
 
-    def add_examples(self, examples: Iterable[Example]) -> Classifier:
-        for ex in examples:
-            self.descriptions.setdefault(clean_name(ex.label), None)
-            self.examples.append(ex)
+    def add_examples(self, examples: Iterable[Example | Mapping[str, Any]]) -> Classifier:
+        """Add :class:`Example` objects, or mappings of text, label, source and meta (what ``examples export``
+        writes), checked as ``add_data_to_class`` checks its texts: an empty or None text, a label with spaces
+        around it or an unknown source got in unchecked and failed later, as a KeyError or an AttributeError."""
+        for i, ex in enumerate(examples, 1):
+            if isinstance(ex, Mapping):
+                ex = Example(ex.get("text"), ex.get("label"), ex.get("source", Source.USER), ex.get("meta") or {})
+            elif not isinstance(ex, Example):
+                raise InputError(
+                    f"example {i} must be an Example or a mapping with text and label, not {type(ex).__name__}"
+                )
+            name = clean_name(ex.label)
+            try:
+                source = Source(ex.source)
+            except ValueError:
+                known = ", ".join(s.value for s in Source)
+                raise InputError(f"example {i} has source {ex.source!r}; one of: {known}") from None
+            text = clean_text(ex.text, f"example for class {name!r}")
+            self.descriptions.setdefault(name, None)
+            self.examples.append(Example(text, name, source, dict(ex.meta or {})))
         return self
 
     @property

@@ -178,3 +178,28 @@ def test_a_text_with_two_labels_is_kept_and_said(tmp_path):
     data.write_text("text,label\nwoof,dog\nwoof,cat\nmeow,cat\n")
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--save", str(tmp_path / "m.model")])
     assert result.exit_code == 0 and "notice: labels disagree: 1 text(s)" in result.stderr
+
+
+def test_add_examples_checks_what_it_takes_and_takes_exported_records():
+    """add_examples trusted its Examples: None text, a label with spaces around it or a source given as a string
+    failed later as an AttributeError or a KeyError, and an empty text trained."""
+    from llmclf import Example
+
+    bad = [
+        ([Example("", "a")], "example for class 'a' is empty"),
+        ([Example(None, "a")], "must be a string, got NoneType"),
+        ([Example("y", "a", "nope")], "example 1 has source 'nope'"),
+        (["y"], "example 1 must be an Example or a mapping"),
+    ]
+    for examples, message in bad:
+        with pytest.raises(InputError, match=message):
+            Classifier().add_examples(examples)
+    clf = Classifier().add_examples([Example("a cat", "cat "), Example("a dog", "dog", "feedback")])
+    clf.add_examples([{"text": "the kitten", "label": "cat", "source": "user", "meta": {"run_id": "x"}}])
+    clf.prompt_train()
+    assert clf.classes_.tolist() == ["cat", "dog"]
+    assert {(e.text, e.label, e.source.value) for e in clf.examples if e.source.value != "description"} == {
+        ("a cat", "cat", "user"),
+        ("a dog", "dog", "feedback"),
+        ("the kitten", "cat", "user"),
+    }
