@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["TextClassifierEstimator"]
 
 
@@ -64,5 +66,8 @@ class TextClassifierEstimator:
 
     def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Sequence[float] | None = None) -> float:
         """Mean accuracy, as sklearn's ClassifierMixin defines it."""
-        hits = (self.predict(X) == np.asarray(y)).astype(np.float64)
+        predicted = self.predict(X)
+        if not len(predicted):  # np.average of nothing: nan and a RuntimeWarning
+            raise InputError("no texts to score")
+        hits = (predicted == np.asarray(y)).astype(np.float64)
         return float(np.average(hits, weights=sample_weight))

@@ -301,3 +301,8 @@ def test_labels_with_spaces_around_them_fit_and_come_back_as_given():
         Classifier().fit(["a", "b", "c"], ["cat", "cat ", "dog"])
     shouted = ["DOG" if label == "dog" and text.startswith("the") else label for text, label in zip(X, Y, strict=True)]
     assert any(note.startswith("classes alike") for note in Classifier().fit(X, shouted).report.notes)
+
+
+def test_score_of_no_texts_is_an_error_not_nan(fitted):
+    with pytest.raises(ValueError, match="no texts to score"):
+        fitted.score([], [])
