@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .inputs import texts_of
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
@@ -143,4 +144,6 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate a trained :class:`~llmclf.Classifier` on labelled texts (one string: one text and its label)."""
     labels = [labels] if isinstance(labels, str) else labels
+    if not len(labels):  # it reported accuracy 0.0 on nothing
+        raise InputError("no labelled texts to evaluate")
     return evaluate_proba(clf.predict_proba(texts_of(texts)), clf.class_names, labels, threshold=threshold, bins=bins)

@@ -113,6 +113,8 @@ def test_one_string_is_one_text_everywhere(pets):
     assert [p.text for p in pets.classify("woof")] == ["woof"]
     assert pets.predict_batch("woof")["prediction"].tolist() == pets.predict(["woof"]).tolist()
     assert llmclf.evaluate(pets, "woof", "dog").n == 1
+    with pytest.raises(InputError, match="no labelled texts to evaluate"):  # it reported accuracy 0.0
+        llmclf.evaluate(pets, [], [])
     assert pets.embed("woof").shape == (1, 384) and pets.embedder_.embed("woof").shape == (1, 384)
     tags = [Tag("1", "dog", "about dogs"), Tag("2", "cat", "about cats")]
     assert [r.text for r in tag_texts("woof", tags)] == ["woof"]
