@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -96,12 +96,39 @@ def _kind(path: str | Path) -> str:
     kinds = {
         ".jsonl": "jsonl",
         ".ndjson": "jsonl",
+        ".json": "json",  # a JSON array of objects, or JSON Lines under another name (see _json_kind)
         ".csv": "csv",
         ".tsv": "tsv",
         ".parquet": "parquet",
         ".pq": "parquet",
     }
     return kinds.get(suffix, "txt")
+
+
+MAX_JSON_ARRAY_BYTES = 256 * 1024**2  # an array is parsed whole; JSON Lines stream, whatever their size
+
+
+def _json_kind(path: str | Path) -> str:
+    """A ``.json`` file holding an array (``df.to_json(orient="records")``) is "json-array"; one whose first
+    character opens an object is JSON Lines. A .json file was read as plain text, one "text" a line."""
+    with _open_lenient(path) as fh:
+        head = fh.read(4096).lstrip("\ufeff \t\r\n")
+    return "json-array" if head.startswith("[") else "jsonl"
+
+
+def _json_array(path: str | Path, read: Iterable[str | None]) -> list[Any]:
+    """The items of a JSON array file (a key to ``read`` twice in one object refused, as in JSON Lines)."""
+    if Path(path).stat().st_size > MAX_JSON_ARRAY_BYTES:
+        raise InputError(f"{path}: a JSON array over {MAX_JSON_ARRAY_BYTES // 1024**2} MB is refused; write JSON Lines")
+    with _open_text(path) as fh:
+        try:
+            text = fh.read()
+        except UnicodeDecodeError as exc:
+            raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
+    items = _parse_json(text.removeprefix("\ufeff"), str(path), object_pairs_hook=_once(str(path), read))
+    if not isinstance(items, list):
+        raise InputError(f"{path}: expected a JSON array of objects, or JSON Lines")
+    return items
 
 
 def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -140,9 +167,16 @@ def _records(
     else:
         kind = _kind(path)
         if kind == "txt":
-            raise InputError(f"{path}: expected a .csv, .jsonl or .parquet file with text and label columns")
+            raise InputError(f"{path}: expected a .csv, .jsonl, .json or .parquet file with text and label columns")
         if kind == "parquet":
             yield from _parquet_rows(path)
+            return
+        kind = _json_kind(path) if kind == "json" else kind
+        if kind == "json-array":
+            for n, item in enumerate(_json_array(path, read), 1):
+                if not isinstance(item, dict):
+                    raise InputError(f"{path}: item {n} of the array is not a JSON object")
+                yield n, {_column(k): v for k, v in item.items()}
             return
         fh = _open_text(path)
     try:
@@ -213,7 +247,7 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
 
 
 def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
-    """(text, label) pairs from a CSV or JSONL file (``-``: standard input); a row with an empty field is an error."""
+    """(text, label) pairs from a CSV, JSONL or JSON array file (``-``: standard input); an empty field is an error."""
     records = _records(path)
     path = "standard input" if str(path) == "-" else path
     for n, record in records:
@@ -262,6 +296,14 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     if kind == "parquet":
         for n, record in _parquet_rows(path):
             yield _row_text(path, n, record, keys, id_column)
+        return
+    kind = _json_kind(path) if kind == "json" else kind
+    if kind == "json-array":
+        for n, item in enumerate(_json_array(path, (*keys, id_column)), 1):
+            if not isinstance(item, dict):
+                yield None, f"{path}: item {n} of the array is not a JSON object", None
+                continue
+            yield _row_text(path, n, {_column(k): v for k, v in item.items()}, keys, id_column)
         return
     with _open_lenient(path) as fh:
         if kind == "jsonl":
@@ -346,9 +388,8 @@ def _parse_json(text: str, where: str, **kwargs: Any) -> Any:
         raise InputError(f"{where}: JSON nested too deeply") from None
 
 
-def _json_object(line: str, where: str, read: Iterable[str | None] = ()) -> dict[str, Any]:
-    """One JSON Lines record: a JSON object, or one InputError that says ``where``. A key to ``read`` given twice
-    (in any case) is refused, as a CSV header is: JSON keeps the last one without a word."""
+def _once(where: str, read: Iterable[str | None]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook that refuses a key to ``read`` given twice, in any case: JSON keeps the last one."""
     wanted = {_column(name) for name in read if name}
 
     def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -357,7 +398,13 @@ def _json_object(line: str, where: str, read: Iterable[str | None] = ()) -> dict
             raise InputError(f"{where}: the key {twice!r} is given twice and which to read is unclear")
         return dict(pairs)
 
-    record = _parse_json(line, where, object_pairs_hook=once)
+    return once
+
+
+def _json_object(line: str, where: str, read: Iterable[str | None] = ()) -> dict[str, Any]:
+    """One JSON Lines record: a JSON object, or one InputError that says ``where``. A key to ``read`` given twice
+    (in any case) is refused, as a CSV header is: JSON keeps the last one without a word."""
+    record = _parse_json(line, where, object_pairs_hook=_once(where, read))
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object")
     return record

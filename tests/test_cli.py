@@ -1042,3 +1042,32 @@ def test_class_names_that_differ_only_in_case_are_said(tmp_path):
     assert "classes alike" not in runner.invoke(app, [*args, "--train", "cat: i like milk"]).stderr
     fitted = Classifier().fit(["a cat", "a dog", "the kitten"], ["cat", "dog", "Cat "])
     assert any(note.startswith("classes alike") for note in fitted.report.notes)
+
+
+def test_a_json_array_file_is_read_as_records(pets_bundle, tmp_path):
+    """classify --input texts.json (what df.to_json(orient="records") writes) classified the whole array as one
+    text, and train --data refused it; JSON Lines named .json are still JSON Lines."""
+    texts = tmp_path / "texts.json"
+    texts.write_text(json.dumps([{"text": "woof", "ref": "a"}, 5, {"text": "purr", "ref": "c"}]))
+    result = runner.invoke(
+        app, ["classify", "--load", str(pets_bundle), "--no-log", "-i", str(texts), "--id-column", "ref"]
+    )
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.exit_code == 1 and [(r.get("id"), r["prediction"]) for r in records] == [
+        ("a", "dog"),
+        (None, None),
+        ("c", "cat"),
+    ]
+    assert records[1]["error"] == f"{texts}: item 2 of the array is not a JSON object"
+    data = tmp_path / "data.json"
+    data.write_text("\ufeff" + json.dumps([{"text": "woof woof", "label": "dog"}, {"text": "meow", "label": "cat"}]))
+    model = tmp_path / "m.model"
+    assert runner.invoke(app, ["train", "--data", str(data), "--save", str(model)]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["eval", "--load", str(model), str(data), "--json"]).stdout)["n"] == 2
+    lines = tmp_path / "lines.json"
+    lines.write_text('{"text": "woof", "label": "dog"}\n{"text": "meow", "label": "cat"}\n')
+    assert json.loads(runner.invoke(app, ["eval", "--load", str(model), str(lines), "--json"]).stdout)["n"] == 2
+    twice = tmp_path / "twice.json"
+    twice.write_text('[{"text": "woof", "label": "dog", "label": "cat"}]')
+    refused = runner.invoke(app, ["train", "--data", str(twice), "--save", str(model)])
+    assert refused.exit_code == 2 and "the key 'label' is given twice" in refused.stderr

@@ -27,7 +27,15 @@ lines = st.one_of(
     st.text(max_size=80).map(lambda t: t.encode("utf-8", "surrogatepass")),
 )
 BOMS = [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"]  # UTF-8, 16, 32
-files = st.builds(lambda parts, bom: bom + b"\n".join(parts), st.lists(lines, max_size=8), st.sampled_from(BOMS))
+records = st.builds(lambda t, label: {"text": t, "label": label}, json_values, json_values)
+arrays = st.builds(  # what df.to_json(orient="records") writes, with any items, in any of the encodings
+    lambda items, bom: bom + json.dumps(items).encode(),
+    st.lists(records | json_values, max_size=6),
+    st.sampled_from(BOMS),
+)
+files = st.one_of(
+    st.builds(lambda parts, bom: bom + b"\n".join(parts), st.lists(lines, max_size=8), st.sampled_from(BOMS)), arrays
+)
 
 
 @FAST
@@ -79,7 +87,7 @@ def test_parquet_files_of_any_columns_read_or_raise_one_llmclf_error(tmp_path_fa
 
 
 @FAST
-@given(raw=files, suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
+@given(raw=files, suffix=st.sampled_from([".csv", ".jsonl", ".json", ".txt"]))
 def test_classify_on_any_input_file_gives_records_or_one_line(pets_bundle, tmp_path_factory, raw, suffix):
     path = tmp_path_factory.mktemp("in") / f"texts{suffix}"
     path.write_bytes(raw)

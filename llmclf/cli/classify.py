@@ -148,7 +148,7 @@ def classify(
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to use."),
     data: list[str] = typer.Option([], "--data", "-d", hidden=True, help="A text to classify (old spelling)."),
     input_files: list[Path] = typer.Option(
-        [], "--input", "-i", help="CSV/JSONL/Parquet with a text column, or a text file (repeatable)."
+        [], "--input", "-i", help="CSV/JSONL/JSON/Parquet with a text column, or a text file (repeatable)."
     ),
     output: Path | None = typer.Option(
         None,

@@ -17,7 +17,9 @@ from .tables import Table
 
 @friendly_errors
 def eval_(
-    data: Path | None = typer.Option(None, "--data", "-d", help="CSV, JSONL or Parquet with text and label columns."),
+    data: Path | None = typer.Option(
+        None, "--data", "-d", help="CSV, JSONL, JSON or Parquet with text and label columns."
+    ),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to evaluate."),
     file: Path | None = typer.Argument(None, hidden=True, help="The data file (old spelling of --data)."),
     threshold: float | None = typer.Option(

@@ -116,7 +116,7 @@ def tag(
     texts: list[str] = typer.Argument(None, help="Texts to tag; '-' reads stdin."),
     set_name: str = typer.Option(..., "--set", help="The tag set to use."),
     input_files: list[Path] = typer.Option(
-        [], "--input", "-i", help="CSV/JSONL/Parquet with a text column, or a text file."
+        [], "--input", "-i", help="CSV/JSONL/JSON/Parquet with a text column, or a text file."
     ),
     multi: bool = typer.Option(False, "--multi", help="Every tag that applies, not just the best one."),
     confidence: bool = typer.Option(False, "--confidence", help="Add a confidence in [0,1] to each tag."),

@@ -60,14 +60,14 @@ def train(
         "--data",
         "-d",
         metavar="FILE",
-        help="CSV, JSONL or Parquet of labelled examples (text,label); '-' reads CSV or JSONL from stdin; repeatable.",
+        help="CSV, JSONL, JSON or Parquet of labelled examples (text,label); '-' reads CSV or JSONL from stdin; repeatable.",
     ),
     unlabeled: list[Path] = typer.Option(
         [],
         "--unlabeled",
         "-u",
         metavar="FILE",
-        help="Unlabelled texts (a text per line, or CSV/JSONL/Parquet with a text column; '-': stdin, a text per line) for self-training; repeatable.",
+        help="Unlabelled texts (a text per line, or CSV/JSONL/JSON/Parquet with a text column; '-': stdin, a text per line) for self-training; repeatable.",
     ),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
