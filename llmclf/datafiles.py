@@ -116,15 +116,16 @@ def _json_kind(path: str | Path) -> str:
     return "json-array" if head.startswith("[") else "jsonl"
 
 
-def _json_array(path: str | Path, read: Iterable[str | None]) -> list[Any]:
-    """The items of a JSON array file (a key to ``read`` twice in one object refused, as in JSON Lines)."""
-    if Path(path).stat().st_size > MAX_JSON_ARRAY_BYTES:
-        raise InputError(f"{path}: a JSON array over {MAX_JSON_ARRAY_BYTES // 1024**2} MB is refused; write JSON Lines")
-    with _open_text(path) as fh:
+def _json_array(path: str | Path, read: Iterable[str | None], fh: io.TextIOWrapper | None = None) -> list[Any]:
+    """The items of a JSON array file, or of ``fh`` (standard input); a key to ``read`` twice in one object is
+    refused, as in JSON Lines."""
+    with fh if fh is not None else _open_text(path) as fh:
         try:
-            text = fh.read()
+            text = fh.read(MAX_JSON_ARRAY_BYTES + 1)
         except UnicodeDecodeError as exc:
             raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
+    if len(text) > MAX_JSON_ARRAY_BYTES:
+        raise InputError(f"{path}: a JSON array over {MAX_JSON_ARRAY_BYTES // 1024**2} MB is refused; write JSON Lines")
     items = _parse_json(text.removeprefix("\ufeff"), str(path), object_pairs_hook=_once(str(path), read))
     if not isinstance(items, list):
         raise InputError(f"{path}: expected a JSON array of objects, or JSON Lines")
@@ -147,23 +148,26 @@ def _stdin_buffer() -> io.BufferedReader | None:
 
 
 def _stdin_text() -> tuple[io.TextIOWrapper, str]:
-    """Standard input as text, and its kind: JSONL when its first character is ``{``, else CSV (``--data -``)."""
+    """Standard input as text, and its kind: JSONL when its first character is ``{``, a JSON array when it is
+    ``[`` (it was read as CSV: "need at least two classes, got 0"), else CSV (``--data -``)."""
     raw = _stdin_buffer()
     if raw is None:
         raise InputError("standard input cannot be read here")
     fh = _as_text(raw)
     start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
-    return fh, "jsonl" if start.startswith("{") else "csv"
+    return fh, "jsonl" if start.startswith("{") else "json-array" if start.startswith("[") else "csv"
 
 
 def _records(
     path: str | Path, read: tuple[str, ...] = (*TEXT_KEYS, *LABEL_KEYS)
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank row of a JSONL or CSV file; ``-`` is standard input. A CSV
-    header that names one of the columns to ``read`` twice is refused."""
+    """(line number, record) for each non-blank row of a JSONL or CSV file, or item of a JSON array; ``-`` is
+    standard input. A CSV header or JSON object that names one of the columns to ``read`` twice is refused."""
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
+        if kind == "json-array":
+            fh = _json_array(path, read, fh)  # the items, iterated below as the file's are
     else:
         kind = _kind(path)
         if kind == "txt":
@@ -172,13 +176,13 @@ def _records(
             yield from _parquet_rows(path)
             return
         kind = _json_kind(path) if kind == "json" else kind
-        if kind == "json-array":
-            for n, item in enumerate(_json_array(path, read), 1):
-                if not isinstance(item, dict):
-                    raise InputError(f"{path}: item {n} of the array is not a JSON object")
-                yield n, {_column(k): v for k, v in item.items()}
-            return
-        fh = _open_text(path)
+        fh = _json_array(path, read) if kind == "json-array" else _open_text(path)
+    if kind == "json-array":
+        for n, item in enumerate(fh, 1):
+            if not isinstance(item, dict):
+                raise InputError(f"{path}: item {n} of the array is not a JSON object")
+            yield n, {_column(k): v for k, v in item.items()}
+        return
     try:
         with fh:
             if kind == "jsonl":

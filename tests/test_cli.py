@@ -940,6 +940,9 @@ def test_labelled_data_on_stdin_with_data_dash(tmp_path):
     assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 2, evaluated.output
     twice = run("train", "--data", "-", "--unlabeled", "-", "--save", model, input=lines)
     assert twice.exit_code == 2 and "standard input can be read once" in twice.output  # was an internal error
+    array = json.dumps([{"text": "woof woof", "label": "dog"}, {"text": "meow", "label": "cat"}])
+    as_array = run("train", "--data", "-", "--save", model, input=array)  # was read as CSV: "got 0 classes"
+    assert as_array.exit_code == 0 and sorted(Classifier.load(model).classes_) == ["cat", "dog"], as_array.output
 
 
 def test_unlabelled_texts_on_stdin_with_unlabeled_dash(tmp_path):
