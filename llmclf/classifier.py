@@ -35,8 +35,8 @@ from .head import (
     valid_tfidf_weight,
 )
 from .inputs import (
-    MAX_DESCRIPTION_CHARS,
     check_params,
+    clean_description,
     clean_name,
     clean_text,
     labels_disagree,
@@ -245,12 +245,7 @@ class Classifier(TextClassifierEstimator):
     def add_class(self, name: str, description: str | None = None) -> Classifier:
         name = clean_name(name)
         if description is not None:
-            description = clean_text(description, f"description of class {name!r}")
-            if len(description) > MAX_DESCRIPTION_CHARS:
-                raise InputError(
-                    f"the description of class {name!r} is {len(description)} characters long; "
-                    f"at most {MAX_DESCRIPTION_CHARS}"
-                )
+            description = clean_description(description, name)
         if self.descriptions.get(name) and description and self.descriptions[name] != description:
             raise InputError(f"class {name!r} already has a different description")
         self.descriptions[name] = description or self.descriptions.get(name)

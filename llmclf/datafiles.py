@@ -166,8 +166,6 @@ def _records(
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
-        if kind == "json-array":
-            fh = _json_array(path, read, fh)  # the items, iterated below as the file's are
     else:
         kind = _kind(path)
         if kind == "txt":
@@ -176,9 +174,9 @@ def _records(
             yield from _parquet_rows(path)
             return
         kind = _json_kind(path) if kind == "json" else kind
-        fh = _json_array(path, read) if kind == "json-array" else _open_text(path)
+        fh = None if kind == "json-array" else _open_text(path)  # _json_array opens the file itself
     if kind == "json-array":
-        for n, item in enumerate(fh, 1):
+        for n, item in enumerate(_json_array(path, read, fh), 1):
             if not isinstance(item, dict):
                 raise InputError(f"{path}: item {n} of the array is not a JSON object")
             yield n, {_column(k): v for k, v in item.items()}
@@ -221,11 +219,17 @@ def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None]
         header = fh.readline()
         delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
         reader = csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
-    names = [_column(f) for f in reader.fieldnames or []]
-    wanted = {_column(name) for name in read if name}
-    if twice := next((name for name in names if name in wanted and names.count(name) > 1), None):
+    if twice := _read_twice(reader.fieldnames or [], read):
         raise InputError(f"{path}: the header has two {twice!r} columns and which to read is unclear; rename one")
     return reader
+
+
+def _read_twice(keys: Iterable[str], read: Iterable[str | None]) -> str | None:
+    """The first of the columns to ``read`` that ``keys`` (a CSV header, a JSON object's keys) name twice, in any
+    case: the readers keep only the last one's value."""
+    names = [_column(key) for key in keys]
+    wanted = {_column(name) for name in read if name}
+    return next((name for name in names if name in wanted and names.count(name) > 1), None)
 
 
 def _column(name: str) -> str:
@@ -394,11 +398,10 @@ def _parse_json(text: str, where: str, **kwargs: Any) -> Any:
 
 def _once(where: str, read: Iterable[str | None]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     """A JSON object hook that refuses a key to ``read`` given twice, in any case: JSON keeps the last one."""
-    wanted = {_column(name) for name in read if name}
+    read = tuple(read)
 
     def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        names = [_column(key) for key, _ in pairs]
-        if twice := next((name for name in names if name in wanted and names.count(name) > 1), None):
+        if twice := _read_twice((key for key, _ in pairs), read):
             raise InputError(f"{where}: the key {twice!r} is given twice and which to read is unclear")
         return dict(pairs)
 

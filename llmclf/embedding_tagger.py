@@ -102,7 +102,7 @@ class EmbeddingTagger:
         texts = check_texts(texts)
         if len(self.tags) == 1:
             return self.results(texts, [])
-        return self.results(texts, self.classifier().classify(list(texts)))
+        return self.results(texts, self.classifier().classify(texts))
 
     def results(self, texts: Sequence[str], predictions: Sequence[Any]) -> list[TagResult]:
         """TagResults from the head's predictions (``Classifier.classify`` output, in text order)."""

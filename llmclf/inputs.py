@@ -19,6 +19,7 @@ from .examples import Example, Source, valid_weight
 
 __all__ = [
     "check_params",
+    "clean_description",
     "clean_name",
     "clean_text",
     "labels_disagree",
@@ -41,6 +42,15 @@ def clean_name(name: str) -> str:
     if len(name.strip()) > MAX_NAME_CHARS:  # it trained, saved, and the bundle never loaded
         raise InputError(f"a class name is {len(name.strip())} characters long; at most {MAX_NAME_CHARS}")
     return name.strip()
+
+
+def clean_description(description: str, name: str) -> str:
+    text = clean_text(description, f"description of class {name!r}")
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        raise InputError(
+            f"the description of class {name!r} is {len(text)} characters long; at most {MAX_DESCRIPTION_CHARS}"
+        )
+    return text
 
 
 def texts_of(X: Any) -> list[str]:
