@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "labels_disagree",
     "missing_label",
     "names_alike",
+    "one_line",
     "sample_weights",
     "texts_of",
 ]
@@ -41,7 +43,19 @@ def clean_name(name: str) -> str:
         raise InputError("class name is empty")
     if len(name.strip()) > MAX_NAME_CHARS:  # it trained, saved, and the bundle never loaded
         raise InputError(f"a class name is {len(name.strip())} characters long; at most {MAX_NAME_CHARS}")
-    return name.strip()
+    return one_line(name.strip(), "class name")
+
+
+def one_line(value: str, what: str) -> str:
+    """``value``, or an InputError if it holds a control character: a class or tag name with a line break trained
+    and printed on two lines, and could not be typed back as `--label` or `--train "name: ..."`."""
+    for c in value:
+        if unicodedata.category(c) == "Cc":
+            bad = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}.get(
+                c, f"the control character U+{ord(c):04X}"
+            )
+            raise InputError(f"{what} {value!r} holds {bad}; it must be one line of text")
+    return value
 
 
 def clean_description(description: str, name: str) -> str:

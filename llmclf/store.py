@@ -22,6 +22,7 @@ from pathlib import Path
 from .blank import is_blank
 from .datafiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
+from .inputs import one_line
 from .paths import user_data_dir
 from .sqlite_wal import connect_wal
 
@@ -145,7 +146,7 @@ def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
         raise InputError("tag id is empty")
     if is_blank(name):
         raise InputError(f"tag {tag_id!r} has an empty name")
-    return Tag(tag_id, name, str(instructions or "").strip())
+    return Tag(one_line(tag_id, "tag id"), one_line(name, "tag name"), str(instructions or "").strip())
 
 
 class Store:
@@ -226,6 +227,7 @@ class Store:
         set_name = str(set_name).strip()
         if not set_name:
             raise InputError("tag set name is empty")
+        one_line(set_name, "tag set name")
         tags = [_clean_tag(*row) for row in rows]
         with self.transaction() as db:
             for tag in tags:

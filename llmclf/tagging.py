@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 from .blank import is_blank
 from .errors import InputError, LLMError
-from .inputs import texts_of
+from .inputs import one_line, texts_of
 from .llm.client import LLMAuthError, LLMTimeout, LLMUnreachable, StructuredLLM
 from .store import Tag
 
@@ -163,6 +163,7 @@ def check_tags(tags: Sequence[Any]) -> list[Tag]:
         for what, value in (("id", tag.tag_id), ("name", tag.name)):
             if is_blank(value):
                 raise InputError(f"tag {i} has an empty {what}")
+            one_line(value.strip(), f"tag {what}")
         out.append(tag)
     if not out:
         raise InputError("a tag set needs at least one tag")

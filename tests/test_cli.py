@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -10,7 +11,8 @@ from typer.testing import CliRunner
 
 from llmclf import Classifier
 from llmclf.cli import app
-from llmclf.errors import BundleError
+from llmclf.errors import BundleError, InputError
+from llmclf.tagging import check_tags
 
 runner = CliRunner()
 PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
@@ -1045,6 +1047,30 @@ def test_class_names_that_differ_only_in_case_are_said(tmp_path):
     assert "classes alike" not in runner.invoke(app, [*args, "--train", "cat: i like milk"]).stderr
     fitted = Classifier().fit(["a cat", "a dog", "the kitten"], ["cat", "dog", "Cat "])
     assert any(note.startswith("classes alike") for note in fitted.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "said"), [("ca\nt", "a line break"), ("ca\tt", "a tab"), ("ca\x07t", "the control character U+0007")]
+)
+def test_a_class_or_tag_name_of_more_than_one_line_is_one_error(tmp_path, name, said):
+    """--class "ca<newline>t: ..." trained a class that printed on two lines and could not be typed back as
+    --label; a tag name or id with a line break went into the database the same way."""
+    args = ["train", "--class", f"{name}: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and not (tmp_path / "m").exists()
+    assert result.stderr.strip() == f"error: class name {name!r} holds {said}; it must be one line of text"
+    with pytest.raises(InputError, match=f"class name {re.escape(repr(name))} holds {re.escape(said)}"):
+        Classifier().fit(["a cat", "a dog"], [name, "dog"])
+    db = ["--db", str(tmp_path / "t.db")]
+    for flag, what in (("--id", "tag id"), ("--name", "tag name")):
+        other = "--name" if flag == "--id" else "--id"
+        result = runner.invoke(app, ["tags", "add", "pets", flag, name, other, "x", *db])
+        assert result.exit_code == 2 and f"error: {what} {name!r} holds {said}" in result.stderr
+    result = runner.invoke(app, ["tags", "add", name, "--id", "1", "--name", "x", *db])
+    assert result.exit_code == 2 and f"error: tag set name {name!r} holds {said}" in result.stderr
+    assert "pets" not in runner.invoke(app, ["tags", "list", *db]).stdout
+    with pytest.raises(InputError, match=f"tag name {re.escape(repr(name))} holds {re.escape(said)}"):
+        check_tags([{"tag_id": "1", "name": name}, {"tag_id": "2", "name": "x"}])
 
 
 def test_a_json_array_file_is_read_as_records(pets_bundle, tmp_path):
