@@ -45,7 +45,7 @@ from .inputs import (
     sample_weights,
     texts_of,
 )
-from .self_training import ROUNDS, pool_of, round_share, select_confident
+from .self_training import ROUNDS, pool_of, round_share, sample_pool, select_confident
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
 
@@ -438,7 +438,13 @@ class Classifier(TextClassifierEstimator):
             return
         self._examples = [e for e in self.examples if e.source is not Source.PSEUDO]
         labelled = {e.text for e in self.training_examples()}
-        pool = pool_of(unlabeled, labelled)
+        offered = pool_of(unlabeled, labelled)
+        pool = sample_pool(offered)
+        if len(offered) > len(pool):
+            report.notes.append(
+                f"self-training reads a random {len(pool):,} of the {len(offered):,} unlabelled texts: "
+                "more pseudo-labels lowered accuracy on development rows (BENCHMARKS.md)"
+            )
         self._train(report, classes, labels, final=not pool)
         if not pool:
             report.notes.append("self-training skipped: no unlabelled text that is not already labelled")

@@ -116,3 +116,25 @@ def test_each_class_gives_the_same_share_of_its_most_confident_texts():
     assert [(e.text, e.label) for e in picked] == [("a", "x"), ("b", "x"), ("f", "y")]
     assert all(e.source is Source.PSEUDO and e.meta["round"] == 2 for e in picked)
     assert select_confident(proba, texts, ["x", "y"], 1.0, 3)[-1].meta == {"round": 3, "confidence": 0.7}
+
+
+def test_a_pool_past_the_limit_is_a_random_sample_of_it_said_and_the_same_each_run(monkeypatch, tmp_path):
+    """Every unlabelled text was embedded and pseudo-labelled: a million lines took about 17 minutes, and pools
+    past 1,000 lowered accuracy on development rows (bench/dev/poolsize.py)."""
+    monkeypatch.setattr("llmclf.self_training.MAX_POOL", 4)
+    runs = [Classifier().fit(X, Y, unlabeled=POOL) for _ in range(2)]
+    assert [clf.self_training["pool"] for clf in runs] == [4, 4]
+    assert "self-training reads a random 4 of the 10 unlabelled texts" in " ".join(runs[0].report.notes)
+    pseudo = [{e.text for e in clf.examples if e.source is Source.PSEUDO} for clf in runs]
+    assert pseudo[0] == pseudo[1] and pseudo[0] <= set(POOL)
+    unlabeled = tmp_path / "pool.txt"
+    unlabeled.write_text("\n".join(POOL))
+    args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m")]
+    result = runner.invoke(app, [*args, "--unlabeled", str(unlabeled)])
+    assert result.exit_code == 0 and "reads a random 4 of the 11 unlabelled texts" in result.stderr
+    assert Classifier.load(tmp_path / "m").self_training["pool"] == 4
+    db = ["--db", str(tmp_path / "runs.sqlite")]
+    assert runner.invoke(app, ["classify", "--load", str(tmp_path / "m"), *db, *POOL[:6]]).exit_code == 0
+    result = runner.invoke(app, ["retrain", "--load", str(tmp_path / "m"), "--with-logged-texts", *db])
+    assert result.exit_code == 0 and "reads a random 4 of the 6 unlabelled texts" in result.stderr
+    assert "pseudo-labelled from 4 logged text(s)" in result.output

@@ -138,6 +138,9 @@ def retrain(
         clf.on_progress = steps.advance
         change = clf.retrain_with_feedback(feedback_examples, unlabeled=logged)
     path = clf.save(save or model)
+    for note in clf.report.notes:
+        if note.startswith("self-training reads"):  # a sample of the logged texts, not all of them
+            notice(note)
     if as_json:
         write_jsonl([{"path": str(path), **change, "examples": len(clf.examples)}])
         return
