@@ -67,7 +67,7 @@ def train(
         "--unlabeled",
         "-u",
         metavar="FILE",
-        help="Unlabelled texts (a text per line, or CSV/JSONL/JSON/Parquet with a text column; '-': stdin, a text per line) for self-training; repeatable.",
+        help="Unlabelled texts (a text per line, or CSV/JSONL/JSON/Parquet with a text column; '-': stdin, a text per line) for self-training (a random 1,000 of them past 1,000); repeatable.",
     ),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
