@@ -53,7 +53,7 @@ if [[ "$runner" == docker ]]; then
     writes=""  # where --save, --output or --db will write: llmclf makes missing folders, so mount the nearest that exists
     [[ "$prev" =~ ^(--save|-s|--output|-o|--db)$ || "$arg" =~ ^(--save|--output|--db)= ]] && writes=1
     prev="$arg"
-    [[ "$value" == /* || "$value" == ../* ]] || continue
+    [[ "$value" == /* || "$value" == ../* || "$value" == */../* ]] || continue  # sub/../../x leaves it too
     parent="$(dirname "$value")"
     while [[ -n "$writes" && ! -d "$parent" && "$parent" != / && "$parent" != . ]]; do parent="$(dirname "$parent")"; done
     dir="$(cd "$parent" 2>/dev/null && pwd)" || continue

@@ -99,7 +99,7 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
     bundle was written inside the container, reported as saved, and gone with it."""
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
     work, outside = tmp_path / "work", tmp_path / "outside"
-    work.mkdir()
+    (work / "sub").mkdir(parents=True)
     outside.mkdir()
     env = script_env(bin_dir)
     cases = [
@@ -108,6 +108,9 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
         ("classify.sh", ["--load", "m.model", "--data", "x.parquet", "-o", str(outside / "o" / "x.parquet")], outside),
         ("classify.sh", ["--load", "m.model", "--db", str(outside / "logs" / "runs.db"), "woof"], outside),  # a new log
         ("classify.sh", ["--load", "m.model", "--db=../logs/runs.db", "woof"], tmp_path),
+        # a path that leaves the folder part-way: it was taken for one inside it and never mounted
+        ("classify.sh", ["--load", "sub/../../outside/m.model", "woof"], outside),
+        ("train.sh", ["--class", "a: x", "--save", "./../outside/q/p.model"], outside),
     ]
     for script, args, mounted in cases:
         (bin_dir / "argv.bin").unlink(missing_ok=True)
