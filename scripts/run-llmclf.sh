@@ -5,7 +5,8 @@
 #   LLMCLF_IMAGE                      the image (default llmclf:latest)
 # In Docker:
 # - the current folder is mounted read-write at its own path, and so is the folder of
-#   every argument that names a file outside it, so paths mean what they mean outside
+#   every argument that names a file outside it, or a link in it that leads outside (models/ linked to
+#   another disk), so paths mean what they mean outside
 #   (for --save, --output and --db, the nearest folder that exists: llmclf makes the rest);
 # - the user data and cache dirs (run log, tag sets, generation cache, the fast
 #   embedder) are the host's own, so a run id printed by one run is known to the next;
@@ -53,7 +54,8 @@ if [[ "$runner" == docker ]]; then
     writes=""  # where --save, --output or --db will write: llmclf makes missing folders, so mount the nearest that exists
     [[ "$prev" =~ ^(--save|-s|--output|-o|--db)$ || "$arg" =~ ^(--save|--output|--db)= ]] && writes=1
     prev="$arg"
-    [[ "$value" == /* || "$value" == ../* || "$value" == */../* ]] || continue  # sub/../../x leaves it too
+    # a path with a folder in it, or a link: where it lies (and where its folders' links lead) may be outside
+    [[ "$value" == */* || -L "$value" ]] || continue
     parent="$(dirname "$value")"
     while [[ -n "$writes" && ! -d "$parent" && "$parent" != / && "$parent" != . ]]; do parent="$(dirname "$parent")"; done
     dir="$(cd "$parent" 2>/dev/null && pwd)" || continue
@@ -62,9 +64,15 @@ if [[ "$runner" == docker ]]; then
       echo "$caller: error: no folder on the way to $value exists to share with Docker; create it first" >&2
       exit 2
     fi
-    [[ "$dir/" == "$PWD/"* || "$seen" == *$'\n'"$dir"$'\n'* ]] && continue
-    seen+="$dir"$'\n'
-    mounts+=(-v "$dir:$dir")
+    # models/ linked to /mnt/big/models, or data.csv linked to a file elsewhere: the link resolves in the
+    # container only if where it leads is mounted there too
+    dirs=("$dir" "$(cd -P "$parent" 2>/dev/null && pwd -P)")
+    [[ -L "$value" ]] && dirs+=("$(dirname "$(readlink -f "$value" 2>/dev/null || echo /)")")
+    for d in "${dirs[@]}"; do
+      [[ "$d" == / || "$d/" == "$PWD/"* || "$seen" == *$'\n'"$d"$'\n'* ]] && continue
+      seen+="$d"$'\n'
+      mounts+=(-v "$d:$d")
+    done
   done
   if [[ "${OPENAI_BASE_URL:-}" =~ ^(https?://)(localhost|127\.0\.0\.1)([:/].*)?$ ]]; then
     export OPENAI_BASE_URL="${BASH_REMATCH[1]}host.docker.internal${BASH_REMATCH[3]}"

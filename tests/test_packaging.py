@@ -128,6 +128,33 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
     assert nowhere.returncode == 2 and "create it first" in nowhere.stderr
 
 
+def test_docker_mounts_where_links_in_the_folder_lead(tmp_path):
+    """models/ linked to a folder elsewhere, or data.csv linked to a file elsewhere: only the current folder was
+    mounted, so in the container the link led nowhere and the bundle was saved inside it and lost."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    work, big, files = tmp_path / "work", tmp_path / "big" / "models", tmp_path / "files"
+    for folder in (work, big, files):
+        folder.mkdir(parents=True)
+    (work / "models").symlink_to(big)
+    (files / "data.csv").write_text("text,label\nwoof,dog\n")
+    (work / "data.csv").symlink_to(files / "data.csv")
+    (work / "texts.txt").write_text("woof\n")
+    env = script_env(bin_dir)
+    cases = [
+        ("train.sh", ["--class", "a: x", "--save", "models/new/p.model"], [big]),
+        ("train.sh", ["--class", "a: x", "--data", "data.csv", "--save=models/p.model"], [files, big]),
+        ("classify.sh", ["--load", "models/p.model", "-i", "texts.txt", "woof"], [big]),
+    ]
+    for script, args, mounted in cases:
+        (bin_dir / "argv.bin").unlink(missing_ok=True)
+        proc = run_script(script, *args, cwd=work, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        run = the_run(bin_dir)
+        volumes = [run[i + 1] for i in range(len(run) - 1) if run[i] == "-v"]
+        assert all(f"{m}:{m}" in volumes for m in mounted), (args, volumes)
+        assert f"{tmp_path}:{tmp_path}" not in volumes and f"{work}:{work}" in volumes
+
+
 def test_docker_passes_a_localhost_llm_url_as_the_hosts_address(tmp_path):
     bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
     (bin_dir / "docker").write_text(
