@@ -77,11 +77,12 @@ if [[ "$runner" == docker ]]; then
   if [[ "${OPENAI_BASE_URL:-}" =~ ^(https?://)(localhost|127\.0\.0\.1)([:/].*)?$ ]]; then
     export OPENAI_BASE_URL="${BASH_REMATCH[1]}host.docker.internal${BASH_REMATCH[3]}"
   fi
-  # OPENAI_* and LLMCLF_* variables go by name only: their values never reach a command line.
+  # OPENAI_* and LLMCLF_* variables (LLMCLF_EMBEDDER, LLMCLF_DEBUG ... as llmclf reads them outside), and NO_COLOR,
+  # go by name only: their values never reach a command line. The two folders are the container's own.
   env_flags=(-e LLMCLF_HOME=/llmclf/data -e LLMCLF_CACHE_DIR=/llmclf/cache)
   while IFS='=' read -r name _; do
-    [[ "$name" == OPENAI_* || "$name" == LLMCLF_LLM_* || "$name" == LLMCLF_API_KEY || "$name" == LLMCLF_THREADS ]] &&
-      env_flags+=(-e "$name")
+    [[ "$name" == LLMCLF_HOME || "$name" == LLMCLF_CACHE_DIR ]] && continue
+    [[ "$name" == OPENAI_* || "$name" == LLMCLF_* || "$name" == NO_COLOR ]] && env_flags+=(-e "$name")
   done < <(env)
   tty_flag=()
   # a terminal for all three, or none: with -t docker sends stderr down stdout, so `2>log` would land on the screen

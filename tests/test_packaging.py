@@ -75,6 +75,9 @@ def test_docker_run_mounts_data_cache_and_folders_runs_as_the_user_and_maps_the_
         "OPENAI_BASE_URL": "http://localhost:11434/v1",
         "LLMCLF_HOME": str(tmp_path / "data"),
         "LLMCLF_CACHE_DIR": str(tmp_path / "cache"),
+        "LLMCLF_EMBEDDER": "fast",  # llmclf outside would use it: so must llmclf in the container
+        "LLMCLF_VECTOR_CACHE": "0",
+        "NO_COLOR": "1",
     }
     args = ["--class", "a: x", "--data", str(elsewhere / "train.csv"), "--save", "out/p.model"]
     proc = run_script("train.sh", *args, cwd=work, env=env, timeout=60)
@@ -90,6 +93,10 @@ def test_docker_run_mounts_data_cache_and_folders_runs_as_the_user_and_maps_the_
     assert ("--user", f"{os.getuid()}:{os.getgid()}") in pairs
     assert "--add-host=host.docker.internal:host-gateway" in run
     assert ("-e", "OPENAI_API_KEY") in pairs and ("-e", "OPENAI_BASE_URL") in pairs
+    assert {("-e", name) for name in ("LLMCLF_EMBEDDER", "LLMCLF_VECTOR_CACHE", "NO_COLOR")} <= pairs
+    assert [run[i + 1] for i in range(len(run) - 1) if run[i] == "-e" and "LLMCLF_HOME" in run[i + 1]] == [
+        "LLMCLF_HOME=/llmclf/data"
+    ]
     assert "sk-secret-value" not in " ".join(run) and "sk-secret-value" not in proc.stderr
     assert run[-(len(args) + 2) :] == ["llmclf:latest", "train", *args]
 
