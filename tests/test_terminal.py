@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from llmclf.errors import InputError
+
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")
 
@@ -115,8 +117,11 @@ def test_piped_messages_are_not_wrapped(tmp_path):
 def test_bundle_text_cannot_restyle_or_retitle_the_terminal(tmp_path):
     from llmclf import Classifier
 
-    evil = "\x1b]0;pwned\x07[blink]dog[/blink]\x1b[31m"
-    model = Classifier().prompt_train({"cat": "Cats meow and purr.", evil: "Dogs bark."}).save(tmp_path / "evil.model")
+    evil = "\x1b]0;pwned\x07\x1b[31m"
+    with pytest.raises(InputError, match="holds the control character U\\+001B"):
+        Classifier().add_class(f"dog{evil}")  # a class name is one line of plain text
+    classes = {"cat": "Cats meow and purr.", "[blink]dog[/blink]": f"Dogs bark.{evil}"}
+    model = Classifier().prompt_train(classes).save(tmp_path / "evil.model")
     shown, status, raw = in_terminal(f"{LLMCLF} classify --load {model} --no-log woof; {LLMCLF} info {model}", tmp_path)
     raw = subprocess.run(
         ["bash", "-c", f"{LLMCLF} info {model}"],
