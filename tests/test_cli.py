@@ -1073,6 +1073,21 @@ def test_a_class_or_tag_name_of_more_than_one_line_is_one_error(tmp_path, name, 
         check_tags([{"tag_id": "1", "name": name}, {"tag_id": "2", "name": "x"}])
 
 
+def test_a_file_given_to_class_or_train_is_pointed_to_the_flag_that_reads_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("classes.yaml").write_text("cat: Cats meow.\ndog: Dogs bark.\n")
+    Path("data.csv").write_text("text,label\nwoof,dog\n")
+    result = runner.invoke(app, ["train", "--class", "classes.yaml", "--save", "m.model"])
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "error: --class 'classes.yaml' must look like NAME:DESCRIPTION (no colon found): "
+        "classes.yaml is a file, which --classes FILE reads"
+    )
+    result = runner.invoke(app, ["train", "--class", "cat: Cats meow.", "--train", "data.csv", "--save", "m.model"])
+    assert result.exit_code == 2 and "data.csv is a file, which --data FILE reads" in result.stderr
+    result = runner.invoke(app, ["train", "--class", "nothing.yaml", "--save", "m.model"])
+    assert result.exit_code == 2 and result.stderr.strip().endswith("(no colon found)")
+
+
 def test_a_json_array_file_is_read_as_records(pets_bundle, tmp_path):
     """classify --input texts.json (what df.to_json(orient="records") writes) classified the whole array as one
     text, and train --data refused it; JSON Lines named .json are still JSON Lines."""

@@ -19,6 +19,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -309,14 +310,15 @@ def setup_logging(verbose: bool) -> None:
     )
 
 
-def split_pair(value: str, flag: str, what: str) -> tuple[str, str]:
-    """Parse ``NAME:VALUE`` as given to ``--class`` or ``--train``."""
+def split_pair(value: str, flag: str, what: str, file_flag: str | None = None) -> tuple[str, str]:
+    """Parse ``NAME:VALUE`` as given to ``--class`` or ``--train``; a file given there is pointed to ``file_flag``."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(f"{flag} {printable(value)!r} is not UTF-8 text") from None
     if ":" not in value:
-        raise InputError(f"{flag} {value!r} must look like NAME:{what.upper()} (no colon found)")
+        hint = f": {value} is a file, which {file_flag} FILE reads" if file_flag and Path(value).is_file() else ""
+        raise InputError(f"{flag} {value!r} must look like NAME:{what.upper()} (no colon found){hint}")
     name, _, rest = value.partition(":")
     if is_blank(name):
         raise InputError(f"{flag} {value!r} has an empty class name")

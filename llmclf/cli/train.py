@@ -26,7 +26,7 @@ from .tables import Table
 
 def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[str, str]:
     classes: dict[str, str] = {}
-    pairs = [split_pair(v, "--class", "description") for v in class_flags]
+    pairs = [split_pair(v, "--class", "description", "--classes") for v in class_flags]
     if classes_file is not None:
         pairs = list(read_class_file(classes_file).items()) + pairs
     for name, description in pairs:
@@ -37,7 +37,7 @@ def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[s
 
 
 def collect_examples(train_flags: list[str], data_files: list[Path]) -> list[tuple[str, str]]:
-    pairs = [split_pair(v, "--train", "example text") for v in train_flags]
+    pairs = [split_pair(v, "--train", "example text", "--data") for v in train_flags]
     for path in data_files:
         pairs.extend((label, text) for text, label in iter_labelled(path))
     return pairs
