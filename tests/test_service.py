@@ -1,6 +1,7 @@
 """The HTTP service under a real uvicorn on 127.0.0.1, driven with httpx."""
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -181,6 +182,19 @@ def test_openapi_document_is_generated_from_the_models(service):
     assert {"TagRequest", "TagResponse", "ClassifyRequest", "ClassifyResponse"} <= set(schemas)
     assert schemas["ClassifyRequest"]["properties"]["texts"]["maxItems"] == 256
     assert httpx.get(f"{service}/docs").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_load_everything_from_the_service_itself(service, page):
+    """FastAPI's own pages load Swagger UI and ReDoc from cdn.jsdelivr.net: offline, /docs was a blank page."""
+    html = httpx.get(f"{service}{page}").text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(r"""url: ?["']([^"']+)["']""", html)
+    scripts = [a for a in assets if a.endswith(".js")]
+    assert scripts and not [a for a in assets if "//" in a and not a.startswith(service)], assets
+    for asset in assets:
+        got = httpx.get(httpx.URL(service).join(asset))
+        assert got.status_code == 200 and got.content, asset
+    assert any(len(httpx.get(httpx.URL(service).join(s)).content) > 100_000 for s in scripts)
 
 
 def test_requests_run_concurrently(service):

@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -92,7 +93,8 @@ def create_app(
         await batcher.aclose()
         store.close()
 
-    app = FastAPI(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
+    # FastAPI's own /docs and /redoc pages load their scripts from a CDN: offline, /docs was a blank page
+    app = FastAPIOffline(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     bearer = HTTPBearer(auto_error=False)
 
