@@ -13,6 +13,7 @@ earlier value of the same kind (score or correction), and says so.
 from __future__ import annotations
 
 import json
+import numbers
 import secrets
 import time
 import warnings
@@ -231,7 +232,8 @@ class RunLog:
     def texts(self, target: str, limit: int = 100_000) -> list[str]:
         """The distinct texts logged for a model or tag set, newest first, at most ``limit``."""
         rows = self.store.read(
-            "SELECT text FROM runs WHERE target = ? GROUP BY text ORDER BY MAX(run_id) DESC LIMIT ?", (target, limit)
+            "SELECT text FROM runs WHERE target = ? GROUP BY text ORDER BY MAX(run_id) DESC LIMIT ?",
+            (target, _sql_limit(limit, "limit")),
         )
         return [text for (text,) in rows if isinstance(text, str)]
 
@@ -245,7 +247,7 @@ class RunLog:
             "SELECT r.run_id, r.created_at, r.kind, r.target, r.source, r.text, r.prediction, r.probabilities,"
             f" f.score, f.correction FROM runs r LEFT JOIN feedback f USING (run_id) {where}"
             " ORDER BY r.run_id DESC LIMIT ?",
-            (*params, n),
+            (*params, _sql_limit(n, "n")),
         )
         keys = (
             "run_id",
@@ -321,6 +323,14 @@ def _json_column(raw: Any) -> Any:
     if not isinstance(raw, str):
         raise ValueError(f"not JSON text: {type(raw).__name__}")
     return json.loads(raw)
+
+
+def _sql_limit(n: object, name: str) -> int:
+    """A row count for SQLite's LIMIT: a whole number from 0, at most SQLite's largest integer (a bigger one was an
+    OverflowError, an internal error to `logs list -n 99999999999999999999`; a negative one means no limit there)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise InputError(f"{name} must be a whole number of at least 0, not {n!r}")
+    return min(int(n), 2**63 - 1)
 
 
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:

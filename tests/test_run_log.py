@@ -126,3 +126,18 @@ def test_a_full_disk_is_one_store_error_naming_the_database_and_the_cause(tmp_pa
             log.log("classify", "model:m", "m", ["a", "b"], [("x" * 2000, "a", {"a": 0.5, "b": 0.5})] * 20)
     message = str(caught.value)
     assert str(tmp_path / "db.sqlite") in message and "full" in message and "rollback" not in message
+
+
+def test_a_count_past_sqlites_integers_lists_every_run_and_a_bad_one_is_an_input_error(tmp_path):
+    """`logs list -n 99999999999999999999` was an internal OverflowError."""
+    from llmclf import InputError
+
+    db = tmp_path / "db.sqlite"
+    log = RunLog(Store(db))
+    log.log("classify", "model:m", "m.model", ["a", "b"], [(f"text {i}", "a", {"a": 0.6, "b": 0.4}) for i in range(3)])
+    result = runner.invoke(app, ["logs", "list", "-n", "9" * 20, "--json", "--db", str(db)])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3, result.output
+    assert len(log.recent(10**30)) == 3 and len(log.texts("model:m", 10**30)) == 3
+    for bad in (-1, 2.5, True, None):
+        with pytest.raises(InputError, match="a whole number of at least 0"):
+            log.recent(bad)
