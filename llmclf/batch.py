@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .blank import is_blank
-from .inputs import texts_of
+from .inputs import check_probability, check_top, texts_of
 
 __all__ = ["predict_batch", "probability_maps", "row_error", "to_arrow", "top_k_structs"]
 
@@ -47,9 +47,11 @@ def row_error(text: Any) -> str | None:
 def predict_batch(
     clf, texts: Iterable[Any], top_k: int = 5, threshold: float | None = None, probabilities: bool = False
 ) -> dict[str, np.ndarray]:
+    check_top(top_k, "top_k")
+    check_probability(threshold, "threshold")
     texts = texts_of(texts)  # one string is one text, not one text per character
     n, names = len(texts), clf.class_names
-    k = max(1, min(top_k, len(names)))
+    k = min(top_k or len(names), len(names))
     errors = np.array([row_error(t) for t in texts], dtype=object)
     good = np.flatnonzero(np.equal(errors, None))
     proba = np.zeros((len(good), len(names)), dtype=np.float32)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .classifier import Classifier, Prediction
+from .inputs import check_probability
 from .llm.client import StructuredLLM
 from .tagging import Tagger, tags_from_classes
 
@@ -37,6 +38,7 @@ async def cascade_classify(
     top_n: int | None = None,
     threshold: float | None = None,
 ) -> CascadeResult:
+    check_probability(below, "below")
     # the head embeds every text: in a worker thread, so the caller's event loop (a web app's) keeps serving
     predictions = await asyncio.to_thread(clf.classify, texts, threshold=threshold, top_n=top_n)
     return await send_unsure(clf.descriptions, predictions, llm, below, concurrency=concurrency, few_shot=few_shot)

@@ -36,6 +36,8 @@ from .head import (
 )
 from .inputs import (
     check_params,
+    check_probability,
+    check_top,
     clean_description,
     clean_name,
     clean_text,
@@ -633,6 +635,8 @@ class Classifier(TextClassifierEstimator):
 
         Below ``threshold`` the label is None; the probabilities are still given.
         """
+        check_top(top_n, "top_n")
+        check_probability(threshold, "threshold")
         texts = texts_of(texts)  # one string is one text, not one text per character
         proba = self.predict_proba(texts)
         classes = self.class_names

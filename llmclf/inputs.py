@@ -20,6 +20,8 @@ from .examples import Example, Source, valid_weight
 
 __all__ = [
     "check_params",
+    "check_probability",
+    "check_top",
     "clean_description",
     "clean_name",
     "clean_text",
@@ -85,6 +87,18 @@ def texts_of(X: Any) -> list[str]:
 
 def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
+
+
+def check_top(n: Any, name: str) -> None:
+    """``top_n``/``top_k``: None or a whole number from 1 (-1 cut the last class off, as a slice does)."""
+    if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool | np.bool_) or n < 1):
+        raise InputError(f"{name} must be a whole number, 1 or more, not {n!r}")
+
+
+def check_probability(p: Any, name: str) -> None:
+    """A threshold on a probability: None or a number from 0 to 1 (5 made every text abstain without a word)."""
+    if p is not None and (not _number(p) or not 0 <= p <= 1):
+        raise InputError(f"{name} must be a number from 0 to 1, not {p!r}")
 
 
 def check_params(clf: Any) -> None:

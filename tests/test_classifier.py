@@ -205,3 +205,24 @@ def test_add_examples_checks_what_it_takes_and_takes_exported_records():
         ("a dog", "dog", "feedback"),
         ("the kitten", "cat", "user"),
     }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.classify(["woof"], top_n=-1), "top_n must be a whole number, 1 or more, not -1"),
+        (lambda c: c.classify(["woof"], top_n=0), "top_n must be a whole number, 1 or more, not 0"),
+        (lambda c: c.classify(["woof"], top_n=1.5), "top_n must be a whole number, 1 or more, not 1.5"),
+        (lambda c: c.classify(["woof"], threshold=5), "threshold must be a number from 0 to 1, not 5"),
+        (lambda c: c.classify(["woof"], threshold=float("nan")), "threshold must be a number from 0 to 1, not nan"),
+        (lambda c: c.predict_batch(["woof"], top_k=0), "top_k must be a whole number, 1 or more, not 0"),
+        (lambda c: c.predict_batch(["woof"], threshold=-0.1), "threshold must be a number from 0 to 1, not -0.1"),
+    ],
+)
+def test_top_n_and_threshold_out_of_range_are_input_errors(pets, call, message):
+    """classify(top_n=-1) cut the last class off as a slice does, and threshold=5 made every text abstain."""
+    with pytest.raises(InputError, match=f"^{message}$"):
+        call(pets)
+    top = pets.classify(["woof"], top_n=10**30, threshold=0.0)[0]  # past the classes: all of them
+    assert set(top.probabilities) == {"cat", "dog"} and top.label == "dog"
+    assert pets.predict_batch(["woof"], top_k=10**30)["top_k_labels"].shape == (1, 2)
