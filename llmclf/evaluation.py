@@ -6,6 +6,7 @@ count as errors in accuracy and are reported by name, never dropped.
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import texts_of
+from .inputs import check_probability, texts_of
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -81,6 +82,9 @@ def expected_calibration_error(
     return float(ece), table
 
 
+MAX_BINS = 10_000  # reliability bins: one array of this many edges
+
+
 def evaluate_proba(
     proba: np.ndarray,
     classes: Sequence[str],
@@ -91,6 +95,9 @@ def evaluate_proba(
 ) -> EvalReport:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    check_probability(threshold, "threshold")  # threshold=7 reported every text abstaining
+    if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or not 1 <= bins <= MAX_BINS:
+        raise InputError(f"bins must be a whole number from 1 to {MAX_BINS}, not {bins!r}")  # was sklearn's or numpy's
     classes = list(classes)
     labels = [str(y) for y in labels]
     n = len(labels)

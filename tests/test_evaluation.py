@@ -1,12 +1,13 @@
 import json
+import re
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from llmclf import Classifier
+from llmclf import Classifier, InputError
 from llmclf.cli import app
-from llmclf.evaluation import evaluate_proba, expected_calibration_error
+from llmclf.evaluation import evaluate, evaluate_proba, expected_calibration_error
 from llmclf.head import fit_temperature, softmax
 
 from .conftest import dataset, shuffled_sample
@@ -126,3 +127,19 @@ def test_the_calibration_summary_says_whether_a_temperature_was_fitted_or_came_f
     assert "skipped" in prior_only(examples[:7], ["a", "b"], "why")  # too few, as calibrate says
     fitted = {"temperature": 0.5, "held_out": 32, "nll_before": 0.9, "nll_after": 0.6}
     assert summary(fitted) == "calibrated on 32 held-out examples: temperature 0.500, log-loss 0.900 -> 0.600"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"bins": 0}, "bins must be a whole number from 1 to 10000, not 0"),
+        ({"bins": 10**30}, f"bins must be a whole number from 1 to 10000, not {10**30}"),
+        ({"bins": 2.5}, "bins must be a whole number from 1 to 10000, not 2.5"),
+        ({"threshold": 7}, "threshold must be a number from 0 to 1, not 7"),
+    ],
+)
+def test_bins_and_threshold_out_of_range_are_input_errors(pets, kwargs, message):
+    """bins=0 was sklearn's InvalidParameterError, 10**30 numpy's 'Maximum allowed size exceeded', and threshold=7
+    reported every text as abstaining."""
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        evaluate(pets, ["woof", "meow"], ["dog", "cat"], **kwargs)
