@@ -13,7 +13,6 @@ earlier value of the same kind (score or correction), and says so.
 from __future__ import annotations
 
 import json
-import numbers
 import secrets
 import time
 import warnings
@@ -28,6 +27,7 @@ from .blank import is_blank
 from .embedding import Embedder
 from .errors import DataWarning, InputError, StoreError
 from .examples import Example, Source
+from .inputs import whole_number
 from .store import Store
 
 __all__ = [
@@ -328,9 +328,7 @@ def _json_column(raw: Any) -> Any:
 def _sql_limit(n: object, name: str) -> int:
     """A row count for SQLite's LIMIT: a whole number from 0, at most SQLite's largest integer (a bigger one was an
     OverflowError, an internal error to `logs list -n 99999999999999999999`; a negative one means no limit there)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise InputError(f"{name} must be a whole number of at least 0, not {n!r}")
-    return min(int(n), 2**63 - 1)
+    return min(whole_number(n, name), 2**63 - 1)
 
 
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:

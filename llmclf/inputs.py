@@ -31,6 +31,7 @@ __all__ = [
     "one_line",
     "sample_weights",
     "texts_of",
+    "whole_number",
 ]
 
 
@@ -89,10 +90,17 @@ def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
 
 
+def whole_number(n: Any, name: str, least: int = 0) -> int:
+    """``n`` as an int, or an InputError if it is not a whole number of at least ``least`` (True, 2.5 or "3" are not)."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool | np.bool_) or n < least:
+        raise InputError(f"{name} must be a whole number, {least} or more, not {n!r}")
+    return int(n)
+
+
 def check_top(n: Any, name: str) -> None:
     """``top_n``/``top_k``: None or a whole number from 1 (-1 cut the last class off, as a slice does)."""
-    if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool | np.bool_) or n < 1):
-        raise InputError(f"{name} must be a whole number, 1 or more, not {n!r}")
+    if n is not None:
+        whole_number(n, name, 1)
 
 
 def check_probability(p: Any, name: str) -> None:
@@ -116,9 +124,7 @@ def check_params(clf: Any) -> None:
     for name in ("calibrate", "keep_vectors", "finetune"):
         if not isinstance(getattr(clf, name), bool | np.bool_):
             raise InputError(f"{name} must be True or False, not {getattr(clf, name)!r}")
-    pairs = clf.finetune_pairs
-    if not isinstance(pairs, numbers.Integral) or isinstance(pairs, bool | np.bool_) or pairs < 1:
-        raise InputError(f"finetune_pairs must be a whole number, 1 or more, not {pairs!r}")
+    whole_number(clf.finetune_pairs, "finetune_pairs", 1)
     if clf.generator is not None and not callable(getattr(clf.generator, "generate", None)):
         raise InputError(
             f"generator must have a generate(descriptions, examples) method; got a {type(clf.generator).__name__}"

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 from .blank import is_blank
 from .errors import InputError, LLMError
-from .inputs import one_line, texts_of
+from .inputs import one_line, texts_of, whole_number
 from .llm.client import LLMAuthError, LLMTimeout, LLMUnreachable, StructuredLLM
 from .store import Tag
 
@@ -196,8 +196,10 @@ class Tagger:
 
     def __post_init__(self) -> None:
         self.tags = check_tags(self.tags)
-        if self.concurrency < 1:
-            raise InputError("concurrency must be at least 1")
+        self.concurrency = whole_number(self.concurrency, "concurrency", 1)
+        self.max_retries = whole_number(self.max_retries, "max_retries")
+        if self.give_up_after is not None:
+            self.give_up_after = whole_number(self.give_up_after, "give_up_after", 1)
         self._model = build_response_model(self.tags, self.multi, self.confidence)
         self._by_choice = {choice_label(t): t for t in self.tags}
         if self.give_up_after is None:

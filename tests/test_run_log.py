@@ -139,5 +139,5 @@ def test_a_count_past_sqlites_integers_lists_every_run_and_a_bad_one_is_an_input
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3, result.output
     assert len(log.recent(10**30)) == 3 and len(log.texts("model:m", 10**30)) == 3
     for bad in (-1, 2.5, True, None):
-        with pytest.raises(InputError, match="a whole number of at least 0"):
+        with pytest.raises(InputError, match="n must be a whole number, 0 or more"):
             log.recent(bad)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -458,3 +459,19 @@ def test_tags_given_in_the_api_are_checked_and_may_be_mappings():
         ["my dog barks"], [{"tag_id": "d", "name": "dog"}, {"id": 2, "name": "cat", "instructions": None}]
     )
     assert mapped[0].ok and mapped[0].tags[0]["tag_id"] in ("d", "2")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"concurrency": "3"}, "concurrency must be a whole number, 1 or more, not '3'"),
+        ({"concurrency": 2.5}, "concurrency must be a whole number, 1 or more, not 2.5"),
+        ({"concurrency": True}, "concurrency must be a whole number, 1 or more, not True"),
+        ({"max_retries": -1}, "max_retries must be a whole number, 0 or more, not -1"),
+        ({"give_up_after": 0}, "give_up_after must be a whole number, 1 or more, not 0"),
+    ],
+)
+def test_a_taggers_counts_are_checked(kwargs, message):
+    """concurrency="3" was a TypeError from '<'; 2.5, True, max_retries=-1 and give_up_after=0 went through."""
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        Tagger(object(), TAGS, **kwargs)
