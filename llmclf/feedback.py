@@ -349,7 +349,7 @@ class FewShot:
     def __init__(
         self, store: Store, target: str, embedder: Embedder, k: int = 5, examples: list[Example] | None = None
     ) -> None:
-        self.store, self.embedder, self.k = store, embedder, k
+        self.store, self.embedder, self.k = store, embedder, whole_number(k, "k")  # k=-1 meant none, unsaid
         self.examples = RunLog(store).dataset(target) if examples is None else examples
         self.vectors = self._vectors([e.text for e in self.examples]) if self.examples and k > 0 else None
 

@@ -202,6 +202,9 @@ def test_few_shot_picks_the_most_similar_feedback_examples(tmp_path):
     again = FewShot(store, set_target("bank"), MiniLMEmbedder(), k=2)  # a damaged vector is embedded again
     assert again("the cash machine swallowed my card")[0] == ("the ATM kept my card", "atm")
     assert len(store.read("SELECT vector FROM example_vectors WHERE text = 'the ATM kept my card'")[0][0]) == 4 * 384
+    for k in (-1, 2.5, "2"):  # k=-1 gave no examples without a word; "2" failed comparing a str with 0
+        with pytest.raises(InputError, match=f"k must be a whole number, 0 or more, not {k!r}"):
+            FewShot(store, set_target("bank"), MiniLMEmbedder(), k=k)
 
 
 def test_tag_prompt_carries_similar_examples_only_when_there_are_some(tmp_path):
