@@ -6,7 +6,6 @@ count as errors in accuracy and are reported by name, never dropped.
 
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import check_probability, texts_of
+from .inputs import check_probability, texts_of, whole_number
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -96,8 +95,7 @@ def evaluate_proba(
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     check_probability(threshold, "threshold")  # threshold=7 reported every text abstaining
-    if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or not 1 <= bins <= MAX_BINS:
-        raise InputError(f"bins must be a whole number from 1 to {MAX_BINS}, not {bins!r}")  # was sklearn's or numpy's
+    whole_number(bins, "bins", 1, MAX_BINS)  # bins=0 was sklearn's error, 10**30 numpy's
     classes = list(classes)
     labels = [str(y) for y in labels]
     n = len(labels)

@@ -32,7 +32,6 @@ torch runs here and only here; :func:`finetune_minilm` imports it on call.
 from __future__ import annotations
 
 import math
-import numbers
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .inputs import whole_number
 from .tuned_encoder import IN_BATCH_LOSS, quantize_columns, tuned_tensors
 
 POSITIONS = "embeddings.position_embeddings.weight"
@@ -72,12 +72,6 @@ class FinetuneResult:
         return {"pairs": self.pairs, "texts": self.texts, "seconds": round(self.seconds, 1), "loss": self.loss}
 
 
-def _check_budget(pairs: object) -> int:
-    if isinstance(pairs, bool) or not isinstance(pairs, numbers.Integral) or pairs < 1:
-        raise InputError(f"finetune_pairs must be a whole number of at least 1, not {pairs!r}")
-    return int(pairs)
-
-
 def _by_label(texts: Sequence[str], labels: Sequence[str]) -> dict[str, list[str]]:
     by_label: dict[str, list[str]] = {}
     for text, label in zip(texts, labels, strict=True):
@@ -98,7 +92,7 @@ def make_pairs(
 
     As many rounds as fill ``pairs``, within MIN_ROUNDS and MAX_ROUNDS.
     """
-    pairs = _check_budget(pairs)
+    pairs = whole_number(pairs, "finetune_pairs", 1)
     rounds = min(MAX_ROUNDS, max(MIN_ROUNDS, math.ceil(pairs / (2 * max(len(texts), 1)))))
     rng = random.Random(seed)
     by_label = _by_label(texts, labels)
@@ -119,7 +113,7 @@ def make_anchor_pairs(
 ) -> list[tuple[str, str, str]]:
     """(anchor, positive of its class, label) for the in-batch loss: passes over the shuffled texts, each
     anchor once per pass, until ``pairs`` (at most MAX_ROUNDS passes)."""
-    pairs = min(_check_budget(pairs), MAX_ROUNDS * len(texts))
+    pairs = min(whole_number(pairs, "finetune_pairs", 1), MAX_ROUNDS * len(texts))
     rng = random.Random(seed)
     by_label = _by_label(texts, labels)
     rows = list(zip(texts, labels, strict=True))

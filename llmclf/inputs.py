@@ -90,10 +90,13 @@ def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
 
 
-def whole_number(n: Any, name: str, least: int = 0) -> int:
-    """``n`` as an int, or an InputError if it is not a whole number of at least ``least`` (True, 2.5 or "3" are not)."""
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool | np.bool_) or n < least:
-        raise InputError(f"{name} must be a whole number, {least} or more, not {n!r}")
+def whole_number(n: Any, name: str, least: int = 0, most: int | None = None) -> int:
+    """``n`` as an int, or an InputError if it is not a whole number from ``least`` (to ``most``, if given):
+    True, 2.5 or "3" are not."""
+    whole = isinstance(n, numbers.Integral) and not isinstance(n, bool | np.bool_)
+    if not whole or n < least or (most is not None and n > most):
+        span = f" from {least} to {most}" if most is not None else f", {least} or more"
+        raise InputError(f"{name} must be a whole number{span}, not {n!r}")
     return int(n)
 
 
