@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -381,6 +382,16 @@ class Classifier(TextClassifierEstimator):
         check_params(self)
         texts = texts_of(X)
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:  # df[["label"]]: sklearn's own estimators warn and take the column
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                "y is a column vector of shape (n, 1); it is taken as one label per text (use y.ravel() or "
+                "df['label'] to say so)",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+            y = y.ravel()
         if y.ndim != 1:
             raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
         if len(texts) != len(y):

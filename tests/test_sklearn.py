@@ -166,6 +166,18 @@ def test_one_text_column_of_a_dataframe_is_taken_as_in_a_column_transformer():
     assert pipe.predict(frame).tolist() == clf.predict(X).tolist()
 
 
+def test_a_label_column_of_shape_n_1_is_taken_with_sklearns_warning():
+    """df[["label"]] hands over y of shape (n, 1): LogisticRegression warns and takes it; it was refused."""
+    from sklearn.exceptions import DataConversionWarning
+
+    with pytest.warns(DataConversionWarning, match="column vector"):
+        clf = Classifier().fit(X, pd.DataFrame({"label": Y})[["label"]])
+    assert clf.classes_.tolist() == sorted(set(Y))
+    assert clf.predict(X).tolist() == Classifier().fit(X, Y).predict(X).tolist()
+    with pytest.raises(ValueError, match="one label per text"):
+        Classifier().fit(X, np.array([Y, Y]).T)  # two columns stay an error
+
+
 @pytest.mark.parametrize(
     "y",
     [
