@@ -32,6 +32,7 @@ __all__ = [
     "not_utf8",
     "read_class_file",
     "read_tag_file",
+    "shown",
 ]
 
 TEXT_KEYS = ("text", "sentence", "content", "input")
@@ -254,10 +255,15 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
     raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found})")
 
 
+def shown(path: str | Path) -> str:
+    """How a file argument is named in messages: ``-`` is standard input."""
+    return "standard input" if str(path) == "-" else str(path)
+
+
 def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
     """(text, label) pairs from a CSV, JSONL or JSON array file (``-``: standard input); an empty field is an error."""
     records = _records(path)
-    path = "standard input" if str(path) == "-" else path
+    path = shown(path)
     for n, record in records:
         text = _pick(record, TEXT_KEYS, path, n, "text").strip()
         label = _pick(record, LABEL_KEYS, path, n, "label").strip()

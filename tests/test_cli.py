@@ -947,6 +947,20 @@ def test_labelled_data_on_stdin_with_data_dash(tmp_path):
     assert as_array.exit_code == 0 and sorted(Classifier.load(model).classes_) == ["cat", "dog"], as_array.output
 
 
+def test_a_data_file_with_no_rows_is_an_error_in_train_as_in_eval(pets_bundle, tmp_path):
+    """An export with a header and nothing under it trained from the descriptions alone without a word."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    model = tmp_path / "m.model"
+    result = run("train", *PETS, "--data", empty, "--save", model)
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {empty} holds no labelled rows (--data)"
+    assert not model.exists()
+    piped = run("train", *PETS, "--data", "-", "--save", model, input="")
+    assert piped.exit_code == 2 and "standard input holds no labelled rows" in piped.stderr
+    evaluated = run("eval", "--load", pets_bundle, "--data", "-", input="text,label\n")
+    assert evaluated.exit_code == 2 and "error: standard input holds no labelled rows" in evaluated.stderr
+
+
 def test_unlabelled_texts_on_stdin_with_unlabeled_dash(tmp_path):
     data = tmp_path / "data.csv"
     data.write_text("text,label\nwoof woof,dog\nmeow,cat\n")

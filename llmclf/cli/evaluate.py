@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..classifier import Classifier
-from ..datafiles import iter_labelled
+from ..datafiles import iter_labelled, shown
 from ..errors import InputError
 from ..evaluation import EvalReport, evaluate
 from ._common import Steps, friendly_errors, need, out, say, warn
@@ -32,7 +32,7 @@ def eval_(
     file = need(data, "--data", file)
     rows = list(iter_labelled(file))
     if not rows:
-        raise InputError(f"{file} holds no labelled rows")
+        raise InputError(f"{shown(file)} holds no labelled rows")
     clf = Classifier.load(load)
     with Steps("evaluating", len(rows)) as steps:
         clf.on_progress = steps.advance

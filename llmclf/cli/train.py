@@ -11,7 +11,7 @@ from ..blank import is_blank
 from ..bundle import check_bundle_target
 from ..calibration import summary as calibration_summary
 from ..classifier import Classifier
-from ..datafiles import iter_labelled, iter_texts, read_class_file
+from ..datafiles import iter_labelled, iter_texts, read_class_file, shown
 from ..errors import InputError, LLMError
 from ..examples import Source
 from ..finetune import INSTALL as FINETUNE_INSTALL
@@ -39,7 +39,10 @@ def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[s
 def collect_examples(train_flags: list[str], data_files: list[Path]) -> list[tuple[str, str]]:
     pairs = [split_pair(v, "--train", "example text", "--data") for v in train_flags]
     for path in data_files:
-        pairs.extend((label, text) for text, label in iter_labelled(path))
+        rows = [(label, text) for text, label in iter_labelled(path)]
+        if not rows:  # an empty export trained from the descriptions alone without a word
+            raise InputError(f"{shown(path)} holds no labelled rows (--data)")
+        pairs.extend(rows)
     return pairs
 
 
