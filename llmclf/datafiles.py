@@ -615,5 +615,7 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
         raise InputError(f"{path}: expected a .csv, .jsonl or .json tag file")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InputError(f"{path}: expected a list of tags with tag_id, name and instructions")
+    if not items:  # "imported 0 tag(s)" and no set: an empty export went by as a success
+        raise InputError(f"{path} holds no tags")
     rows = [{_column(k): v for k, v in i.items()} for i in items]  # headers and keys in any case (CSV's already are)
     return [(i.get("tag_id", i.get("id")), i.get("name"), i.get("instructions", "")) for i in rows]

@@ -344,6 +344,15 @@ def test_an_excel_tag_file_imports_like_an_excel_data_file(tmp_path):
     assert jsonl(copy.stdout) == jsonl(listed.stdout)
 
 
+@pytest.mark.parametrize("name, content", [("tags.csv", "tag_id,name,instructions\r\n"), ("tags.json", "[]")])
+def test_a_tag_file_with_no_tags_is_an_error(tmp_path, name, content):
+    """It said "imported 0 tag(s) into contact" and exited 0, and no set was made."""
+    empty = tmp_path / name
+    empty.write_text(content)
+    result = runner.invoke(app, ["tags", "import", "contact", str(empty), "--db", str(tmp_path / "db.sqlite")])
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {empty} holds no tags"
+
+
 def test_save_never_replaces_a_file_that_is_not_a_bundle(tmp_path, pets_bundle):
     """`--save data.csv` (meant as --data) replaced the training data with the bundle."""
     data = tmp_path / "data.csv"
