@@ -589,6 +589,8 @@ def read_class_file(path: str | Path) -> dict[str, str]:
         if _scalar_text(name).strip() in out:
             raise InputError(f"{path}: class {_scalar_text(name).strip()!r} is given twice")
         out[_scalar_text(name).strip()] = _scalar_text(desc).strip()
+    if not out:  # {} or []: "need at least two classes, got 0" never named the file
+        raise InputError(f"{path} holds no classes")
     return out
 
 

@@ -417,6 +417,14 @@ def test_a_class_given_twice_in_a_class_file_is_refused(tmp_path, name, text, me
     assert not (tmp_path / "m.model").exists()
 
 
+@pytest.mark.parametrize("name, content", [("classes.json", "{}"), ("classes.yaml", "[]\n")])
+def test_a_class_file_with_no_classes_names_the_file(tmp_path, name, content):
+    empty = tmp_path / name
+    empty.write_text(content)
+    result = run("train", "--classes", empty, "--train", "cat: meow", "--save", tmp_path / "m.model")
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {empty} holds no classes"
+
+
 def test_class_names_in_yaml_stay_as_written(tmp_path):
     """YAML 1.1 read `yes:`, `no:` and `007:` as True, False and 7: the classes were "True", "False" and "7"."""
     classes = tmp_path / "classes.yaml"
