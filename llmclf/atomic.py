@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "is_read_only"]
+__all__ = ["atomic_writer", "check_writable", "is_read_only"]
 
 STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
 
@@ -23,20 +23,20 @@ STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over f
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, synced and renamed over it at the end.
 
-    A folder, or a file nobody may write to (``chmod a-w``), is refused before anything is written.
+    What :func:`check_writable` finds unwritable (a folder, a file nobody may write to, a folder that is a file) is
+    refused before anything is written, and an error making the temporary file names ``path``, not that file.
     On any error the temporary file is removed and whatever was at ``path`` stays;
     OSErrors surface to the caller. The new file keeps the old one's permission
     bits, or for a new file gets what the umask allows (``mkstemp`` alone gives 0600).
     Temporary files that a killed writer left beside ``path`` are removed first.
     """
-    path = Path(path)
-    if path.is_dir():  # else the work is done first, and the rename fails naming the temporary file
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-    if is_read_only(path):  # a rename replaces it whatever its mode, as root too
-        raise PermissionError(errno.EACCES, "is read-only (no write permission for anyone): not replaced", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    path = check_writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # it named the temporary file, which the user never asked for
+        raise OSError(exc.errno, f"{exc.strerror} (making a file in {path.parent})", str(path)) from None
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w+b") as fh:  # readable too: a writer may check what it wrote before the rename
@@ -47,6 +47,24 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """``path``, unless it is plain that :func:`atomic_writer` cannot write it: an OSError naming ``path`` then.
+
+    A folder, a read-only file, or a file where one of its folders should be (``out.csv/x.parquet``) is
+    refused here, so a caller can ask before the work rather than fail after it."""
+    path = Path(path)
+    if path.is_dir():  # else the work is done first, and the rename fails naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if is_read_only(path):  # a rename replaces it whatever its mode, as root too
+        raise PermissionError(errno.EACCES, "is read-only (no write permission for anyone): not replaced", str(path))
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():  # mkdir said "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(path))
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):  # a read-only folder or file system
+        raise PermissionError(errno.EACCES, f"no permission to make files in {folder}", str(path))
+    return path
 
 
 def is_read_only(path: Path) -> bool:

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .atomic import atomic_writer, is_read_only
+from .atomic import atomic_writer, check_writable
 from .errors import BundleError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
@@ -132,10 +132,11 @@ def check_bundle_target(path: str | os.PathLike[str]) -> Path:
     Anything else is the user's and stays: `--save data.csv` (meant as --data) replaced the training data with the
     bundle. A folder is refused here too, before any training rather than after it."""
     path = Path(path)
-    if path.is_dir():
-        raise BundleError(f"cannot write {path}: it is a folder")
-    if is_read_only(path):
-        raise BundleError(f"cannot write {path}: it is read-only (no write permission for anyone): not replaced")
+    try:
+        check_writable(path)
+    except OSError as exc:
+        said = f"it {exc.strerror}" if exc.strerror.startswith("is ") else exc.strerror  # it is a folder, ...
+        raise BundleError(f"cannot write {path}: {said}") from None
     if not path.is_file() or path.stat().st_size == 0:
         return path
     try:  # any llmclf bundle, of any format version, has a manifest: that is enough to replace it

@@ -485,6 +485,45 @@ def test_a_full_disk_or_a_file_in_the_way_is_one_line_and_keeps_what_was_there(p
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_place_no_file_can_be_written_is_refused_before_the_work_naming_what_the_user_gave(
+    pets_bundle, tmp_path, monkeypatch
+):
+    """`train --save out.csv/x.model` trained first, then said "File exists"; `classify -o /proc/x.parquet` named
+    the temporary file ("/proc/.x.parquet.123.tmp: No such file or directory"); a read-only folder cost the
+    whole training too."""
+    import errno
+
+    import llmclf.atomic
+
+    in_the_way = tmp_path / "out.csv"
+    in_the_way.write_text("")
+    trained = run("train", *PETS, "--save", in_the_way / "x.model")
+    assert trained.exit_code == 2 and "training examples" not in trained.stdout
+    assert (
+        trained.stderr.strip() == f"error: cannot write {in_the_way / 'x.model'}: {in_the_way} is a file, not a folder"
+    )
+    classify = ["classify", "--load", pets_bundle, "--no-log", "woof", "-o"]
+    blocked = run(*classify, in_the_way / "x.parquet")
+    assert blocked.stderr.strip() == f"error: {in_the_way / 'x.parquet'}: {in_the_way} is a file, not a folder"
+
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    access = os.access
+    monkeypatch.setattr(llmclf.atomic.os, "access", lambda p, mode: Path(p) != read_only and access(p, mode))
+    trained = run("train", *PETS, "--save", read_only / "x.model")
+    assert trained.exit_code == 2 and "training examples" not in trained.stdout
+    assert f"cannot write {read_only / 'x.model'}: no permission to make files in {read_only}" in trained.stderr
+    monkeypatch.undo()
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(llmclf.atomic.tempfile, "mkstemp", refused)
+    target = tmp_path / "o.parquet"
+    written = run(*classify, target)
+    assert written.stderr.strip() == f"error: {target}: Read-only file system (making a file in {tmp_path})"
+
+
 def test_process_substitution_and_fifos_are_read(pets_bundle, tmp_path):
     result = subprocess.run(
         [
