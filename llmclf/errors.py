@@ -11,11 +11,21 @@ service can turn it into a one-line message without a traceback::
 
 Data that could be read only in part (rows skipped, the rest used) raises no
 error: it warns with :class:`DataWarning`, which the CLI prints as one line.
+An LLM endpoint that needed another way of asking warns with :class:`LLMWarning`.
 """
 
 import re
 
-__all__ = ["BundleError", "DataWarning", "InputError", "LLMError", "LlmclfError", "StoreError", "redact"]
+__all__ = [
+    "BundleError",
+    "DataWarning",
+    "InputError",
+    "LLMError",
+    "LLMWarning",
+    "LlmclfError",
+    "StoreError",
+    "redact",
+]
 
 _URL = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s@'\"]*@)?(?P<rest>[^\s?#'\"]*)(?P<query>\?[^\s#'\"]*)?"
@@ -63,3 +73,7 @@ class LLMError(LlmclfError):
 
 class DataWarning(UserWarning):
     """Some of the data could not be used and was skipped; the message says which and where."""
+
+
+class LLMWarning(UserWarning):
+    """The LLM endpoint refused one way of asking for structured output, and llmclf asks another way from then on."""

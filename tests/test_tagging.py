@@ -394,6 +394,66 @@ def test_a_refusal_that_is_not_about_the_format_is_not_retried_in_another_form()
     assert "HTTP 400" in result.error and len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (400, "registry.ollama.ai/library/gemma2:2b does not support tools"),  # Ollama, a model without tools
+        (500, "tools param requires --jinja flag"),  # llama.cpp's llama-server started without --jinja
+    ],
+)
+def test_an_endpoint_that_refuses_tool_calls_is_asked_for_json_from_then_on(refusal):
+    """The default mode (tools) gave every text an error record ("answered HTTP 400 after retries") on an Ollama
+    model without tool support, and on llama-server without --jinja: 0 valid tags."""
+    from llmclf.errors import LLMWarning
+
+    def script(request, n):
+        if "tools" in request:
+            return error_reply(*refusal)
+        return content_reply(request, {"tag": right_tag(request)})
+
+    with FakeLLMServer(script) as server:
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=0, env={})
+        texts = ["call my phone", "my email", "my address", "phone me"]
+        with pytest.warns(LLMWarning, match=re.escape(f"refused tool calls ({refusal[1]}): asking for JSON")) as said:
+            results = Tagger(OpenAICompatibleLLM(config), TAGS, concurrency=1).tag(texts)
+    assert [r.best["name"] for r in results] == ["phone", "email", "address", "phone"], [r.error for r in results]
+    assert ["tools" in r for r in server.requests] == [True, False, False, False, False]  # once refused, never again
+    assert server.requests[1]["response_format"]["schema"]["properties"]["tag"]["enum"][0] == "1: phone"
+    assert len(said) == 1
+
+
+def test_the_cli_says_in_one_line_that_the_endpoint_refused_tool_calls(tmp_path):
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+
+    def script(request, n):
+        if "tools" in request:
+            return error_reply(400, "registry.ollama.ai/library/gemma2:2b does not support tools")
+        return content_reply(request, {"tag": right_tag(request)})
+
+    with FakeLLMServer(script) as server:
+        args = ["tag", "--set", "contact", "--db", db, "--no-log", "--concurrency", "1", "my phone", "my email"]
+        result = CliRunner().invoke(app, args, env={"OPENAI_BASE_URL": server.base_url})
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["name"] for line in result.stdout.splitlines()] == ["phone", "email"]
+    assert result.stderr.strip() == (
+        f"warning: {server.base_url} refused tool calls (registry.ollama.ai/library/gemma2:2b does not support "
+        "tools): asking for JSON instead"
+    )
+
+
+def test_an_http_error_names_what_the_endpoint_said_without_the_key_and_retries_only_where_the_sdk_does():
+    """ "answered HTTP 400 after retries" said neither why nor the truth: the SDK does not retry a 400."""
+    said = "model 'llama3' not found, try pulling it first (key sk-top-secret)\n\x1b[31m"
+    for status, retried in [(404, False), (400, False), (503, True)]:
+        with FakeLLMServer(lambda request, n, status=status: error_reply(status, said)) as server:
+            config = resolve_llm(base_url=server.base_url, api_key="sk-top-secret", timeout=2, max_retries=1, env={})
+            (result,) = Tagger(OpenAICompatibleLLM(config), TAGS).tag(["call my phone"])
+        expected = f"answered HTTP {status}{' after retries' if retried else ''}: model 'llama3' not found, try"
+        assert expected in result.error and "(key ***) [31m" in result.error, result.error  # one line, no ESC
+        assert len(server.requests) == (2 if retried else 1)
+
+
 def quick_tagger(server, **kw):
     config = resolve_llm(base_url=server.base_url, timeout=0.3, max_retries=0, env={})
     return Tagger(OpenAICompatibleLLM(config), TAGS, **kw)

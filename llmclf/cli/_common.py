@@ -279,17 +279,18 @@ class Steps:
 
 
 def show_data_warnings() -> None:
-    """The library's :class:`~llmclf.errors.DataWarning` (rows it skipped) as one ``warning:`` line each."""
+    """The library's :class:`~llmclf.errors.DataWarning` (rows it skipped) and :class:`~llmclf.errors.LLMWarning`
+    (another way of asking the LLM) as one ``warning:`` line each."""
     import warnings
 
-    from ..errors import DataWarning
+    from ..errors import DataWarning, LLMWarning
 
     shown = warnings.showwarning
     if getattr(shown, "llmclf", False):
         return
 
     def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, DataWarning):
+        if issubclass(category, DataWarning | LLMWarning):
             warn(str(message))
         else:
             shown(message, category, filename, lineno, file, line)

@@ -61,7 +61,6 @@ class OpenAICompatibleLLM:
 
     def __init__(self, config: LLMConfig) -> None:
         import httpx
-        import instructor
         from openai import AsyncOpenAI
 
         # instructor logs every failed attempt at ERROR; we report failures ourselves.
@@ -84,12 +83,23 @@ class OpenAICompatibleLLM:
         self._openai = AsyncOpenAI(
             base_url=config.base_url, api_key=config.api_key, max_retries=config.max_retries, http_client=self._http
         )
-        self._client = instructor.from_openai(self._openai, mode=_mode(config.mode))
-        self._client.on("completion:response", _repair_json_strings)
+        self._clients: dict[str, Any] = {}
+        # tools (the default): where the endpoint refuses tool calls (an Ollama model without tool support,
+        # llama.cpp's llama-server without --jinja), JSON mode is used from then on.
+        self.mode = config.mode
         # json: ask for JSON that follows the schema (llama.cpp's `{"type": "json_object", "schema": ...}`, which
         # constrains decoding); json_schema: OpenAI's own form. Where an endpoint refuses the form (OpenAI knows
         # no "schema" key; llama-cpp-python's server no "json_schema" type), each falls back to the other's.
-        self._schema_in_json_object = config.mode == "json"
+        self._schema_in_json_object = config.mode != "json_schema"
+
+    def _instructor(self, mode: str) -> Any:
+        if mode not in self._clients:
+            import instructor
+
+            client = instructor.from_openai(self._openai, mode=_mode(mode))
+            client.on("completion:response", _repair_json_strings)
+            self._clients[mode] = client
+        return self._clients[mode]
 
     async def resolve_model(self) -> str:
         """The configured model, or the first one the endpoint lists (llama.cpp serves one)."""
@@ -117,31 +127,36 @@ class OpenAICompatibleLLM:
     ) -> T:
         model = await self.resolve_model()
 
-        async def ask(schema_in_json_object: bool) -> T:
+        async def ask() -> T:
+            mode, in_object = self.mode, self._schema_in_json_object
             extra = {"response_format": {"type": "json_object", "schema": response_model.model_json_schema()}}
-            return await self._client.chat.completions.create(
-                model=model,
-                messages=messages,
-                response_model=response_model,
-                max_retries=self.config.max_reasks if max_reasks is None else max_reasks,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                context=context,
-                **({"extra_body": extra} if schema_in_json_object else {}),
-            )
-
-        used = self._schema_in_json_object
-        try:
             try:
-                return await ask(used)
+                return await self._instructor(mode).chat.completions.create(
+                    model=model,
+                    messages=messages,
+                    response_model=response_model,
+                    max_retries=self.config.max_reasks if max_reasks is None else max_reasks,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    context=context,
+                    **({"extra_body": extra} if in_object and mode in ("json", "json_schema") else {}),
+                )
             except Exception as exc:
-                fallback = self.config.mode == "json_schema"
-                if self.config.mode not in ("json", "json_schema") or used == fallback or not _refused_format(exc):
-                    raise
-                self._schema_in_json_object = fallback  # for the rest of this client's calls too
-                return await ask(fallback)
+                if mode == "tools" and (said := _refused(exc, "tool", self.config.api_key)) is not None:
+                    if self.mode == "tools":  # the first call to be refused says so; the others just follow
+                        self.mode = "json"
+                        _warn(f"{self.endpoint} refused tool calls ({said}): asking for JSON instead")
+                    return await ask()
+                first_form = in_object == (mode != "json_schema")  # each mode's own form, not yet the other's
+                if mode in ("json", "json_schema") and first_form and _refused(exc, "response_format") is not None:
+                    self._schema_in_json_object = not in_object  # for the rest of this client's calls too
+                    return await ask()
+                raise
+
+        try:
+            return await ask()
         except Exception as exc:
-            raise _as_llm_error(exc, self.endpoint) from None
+            raise _as_llm_error(exc, self.endpoint, self.config.api_key) from None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -221,12 +236,34 @@ def _mode(name: str):
     }[name]
 
 
-def _refused_format(exc: BaseException) -> bool:
-    """Whether the endpoint refused the request's response_format (HTTP 400 or 422; llama-cpp-python says 500)."""
+def _refused(exc: BaseException, what: str, secret: str | None = None) -> str | None:
+    """What the endpoint said, where it refused a request for naming ``what`` (``tool``, ``response_format``):
+    HTTP 400 or 422, or 500/501 as llama-cpp-python's server and llama.cpp's say it; else None."""
     import openai
 
     api = next((e for e in _chain(exc) if isinstance(e, openai.APIStatusError)), None)
-    return api is not None and api.status_code in (400, 422, 500) and "response_format" in str(api)
+    if api is None or api.status_code not in (400, 422, 500, 501) or what not in str(api).lower():
+        return None
+    return _said(api, secret) or f"HTTP {api.status_code}"
+
+
+def _said(api: Any, secret: str | None = None) -> str:
+    """The endpoint's own message in an error reply, as one short printable line."""
+    body = api.body
+    error = body.get("error", body) if isinstance(body, dict) else body
+    text = error.get("message") or error.get("detail") if isinstance(error, dict) else error
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text or "")).split())
+    if secret:
+        text = text.replace(secret, "***")
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _warn(text: str) -> None:
+    import warnings
+
+    from ..errors import LLMWarning, redact
+
+    warnings.warn(redact(text), LLMWarning, stacklevel=2)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -237,7 +274,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _as_llm_error(exc: Exception, endpoint: str) -> LLMError:
+def _as_llm_error(exc: Exception, endpoint: str, secret: str | None = None) -> LLMError:
     """One line for the user; the message never carries the API key."""
     import httpx
     import openai
@@ -259,8 +296,10 @@ def _as_llm_error(exc: Exception, endpoint: str) -> LLMError:
             f"{endpoint} kept answering 429 (rate limited) after retries", "the LLM was rate limited (HTTP 429)"
         )
     if isinstance(api, openai.APIStatusError):
+        retried = " after retries" if api.status_code in (408, 409) or api.status_code >= 500 else ""  # as the SDK
+        said = f": {text}" if (text := _said(api, secret)) else ""
         return LLMError(
-            f"{endpoint} answered HTTP {api.status_code} after retries", f"the LLM failed (HTTP {api.status_code})"
+            f"{endpoint} answered HTTP {api.status_code}{retried}{said}", f"the LLM failed (HTTP {api.status_code})"
         )
     parse = next((e for e in chain if isinstance(e, ValidationError | ValueError)), None)
     if parse is not None:
