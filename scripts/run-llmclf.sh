@@ -46,7 +46,17 @@ if [[ "$runner" == docker ]]; then
   data="${LLMCLF_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/llmclf}"
   cache="${LLMCLF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmclf}"
   mkdir -p "$data" "$cache"
-  mounts=(-v "$PWD:$PWD" -v "$data:/llmclf/data" -v "$cache:/llmclf/cache")
+  # absolute: docker takes a relative "home:/llmclf/data" for a named volume, and the run log would live there
+  data="$(cd "$data" && pwd)" cache="$(cd "$cache" && pwd)"
+  mounts=()
+  bind() {  # -v splits on ':', so a folder with one in its name ("run 12:30") goes as --mount, a line of CSV
+    if [[ "$1" != *:* ]]; then mounts+=(-v "$1:$2"); return; fi
+    local q='"' qq='""'
+    mounts+=(--mount "type=bind,\"source=${1//$q/$qq}\",\"target=${2//$q/$qq}\"")
+  }
+  bind "$PWD" "$PWD"
+  bind "$data" /llmclf/data
+  bind "$cache" /llmclf/cache
   seen=$'\n'"$PWD"$'\n'  # folders mounted so far, one a line (no associative array: macOS ships bash 3.2)
   prev=""
   for arg in "$@"; do  # a path outside the current folder: mount its folder at the same path
@@ -71,7 +81,7 @@ if [[ "$runner" == docker ]]; then
     for d in "${dirs[@]}"; do
       [[ "$d" == / || "$d/" == "$PWD/"* || "$seen" == *$'\n'"$d"$'\n'* ]] && continue
       seen+="$d"$'\n'
-      mounts+=(-v "$d:$d")
+      bind "$d" "$d"
     done
   done
   if [[ "${OPENAI_BASE_URL:-}" =~ ^(https?://)(localhost|127\.0\.0\.1)([:/].*)?$ ]]; then

@@ -135,6 +135,23 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
     assert nowhere.returncode == 2 and "create it first" in nowhere.stderr
 
 
+def test_docker_mounts_a_relative_data_dir_by_its_path_and_a_folder_with_a_colon_with_mount(tmp_path):
+    """LLMCLF_HOME=home went to docker as "-v home:/llmclf/data", a named volume: the run log lived in Docker, not in
+    ./home. A folder named "run 12:30" broke -v, which splits on ':'."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    work = tmp_path / "run 12:30"
+    work.mkdir()
+    env = script_env(bin_dir) | {"LLMCLF_HOME": "home", "LLMCLF_CACHE_DIR": "../cache"}
+    proc = run_script("classify.sh", "--load", "m.model", "woof", cwd=work, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    run = the_run(bin_dir)
+    pairs = {(run[i], run[i + 1]) for i in range(len(run) - 1)}
+    assert ("--mount", f'type=bind,"source={work / "home"}","target=/llmclf/data"') in pairs
+    assert ("-v", f"{tmp_path / 'cache'}:/llmclf/cache") in pairs and (work / "home").is_dir()
+    assert ("--mount", f'type=bind,"source={work}","target={work}"') in pairs
+    assert not [v for flag, v in pairs if flag == "-v" and "12:30" in v]
+
+
 def test_docker_mounts_where_links_in_the_folder_lead(tmp_path):
     """models/ linked to a folder elsewhere, or data.csv linked to a file elsewhere: only the current folder was
     mounted, so in the container the link led nowhere and the bundle was saved inside it and lost."""
