@@ -454,6 +454,17 @@ def test_an_http_error_names_what_the_endpoint_said_without_the_key_and_retries_
         assert len(server.requests) == (2 if retried else 1)
 
 
+def test_a_404_from_a_base_url_without_v1_says_to_try_v1():
+    """OPENAI_BASE_URL=http://localhost:11434 (Ollama, /v1 left off) answered "404 page not found" to every call."""
+    with FakeLLMServer(lambda request, n: Reply(404, "404 page not found")) as server:
+        root = server.base_url.removesuffix("/v1")
+        config = resolve_llm(base_url=root, timeout=2, max_retries=0, env={})
+        (result,) = Tagger(OpenAICompatibleLLM(config), TAGS).tag(["call my phone"])
+    assert result.error == (
+        f"{root} answered HTTP 404: 404 page not found (OpenAI-compatible servers answer under /v1: try {root}/v1)"
+    )
+
+
 def quick_tagger(server, **kw):
     config = resolve_llm(base_url=server.base_url, timeout=0.3, max_retries=0, env={})
     return Tagger(OpenAICompatibleLLM(config), TAGS, **kw)

@@ -298,6 +298,8 @@ def _as_llm_error(exc: Exception, endpoint: str, secret: str | None = None) -> L
     if isinstance(api, openai.APIStatusError):
         retried = " after retries" if api.status_code in (408, 409) or api.status_code >= 500 else ""  # as the SDK
         said = f": {text}" if (text := _said(api, secret)) else ""
+        if api.status_code == 404 and not endpoint.split("?")[0].rstrip("/").endswith("/v1"):
+            said += f" (OpenAI-compatible servers answer under /v1: try {endpoint.split('?')[0].rstrip('/')}/v1)"
         return LLMError(
             f"{endpoint} answered HTTP {api.status_code}{retried}{said}", f"the LLM failed (HTTP {api.status_code})"
         )
