@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from .blank import is_blank
 from .errors import InputError
+from .jsonlines import GivenTwice, unique_pairs
 from .jsonlines import loads as strict_json
 
 __all__ = [
@@ -481,22 +482,6 @@ def _open_lenient(path: str | Path) -> io.TextIOWrapper:
     return _open_text(path, errors="llmclf.surrogates")
 
 
-class _GivenTwice(Exception):
-    """A key a class file's mapping holds twice: the parsers keep the last one and drop the first without a word."""
-
-    def __init__(self, key: object) -> None:
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _GivenTwice(key)
-        out[key] = value
-    return out
-
-
 @functools.cache
 def _no_alias_loader():
     import yaml  # only when a class file is read
@@ -527,7 +512,7 @@ def _no_alias_loader():
                 key = self.construct_object(key_node, deep=deep)
                 try:
                     if key in seen:
-                        raise _GivenTwice(key)
+                        raise GivenTwice(key)
                     seen.add(key)
                 except TypeError:  # an unhashable key: the base class says what is wrong with it
                     pass
@@ -558,10 +543,10 @@ def read_class_file(path: str | Path) -> dict[str, str]:
 
     try:
         if Path(path).suffix.lower() == ".json":
-            data = strict_json(raw, object_pairs_hook=_unique_pairs)
+            data = strict_json(raw, object_pairs_hook=unique_pairs)
         else:
             data = yaml.load(raw, Loader=_no_alias_loader())
-    except _GivenTwice as exc:
+    except GivenTwice as exc:
         raise InputError(f"{path}: {_scalar_text(exc.key)!r} is given twice") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot parse class file ({str(exc).splitlines()[0]})") from None
@@ -608,8 +593,8 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
     elif suffix == ".json":
         try:
-            items = _parse_json(_read_text(path), str(path), object_pairs_hook=_unique_pairs)
-        except _GivenTwice as exc:  # JSON keeps the last of two equal keys without a word
+            items = _parse_json(_read_text(path), str(path), object_pairs_hook=unique_pairs)
+        except GivenTwice as exc:  # JSON keeps the last of two equal keys without a word
             raise InputError(f"{path}: {_scalar_text(exc.key)!r} is given twice in one object") from None
         if isinstance(items, dict):
             items = items.get("tags", items)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["json_line", "loads", "split_lines"]
+__all__ = ["GivenTwice", "json_line", "loads", "split_lines", "unique_pairs"]
 
 _BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
@@ -47,3 +47,21 @@ def loads(text: str | bytes, **kwargs: Any) -> Any:
 def split_lines(text: str) -> list[str]:
     """JSON Lines text into lines: on ``\\n`` (and ``\\r\\n``) only, never inside a record."""
     return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+class GivenTwice(Exception):
+    """A key an object holds twice: JSON parsers (and YAML's) keep the last one and drop the first without a word."""
+
+    def __init__(self, key: object) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An ``object_pairs_hook`` that raises :class:`GivenTwice` for a key given twice in one object."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise GivenTwice(key)
+        out[key] = value
+    return out

@@ -147,6 +147,21 @@ def test_limits_answer_422_with_a_clear_json_error(service, body, status, messag
     assert "a" * 100 not in r.text  # the input is not echoed back
 
 
+@pytest.mark.parametrize(
+    "route, raw, key",
+    [
+        ("/classify", b'{"texts": ["meow"], "texts": ["woof"]}', "texts"),
+        ("/tag", b'{"texts": ["x"], "tags": [{"id": 1, "name": "a", "name": "b"}, {"id": 2, "name": "c"}]}', "name"),
+        ("/feedback", b'{"run_id": "x", "correction": "cat", "correction": "dog"}', "correction"),
+    ],
+)
+def test_a_key_given_twice_in_a_body_is_refused_not_taken_as_the_last(service, route, raw, key):
+    """{"texts": ["meow"], "texts": ["woof"]} classified "woof": JSON keeps the last value without a word."""
+    r = httpx.post(f"{service}{route}", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json() == {"error": f"the key {key!r} is given twice in one object"}
+    assert httpx.post(f"{service}/classify", json={"texts": ["woof"]}).status_code == 200  # one of each is fine
+
+
 def test_body_over_the_limit_is_413(service):
     big = {"texts": ["x" * 9000] * 10}  # ~90 KB > 64 KB
     r = httpx.post(f"{service}/classify", json=big)

@@ -29,6 +29,7 @@ from ..classifier import Classifier
 from ..embedding import get_embedder
 from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, few_shot_for, model_target, set_target
+from ..jsonlines import GivenTwice, unique_pairs
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .batching import ClientGone, MicroBatcher, Overloaded
@@ -97,6 +98,16 @@ def create_app(
     app = FastAPIOffline(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     bearer = HTTPBearer(auto_error=False)
+
+    async def one_value_per_key(request: Request) -> None:
+        """JSON keeps the last of two equal keys without a word ({"texts": [...], "texts": [...]} classified the
+        second list); llmclf's file readers refuse such keys, and so does the service."""
+        try:
+            json.loads(await request.body(), object_pairs_hook=unique_pairs)
+        except GivenTwice as exc:
+            raise HTTPException(422, f"the key {exc.key!r} is given twice in one object") from None
+        except (ValueError, RecursionError):
+            return  # not JSON: FastAPI's own parse says what is wrong
 
     async def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if api_key is None:
@@ -177,7 +188,9 @@ def create_app(
     async def list_models() -> list[ModelInfo]:
         return [ModelInfo(name=n, classes=c.class_names, embedder=c.embedder_.id) for n, c in loaded.items()]
 
-    @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized)])
+    @app.post(
+        "/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)]
+    )
     async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
         name, clf = pick_model(body.model)
         client = llm_client() if body.cascade_below is not None else None  # 503 before any work
@@ -199,7 +212,7 @@ def create_app(
             ],
         )
 
-    @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized)])
+    @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)])
     async def tag(body: TagRequest, request: Request) -> TagResponse:
         from ..embedding_tagger import atag_texts
 
@@ -236,7 +249,9 @@ def create_app(
             await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
         return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r, given_ids) for r in results])
 
-    @app.post("/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized)])
+    @app.post(
+        "/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)]
+    )
     async def feedback(body: FeedbackRequest) -> FeedbackResponse:
         try:
             outcome = await run_in_threadpool(runs.record, body.run_id, body.score, body.correction)
