@@ -14,7 +14,9 @@ from typing import Protocol
 
 from .examples import Example
 
-__all__ = ["ExampleGenerator", "GenerationResult"]
+__all__ = ["MAX_EXAMPLES_PER_CLASS", "ExampleGenerator", "GenerationResult"]
+
+MAX_EXAMPLES_PER_CLASS = 1000  # -n 10**9 asked an LLM without end, a few texts a call, on the user's bill
 
 
 @dataclass

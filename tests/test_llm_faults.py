@@ -35,6 +35,18 @@ def chat_requests(server):
     return len(server.requests)
 
 
+def test_the_examples_asked_per_class_are_bounded_in_the_api_and_the_cli(tmp_path):
+    """-n 10**9 asked the LLM without end, a few texts a call, until two calls in a row added nothing."""
+    config = resolve_llm(base_url="http://127.0.0.1:9/v1", env={})
+    for bad in (10**9, 1001, 0, "5", 2.5):
+        with pytest.raises(ValueError, match="examples_per_class must be a whole number from 1 to 1000"):
+            LLMGenerator(config, None, examples_per_class=bad)
+    assert LLMGenerator(config, None, examples_per_class=1000).examples_per_class == 1000
+    args = ["train", "--class", "a: x", "--class", "b: y", "-n", "1001", "--save", str(tmp_path / "m.model")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "1000" in result.stderr  # the runner shows usage errors in a box
+
+
 def test_429_then_success_is_retried():
     script = lambda req, n: error_reply(429, "slow down") if n == 1 else examples_for(req)  # noqa: E731
     with FakeLLMServer(script) as server:

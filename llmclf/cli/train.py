@@ -16,6 +16,7 @@ from ..errors import InputError, LLMError
 from ..examples import Source
 from ..finetune import INSTALL as FINETUNE_INSTALL
 from ..finetune import PAIRS as FINETUNE_PAIRS
+from ..generation import MAX_EXAMPLES_PER_CLASS
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
@@ -78,7 +79,7 @@ def train(
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder id (default: the embedded MiniLM)."),
     llm: LLMOptions = LLMOptions(),
     examples_per_class: int = typer.Option(
-        20, "--examples-per-class", "-n", min=1, help="Synthetic examples per class."
+        20, "--examples-per-class", "-n", min=1, max=MAX_EXAMPLES_PER_CLASS, help="Synthetic examples per class."
     ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Classes generated at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the generation cache."),

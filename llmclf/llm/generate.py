@@ -25,7 +25,8 @@ from ..descriptions import description_examples, split_sentences
 from ..embedding import Embedder
 from ..errors import LLMError
 from ..examples import Example, Source
-from ..generation import GenerationResult
+from ..generation import MAX_EXAMPLES_PER_CLASS, GenerationResult
+from ..inputs import whole_number
 from .cache import GenerationCache
 from .client import LLMAuthError, OpenAICompatibleLLM, StructuredLLM
 from .config import LLMConfig
@@ -98,8 +99,8 @@ class LLMGenerator:
     ) -> None:
         if llm is None and config is None:
             raise ValueError("give an LLMConfig or a StructuredLLM")
-        if examples_per_class < 1 or concurrency < 1:
-            raise ValueError("examples_per_class and concurrency must be at least 1")
+        whole_number(examples_per_class, "examples_per_class", 1, MAX_EXAMPLES_PER_CLASS)  # -n 10**9 asked without end
+        whole_number(concurrency, "concurrency", 1)
         self.config = config
         self._llm = llm
         self.embedder = embedder
