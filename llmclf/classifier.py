@@ -19,7 +19,7 @@ from ._version import __version__
 from .bundle import check_bundle_target, read_bundle, write_bundle
 from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
-from .embedding import Embedder, MiniLMEmbedder, get_embedder
+from .embedding import Embedder, MiniLMEmbedder, check_threads, get_embedder
 from .errors import BundleError, InputError
 from .estimator import TextClassifierEstimator
 from .examples import WEIGHT, Example, Source
@@ -747,6 +747,7 @@ class Classifier(TextClassifierEstimator):
         classifier predicts but cannot be saved or retrained). ``threads`` sets the embedder's
         onnxruntime threads (default: ``LLMCLF_THREADS``, else onnxruntime's choice).
         """
+        check_threads(threads)  # a bad count is the caller's, not the bundle's: it was reported as "corrupt"
         bundle = read_bundle(source, with_examples=not inference_only)
         path = source if isinstance(source, str | os.PathLike) else "the bundle"
         m = bundle.manifest
@@ -788,10 +789,10 @@ class Classifier(TextClassifierEstimator):
                 tfidf_weight=training.get("tfidf_weight", 0.0),
             )
             clf._embedder, clf._embedder_param = embedder, param
+        except InputError as exc:  # before ValueError, which it is: an unknown embedder was called "corrupt"
+            raise BundleError(f"{path}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{path} is corrupt: manifest or head is malformed ({exc})") from None
-        except InputError as exc:
-            raise BundleError(f"{path}: {exc}") from None
         clf._descriptions = {c: (m.get("descriptions") or {}).get(c) for c in classes}
         clf._examples = bundle.examples
         clf._head = head

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import InputError
-from .inputs import texts_of
+from .inputs import texts_of, whole_number
 from .model_files import MINILM_ONNX_SHA256, MINILM_TOKENIZER_SHA256, verify_file
 
 __all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "Embedder", "MiniLMEmbedder", "MiniLMInt8Embedder", "get_embedder"]
@@ -64,7 +64,7 @@ class MiniLMEmbedder:
     def __init__(self, batch_size: int = 32, max_length: int = 256, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.max_length = max_length
-        self.threads = threads
+        self.threads = check_threads(threads)  # threads=0 was taken, and failed at the first text
         self._session = None
         self._tokenizer = None
 
@@ -171,8 +171,7 @@ def _onnx_session(
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     opts.log_severity_level = 3
-    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= MAX_THREADS):
-        raise InputError(f"threads must be a whole number from 1 to {MAX_THREADS}, not {threads!r}")
+    threads = check_threads(threads)
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -210,6 +209,11 @@ def get_embedder(name: str | None = None, *, threads: int | None = None) -> Embe
 
 # onnxruntime starts every thread it is given: 100,000 took 16 GiB and ten minutes on 2 cores before it was killed.
 MAX_THREADS = 256
+
+
+def check_threads(threads: Any) -> int | None:
+    """None, or a whole number of threads from 1 to MAX_THREADS (True was taken as 1; numpy's 2 was refused)."""
+    return None if threads is None else whole_number(threads, "threads", 1, MAX_THREADS)
 
 
 def env_threads() -> int | None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmclf import BundleError, Classifier
+from llmclf import BundleError, Classifier, InputError
 from llmclf.bundle import read_bundle, read_manifest
 
 
@@ -80,6 +80,21 @@ def edited(pets_bundle, tmp_path, edit):
 def test_manifest_of_the_wrong_shape_is_a_bundle_error(pets_bundle, tmp_path, edit, message):
     with pytest.raises(BundleError, match=message):
         Classifier.load(edited(pets_bundle, tmp_path, edit))
+
+
+def test_an_unknown_embedder_is_named_and_a_bad_thread_count_is_the_callers_error(pets_bundle, tmp_path):
+    """An InputError is a ValueError, so an unknown embedder id was reported as a malformed, "corrupt" bundle, and
+    so was Classifier.load(path, threads=0); threads=True was taken as 1 and numpy's 2 refused."""
+    unknown = edited(pets_bundle, tmp_path, lambda m: m["embedder"].update(id="bert-xl"))
+    with pytest.raises(BundleError) as info:
+        Classifier.load(unknown)
+    assert str(info.value).startswith(f"{unknown}: unknown embedder 'bert-xl'; known: ") and "corrupt" not in str(
+        info.value
+    )
+    for bad in (0, True, 2.0, 257, "2"):
+        with pytest.raises(InputError, match=f"threads must be a whole number from 1 to 256, not {bad!r}"):
+            Classifier.load(pets_bundle, threads=bad)
+    assert Classifier.load(pets_bundle, threads=np.int64(2)).predict(["woof"]).tolist() == ["dog"]
 
 
 @pytest.mark.parametrize(
