@@ -94,7 +94,7 @@ def _now() -> str:
 class FeedbackOutcome:
     run_id: str
     replaced: list[str]  # which earlier values this feedback replaced: "score", "correction"
-    label: str | None  # the label the run now contributes to the dataset, if any
+    label: str | list[str] | None  # the label (the labels, for a multi-label tag run) the run now adds, if any
 
 
 class RunLog:
@@ -167,20 +167,18 @@ class RunLog:
             raise StoreError(f"database {self.store.path}: run {run_id} is malformed ({key} column)") from None
         return run
 
-    def record(self, run_id: str, score: int | None = None, correction: str | None = None) -> FeedbackOutcome:
+    def record(
+        self, run_id: str, score: int | None = None, correction: str | Sequence[str] | None = None
+    ) -> FeedbackOutcome:
+        """Store a score (1 right, 0 wrong) and/or a correction for a run. A multi-label tag run takes a list of
+        labels as its correction (every tag that applies); any other run takes one."""
         if score is None and correction is None:
             raise InputError("give a score (1 or 0) or a correction")
         if score is not None and score not in (0, 1):
             raise InputError(f"score must be 1 or 0, not {score!r}")
         run = self.run(run_id)
         if correction is not None:
-            correction = correction.strip()
-            if is_blank(correction):
-                raise InputError(f"the correction is empty: give one of this run's labels: {', '.join(run['labels'])}")
-            if correction not in run["labels"]:
-                raise InputError(
-                    f"correction {correction!r} is not one of this run's labels: {', '.join(run['labels'])}"
-                )
+            correction = _check_correction(correction, run)
         with self.store.transaction() as db:  # read-modify-write on the one writer path
             old = db.execute("SELECT score, correction FROM feedback WHERE run_id = ?", (run_id,)).fetchone()
             replaced = []
@@ -271,6 +269,7 @@ class RunLog:
                     run[key] = None  # a malformed row is listed, without what cannot be read
             if not isinstance(run["text"], str):
                 run["text"] = None
+            run["correction"] = _corrections(run["correction"])
             out.append(run)
         return out
 
@@ -331,9 +330,30 @@ def _sql_limit(n: object, name: str) -> int:
     return min(whole_number(n, name), 2**63 - 1)
 
 
+def _check_correction(correction: str | Sequence[str], run: dict[str, Any]) -> str:
+    """The correction as stored: one label, or a multi-label run's labels one a line (a label is one line)."""
+    labels = [correction] if isinstance(correction, str) else list(correction)
+    if not labels or not all(isinstance(label, str) for label in labels):
+        raise InputError(f"a correction is a label or a list of labels, not {correction!r}")
+    labels = list(dict.fromkeys(label.strip() for label in labels))  # in order, each once
+    known = ", ".join(run["labels"])
+    if any(is_blank(label) for label in labels):
+        raise InputError(f"the correction is empty: give one of this run's labels: {known}")
+    if unknown := next((label for label in labels if label not in run["labels"]), None):
+        raise InputError(f"correction {unknown!r} is not one of this run's labels: {known}")
+    if len(labels) > 1 and not isinstance(run["prediction"], list):
+        raise InputError(f"run {run['run_id']} chose one label, so it takes one correction, not {len(labels)}")
+    return "\n".join(labels)
+
+
+def _corrections(stored: Any) -> Any:
+    """A stored correction as given: a label, or a multi-label run's list of labels."""
+    return stored.split("\n") if isinstance(stored, str) and "\n" in stored else stored
+
+
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:
     if correction is not None:
-        return correction
+        return _corrections(correction)
     if score == 1:
         return prediction
     return None

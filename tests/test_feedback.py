@@ -75,6 +75,43 @@ def test_unknown_run_and_foreign_label_are_refused(runs):
         log.record(woof, correction=" \u200b ")
 
 
+def test_a_multi_label_tag_run_takes_every_tag_that_applies_as_its_correction(tmp_path):
+    """A --multi tag run could be corrected with one tag only: "phone,email" was refused as an unknown label, and
+    the text's other tag was lost from the dataset."""
+    db = tmp_path / "db.sqlite"
+    log = RunLog(Store(db))
+    multi, single = log.log(
+        "tag", set_target("contact"), "contact", ["phone", "email", "fax"], [("ring or mail me", ["phone"], None),
+        ("mail me", "email", None)],
+    )  # fmt: skip
+    outcome = log.record(multi, correction=["phone", " email", "phone"])
+    assert outcome.label == ["phone", "email"]  # trimmed, each once, in order
+    assert [(e.text, e.label) for e in log.dataset(set_target("contact"))] == [
+        ("ring or mail me", "phone"),
+        ("ring or mail me", "email"),
+    ]
+    assert {r["run_id"]: r["correction"] for r in log.recent(10)} == {multi: ["phone", "email"], single: None}
+    with pytest.raises(InputError, match="chose one label, so it takes one correction, not 2"):
+        log.record(single, correction=["phone", "email"])
+    with pytest.raises(InputError, match="'bird' is not one of this run's labels"):
+        log.record(multi, correction=["phone", "bird"])
+    with pytest.raises(InputError, match="a correction is a label or a list of labels"):
+        log.record(multi, correction=[])
+    assert log.record(single, correction=["phone"]).label == "phone"  # a list of one is one label
+
+    runner = CliRunner()
+    cli = runner.invoke(app, ["feedback", multi, "--correction", "fax", "--correction", "email", "--db", str(db)])
+    assert cli.exit_code == 0 and "it adds these examples: fax, email" in cli.stdout, cli.output
+    listed = runner.invoke(app, ["logs", "list", "--db", str(db), "--json"])
+    by_id = {json.loads(line)["run_id"]: json.loads(line) for line in listed.stdout.splitlines()}
+    assert by_id[multi]["correction"] == ["fax", "email"] and by_id[single]["correction"] == "phone"
+    with serving(create_app(db=db)) as url:
+        reply = httpx.post(f"{url}/feedback", json={"run_id": multi, "correction": ["email", "phone"]})
+        refused = httpx.post(f"{url}/feedback", json={"run_id": single, "correction": ["email", "phone"]})
+    assert reply.status_code == 200 and reply.json()["label"] == ["email", "phone"], reply.text
+    assert refused.status_code == 422 and "takes one correction" in refused.json()["error"]
+
+
 def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_path):
     db = ["--db", str(tmp_path / "db.sqlite")]
     model = tmp_path / "pets.model"

@@ -24,16 +24,22 @@ DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db
 def feedback(
     run_id: str = typer.Argument(..., help="The run id printed with the prediction."),
     score: int | None = typer.Option(None, "--score", min=0, max=1, help="1: the prediction was right; 0: wrong."),
-    correction: str | None = typer.Option(None, "--correction", help="The right label."),
+    correction: list[str] = typer.Option(
+        [], "--correction", help="The right label; repeat it to give every tag of a multi-label (--multi) tag run."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print what was stored as JSON."),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Tell llmclf whether a prediction was right, or what it should have been."""
-    outcome = RunLog(Store(db)).record(run_id, score=score, correction=correction)
+    given = correction[0] if len(correction) == 1 else correction or None
+    outcome = RunLog(Store(db)).record(run_id, score=score, correction=given)
     if outcome.replaced:
         notice(f"run {run_id} already had feedback; replaced the earlier {' and '.join(outcome.replaced)}")
     if as_json:
         write_jsonl([{"run_id": run_id, "stored": True, "replaced": outcome.replaced, "label": outcome.label}])
+        return
+    if isinstance(outcome.label, list):
+        say(f"stored feedback for {run_id}; it adds these examples: {', '.join(outcome.label)}")
         return
     label = outcome.label if outcome.label is not None else "(none: a score of 0 without a correction)"
     say(f"stored feedback for {run_id}; it adds this example: {label}")

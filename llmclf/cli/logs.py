@@ -90,8 +90,10 @@ def list_(
     table.add_column("prediction", overflow="fold")
     table.add_column("feedback")
     for r in runs:
-        answer = r["correction"] or ("" if r["score"] is None else f"score {r['score']}")
-        prediction = r["prediction"] if isinstance(r["prediction"], str) else str(r["prediction"] or "")
+        correction = ", ".join(r["correction"]) if isinstance(r["correction"], list) else r["correction"]
+        answer = correction or ("" if r["score"] is None else f"score {r['score']}")
+        prediction = r["prediction"]  # a label, a multi-label tag run's list, or none (an error record)
+        prediction = ", ".join(map(str, prediction)) if isinstance(prediction, list) else str(prediction or "")
         table.add_row(r["run_id"], r["created_at"][:19], r["kind"], r["source"], r["text"] or "", prediction, answer)
     out.print(table)
 

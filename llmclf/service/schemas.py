@@ -112,11 +112,16 @@ class TagResponse(BaseModel):
     predictions: list[TagPrediction]
 
 
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     score: int | None = Field(None, ge=0, le=1, description="1: the prediction was right; 0: it was wrong.")
-    correction: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    correction: Label | Annotated[list[Label], Field(min_length=1, max_length=500)] | None = Field(
+        None, description="The right label; for a multi-label tag run, the list of every tag that applies."
+    )
 
     @model_validator(mode="after")
     def _score_or_correction(self) -> FeedbackRequest:
