@@ -40,6 +40,7 @@ TEXT_KEYS = ("text", "sentence", "content", "input")
 LABEL_KEYS = ("label", "class", "category", "output")
 
 
+CSV_FIELD_LIMIT = 2**31 - 1  # characters; csv's own limit is a C long, 32 bits on Windows
 MAX_CLASS_FILE_BYTES = 10 * 1024**2  # a class file is a few KB; a bigger one is a mistake or an attack
 
 
@@ -215,6 +216,9 @@ def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None]
     """Rows of a CSV or TSV file. A ``.csv`` whose header has no comma but a semicolon (or a tab) is read with
     that: Excel writes semicolons where the comma is the decimal mark. A header naming a column to ``read`` twice
     (in any case) is refused: the row kept only the last one's value, so ``label,label`` trained on the second."""
+    # csv's default of 131,072 characters a field made a CSV holding one long document "malformed", and reading
+    # stopped there; a JSON Lines file takes a line of any length, and a long text is cut to what is used later
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     if kind == "tsv":
         reader = csv.DictReader(fh, delimiter="\t")
     else:

@@ -257,6 +257,19 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     assert failed.exit_code == 2 and "found: 'body', 'kind'" in failed.stderr
 
 
+def test_a_csv_field_longer_than_csvs_default_limit_is_read(pets_bundle, tmp_path):
+    """One 150,000-character document made the CSV "malformed (field larger than field limit (131072))": train and
+    eval refused the file, and classify stopped there, losing the rows after it. JSON Lines had no such limit."""
+    long = "the dog barked at the mailman " * 5000
+    data = tmp_path / "long.csv"
+    data.write_text(f'text,label\n"{long}",dog\nmeow,cat\n')
+    classified = run("classify", "--load", pets_bundle, "--no-log", "--input", data)
+    assert classified.exit_code == 0, classified.output
+    assert [r["prediction"] for r in jsonl(classified.stdout)] == ["dog", "cat"]
+    trained = run("train", "--data", data, "--save", tmp_path / "m.model", "--json")
+    assert trained.exit_code == 0 and json.loads(trained.stdout)["counts"]["dog"]["user"] == 1, trained.output
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_path, encoding):
     """Excel's "Unicode Text", Notepad's "Unicode" and Windows PowerShell's `>` write UTF-16: its lines were
