@@ -10,6 +10,7 @@ which any JSON parser reads back as the same characters; readers split on
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 __all__ = ["GivenTwice", "json_line", "loads", "split_lines", "unique_pairs"]
@@ -23,10 +24,10 @@ def json_line(value: Any) -> str:
 
 
 class _NotJSON(json.JSONDecodeError):
-    """NaN, Infinity or -Infinity: the parser does not say where, so the message names no position."""
+    """A value refused inside the parser, which does not say where: the message names no position."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not JSON", name, 0)
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "", 0)
         self.args = (self.msg,)
 
     def __str__(self) -> str:
@@ -34,14 +35,29 @@ class _NotJSON(json.JSONDecodeError):
 
 
 def _no_constant(name: str) -> Any:
-    raise _NotJSON(name)
+    raise _NotJSON(f"{name} is not JSON")
+
+
+def _whole_number(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # past Python's 4,300 digits: a bare ValueError from inside the parser, an "internal error"
+        raise _NotJSON(f"a number of {len(digits.lstrip('-'))} digits is too long") from None
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: the class or text 'inf'
+        raise _NotJSON(f"{text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+    return value
 
 
 def loads(text: str | bytes, **kwargs: Any) -> Any:
     """Strict JSON: Python's parser also takes NaN, Infinity and -Infinity, which no JSON writer emits;
-    a label or text of NaN became the class or text 'nan'. They raise ``json.JSONDecodeError``.
+    a label or text of NaN became the class or text 'nan'. They raise ``json.JSONDecodeError``, as do numbers that
+    overflow a float (1e400) or have more digits than Python converts (4,300).
     ``kwargs`` go to :func:`json.loads` (``object_pairs_hook``)."""
-    return json.loads(text, parse_constant=_no_constant, **kwargs)
+    return json.loads(text, parse_constant=_no_constant, parse_int=_whole_number, parse_float=_number, **kwargs)
 
 
 def split_lines(text: str) -> list[str]:

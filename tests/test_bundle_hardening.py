@@ -125,7 +125,7 @@ def test_deeply_nested_example_is_a_bundle_error(pets_bundle, tmp_path):
 def test_an_example_weight_that_is_not_a_finite_number_of_0_or_more_is_a_bundle_error(pets_bundle, tmp_path, weight):
     members = members_of(pets_bundle)
     members["examples.jsonl"] += b'{"text": "x", "label": "cat", "meta": {"weight": ' + weight.encode() + b"}}\n"
-    with pytest.raises(BundleError, match="is not an example"):
+    with pytest.raises(BundleError, match=r"is not an example|is not JSON \(1e400 is out of range\)"):
         read_bundle(write(tmp_path / "bad.model", members))
 
 

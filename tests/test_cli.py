@@ -257,6 +257,26 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     assert failed.exit_code == 2 and "found: 'body', 'kind'" in failed.stderr
 
 
+def test_a_json_number_past_what_python_converts_is_a_line_error_not_an_internal_one(pets_bundle, tmp_path):
+    """A label of 5,000 digits was "internal error: ValueError: Exceeds the limit (4300 digits) for integer string
+    conversion"; a label of 1e400 became the class 'inf'."""
+    for number, said in [("1" * 5000, "a number of 5000 digits is too long"), ("1e400", "1e400 is out of range")]:
+        data = tmp_path / "data.jsonl"
+        data.write_text(f'{{"text": "woof", "label": {number}}}\n{{"text": "meow", "label": "cat"}}\n')
+        trained = run("train", "--data", data, "--save", tmp_path / "m.model")
+        assert trained.exit_code == 2 and trained.stderr.strip() == f"error: {data}:1: not valid JSON ({said})"
+        texts = tmp_path / "texts.jsonl"
+        texts.write_text(f'{{"text": "woof", "id": {number}}}\n{{"text": "meow", "id": 2}}\n')
+        classified = run("classify", "--load", pets_bundle, "--no-log", "--input", texts, "--id-column", "id")
+        records = jsonl(classified.stdout)
+        assert classified.exit_code == 1 and records[0]["error"] == f"{texts}:1: not valid JSON ({said})"
+        assert records[1]["prediction"] == "cat"
+    tags = tmp_path / "tags.json"
+    tags.write_text(f'[{{"id": {"1" * 5000}, "name": "phone"}}]')
+    imported = run("tags", "import", "contact", tags, "--db", tmp_path / "db.sqlite")
+    assert imported.exit_code == 2 and "a number of 5000 digits is too long" in imported.stderr
+
+
 def test_a_csv_field_longer_than_csvs_default_limit_is_read(pets_bundle, tmp_path):
     """One 150,000-character document made the CSV "malformed (field larger than field limit (131072))": train and
     eval refused the file, and classify stopped there, losing the rows after it. JSON Lines had no such limit."""
