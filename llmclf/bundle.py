@@ -30,6 +30,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -126,12 +128,15 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def check_bundle_target(path: str | os.PathLike[str]) -> Path:
+def check_bundle_target(path: str | os.PathLike[str]) -> Path | str:
     """``path`` if a bundle may be written there: nothing yet, an empty file, or a bundle (which it replaces).
+    An fsspec URL (``s3://...``; ``load`` reads them) comes back as it was given; a local path as a Path.
 
     Anything else is the user's and stays: `--save data.csv` (meant as --data) replaced the training data with the
     bundle. A folder is refused here too, before any training rather than after it."""
-    path = Path(path)
+    if _is_url(path):
+        return _check_url_target(str(path))
+    path = Path(str(path).removeprefix("file://"))  # as load reads it
     try:
         check_writable(path)
     except OSError as exc:
@@ -159,8 +164,8 @@ def write_bundle(
     vectors: np.ndarray | None = None,
     tfidf: TfidfFeatures | None = None,
     encoder: dict[str, np.ndarray] | None = None,
-) -> Path:
-    path = check_bundle_target(path)
+) -> Path | str:
+    path = check_bundle_target(path)  # a Path, or an fsspec URL as given
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
     if encoder is not None:
         members[ENCODER] = _npz_bytes(encoder)
@@ -177,19 +182,76 @@ def write_bundle(
             name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in members.items()
         },
     }
+
+    def write(fh: IO[bytes]) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False))
+            for name, data in members.items():
+                zf.writestr(name, data, compress_type=_compression(data))
+        _loads_back(fh, path)
+
+    if isinstance(path, str):  # an fsspec URL: written whole here, then sent in one piece
+        with tempfile.NamedTemporaryFile(suffix=".model") as fh:
+            write(fh)
+            fh.seek(0)
+            _upload(fh, path)
+        return path
     try:
         with atomic_writer(path) as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False))
-                for name, data in members.items():
-                    zf.writestr(name, data, compress_type=_compression(data))
-            _loads_back(fh, path)
+            write(fh)
     except OSError as exc:
         raise BundleError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
-def _loads_back(fh: IO[bytes], path: Path) -> None:
+def _is_url(path: Any) -> bool:
+    """An fsspec URL (``s3://``, ``memory://``...), which ``load`` reads too; ``file://`` is a local path."""
+    return isinstance(path, str) and "://" in path and not path.startswith("file://")
+
+
+def _fsspec(url: str, doing: str) -> Any:
+    try:
+        import fsspec
+    except ImportError:
+        raise BundleError(f"{doing} {redact(url)} needs fsspec: pip install 'llmclf[fsspec]'") from None
+    return fsspec
+
+
+def _check_url_target(url: str) -> str:
+    """As for a path: a URL that holds something other than a bundle is the user's and stays."""
+    fsspec = _fsspec(url, "saving to")
+    shown = redact(url)
+    try:
+        fs, where = fsspec.core.url_to_fs(url)
+        if fs.isdir(where):
+            raise BundleError(f"cannot write {shown}: it is a folder")
+        if not fs.exists(where) or fs.size(where) == 0:
+            return url
+        with fs.open(where, "rb") as fh:
+            try:  # any llmclf bundle has a manifest: that is enough to replace it
+                with zipfile.ZipFile(fh) as zf:
+                    ours = MANIFEST in zf.namelist()
+            except (*ZIP_ERRORS, ValueError):
+                ours = False
+    except BundleError:
+        raise
+    except Exception as exc:  # fsspec backends raise their own kinds; all mean "could not reach it"
+        raise BundleError(f"cannot write {shown}: {type(exc).__name__}: {exc}"[:400]) from None
+    if not ours:
+        raise BundleError(f"{shown} exists and is not a model bundle: not overwritten (choose another URL)")
+    return url
+
+
+def _upload(fh: IO[bytes], url: str) -> None:
+    fsspec = _fsspec(url, "saving to")
+    try:
+        with fsspec.open(url, "wb") as out:
+            shutil.copyfileobj(fh, out)
+    except Exception as exc:  # as in _fetch: each backend has its own errors
+        raise BundleError(f"cannot write {redact(url)}: {type(exc).__name__}: {exc}"[:400]) from None
+
+
+def _loads_back(fh: IO[bytes], path: Path | str) -> None:
     """Read what was just written, before it replaces anything: a bundle that saves but does not load (a class
     name past the manifest's limits, say) is a BundleError here, and whatever was at ``path`` stays."""
     fh.flush()
@@ -198,7 +260,7 @@ def _loads_back(fh: IO[bytes], path: Path) -> None:
         read_bundle(fh)
     except BundleError as exc:
         raise BundleError(
-            f"cannot save {path}: it would not load back ({exc})".replace(str(fh.name), "bundle")
+            f"cannot save {redact(str(path))}: it would not load back ({exc})".replace(str(fh.name), "bundle")
         ) from None
 
 

@@ -2,6 +2,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -148,6 +149,29 @@ def test_interrupted_save_leaves_old_bundle_intact(pets, tmp_path, monkeypatch, 
     assert [p.name for p in tmp_path.iterdir()] == ["pets.model"]  # no temp file left behind
     monkeypatch.undo()
     assert Classifier.load(path).predict(["woof"]).tolist() == ["dog"]
+
+
+def test_save_writes_an_fsspec_url_as_load_reads_one(pets, tmp_path, monkeypatch):
+    """load took s3://... and memory://... URLs, but save("memory://bucket/x.model") wrote ./memory:/bucket/x.model
+    here, without a word, as if it had gone to the bucket."""
+    fsspec = pytest.importorskip("fsspec")
+    monkeypatch.chdir(tmp_path)
+    url = "memory://save-test/models/pets.model"
+    assert pets.save(url) == url
+    assert Classifier.load(url).predict(["woof"]).tolist() == ["dog"]
+    assert pets.save(url) == url  # a bundle there is replaced, as on disk
+    assert list(tmp_path.iterdir()) == []  # nothing written here
+    with fsspec.open("memory://save-test/data.csv", "wb") as fh:
+        fh.write(b"text,label\n")
+    with pytest.raises(BundleError, match=re.escape("memory://save-test/data.csv exists and is not a model bundle")):
+        pets.save("memory://save-test/data.csv")
+    with fsspec.open("memory://save-test/data.csv", "rb") as fh:
+        assert fh.read() == b"text,label\n"  # the user's file stays
+    with pytest.raises(
+        BundleError, match=re.escape("cannot write nope://x/y.model: ValueError: Protocol not known: nope")
+    ):
+        pets.save("nope://x/y.model")
+    assert pets.save(f"file://{tmp_path}/local.model") == tmp_path / "local.model"
 
 
 def test_unwritable_destination_is_a_bundle_error_naming_the_path(pets, tmp_path):

@@ -557,6 +557,33 @@ def test_a_place_no_file_can_be_written_is_refused_before_the_work_naming_what_t
     assert written.stderr.strip() == f"error: {target}: Read-only file system (making a file in {tmp_path})"
 
 
+def test_a_url_given_where_the_cli_writes_a_file_is_refused_not_written_to_a_folder_named_s3(
+    pets_bundle, tmp_path, monkeypatch
+):
+    """--save s3://bucket/x.model became the path "s3:/bucket/x.model": a bundle in a new folder "s3:" here, and
+    "saved" said as if it had gone to the bucket."""
+    monkeypatch.chdir(tmp_path)
+    db = ["--db", tmp_path / "db.sqlite"]
+    cases = [
+        (["train", *PETS, "--save", "s3://bucket/x.model"], "--save s3://bucket/x.model"),
+        (["retrain", "--load", pets_bundle, "--save", "gs://bucket/x.model", *db], "--save gs://bucket/x.model"),
+        (
+            ["classify", "--load", pets_bundle, "--no-log", "woof", "-o", "s3://b/o.parquet"],
+            "--output s3://b/o.parquet",
+        ),
+        (["examples", "export", "--load", pets_bundle, *db, "-o", "memory://b/e.jsonl"], "--output memory://b/e.jsonl"),
+    ]
+    for args, flag in cases:
+        result = run(*args)
+        assert result.exit_code == 2 and result.stderr.strip() == (
+            f"error: {flag} is a URL: the CLI writes local files (from Python, Classifier.save and load take fsspec "
+            "URLs)"
+        ), result.output
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(":")]  # no s3:, gs: or memory: folder
+    (tmp_path / "odd:").mkdir()  # a folder with a colon in its name is still a folder
+    assert run("train", *PETS, "--save", "odd:/x.model").exit_code == 0 and (tmp_path / "odd:" / "x.model").exists()
+
+
 def test_process_substitution_and_fifos_are_read(pets_bundle, tmp_path):
     result = subprocess.run(
         [

@@ -91,6 +91,20 @@ def need(value: Any, flag: str, positional: Any = None) -> Any:
     return value
 
 
+_URL_AS_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # s3://b/x as a Path is "s3:/b/x": a folder "s3:" here
+
+
+def local_file(path: Path | None, flag: str) -> Path | None:
+    """``path``, unless it is a URL: the CLI writes local files, and "--save s3://b/x.model" was written to a
+    folder named "s3:" here, as if it had gone to S3."""
+    if path is not None and _URL_AS_PATH.match(str(path)) and not Path(path.parts[0]).is_dir():  # ./odd:/x is one
+        raise InputError(
+            f"{flag} {str(path).replace(':/', '://', 1)} is a URL: the CLI writes local files "
+            "(from Python, Classifier.save and load take fsspec URLs)"
+        )
+    return path
+
+
 def pick(new: Any, old: Any) -> Any:
     """The value of an option given under its new name, or else under its hidden old spelling."""
     return old if old is not None and old != [] else new

@@ -28,6 +28,7 @@ from ._common import (
     Steps,
     err,
     friendly_errors,
+    local_file,
     notice,
     out,
     pick,
@@ -268,7 +269,7 @@ def classify_files(
     load, input_files, output, text_column, id_column, top_n, threshold, batch_size, threads, texts, data
 ) -> None:
     """Parquet (``--output``) or, from Parquet, JSON Lines out, batch by batch; no run log (bulk work)."""
-    if output is not None and not is_parquet(output):
+    if local_file(output, "--output") is not None and not is_parquet(output):
         raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
     if not any(is_parquet(p) for p in input_files):
         return classify_rows_into(

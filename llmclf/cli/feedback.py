@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..feedback import RunLog, model_target, set_target
 from ..jsonlines import json_line
 from ..store import Store
-from ._common import Command, Group, Steps, friendly_errors, need, notice, out, pick, say, write_jsonl
+from ._common import Command, Group, Steps, friendly_errors, local_file, need, notice, out, pick, say, write_jsonl
 from .tables import Table
 
 DB_OPTION = typer.Option(None, "--db", help="SQLite database (default: llmclf.db in the user data dir).")
@@ -96,7 +96,15 @@ def examples_export(
     model: Path | None = OLD_MODEL_OPTION,
 ) -> None:
     """Export the feedback examples as JSONL ({text, label, source, meta})."""
-    if output is not None and output.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".model", ".yaml", ".yml"):
+    if local_file(output, "--output") is not None and output.suffix.lower() in (
+        ".csv",
+        ".tsv",
+        ".parquet",
+        ".pq",
+        ".model",
+        ".yaml",
+        ".yml",
+    ):
         # JSON Lines went into data.csv: over the user's own training data, as text no CSV reader takes
         raise InputError(f"--output writes JSON Lines: name it .jsonl, not {output.name}")
     rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
@@ -132,7 +140,7 @@ def retrain(
     """
     model = need(load, "--load", model)
     if save is not None:
-        check_bundle_target(save)
+        check_bundle_target(local_file(save, "--save"))
     clf = Classifier.load(model)
     clf.keep_vectors = clf.keep_vectors or keep_vectors
     log = RunLog(Store(db))

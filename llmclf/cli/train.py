@@ -20,7 +20,18 @@ from ..generation import MAX_EXAMPLES_PER_CLASS
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
-from ._common import Steps, friendly_errors, notice, out, say, setup_logging, split_pair, warn, write_jsonl
+from ._common import (
+    Steps,
+    friendly_errors,
+    local_file,
+    notice,
+    out,
+    say,
+    setup_logging,
+    split_pair,
+    warn,
+    write_jsonl,
+)
 from .llm_options import LLMOptions, llm_options
 from .tables import Table
 
@@ -116,7 +127,7 @@ def train(
 ) -> None:
     """Train a classifier from class descriptions and/or examples."""
     setup_logging(verbose)
-    check_bundle_target(save)  # before any training: a --save over the user's own file is refused at once
+    check_bundle_target(local_file(save, "--save"))  # before any training: a --save over the user's file is refused
     replacing = save.is_file() and save.stat().st_size > 0  # a bundle, or check_bundle_target had refused it
     if [str(p) for p in [*data, *unlabeled]].count("-") > 1:
         raise InputError("standard input can be read once: give '-' to one --data or --unlabeled, not more")
