@@ -6,12 +6,14 @@ Read at call time, never at import, so tests and users can point them elsewhere.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["env_switch", "user_cache_dir", "user_data_dir"]
+__all__ = ["env_switch", "url_in_path", "user_cache_dir", "user_data_dir"]
 
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$", re.S)
 _OFF = ("0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on")
 
@@ -45,3 +47,13 @@ def user_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("llmclf", appauthor=False))
+
+
+def url_in_path(path: str | os.PathLike[str]) -> str | None:
+    """The URL a local path was meant to be, else None: ``s3://b/x.model`` given where a file goes (a Path makes it
+    ``s3:/b/x.model``) was written to a new folder named ``s3:`` here, as if it had gone to the bucket. A first
+    folder with a colon in its name that exists (``./odd:/x``) is a folder, not a URL."""
+    match = _URL.match(os.fspath(path))
+    if match is None or Path(f"{match[1]}:").is_dir():
+        return None
+    return f"{match[1]}://{match[2]}"

@@ -23,7 +23,7 @@ from .blank import is_blank
 from .datafiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
 from .inputs import one_line
-from .paths import user_data_dir
+from .paths import url_in_path, user_data_dir
 from .sqlite_wal import connect_wal
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "Store", "Tag", "default_db_path", "read_tag_file"]
@@ -152,6 +152,8 @@ def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
 class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        if url := url_in_path(self.path):
+            raise StoreError(f"cannot open database {url}: SQLite databases are local files, not URLs")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _refuse_foreign(self.path)

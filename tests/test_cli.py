@@ -579,6 +579,13 @@ def test_a_url_given_where_the_cli_writes_a_file_is_refused_not_written_to_a_fol
             f"error: {flag} is a URL: the CLI writes local files (from Python, Classifier.save and load take fsspec "
             "URLs)"
         ), result.output
+    for command in (["tags", "list"], ["classify", "--load", pets_bundle, "woof"]):  # a database is a local file too
+        result = run(*command, "--db", "s3://bucket/llmclf.db")
+        assert result.exit_code == 2, result.output
+        assert (
+            result.stderr.strip()
+            == "error: cannot open database s3://bucket/llmclf.db: SQLite databases are local files, not URLs"
+        )
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(":")]  # no s3:, gs: or memory: folder
     (tmp_path / "odd:").mkdir()  # a folder with a colon in its name is still a folder
     assert run("train", *PETS, "--save", "odd:/x.model").exit_code == 0 and (tmp_path / "odd:" / "x.model").exists()

@@ -30,6 +30,7 @@ from typer.core import TyperCommand, TyperGroup
 from ..blank import is_blank
 from ..errors import InputError, LlmclfError, redact
 from ..jsonlines import json_line
+from ..paths import url_in_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,16 +92,11 @@ def need(value: Any, flag: str, positional: Any = None) -> Any:
     return value
 
 
-_URL_AS_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # s3://b/x as a Path is "s3:/b/x": a folder "s3:" here
-
-
 def local_file(path: Path | None, flag: str) -> Path | None:
-    """``path``, unless it is a URL: the CLI writes local files, and "--save s3://b/x.model" was written to a
-    folder named "s3:" here, as if it had gone to S3."""
-    if path is not None and _URL_AS_PATH.match(str(path)) and not Path(path.parts[0]).is_dir():  # ./odd:/x is one
+    """``path``, unless it is a URL: the CLI writes local files (see :func:`~llmclf.paths.url_in_path`)."""
+    if path is not None and (url := url_in_path(path)):
         raise InputError(
-            f"{flag} {str(path).replace(':/', '://', 1)} is a URL: the CLI writes local files "
-            "(from Python, Classifier.save and load take fsspec URLs)"
+            f"{flag} {url} is a URL: the CLI writes local files (from Python, Classifier.save and load take fsspec URLs)"
         )
     return path
 
