@@ -46,6 +46,7 @@ from .errors import BundleError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
 from .jsonlines import loads as strict_json
+from .paths import url_in_path
 from .tfidf import MAX_TERM_CHARS, MAX_TEXT_CHARS, TfidfBlock, TfidfFeatures
 
 __all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "read_manifest", "write_bundle"]
@@ -284,7 +285,9 @@ def _resolve(source: Any) -> tuple[Any, Any]:
         return redact(source), io.BytesIO(_fetch(source))
     path = Path(source)
     if not path.exists():
-        raise BundleError(f"model bundle not found: {path}")
+        url = url_in_path(path)  # s3://b/x.model made a Path: s3:/b/x.model
+        hint = f" ({url} is a URL: the CLI reads local files; Classifier.load takes it as a string)" if url else ""
+        raise BundleError(f"model bundle not found: {path}{hint}")
     if path.is_dir():
         raise BundleError(f"{path} is a folder, not a model bundle")
     return path, path

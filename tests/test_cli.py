@@ -586,6 +586,8 @@ def test_a_url_given_where_the_cli_writes_a_file_is_refused_not_written_to_a_fol
             result.stderr.strip()
             == "error: cannot open database s3://bucket/llmclf.db: SQLite databases are local files, not URLs"
         )
+    loaded = run("classify", "--load", "s3://bucket/x.model", "woof")
+    assert loaded.exit_code == 2 and "(s3://bucket/x.model is a URL: the CLI reads local files" in loaded.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(":")]  # no s3:, gs: or memory: folder
     (tmp_path / "odd:").mkdir()  # a folder with a colon in its name is still a folder
     assert run("train", *PETS, "--save", "odd:/x.model").exit_code == 0 and (tmp_path / "odd:" / "x.model").exists()
