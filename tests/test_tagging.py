@@ -166,6 +166,25 @@ def test_tag_cli_outputs_jsonl_and_exits_1_on_error_records(tmp_path):
     assert records[1]["id"] is None
 
 
+def test_tag_takes_text_column_as_its_error_says_and_speaks_of_tagging(tmp_path, monkeypatch):
+    """A CSV without a "text" column said "pick one with --text-column", which tag did not have; with no texts,
+    tag said "no texts to classify"."""
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    data = tmp_path / "export.csv"
+    data.write_text("ID;Message\r\n1;call my phone\r\n2;write to my email\r\n", encoding="utf-8-sig")
+    tag = ["tag", "--set", "contact", "--db", db, "--no-log", "--offline"]
+    refused = CliRunner().invoke(app, [*tag, "--input", str(data)])
+    assert refused.exit_code == 2 and "pick one with --text-column" in refused.stderr
+    tagged = CliRunner().invoke(app, [*tag, "--input", str(data), "--text-column", "message"])
+    assert tagged.exit_code == 0, tagged.output
+    assert [json.loads(line)["text"] for line in tagged.stdout.splitlines()] == ["call my phone", "write to my email"]
+    data.rename(tmp_path / "texts.txt")
+    named = CliRunner().invoke(app, [*tag, "texts.txt"])
+    assert "'texts.txt' is taken as a text; to tag what the file holds, use --input 'texts.txt'" in named.stderr
+
+
 def test_tag_cli_with_no_llm_tags_every_text_offline_from_the_set(tmp_path):
     db = str(tmp_path / "db.sqlite")
     Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])

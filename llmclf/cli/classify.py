@@ -46,6 +46,7 @@ def gather_texts(
     input_files: list[Path],
     text_column: str | None = None,
     id_column: str | None = None,
+    verb: str = "classify",
 ) -> Iterator[Row]:
     """Arguments and --data first (checked up front), then files, then stdin.
 
@@ -61,7 +62,7 @@ def gather_texts(
         if is_blank(text):
             raise InputError(f"text {i} is empty")
         if _names_a_file(text):
-            notice(f"{text!r} is classified as a text; to classify what the file holds, use --input {text!r}")
+            notice(f"{text!r} is taken as a text; to {verb} what the file holds, use --input {text!r}")
     if (text_column or id_column) and not input_files:  # they were ignored without a word
         flag = "--text-column" if text_column else "--id-column"
         raise InputError(f"{flag} names a column of an --input file; texts as arguments or on stdin are one a line")
@@ -69,7 +70,7 @@ def gather_texts(
         check_readable(path)
         check_columns(path, text_column, id_column)
     if not literal and not input_files and not wants_stdin:
-        raise InputError("no texts to classify: give them as arguments, with --input FILE, or on stdin")
+        raise InputError(f"no texts to {verb}: give them as arguments, with --input FILE, or on stdin")
     sources: list[Iterable[Row]] = [
         [(t, None, None) for t in literal],
         *(iter_text_rows(p, text_column, id_column) for p in input_files),

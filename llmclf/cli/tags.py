@@ -118,6 +118,9 @@ def tag(
     input_files: list[Path] = typer.Option(
         [], "--input", "-i", help="CSV/JSONL/JSON/Parquet with a text column, or a text file."
     ),
+    text_column: str | None = typer.Option(
+        None, "--text-column", help="The column holding the text (default: text, sentence, content or input)."
+    ),
     multi: bool = typer.Option(False, "--multi", help="Every tag that applies, not just the best one."),
     confidence: bool = typer.Option(False, "--confidence", help="Add a confidence in [0,1] to each tag."),
     cascade_below: float | None = typer.Option(
@@ -152,7 +155,7 @@ def tag(
     store = Store(db)
     tags = store.require_tags(set_name)
     input_files, texts = stdin_as_argument(input_files, texts)
-    rows = list(gather_texts(texts, [], input_files))
+    rows = list(gather_texts(texts, [], input_files, text_column, verb="tag"))
     for _, error, _ in rows:
         if error is not None:
             raise InputError(error)  # nothing has been tagged yet: fix the input and run again
