@@ -34,6 +34,7 @@ _FORMAT = 1  # bump when the way the head is built changes: old cache entries ar
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
+_BUILDS: dict[str, threading.Lock] = {}  # one build of a version at a time: a retry waits for the one under way
 
 
 class EmbeddingTagger:
@@ -73,12 +74,30 @@ class EmbeddingTagger:
 
     def classifier(self):
         """The head for this tag set version: from memory, the user cache dir, or built now."""
-        from .classifier import Classifier
-
         with _LOCK:
             if self.version in _CACHE:
                 _CACHE.move_to_end(self.version)
                 return _CACHE[self.version]
+            building = _BUILDS.setdefault(self.version, threading.Lock())
+        with building:  # a client that gave up and asked again started a second build of hundreds of tags
+            try:
+                with _LOCK:
+                    if self.version in _CACHE:  # built while this one waited
+                        return _CACHE[self.version]
+                clf = self._load_or_build()
+                with _LOCK:
+                    _CACHE[self.version] = clf
+                    while len(_CACHE) > _CACHE_SIZE:
+                        _CACHE.popitem(last=False)
+                return clf
+            finally:
+                with _LOCK:
+                    if _BUILDS.get(self.version) is building:
+                        del _BUILDS[self.version]
+
+    def _load_or_build(self):
+        from .classifier import Classifier
+
         path = user_cache_dir() / "tag-heads" / f"{self.version}.model"
         clf = None
         if path.is_file():
@@ -92,10 +111,6 @@ class EmbeddingTagger:
             clf.prompt_train({t.name: t.instructions or None for t in self.tags})
             with contextlib.suppress(BundleError):  # an unwritable cache costs time, never the answer
                 clf.save(path)
-        with _LOCK:
-            _CACHE[self.version] = clf
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
         return clf
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:
@@ -140,6 +155,7 @@ async def atag_texts(
     concurrency: int = 8,
     infer: Any = None,
     on_result: Any = None,
+    build_timeout: float | None = None,
 ) -> list[TagResult]:
     """Tag ``texts`` with the tagger the settings call for; results in input order.
 
@@ -148,7 +164,9 @@ async def atag_texts(
     embedding tag is below that probability; where the LLM then fails, the
     embedding tag stands and the record carries ``llm_error``. ``infer``, an async
     ``(classifier, texts) -> predictions``, runs the embedding head (the service passes its
-    fair batcher); without it the head runs in a worker thread.
+    fair batcher); without it the head runs in a worker thread. ``build_timeout`` bounds the wait
+    for a tag set's head to be built (hundreds of tags take a minute): past it ``TimeoutError`` is
+    raised, and the build goes on, so that asking again finds the head ready.
     """
     import asyncio
 
@@ -165,7 +183,7 @@ async def atag_texts(
         return await llm_tagger().atag(texts)
     offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
     if infer is not None and len(tags) > 1:
-        clf = await asyncio.to_thread(offline.classifier)
+        clf = await asyncio.wait_for(asyncio.shield(asyncio.to_thread(offline.classifier)), build_timeout)
         results = offline.results(texts, await infer(clf, list(texts)))
     else:
         results = await asyncio.to_thread(offline.tag, texts)

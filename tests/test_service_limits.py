@@ -278,3 +278,33 @@ def test_the_few_shot_lookup_of_a_big_request_does_not_stall_other_clients(route
     assert big["r"].status_code == 200, big["r"].text
     predictions = big["r"].json()["predictions" if route == "/tag" else "results"]
     assert len(predictions) == 64 and not any(p.get("error") for p in predictions)
+
+
+def test_a_tag_set_whose_head_takes_long_to_build_gets_503_then_is_built_once(pets_bundle, tmp_path, monkeypatch):
+    """Inline tags that take a minute to build a head for held the request past its budget, and a client that gave
+    up and asked again started a second build of the same head beside the first."""
+    import llmclf.embedding_tagger as embedding_tagger
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    builds, real = [], embedding_tagger.EmbeddingTagger._load_or_build
+
+    def slow_build(self):
+        builds.append(self.version)
+        time.sleep(1.5)  # as hundreds of tags with long instructions take
+        return real(self)
+
+    monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_load_or_build", slow_build)
+    tags = [{"id": i, "name": f"slow-{i}-{tmp_path.name}", "instructions": f"about topic {i}"} for i in range(3)]
+    body = {"texts": ["about topic 1"], "tags": tags}
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False, request_timeout=0.3)
+    with serving(app) as url:
+        first = httpx.post(f"{url}/tag", json=body, timeout=30)
+        again = httpx.post(f"{url}/tag", json=body, timeout=30)  # the client retries while the head is built
+        assert first.status_code == again.status_code == 503 and first.headers["retry-after"]
+        for _ in range(40):
+            time.sleep(0.25)
+            done = httpx.post(f"{url}/tag", json=body, timeout=30)
+            if done.status_code == 200:
+                break
+    assert done.status_code == 200 and done.json()["predictions"][0]["name"] == tags[1]["name"], done.text
+    assert len(builds) == 1  # one build, however often the client asked

@@ -233,18 +233,22 @@ def create_app(
         few_shot = (
             await run_in_threadpool(few_shot_for, store, target, embedder(), k, examples) if k and client else None
         )
-        results = await atag_texts(
-            body.texts,
-            tags,
-            llm=client,
-            cascade_below=body.cascade_below,
-            multi=body.multi,
-            confidence=body.confidence,
-            embedder=embedder(),
-            examples=examples,
-            few_shot=few_shot,
-            infer=lambda clf, texts: infer(clf, texts, request),
-        )
+        try:
+            results = await atag_texts(
+                body.texts,
+                tags,
+                llm=client,
+                cascade_below=body.cascade_below,
+                multi=body.multi,
+                confidence=body.confidence,
+                embedder=embedder(),
+                examples=examples,
+                few_shot=few_shot,
+                infer=lambda clf, texts: infer(clf, texts, request),
+                build_timeout=request_timeout,  # a new set's head is built once, on past a 503: a retry finds it ready
+            )
+        except TimeoutError:  # the tag set's head is still being built
+            raise Overloaded() from None
         if log_runs:
             await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
         return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r, given_ids) for r in results])
