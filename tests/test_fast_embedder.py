@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,31 @@ def test_fast_embedder_not_built_is_a_one_line_error(tmp_path):
     assert "fast embedder is not built yet: run `llmclf embedders build fast`" in result.stderr
     listing = runner.invoke(app, ["embedders", "list"])
     assert listing.exit_code == 0 and "no: llmclf" in listing.stdout  # the fast row says how to build it
+
+
+def test_a_library_that_will_not_load_is_named_by_its_message_not_as_none(tmp_path, monkeypatch):
+    """torch failing on a shared object raises an ImportError whose name is None: the errors said
+    "building the fast embedder needs None" and "(None is missing)"."""
+    import sys
+
+    from llmclf import InputError
+    from llmclf.fast_embedder import build_fast_embedder
+    from llmclf.finetune import _require_torch
+
+    class Broken:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "model2vec"):
+                raise ImportError("libgomp.so.1: cannot open shared object file")
+            return None
+
+    for name in [m for m in sys.modules if m.split(".")[0] in ("torch", "model2vec")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    said = "a module that would not import (libgomp.so.1: cannot open shared object file)"
+    with pytest.raises(InputError, match=re.escape(f"building the fast embedder needs {said}: pip install")):
+        build_fast_embedder(tmp_path / "fast")
+    with pytest.raises(InputError, match=re.escape(f"(missing: {said}): pip install 'llmclf[finetune]'")):
+        _require_torch()
 
 
 def test_unknown_embedder_is_refused(tmp_path):
