@@ -301,10 +301,7 @@ def _read_capped(stream: IO[bytes], label: str) -> bytes:
 
 
 def _fetch(url: str) -> bytes:
-    try:
-        import fsspec
-    except ImportError:
-        raise BundleError(f"loading {redact(url)} needs fsspec: pip install 'llmclf[fsspec]'") from None
+    fsspec = _fsspec(url, "loading")
     try:
         with fsspec.open(url, "rb") as fh:
             return _read_capped(fh, redact(url))
