@@ -495,9 +495,11 @@ def test_an_endpoint_that_stops_answering_is_not_sent_the_rest_of_a_bulk_run():
         results = quick_tagger(server, concurrency=2).tag([f"call me at 555-{i:04d}, phone" for i in range(30)])
         sent = len(server.requests)
     assert len(results) == 30 and not any(r.ok for r in results)
-    assert 8 <= sent <= 8 + 2  # give_up_after (2 x concurrency, at least 8), and those already in flight
     skipped = [r for r in results if r.error.startswith("not sent: the 8 texts before got no answer")]
-    assert len(skipped) == 30 - sent and "timed out" in skipped[0].error
+    tried = 30 - len(skipped)
+    assert 8 <= tried <= 8 + 2  # give_up_after (2 x concurrency, at least 8), and those already in flight
+    # a request that timed out while still being sent may never reach the server (seen once under CI's load)
+    assert tried - 2 <= sent <= tried and "timed out" in skipped[0].error  # at most 2 (concurrency) in flight
     assert skipped[0].public_error.startswith("not sent") and "127.0.0.1" not in skipped[0].public_error
 
 
