@@ -145,16 +145,21 @@ def check_bundle_target(path: str | os.PathLike[str]) -> Path | str:
         raise BundleError(f"cannot write {path}: {said}") from None
     if not path.is_file() or path.stat().st_size == 0:
         return path
-    try:  # any llmclf bundle, of any format version, has a manifest: that is enough to replace it
-        with zipfile.ZipFile(path) as zf:
-            ours = MANIFEST in zf.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
-        ours = False
-    if not ours:
+    if not _holds_bundle(path):
         raise BundleError(
             f"{path} exists and is not a model bundle: not overwritten (choose another --save path, or remove it)"
         )
     return path
+
+
+def _holds_bundle(target: Any) -> bool:
+    """Whether a file (a path, or one open for reading) is a bundle that a save may replace: any llmclf bundle, of
+    any format version, has a manifest, and that is enough."""
+    try:
+        with zipfile.ZipFile(target) as zf:
+            return MANIFEST in zf.namelist()
+    except ZIP_ERRORS:
+        return False
 
 
 def write_bundle(
@@ -229,11 +234,7 @@ def _check_url_target(url: str) -> str:
         if not fs.exists(where) or fs.size(where) == 0:
             return url
         with fs.open(where, "rb") as fh:
-            try:  # any llmclf bundle has a manifest: that is enough to replace it
-                with zipfile.ZipFile(fh) as zf:
-                    ours = MANIFEST in zf.namelist()
-            except (*ZIP_ERRORS, ValueError):
-                ours = False
+            ours = _holds_bundle(fh)
     except BundleError:
         raise
     except Exception as exc:  # fsspec backends raise their own kinds; all mean "could not reach it"
@@ -279,9 +280,9 @@ def _resolve(source: Any) -> tuple[Any, Any]:
         label = str(getattr(source, "name", "<bundle stream>"))
         seekable = getattr(source, "seekable", lambda: False)()
         return label, source if seekable else io.BytesIO(_read_capped(source, label))
-    if isinstance(source, str) and "://" in source:
-        if source.startswith("file://"):
-            return _resolve(source.removeprefix("file://"))
+    if isinstance(source, str) and source.startswith("file://"):
+        return _resolve(source.removeprefix("file://"))
+    if _is_url(source):
         return redact(source), io.BytesIO(_fetch(source))
     path = Path(source)
     if not path.exists():
