@@ -270,7 +270,8 @@ def classify_files(
     load, input_files, output, text_column, id_column, top_n, threshold, batch_size, threads, texts, data
 ) -> None:
     """Parquet (``--output``) or, from Parquet, JSON Lines out, batch by batch; no run log (bulk work)."""
-    if local_file(output, "--output") is not None and not is_parquet(output):
+    local_file(output, "--output")
+    if output is not None and not is_parquet(output):
         raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
     if not any(is_parquet(p) for p in input_files):
         return classify_rows_into(

@@ -96,15 +96,8 @@ def examples_export(
     model: Path | None = OLD_MODEL_OPTION,
 ) -> None:
     """Export the feedback examples as JSONL ({text, label, source, meta})."""
-    if local_file(output, "--output") is not None and output.suffix.lower() in (
-        ".csv",
-        ".tsv",
-        ".parquet",
-        ".pq",
-        ".model",
-        ".yaml",
-        ".yml",
-    ):
+    local_file(output, "--output")
+    if output is not None and output.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".model", ".yaml", ".yml"):
         # JSON Lines went into data.csv: over the user's own training data, as text no CSV reader takes
         raise InputError(f"--output writes JSON Lines: name it .jsonl, not {output.name}")
     rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
