@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,6 +59,24 @@ KEEP_HISTORY = 1000
 PROGRESS_CHUNK = 256  # texts embedded between two progress steps (only when a progress callback is set)
 
 __all__ = ["Classifier", "Prediction", "TrainReport"]
+
+
+def all_or_nothing(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A method that changes the classifier fully or not at all: on any error (a bad text found half way, an LLM
+    that fails, Ctrl-C) every attribute is put back as it was. A refit with one empty text used to leave a trained
+    classifier wiped, and a class map with one bad description half added."""
+
+    @functools.wraps(method)
+    def guarded(self: Classifier, *args: Any, **kwargs: Any) -> Any:
+        saved = {k: v.copy() if isinstance(v, list | dict) else v for k, v in vars(self).items()}
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+
+    return guarded
 
 
 @dataclass
@@ -265,6 +284,7 @@ class Classifier(TextClassifierEstimator):
         self.examples.extend(Example(t, name, Source(source), dict(meta or {})) for t in cleaned)
         return self
 
+    @all_or_nothing
     def add_examples(self, examples: Iterable[Example | Mapping[str, Any]]) -> Classifier:
         """Add :class:`Example` objects, or mappings of text, label, source and meta (what ``examples export``
         writes), checked as ``add_data_to_class`` checks its texts: an empty or None text, a label with spaces
@@ -299,6 +319,7 @@ class Classifier(TextClassifierEstimator):
         return list(self._require_head().classes)
 
     # -- training -----------------------------------------------------------
+    @all_or_nothing
     def prompt_train(
         self, classes: Mapping[str, str] | None = None, *, unlabeled: Iterable[str] | None = None
     ) -> Classifier:
@@ -329,6 +350,7 @@ class Classifier(TextClassifierEstimator):
         self._log_training("train")
         return self
 
+    @all_or_nothing
     def retrain_with_feedback(
         self, feedback: Sequence[Example], *, unlabeled: Iterable[str] | None = None
     ) -> dict[str, Any]:
@@ -362,6 +384,7 @@ class Classifier(TextClassifierEstimator):
         self.history.append(change)
         return change
 
+    @all_or_nothing
     def fit(
         self,
         X: Sequence[str],
@@ -381,6 +404,8 @@ class Classifier(TextClassifierEstimator):
         """
         check_params(self)
         texts = texts_of(X)
+        for i, text in enumerate(texts, 1):  # named by place: "example for class 'dog' is empty" named no text
+            clean_text(text, f"text {i} of X")
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:  # df[["label"]]: sklearn's own estimators warn and take the column
             from sklearn.exceptions import DataConversionWarning

@@ -3,7 +3,7 @@ import pytest
 from typer.testing import CliRunner
 
 import llmclf
-from llmclf import Classifier, InputError, Source
+from llmclf import Classifier, Example, InputError, Source
 from llmclf.cli import app
 
 
@@ -185,7 +185,6 @@ def test_a_text_with_two_labels_is_kept_and_said(tmp_path):
 def test_add_examples_checks_what_it_takes_and_takes_exported_records():
     """add_examples trusted its Examples: None text, a label with spaces around it or a source given as a string
     failed later as an AttributeError or a KeyError, and an empty text trained."""
-    from llmclf import Example
 
     bad = [
         ([Example("", "a")], "example for class 'a' is empty"),
@@ -226,3 +225,49 @@ def test_top_n_and_threshold_out_of_range_are_input_errors(pets, call, message):
     top = pets.classify(["woof"], top_n=10**30, threshold=0.0)[0]  # past the classes: all of them
     assert set(top.probabilities) == {"cat", "dog"} and top.label == "dog"
     assert pets.predict_batch(["woof"], top_k=10**30)["top_k_labels"].shape == (1, 2)
+
+
+class _FailingGenerator:
+    def generate(self, descriptions, examples):
+        raise RuntimeError("the LLM went away")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda c, X, y: c.fit([*X[:-1], ""], y), InputError, "text 8 of X is empty"),
+        (lambda c, X, y: c.fit([*X[:-1], None], y), InputError, "text 8 of X must be a string, got NoneType"),
+        (lambda c, X, y: c.fit(X, y, unlabeled=5), InputError, "expected texts"),
+        (lambda c, X, y: c.prompt_train({"bird": "Birds sing.", "fish": " "}), InputError, "class 'fish' is empty"),
+        (
+            lambda c, X, y: c.add_examples([{"text": "a kitten", "label": "cat"}, {"text": "", "label": "cat"}]),
+            InputError,
+            "is empty",
+        ),
+        (
+            lambda c, X, y: c.retrain_with_feedback([Example("woof", "dog"), Example("tweet", "bird")]),
+            InputError,
+            "labels the model does not have: bird",
+        ),
+        (lambda c, X, y: c.retrain_with_feedback([Example("woof", "dog"), Example("", "dog")]), InputError, "empty"),
+        (
+            lambda c, X, y: setattr(c, "generator", _FailingGenerator()) or c.prompt_train({"bird": "Birds sing."}),
+            RuntimeError,
+            "the LLM went away",
+        ),
+    ],
+)
+def test_a_call_that_fails_leaves_the_classifier_as_it_was(call, error, message):
+    """A refit with one empty text wiped a trained classifier (predict then said "not trained"), and a class map
+    with one bad description was half added: nothing the user had may be lost to an error."""
+    X = ["i like milk", "meow meow", "purring softly", "the cat sat", "woof woof", "barking loud", "fetch it", "a dog"]
+    y = ["cat"] * 4 + ["dog"] * 4
+    clf = Classifier().fit(X, y)
+    before = (clf.predict_proba(["woof", "meow"]), clf.model_id, list(clf.examples), dict(clf.descriptions))
+    history = list(clf.history)
+    with pytest.raises(error, match=message):
+        call(clf, X, y)
+    clf.generator = None
+    np.testing.assert_array_equal(clf.predict_proba(["woof", "meow"]), before[0])
+    assert (clf.model_id, clf.examples, clf.descriptions, clf.history) == (*before[1:], history)
+    assert clf.classes_.tolist() == ["cat", "dog"]
