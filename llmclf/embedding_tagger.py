@@ -26,6 +26,7 @@ from .errors import BundleError
 from .examples import Example, Source
 from .paths import user_cache_dir
 from .store import Tag
+from .sync import run_sync
 from .tagging import Tagger, TagResult, check_tags, check_texts
 
 __all__ = ["EmbeddingTagger", "atag_texts", "tag_texts"]
@@ -207,7 +208,6 @@ async def atag_texts(
 
 def tag_texts(texts: Sequence[str], tags: Sequence[Tag], *, llm_config=None, **options: Any) -> list[TagResult]:
     """:func:`atag_texts` from synchronous code; ``llm_config`` (an LLMConfig) opens and closes the client."""
-    import asyncio
 
     async def run() -> list[TagResult]:
         if llm_config is None:
@@ -220,4 +220,4 @@ def tag_texts(texts: Sequence[str], tags: Sequence[Tag], *, llm_config=None, **o
         finally:
             await client.aclose()
 
-    return asyncio.run(run())
+    return run_sync(run)

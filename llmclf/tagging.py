@@ -29,6 +29,7 @@ from .errors import InputError, LLMError
 from .inputs import one_line, texts_of, whole_number
 from .llm.client import LLMAuthError, LLMTimeout, LLMUnreachable, StructuredLLM
 from .store import Tag
+from .sync import run_sync
 
 __all__ = ["TagResult", "Tagger", "build_response_model", "choice_label", "tags_from_classes"]
 
@@ -298,4 +299,4 @@ class Tagger:
             finally:
                 await self.llm.aclose()
 
-        return asyncio.run(run())
+        return run_sync(run)

@@ -567,3 +567,29 @@ def test_a_taggers_counts_are_checked(kwargs, message):
     """concurrency="3" was a TypeError from '<'; 2.5, True, max_retries=-1 and give_up_after=0 went through."""
     with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
         Tagger(object(), TAGS, **kwargs)
+
+
+def test_the_sync_api_works_where_an_event_loop_already_runs():
+    """A Jupyter cell runs inside an event loop: Tagger.tag, tag_texts and prompt_train with an LLM generator
+    called asyncio.run there and failed with "cannot be called from a running event loop"."""
+    from llmclf.embedding_tagger import tag_texts
+    from llmclf.llm import LLMGenerator
+
+    def script(request, n):
+        if "belong to the class" in json.dumps(request["messages"]):  # generation: examples for the class asked
+            return tool_reply(request, {"examples": [f"example {n} {i}" for i in range(3)]})
+        return tool_reply(request, {"tag": right_tag(request)})
+
+    async def cell(server):  # what a notebook cell calls, synchronously, inside its loop
+        tagged = tagger(server).tag(["my email is x@y.z", "call my phone"])
+        offline = tag_texts(["call my phone"], TAGS)
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=1, env={})
+        clf = Classifier(generator=LLMGenerator(config, None, examples_per_class=3))
+        clf.prompt_train({"cat": "Cats meow.", "dog": "Dogs bark."})
+        return tagged, offline, clf
+
+    with FakeLLMServer(script) as server:
+        tagged, offline, clf = asyncio.run(cell(server))
+    assert [r.best["name"] for r in tagged] == ["email", "phone"], [r.error for r in tagged]
+    assert offline[0].error is None and offline[0].best["name"] == "phone"
+    assert clf.report.counts["cat"].get("synthetic") == 3, clf.report.counts

@@ -27,6 +27,7 @@ from ..errors import LLMError
 from ..examples import Example, Source
 from ..generation import MAX_EXAMPLES_PER_CLASS, GenerationResult
 from ..inputs import whole_number
+from ..sync import run_sync
 from .cache import GenerationCache
 from .client import LLMAuthError, OpenAICompatibleLLM, StructuredLLM
 from .config import LLMConfig
@@ -110,7 +111,7 @@ class LLMGenerator:
         self.on_class_done = on_class_done
 
     def generate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
-        return asyncio.run(self.agenerate(descriptions, examples))
+        return run_sync(lambda: self.agenerate(descriptions, examples))
 
     async def agenerate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
         llm = self._llm or OpenAICompatibleLLM(self.config)
