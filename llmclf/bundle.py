@@ -42,7 +42,7 @@ from typing import IO, Any
 import numpy as np
 
 from .atomic import atomic_writer, check_writable
-from .errors import BundleError, redact
+from .errors import BundleError, InputError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
 from .jsonlines import loads as strict_json
@@ -129,14 +129,23 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def check_bundle_target(path: str | os.PathLike[str]) -> Path | str:
+def check_bundle_target(path: str | os.PathLike[str] | IO[bytes]) -> Path | str | IO[bytes]:
     """``path`` if a bundle may be written there: nothing yet, an empty file, or a bundle (which it replaces).
-    An fsspec URL (``s3://...``; ``load`` reads them) comes back as it was given; a local path as a Path.
+    An fsspec URL (``s3://...``; ``load`` reads them) or a binary file object comes back as it was given; a local
+    path as a Path.
 
     Anything else is the user's and stays: `--save data.csv` (meant as --data) replaced the training data with the
     bundle. A folder is refused here too, before any training rather than after it."""
     if _is_url(path):
         return _check_url_target(str(path))
+    if _is_stream(path):
+        if isinstance(path, io.TextIOBase):
+            raise InputError("a bundle is binary: open the file with mode 'wb', not 'w'")
+        return path
+    if not isinstance(path, str | os.PathLike):  # save(None) wrote a bundle named "None", save(BytesIO()) its repr
+        raise InputError(
+            f"a bundle is saved to a path, an fsspec URL or a binary file object, not {type(path).__name__}"
+        )
     path = Path(str(path).removeprefix("file://"))  # as load reads it
     try:
         check_writable(path)
@@ -163,15 +172,15 @@ def _holds_bundle(target: Any) -> bool:
 
 
 def write_bundle(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     manifest: dict[str, Any],
     arrays: dict[str, np.ndarray],
     examples: list[Example],
     vectors: np.ndarray | None = None,
     tfidf: TfidfFeatures | None = None,
     encoder: dict[str, np.ndarray] | None = None,
-) -> Path | str:
-    path = check_bundle_target(path)  # a Path, or an fsspec URL as given
+) -> Path | str | IO[bytes]:
+    path = check_bundle_target(path)  # a Path; an fsspec URL or a file object as given
     members = {HEAD: _npz_bytes(arrays), EXAMPLES: _jsonl_bytes(examples)}
     if encoder is not None:
         members[ENCODER] = _npz_bytes(encoder)
@@ -196,11 +205,14 @@ def write_bundle(
                 zf.writestr(name, data, compress_type=_compression(data))
         _loads_back(fh, path)
 
-    if isinstance(path, str):  # an fsspec URL: written whole here, then sent in one piece
+    if isinstance(path, str) or _is_stream(path):  # a URL or a file object: written whole here, then sent
         with tempfile.NamedTemporaryFile(suffix=".model") as fh:
             write(fh)
             fh.seek(0)
-            _upload(fh, path)
+            if isinstance(path, str):
+                _upload(fh, path)
+            else:
+                shutil.copyfileobj(fh, path)
         return path
     try:
         with atomic_writer(path) as fh:
@@ -208,6 +220,11 @@ def write_bundle(
     except OSError as exc:
         raise BundleError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _is_stream(target: Any) -> bool:
+    """A binary file object to save to (``io.BytesIO``, an open file, a zip member), as ``load`` reads one."""
+    return hasattr(target, "write") and not isinstance(target, str | os.PathLike)
 
 
 def _is_url(path: Any) -> bool:
@@ -261,8 +278,9 @@ def _loads_back(fh: IO[bytes], path: Path | str) -> None:
     try:
         read_bundle(fh)
     except BundleError as exc:
+        label = getattr(path, "name", "to the file object") if _is_stream(path) else redact(str(path))
         raise BundleError(
-            f"cannot save {redact(str(path))}: it would not load back ({exc})".replace(str(fh.name), "bundle")
+            f"cannot save {label}: it would not load back ({exc})".replace(str(fh.name), "bundle")
         ) from None
 
 
@@ -284,6 +302,10 @@ def _resolve(source: Any) -> tuple[Any, Any]:
         return _resolve(source.removeprefix("file://"))
     if _is_url(source):
         return redact(source), io.BytesIO(_fetch(source))
+    if not isinstance(source, str | os.PathLike):  # None or 5 was a TypeError from deep inside pathlib
+        raise InputError(
+            f"a bundle is a path, bytes, a binary file object or an fsspec URL, not {type(source).__name__}"
+        )
     path = Path(source)
     if not path.exists():
         url = url_in_path(path)  # s3://b/x.model made a Path: s3:/b/x.model

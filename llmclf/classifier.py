@@ -747,11 +747,12 @@ class Classifier(TextClassifierEstimator):
                 f"an inference-only classifier has no training examples: load the bundle in full to {action}"
             )
 
-    def save(self, path: str | os.PathLike[str]) -> Path | str:
+    def save(self, path: str | os.PathLike[str] | BinaryIO) -> Path | str | BinaryIO:
         """Write one ``.model`` bundle atomically (with the examples' vectors when ``keep_vectors``).
 
-        ``path`` may be an fsspec URL (``s3://``, ``gs://``, ``memory://``; needs ``pip install 'llmclf[fsspec]'``),
-        as for :meth:`load`: the bundle is written whole, checked, and then sent in one piece."""
+        ``path`` may be an fsspec URL (``s3://``, ``gs://``, ``memory://``; needs ``pip install 'llmclf[fsspec]'``)
+        or a binary file object (``io.BytesIO``), as for :meth:`load`: the bundle is written whole, checked, and
+        then sent in one piece."""
         self._require_examples("save it")
         check_bundle_target(path)  # before the embedding below
         vectors = self.embed([e.text for e in self.examples]) if self.keep_vectors else None

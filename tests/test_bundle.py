@@ -174,6 +174,33 @@ def test_save_writes_an_fsspec_url_as_load_reads_one(pets, tmp_path, monkeypatch
     assert pets.save(f"file://{tmp_path}/local.model") == tmp_path / "local.model"
 
 
+def test_save_writes_a_binary_file_object_as_load_reads_one_and_refuses_what_is_no_target(pets, tmp_path, monkeypatch):
+    """load took bytes and file objects, but save(io.BytesIO()) wrote a file named "<_io.BytesIO object at 0x..>"
+    here, and save(None) one named "None", each without a word."""
+    from llmclf import InputError
+
+    monkeypatch.chdir(tmp_path)
+    buffer = io.BytesIO()
+    assert pets.save(buffer) is buffer
+    assert Classifier.load(buffer.getvalue()).predict(["woof"]).tolist() == ["dog"]
+    with open(tmp_path / "opened.model", "wb") as fh:
+        pets.save(fh)
+    assert Classifier.load(tmp_path / "opened.model").predict(["meow"]).tolist() == ["cat"]
+    for target in (None, 5, b"pets.model"):
+        with pytest.raises(
+            InputError,
+            match=f"^a bundle is saved to a path, an fsspec URL or a binary file object, not {type(target).__name__}$",
+        ):
+            pets.save(target)
+    with open(tmp_path / "text.model", "w") as fh, pytest.raises(InputError, match="open the file with mode 'wb'"):
+        pets.save(fh)
+    for source in (None, 5):
+        with pytest.raises(InputError, match=r"^a bundle is a path, bytes, a binary file object or an fsspec URL"):
+            Classifier.load(source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["opened.model", "text.model"]
+    assert (tmp_path / "text.model").read_bytes() == b""
+
+
 def test_unwritable_destination_is_a_bundle_error_naming_the_path(pets, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a folder should be")
