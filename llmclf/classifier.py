@@ -343,9 +343,12 @@ class Classifier(TextClassifierEstimator):
             result = self.generator.generate(dict(self.descriptions), kept)
             self.examples = kept + [e for e in result.examples if e.label in self.descriptions]
             report.generation = result
+        own = Counter(e.label for e in self.examples if e.source is not Source.DESCRIPTION)
         for name, desc in self.descriptions.items():
-            if not desc:
+            if not desc and own[name]:
                 report.notes.append(f"class {name!r} has no description; it is learned from its examples")
+            elif not desc:  # it said "learned from its examples" of a class that had none
+                report.notes.append(f"class {name!r} has no description and no examples: it is learned from its name")
         self._fit_all(report, unlabeled=unlabeled)
         self._log_training("train")
         return self
@@ -364,6 +367,9 @@ class Classifier(TextClassifierEstimator):
         check_params(self)
         self._require_head()
         self._require_examples("retrain it")
+        if isinstance(feedback, str | Mapping) or not isinstance(feedback, Iterable):  # None: "not iterable"
+            raise InputError(f"feedback must be a list of Examples, not {type(feedback).__name__}")
+        feedback = list(feedback)
         unknown = sorted({e.label for e in feedback} - set(self._require_head().classes))
         if unknown:
             raise InputError(f"feedback uses labels the model does not have: {', '.join(unknown)}")

@@ -271,3 +271,14 @@ def test_a_call_that_fails_leaves_the_classifier_as_it_was(call, error, message)
     np.testing.assert_array_equal(clf.predict_proba(["woof", "meow"]), before[0])
     assert (clf.model_id, clf.examples, clf.descriptions, clf.history) == (*before[1:], history)
     assert clf.classes_.tolist() == ["cat", "dog"]
+
+
+def test_a_class_with_neither_description_nor_examples_is_said_to_be_learned_from_its_name():
+    """The note said "it is learned from its examples" of a class that had none."""
+    clf = Classifier().add_data_to_class("fruit", "a yellow banana").prompt_train({"veg": None})
+    assert clf.report.notes == [
+        "class 'fruit' has no description; it is learned from its examples",
+        "class 'veg' has no description and no examples: it is learned from its name",
+    ]
+    with pytest.raises(InputError, match=r"^feedback must be a list of Examples, not NoneType$"):
+        clf.retrain_with_feedback(None)
