@@ -2,7 +2,8 @@
 
 Formats are picked by extension: ``.jsonl``/``.ndjson`` (one object a line),
 ``.csv`` (a header row), ``.json``/``.yaml``/``.yml`` for class files and
-anything else as plain text, one item a line. Every problem becomes an
+anything else as plain text, one item a line; gzip, bzip2 and xz files are
+read through (see :mod:`llmclf.compressed`). Every problem becomes an
 :class:`InputError` that names the file and, where it helps, the line.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .blank import is_blank
+from .compressed import decompressing, format_suffix
 from .errors import InputError
 from .jsonlines import GivenTwice, unique_pairs
 from .jsonlines import loads as strict_json
@@ -83,10 +85,13 @@ def _open_text(path: str | Path, errors: str = "strict") -> io.TextIOWrapper:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return _as_text(raw, errors)
+        return _as_text(decompressing(raw, str(path)), errors)
     except OSError as exc:
         raw.close()
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except InputError:
+        raw.close()
+        raise
 
 
 def _as_text(raw: io.BufferedReader, errors: str = "strict") -> io.TextIOWrapper:
@@ -95,7 +100,7 @@ def _as_text(raw: io.BufferedReader, errors: str = "strict") -> io.TextIOWrapper
 
 
 def _kind(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
+    suffix = format_suffix(path)
     kinds = {
         ".jsonl": "jsonl",
         ".ndjson": "jsonl",
@@ -156,6 +161,7 @@ def _stdin_text() -> tuple[io.TextIOWrapper, str]:
     raw = _stdin_buffer()
     if raw is None:
         raise InputError("standard input cannot be read here")
+    raw = decompressing(raw, "standard input")
     fh = _as_text(raw)
     start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
     return fh, "jsonl" if start.startswith("{") else "json-array" if start.startswith("[") else "csv"
@@ -375,6 +381,7 @@ def stdin_rows() -> Iterator[Row]:
     if stream is None:
         yield from _line_rows(sys.stdin, "standard input line ", "utf-8")
         return
+    stream = decompressing(stream, "standard input")
     encoding = _bom_encoding(stream.peek(4)[:4])
     if encoding == "utf-8-sig":  # line by line as bytes: a line is handed on as soon as it has arrived
         yield from _line_rows((b.decode("utf-8", "surrogateescape") for b in stream), "standard input line ", encoding)
@@ -530,7 +537,7 @@ def _read_text(path: str | Path) -> str:
     fh = _open_text(path)
     try:
         with fh:
-            return fh.read()
+            return fh.read(MAX_CLASS_FILE_BYTES + 1)  # past it, refused by the caller: never read a huge file whole
     except UnicodeDecodeError as exc:
         raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
 
@@ -546,7 +553,7 @@ def read_class_file(path: str | Path) -> dict[str, str]:
     import yaml
 
     try:
-        if Path(path).suffix.lower() == ".json":
+        if format_suffix(path) == ".json":
             data = strict_json(raw, object_pairs_hook=unique_pairs)
         else:
             data = yaml.load(raw, Loader=_no_alias_loader())
@@ -592,12 +599,17 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     """(tag_id, name, instructions) of each tag in a CSV (``id`` also accepted; headers in any case, Excel's
     byte-order mark skipped, as for data files), JSON Lines (what ``llmclf tags list SET --json`` writes), or a
     JSON list of objects (or ``{"tags": [...]}``)."""
-    suffix = Path(path).suffix.lower()
+    suffix = format_suffix(path)
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
     elif suffix == ".json":
+        text = _read_text(path)
+        if len(text) > MAX_CLASS_FILE_BYTES:
+            raise InputError(
+                f"{path}: a JSON tag file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused; write JSON Lines"
+            )
         try:
-            items = _parse_json(_read_text(path), str(path), object_pairs_hook=unique_pairs)
+            items = _parse_json(text, str(path), object_pairs_hook=unique_pairs)
         except GivenTwice as exc:  # JSON keeps the last of two equal keys without a word
             raise InputError(f"{path}: {_scalar_text(exc.key)!r} is given twice in one object") from None
         if isinstance(items, dict):

@@ -290,6 +290,59 @@ def test_a_csv_field_longer_than_csvs_default_limit_is_read(pets_bundle, tmp_pat
     assert trained.exit_code == 0 and json.loads(trained.stdout)["counts"]["dog"]["user"] == 1, trained.output
 
 
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "lzma"])
+def test_gzip_bzip2_and_xz_files_are_read_through(pets_bundle, tmp_path, compress):
+    """data.jsonl.gz (as pandas and datasets write it) was taken for plain text, and every line of any compressed
+    file was an error record "not UTF-8 text"; a cut-short one must be a one-line error, not an EOFError."""
+    import importlib
+
+    module = importlib.import_module(compress)
+    suffix = {"gzip": ".gz", "bz2": ".bz2", "lzma": ".xz"}[compress]
+    packed = lambda name, text: (tmp_path / (name + suffix)).write_bytes(module.compress(text.encode()))  # noqa: E731
+    packed("texts.jsonl", '{"text": "woof woof"}\n{"text": "meow"}\n')
+    packed("texts.txt", "woof woof\nmeow\n")
+    for name in ("texts.jsonl", "texts.txt"):
+        classified = run("classify", "--load", pets_bundle, "--no-log", "--input", tmp_path / (name + suffix))
+        assert classified.exit_code == 0, classified.output
+        assert [(r["text"], r["prediction"]) for r in jsonl(classified.stdout)] == [
+            ("woof woof", "dog"),
+            ("meow", "cat"),
+        ]
+    piped = run(
+        "classify", "--load", pets_bundle, "--no-log", "-", input=(tmp_path / f"texts.txt{suffix}").read_bytes()
+    )
+    assert [r["prediction"] for r in jsonl(piped.stdout)] == ["dog", "cat"], piped.output
+    packed("data.csv", "text,label\ndogs bark,dog\ncats meow,cat\n")
+    packed("classes.json", '{"cat": "Cats purr.", "dog": "Dogs bark."}')
+    for args in (["--data", tmp_path / f"data.csv{suffix}"], ["--classes", tmp_path / f"classes.json{suffix}"]):
+        trained = run("train", *args, "--save", tmp_path / "m.model")
+        assert trained.exit_code == 0, trained.output
+        assert sorted(Classifier.load(tmp_path / "m.model").classes_) == ["cat", "dog"]
+    cut = tmp_path / f"cut.csv{suffix}"
+    cut.write_bytes((tmp_path / f"data.csv{suffix}").read_bytes()[:-6])
+    failed = run("train", "--data", cut, "--save", tmp_path / "m.model")
+    assert failed.exit_code == 2 and re.fullmatch(
+        rf"error: {re.escape(str(cut))}: its \w+ data is damaged or cut short \(.+\)\n", failed.stderr
+    ), failed.stderr
+
+
+def test_a_zip_archive_or_zstd_file_is_named_not_read_line_by_line(pets_bundle, tmp_path):
+    """An Excel workbook (a zip archive) given as --input made one "not UTF-8 text" error record per line."""
+    import zipfile
+
+    book = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(book, "w") as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    zstd = tmp_path / "texts.txt.zst"
+    zstd.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 20)
+    for path, said in (
+        (book, "is a zip archive (an Excel workbook is one), not text: save it as CSV UTF-8 or JSON Lines"),
+        (zstd, "is compressed with zstd: decompress it first (zstd -d), or use gzip"),
+    ):
+        classified = run("classify", "--load", pets_bundle, "--no-log", "--input", path)
+        assert classified.exit_code == 2 and classified.stdout == "" and classified.stderr == f"error: {path} {said}\n"
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(pets_bundle, tmp_path, encoding):
     """Excel's "Unicode Text", Notepad's "Unicode" and Windows PowerShell's `>` write UTF-16: its lines were
