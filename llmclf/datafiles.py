@@ -325,8 +325,13 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     kind = _json_kind(path) if kind == "json" else kind
     if kind == "json-array":
         for n, item in enumerate(_json_array(path, (*keys, id_column)), 1):
+            if isinstance(item, str) and not (text_column or id_column):  # ["woof", "meow"]: a text an item
+                problem = text_problem(item)
+                yield (None, f"{path}: item {n}: {problem}", None) if problem else (item, None, None)
+                continue
             if not isinstance(item, dict):
-                yield None, f"{path}: item {n} of the array is not a JSON object", None
+                want = "a JSON object" if text_column or id_column else "a string or a JSON object"
+                yield None, f"{path}: item {n} of the array is not {want}", None
                 continue
             yield _row_text(path, n, {_column(k): v for k, v in item.items()}, keys, id_column)
         return

@@ -1295,6 +1295,16 @@ def test_a_json_array_file_is_read_as_records(pets_bundle, tmp_path):
         ("c", "cat"),
     ]
     assert records[1]["error"] == f"{texts}: item 2 of the array is not a JSON object"
+    strings = tmp_path / "strings.json"  # a JSON array of texts was "item 1 of the array is not a JSON object"
+    strings.write_text(json.dumps(["woof woof", " ", 5, "meow"]))
+    result = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "-i", str(strings)])
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.exit_code == 1 and [(r["text"], r["prediction"], r.get("error")) for r in records] == [
+        ("woof woof", "dog", None),
+        (None, None, f"{strings}: item 2: text is empty"),
+        (None, None, f"{strings}: item 3 of the array is not a string or a JSON object"),
+        ("meow", "cat", None),
+    ]
     data = tmp_path / "data.json"
     data.write_text("\ufeff" + json.dumps([{"text": "woof woof", "label": "dog"}, {"text": "meow", "label": "cat"}]))
     model = tmp_path / "m.model"
