@@ -220,7 +220,8 @@ def _undecodable_file(path: str | Path, offset: int, encoding: str = "utf-8") ->
 
 def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None] = ()) -> csv.DictReader:
     """Rows of a CSV or TSV file. A ``.csv`` whose header has no comma but a semicolon (or a tab) is read with
-    that: Excel writes semicolons where the comma is the decimal mark. A header naming a column to ``read`` twice
+    that: Excel writes semicolons where the comma is the decimal mark; a first line ``sep=;`` (Excel's way of
+    naming the separator, which it reads and some exports write) names it instead. A header naming a column to ``read`` twice
     (in any case) is refused: the row kept only the last one's value, so ``label,label`` trained on the second."""
     # csv's default of 131,072 characters a field made a CSV holding one long document "malformed", and reading
     # stopped there; a JSON Lines file takes a line of any length, and a long text is cut to what is used later
@@ -229,7 +230,11 @@ def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None]
         reader = csv.DictReader(fh, delimiter="\t")
     else:
         header = fh.readline()
-        delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
+        named = header.rstrip("\r\n")
+        if len(named) == 5 and named.lower().startswith("sep="):  # Excel's "sep=;" line names the separator
+            delimiter, header = named[4], fh.readline()
+        else:
+            delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
         reader = csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
     if twice := _read_twice(reader.fieldnames or [], read):
         raise InputError(f"{path}: the header has two {twice!r} columns and which to read is unclear; rename one")

@@ -251,6 +251,12 @@ def test_excel_csv_with_bom_and_capitalised_headers(pets_bundle, tmp_path):
     assert [json.loads(x)["text"] for x in classified.stdout.splitlines()] == ["woof, woof", "meow"], classified.output
     assert runner.invoke(app, ["train", "--data", str(semicolons), "--save", str(model)]).exit_code == 0
     assert list(Classifier.load(model).classes_) == ["cat", "dog"]
+    named = tmp_path / "named.csv"  # Excel's "sep=;" line: it was taken for the header ("no text column")
+    named.write_bytes("sep=;\r\nText;Label\r\nwoof, woof;dog\r\nmeow;cat\r\n".encode("utf-8-sig"))
+    classified = runner.invoke(app, ["classify", "--load", str(pets_bundle), "--no-log", "--input", str(named)])
+    assert [json.loads(x)["text"] for x in classified.stdout.splitlines()] == ["woof, woof", "meow"], classified.output
+    assert runner.invoke(app, ["train", "--data", str(named), "--save", str(model)]).exit_code == 0
+    assert list(Classifier.load(model).classes_) == ["cat", "dog"]
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("Body,Kind\nwoof,dog\nmeow,cat\n", encoding="utf-8")
     failed = runner.invoke(app, ["train", "--data", str(wrong), "--save", str(model)])
