@@ -38,8 +38,8 @@ class _Decompressed(io.RawIOBase):
     """A decompressing stream whose damaged or cut-short data is an InputError naming the file, not an OSError or
     EOFError from inside the reader."""
 
-    def __init__(self, stream: IO[bytes], kind: str, where: str) -> None:
-        self._stream, self._kind, self._where = stream, kind, where
+    def __init__(self, stream: IO[bytes], kind: str, where: str, raw: IO[bytes] | None) -> None:
+        self._stream, self._kind, self._where, self._raw = stream, kind, where, raw
 
     def readable(self) -> bool:
         return True
@@ -51,16 +51,19 @@ class _Decompressed(io.RawIOBase):
             raise InputError(f"{self._where}: its {self._kind} data is damaged or cut short ({exc})") from None
 
     def close(self) -> None:
-        self._stream.close()
+        self._stream.close()  # the decompressor leaves the file it was given open
+        if self._raw is not None:
+            self._raw.close()
         super().close()
 
 
-def decompressing(raw: io.BufferedReader, where: str) -> io.BufferedReader:
-    """``raw``, decompressed if its first bytes name gzip, bzip2 or xz; an InputError for a zip archive or zstd."""
+def decompressing(raw: io.BufferedReader, where: str, owned: bool = True) -> io.BufferedReader:
+    """``raw``, decompressed if its first bytes name gzip, bzip2 or xz; an InputError for a zip archive or zstd.
+    Closing what comes back closes ``raw`` too if it is ``owned`` (a file opened for this; not standard input)."""
     head = raw.peek(8)[:8]
     for magic, (kind, opener) in _OPENERS.items():
         if head.startswith(magic):
-            return io.BufferedReader(_Decompressed(opener(raw), kind, where))
+            return io.BufferedReader(_Decompressed(opener(raw), kind, where, raw if owned else None))
     if head.startswith(b"PK\x03\x04"):
         raise InputError(
             f"{where} is a zip archive (an Excel workbook is one), not text: save it as CSV UTF-8 or JSON Lines"

@@ -161,7 +161,7 @@ def _stdin_text() -> tuple[io.TextIOWrapper, str]:
     raw = _stdin_buffer()
     if raw is None:
         raise InputError("standard input cannot be read here")
-    raw = decompressing(raw, "standard input")
+    raw = decompressing(raw, "standard input", owned=False)
     fh = _as_text(raw)
     start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
     return fh, "jsonl" if start.startswith("{") else "json-array" if start.startswith("[") else "csv"
@@ -391,7 +391,7 @@ def stdin_rows() -> Iterator[Row]:
     if stream is None:
         yield from _line_rows(sys.stdin, "standard input line ", "utf-8")
         return
-    stream = decompressing(stream, "standard input")
+    stream = decompressing(stream, "standard input", owned=False)
     encoding = _bom_encoding(stream.peek(4)[:4])
     if encoding == "utf-8-sig":  # line by line as bytes: a line is handed on as soon as it has arrived
         yield from _line_rows((b.decode("utf-8", "surrogateescape") for b in stream), "standard input line ", encoding)
