@@ -1,6 +1,9 @@
 """Hypothesis fuzzing of every reader of outside data: each input is read, or refused with one llmclf error."""
 
+import bz2
+import gzip
 import json
+import lzma
 
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -33,8 +36,20 @@ arrays = st.builds(  # what df.to_json(orient="records") writes, with any items,
     st.lists(records | json_values, max_size=6),
     st.sampled_from(BOMS),
 )
-files = st.one_of(
+plain_files = st.one_of(
     st.builds(lambda parts, bom: bom + b"\n".join(parts), st.lists(lines, max_size=8), st.sampled_from(BOMS)), arrays
+)
+COMPRESSORS = [gzip.compress, bz2.compress, lzma.compress]
+MAGIC = [b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04", b"\x28\xb5\x2f\xfd"]  # gzip, bz2, xz, zip, zstd
+files = st.one_of(
+    plain_files,
+    st.builds(  # compressed, whole or cut short
+        lambda raw, pack, cut: pack(raw)[: -cut or None],
+        plain_files,
+        st.sampled_from(COMPRESSORS),
+        st.integers(0, 30),
+    ),
+    st.builds(lambda magic, tail: magic + tail, st.sampled_from(MAGIC), st.binary(max_size=60)),
 )
 
 
