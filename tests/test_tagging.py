@@ -406,6 +406,22 @@ def test_a_refused_response_format_falls_back_once_for_good(mode, refusal, first
         assert schema["properties"]["tag"]["enum"] == ["1: phone", "2: email", "3: address"]
 
 
+def test_a_reply_cut_short_at_the_token_limit_is_named_as_such():
+    """An endpoint that stops at max_tokens (finish_reason "length", as a small model echoing the schema does in
+    md_json mode) gave "LLM call to ... failed: IncompleteOutputException", or "failed: RuntimeError"."""
+
+    def script(request, n):
+        reply = tool_reply(request, '{"tag": "1: ph')
+        reply.body["choices"][0]["finish_reason"] = "length"
+        return reply
+
+    with FakeLLMServer(script) as server:
+        (result,) = tagger(server, max_retries=1).tag(["call my phone"])
+    assert result.error == f"{server.base_url} cut its reply short at the token limit (finish_reason length)"
+    assert result.public_error == "the LLM's reply was cut short at its token limit"
+    assert len(server.requests) == 1  # instructor does not re-ask a reply cut short: it would be cut again
+
+
 def test_a_refusal_that_is_not_about_the_format_is_not_retried_in_another_form():
     with FakeLLMServer(lambda request, n: error_reply(400, "context length exceeded")) as server:
         config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=0, mode="json", env={})

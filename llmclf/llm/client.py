@@ -303,6 +303,11 @@ def _as_llm_error(exc: Exception, endpoint: str, secret: str | None = None) -> L
         return LLMError(
             f"{endpoint} answered HTTP {api.status_code}{retried}{said}", f"the LLM failed (HTTP {api.status_code})"
         )
+    if any(type(e).__name__ == "IncompleteOutputException" for e in chain):  # by name: instructor moves its classes
+        return LLMError(
+            f"{endpoint} cut its reply short at the token limit (finish_reason length)",
+            "the LLM's reply was cut short at its token limit",
+        )
     parse = next((e for e in chain if isinstance(e, ValidationError | ValueError)), None)
     if parse is not None:
         first = str(parse).strip().splitlines()[0] if str(parse).strip() else type(parse).__name__
