@@ -105,6 +105,29 @@ def test_too_few_items_are_topped_up_by_another_call():
     assert result.calls == 4
 
 
+def test_a_reply_cut_at_the_token_limit_is_asked_again_for_fewer_examples():
+    """Every call for a class whose examples are long in tokens (200 characters of Chinese are ~200 tokens; the
+    budget is 64 an example) stopped at max_tokens, and the class got no examples at all."""
+    asked_for = []
+
+    def script(req, n):
+        prompt = next(m["content"] for m in req["messages"] if "Write " in (m.get("content") or ""))
+        asked = int(prompt.split("Write ", 1)[1].split(" ", 1)[0])
+        asked_for.append(asked)
+        if asked > 2:  # no room for more than two of these in the tokens allowed
+            reply = tool_reply(req, '{"examples": ["猫咪')
+            reply.body["choices"][0]["finish_reason"] = "length"
+            return reply
+        done = sum(1 for a in asked_for if a <= 2)
+        return tool_reply(req, {"examples": [f"猫咪 {class_of(req)} {done} {i}" for i in range(asked)]})
+
+    with FakeLLMServer(script) as server:
+        result = generator(server, n=5, concurrency=1).generate({"cat": CLASSES["cat"], "dog": CLASSES["dog"]}, [])
+    assert result.failed == {} and result.short == {}, (result.failed, result.short)
+    assert sorted(sum(e.label == c for e in result.examples) for c in ("cat", "dog")) == [5, 5]
+    assert sorted(asked_for) == sorted([5, 2, 2, 1] * 2)  # per class: cut short, then halved for the rest
+
+
 def test_too_few_items_forever_ends_short_instead_of_looping():
     script = lambda req, n: tool_reply(req, {"examples": TEXTS[class_of(req)][:2]})  # noqa: E731
     with FakeLLMServer(script) as server:

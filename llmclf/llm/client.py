@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ..errors import LLMError
 from .config import LLMConfig
 
-__all__ = ["LLMAuthError", "LLMTimeout", "LLMUnreachable", "OpenAICompatibleLLM", "StructuredLLM"]
+__all__ = ["LLMAuthError", "LLMCutShort", "LLMTimeout", "LLMUnreachable", "OpenAICompatibleLLM", "StructuredLLM"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -33,6 +33,10 @@ class LLMUnreachable(LLMError):
 
 class LLMTimeout(LLMError):
     """The endpoint answered nothing within the timeout, on every retry."""
+
+
+class LLMCutShort(LLMError):
+    """The reply stopped at the token limit (finish_reason "length"): asking for less may fit."""
 
 
 class StructuredLLM(Protocol):
@@ -304,7 +308,7 @@ def _as_llm_error(exc: Exception, endpoint: str, secret: str | None = None) -> L
             f"{endpoint} answered HTTP {api.status_code}{retried}{said}", f"the LLM failed (HTTP {api.status_code})"
         )
     if any(type(e).__name__ == "IncompleteOutputException" for e in chain):  # by name: instructor moves its classes
-        return LLMError(
+        return LLMCutShort(
             f"{endpoint} cut its reply short at the token limit (finish_reason length)",
             "the LLM's reply was cut short at its token limit",
         )

@@ -29,7 +29,7 @@ from ..generation import MAX_EXAMPLES_PER_CLASS, GenerationResult
 from ..inputs import whole_number
 from ..sync import run_sync
 from .cache import GenerationCache
-from .client import LLMAuthError, OpenAICompatibleLLM, StructuredLLM
+from .client import LLMAuthError, LLMCutShort, OpenAICompatibleLLM, StructuredLLM
 from .config import LLMConfig
 from .prompts import generation_messages
 
@@ -160,8 +160,9 @@ class LLMGenerator:
         max_calls = math.ceil(target / FORCED_MIN) + 1  # a call that adds nothing new ends the loop sooner
         error: str | None = None
         barren = 0  # calls in a row that added nothing
-        for _ in range(max_calls):
-            want = min(PER_CALL, target - len(kept))
+        calls, per_call = 0, PER_CALL
+        while calls < max_calls:
+            want = min(per_call, target - len(kept))
             if want <= 0:
                 break
             messages = generation_messages(name, description, seeds, others, want, [e.text for e in kept])
@@ -169,9 +170,19 @@ class LLMGenerator:
                 entry, cached = await self._ask(llm, sem, messages, want)
             except LLMAuthError:
                 raise
+            except LLMCutShort as exc:
+                # 64 tokens an example did not fit: 200 characters of Chinese or Japanese are ~200 tokens, and every
+                # call of the class was cut short, so it got no examples. Fewer a call fit; halving ends at one.
+                if want > 1:
+                    per_call = want // 2
+                    max_calls = calls + math.ceil((target - len(kept)) / per_call) + 1  # room for the smaller calls
+                    continue
+                error = str(exc)
+                break
             except LLMError as exc:
                 error = str(exc)
                 break
+            calls += 1
             result.cached += cached
             fresh = [t.strip() for t in entry["examples"] if isinstance(t, str)]
             fresh = [t for t in fresh if _WORDY.search(t) and len(t) <= MAX_CHARS and _norm(t) not in banned]
