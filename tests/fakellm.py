@@ -69,9 +69,10 @@ Script = Callable[[dict, int], Reply]
 
 
 class FakeLLMServer:
-    def __init__(self, script: Script, model: str = "fake-model") -> None:
+    def __init__(self, script: Script, model: str = "fake-model", also: tuple[str, ...] = ()) -> None:
         self.script = script
         self.model = model
+        self.models = [model, *also]  # what GET /models lists (Ollama lists every model pulled)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
@@ -97,7 +98,8 @@ class FakeLLMServer:
 
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(Reply(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]}))
+                    listed = [{"id": m, "object": "model"} for m in server.models]
+                    self._send(Reply(200, {"object": "list", "data": listed}))
                 else:
                     self._send(error_reply(404, "not found"))
 

@@ -128,6 +128,23 @@ def test_a_reply_cut_at_the_token_limit_is_asked_again_for_fewer_examples():
     assert sorted(asked_for) == sorted([5, 2, 2, 1] * 2)  # per class: cut short, then halved for the rest
 
 
+def test_an_endpoint_that_serves_several_models_is_not_given_the_first_one_listed(tmp_path):
+    """Ollama lists every model pulled, embedding models too; with no model named, the first one listed was used."""
+    script = lambda req, n: examples_for(req)  # noqa: E731
+    args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "-n", "2", "--save"]
+    with FakeLLMServer(script, model="nomic-embed-text", also=("llama3.1", "qwen2.5")) as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "LLMCLF_CACHE_DIR": str(tmp_path / "cache")}
+        refused = CliRunner().invoke(app, [*args, str(tmp_path / "a.model")], env=env)
+        assert refused.exit_code == 2 and server.requests == [], refused.output
+        assert refused.stderr == (
+            f"error: {server.base_url} serves 3 models (nomic-embed-text, llama3.1, qwen2.5): pick one with "
+            "--llm-model or LLMCLF_LLM_MODEL\n"
+        )
+        named = CliRunner().invoke(app, [*args, str(tmp_path / "b.model"), "--llm-model", "llama3.1"], env=env)
+        assert named.exit_code == 0, named.output
+    assert {r["model"] for r in server.requests} == {"llama3.1"}
+
+
 def test_too_few_items_forever_ends_short_instead_of_looping():
     script = lambda req, n: tool_reply(req, {"examples": TEXTS[class_of(req)][:2]})  # noqa: E731
     with FakeLLMServer(script) as server:

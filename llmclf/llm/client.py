@@ -106,7 +106,9 @@ class OpenAICompatibleLLM:
         return self._clients[mode]
 
     async def resolve_model(self) -> str:
-        """The configured model, or the first one the endpoint lists (llama.cpp serves one)."""
+        """The configured model, or the one the endpoint serves (llama.cpp and vLLM serve one). An endpoint that
+        lists several (Ollama lists every model pulled, embedding models too) must be told which: the first listed
+        was taken, which could be an embedding model or any other."""
         if self.model:
             return self.model
         try:
@@ -116,6 +118,12 @@ class OpenAICompatibleLLM:
         models = [m.id for m in page.data]
         if not models:
             raise LLMError(f"{self.endpoint} lists no models: set --llm-model or LLMCLF_LLM_MODEL")
+        if len(models) > 1:
+            shown = ", ".join(models[:5]) + (f" and {len(models) - 5} more" if len(models) > 5 else "")
+            raise LLMError(
+                f"{self.endpoint} serves {len(models)} models ({shown}): pick one with --llm-model or LLMCLF_LLM_MODEL",
+                f"the LLM endpoint serves {len(models)} models and none was named",
+            )
         self.model = models[0]
         return self.model
 

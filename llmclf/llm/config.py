@@ -31,7 +31,7 @@ HOW_TO_CONFIGURE = (
 @dataclass(frozen=True)
 class LLMConfig:
     base_url: str
-    model: str | None  # None: ask the endpoint's /models for the first one
+    model: str | None  # None: the one model the endpoint's /models lists
     api_key: str = field(repr=False)  # never printed: repr and errors name the endpoint only
     mode: str = DEFAULT_MODE
     timeout: float = 60.0  # seconds per request
