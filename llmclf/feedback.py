@@ -178,7 +178,7 @@ class RunLog:
             raise InputError(f"score must be 1 or 0, not {score!r}")
         run = self.run(run_id)
         if correction is not None:
-            correction = _check_correction(correction, run)
+            correction = _check_correction(self._names_of_ids(correction, run), run)
         with self.store.transaction() as db:  # read-modify-write on the one writer path
             old = db.execute("SELECT score, correction FROM feedback WHERE run_id = ?", (run_id,)).fetchone()
             replaced = []
@@ -197,6 +197,19 @@ class RunLog:
                 (run_id, score, correction, _now()),
             )
         return FeedbackOutcome(run_id, replaced, _label(run["prediction"], score, correction))
+
+    def _names_of_ids(self, correction: Any, run: dict[str, Any]) -> Any:
+        """A tag run's correction given by tag id ("1" for phone: `tag` and the service answer with ids) as the
+        tag's name, which runs store; a label that is a name of the run stays itself."""
+        if run["kind"] != "tag":
+            return correction
+        names = {t.tag_id: t.name for t in self.store.tags(run["source"]) if t.name in run["labels"]}
+
+        def name(label: Any) -> Any:
+            known = isinstance(label, str) and label.strip() not in run["labels"]
+            return names.get(label.strip(), label) if known else label
+
+        return [name(c) for c in correction] if isinstance(correction, list | tuple) else name(correction)
 
     def dataset(self, target: str) -> list[Example]:
         """The examples feedback has made for a model or tag set, oldest run first."""

@@ -112,6 +112,35 @@ def test_a_multi_label_tag_run_takes_every_tag_that_applies_as_its_correction(tm
     assert refused.status_code == 422 and "takes one correction" in refused.json()["error"]
 
 
+def test_a_tag_run_takes_its_correction_by_tag_id_as_tag_and_the_service_answer_with_ids(tmp_path):
+    """`tag` and /tag answer {"id": "2", "name": "email"}, but `feedback RUN --correction 2` was refused: runs
+    store tag names."""
+    db = tmp_path / "db.sqlite"
+    runner = CliRunner()
+    for tag_id, name in (("1", "phone"), ("2", "email"), ("3", "4")):  # a tag named "4" stays itself
+        added = runner.invoke(app, ["tags", "add", "contact", "--id", tag_id, "--name", name, "--db", str(db)])
+        assert added.exit_code == 0, added.output
+    tagged = runner.invoke(app, ["tag", "--set", "contact", "--offline", "--db", str(db), "write to me", "ring me"])
+    first, second = (json.loads(line)["run_id"] for line in tagged.stdout.splitlines())
+    cli = runner.invoke(app, ["feedback", first, "--correction", "2", "--db", str(db)])
+    assert cli.exit_code == 0 and "it adds this example: email" in cli.stdout, cli.output
+    with serving(create_app(db=db)) as url:
+        reply = httpx.post(f"{url}/feedback", json={"run_id": second, "correction": "1"})
+        named = httpx.post(f"{url}/feedback", json={"run_id": second, "correction": "4"})
+        unknown = httpx.post(f"{url}/feedback", json={"run_id": second, "correction": "9"})
+    assert reply.status_code == 200 and reply.json()["label"] == "phone", reply.text
+    assert named.status_code == 200 and named.json()["label"] == "4", named.text  # a name wins over an id
+    assert unknown.status_code == 422 and "'9' is not one of this run's labels" in unknown.json()["error"]
+    log = RunLog(Store(db))
+    assert [(e.text, e.label) for e in log.dataset(set_target("contact"))] == [
+        ("write to me", "email"),
+        ("ring me", "4"),
+    ]
+    pets_run = log.log("classify", "model:x", "pets", ["cat", "dog"], [("woof", "dog", None)])[0]
+    with pytest.raises(InputError, match="'2' is not one of this run's labels"):
+        log.record(pets_run, correction="2")  # a classify run has no tag ids
+
+
 def test_classify_feedback_examples_retrain_through_the_cli(pets_bundle, tmp_path):
     db = ["--db", str(tmp_path / "db.sqlite")]
     model = tmp_path / "pets.model"
