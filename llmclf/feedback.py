@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -68,12 +69,29 @@ def set_logging(on: bool) -> None:
 RUN_ID_CHARS = 36  # a UUID's text form, as every run id is written
 
 
+_clock = threading.Lock()
+_last = (0, 0)  # (milliseconds, counter) of the newest id this process made
+
+
 def uuid7() -> str:
-    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
-    ms = time.time_ns() // 1_000_000
-    value = (ms & ((1 << 48) - 1)) << 80 | secrets.randbits(80)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit counter, then random bits; sorts by time.
+
+    The counter (RFC 9562's method 1) keeps the ids of one process in the order they were made, within a
+    millisecond too: with random bits there, the runs of one `classify a b c` sorted at random, so `logs list`
+    and the feedback dataset ("oldest run first") shuffled them. It starts at a random value below 2,048 each
+    millisecond; past 4,095 the millisecond moves on, as the RFC allows.
+    """
+    global _last
+    with _clock:
+        ms = max(time.time_ns() // 1_000_000, _last[0])
+        if ms == _last[0]:
+            counter = _last[1] + 1
+            if counter > 0xFFF:
+                ms, counter = ms + 1, secrets.randbits(11)
+        else:
+            counter = secrets.randbits(11)
+        _last = (ms, counter)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | secrets.randbits(62)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
