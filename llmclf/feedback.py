@@ -155,8 +155,9 @@ class RunLog:
         """Give every :class:`~llmclf.tagging.TagResult`, error records too, a logged run id."""
         records = []
         for r in results:
-            chosen = [t["name"] for t in r.tags] if r.ok else None
-            prediction = chosen if multi or chosen is None else chosen[0]
+            chosen = [t["name"] for t in r.tags] if r.ok else []
+            # an error record of a multi-label run is [], not None: it still takes a list of corrections
+            prediction = chosen if multi else (chosen[0] if chosen else None)
             confidences = {t["name"]: t["confidence"] for t in r.tags if "confidence" in t} if r.ok else None
             records.append((r.text, prediction, confidences or None))
         for r, run_id in zip(results, self.log("tag", set_target(set_name), set_name, names, records), strict=True):
@@ -195,6 +196,10 @@ class RunLog:
         if score is not None and score not in (0, 1):
             raise InputError(f"score must be 1 or 0, not {score!r}")
         run = self.run(run_id)
+        if score == 1 and correction is None and run["prediction"] in (None, []):
+            raise InputError(
+                f"run {run_id} has no prediction to call right (it was an error record): give a correction"
+            )
         if correction is not None:
             correction = _check_correction(self._names_of_ids(correction, run), run)
         with self.store.transaction() as db:  # read-modify-write on the one writer path

@@ -115,6 +115,25 @@ def test_a_multi_label_tag_run_takes_every_tag_that_applies_as_its_correction(tm
     assert refused.status_code == 422 and "takes one correction" in refused.json()["error"]
 
 
+def test_a_multi_label_error_record_takes_a_list_of_corrections_and_no_score_of_1(tmp_path):
+    """A --multi run whose text got an error record (no tags) was logged like a single-label one, so it took one
+    correction only; a score of 1 on any error record said it added "(none: a score of 0 ...)"."""
+    from llmclf.tagging import TagResult
+
+    log = RunLog(Store(tmp_path / "db.sqlite"))
+    failed = [TagResult("ring or mail me", error="the LLM failed"), TagResult("mail me", error="the LLM failed")]
+    log.log_tags("contact", ["phone", "email"], failed[:1], multi=True)
+    log.log_tags("contact", ["phone", "email"], failed[1:], multi=False)
+    multi, single = (r.run_id for r in failed)
+    assert log.record(multi, correction=["phone", "email"]).label == ["phone", "email"]
+    with pytest.raises(InputError, match="chose one label, so it takes one correction, not 2"):
+        log.record(single, correction=["phone", "email"])
+    for run_id in (multi, single):
+        with pytest.raises(InputError, match=f"^run {run_id} has no prediction to call right .*: give a correction$"):
+            log.record(run_id, score=1)
+    assert log.record(single, score=0).label is None
+
+
 def test_a_tag_run_takes_its_correction_by_tag_id_as_tag_and_the_service_answer_with_ids(tmp_path):
     """`tag` and /tag answer {"id": "2", "name": "email"}, but `feedback RUN --correction 2` was refused: runs
     store tag names."""
