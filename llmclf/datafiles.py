@@ -221,8 +221,9 @@ def _undecodable_file(path: str | Path, offset: int, encoding: str = "utf-8") ->
 def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None] = ()) -> csv.DictReader:
     """Rows of a CSV or TSV file. A ``.csv`` whose header has no comma but a semicolon (or a tab) is read with
     that: Excel writes semicolons where the comma is the decimal mark; a first line ``sep=;`` (Excel's way of
-    naming the separator, which it reads and some exports write) names it instead. A header naming a column to ``read`` twice
-    (in any case) is refused: the row kept only the last one's value, so ``label,label`` trained on the second."""
+    naming the separator, which it reads and some exports write) names it instead. A header naming a column to
+    ``read`` twice (in any case) is refused: the row kept only the last one's value, so ``label,label`` trained on
+    the second."""
     # csv's default of 131,072 characters a field made a CSV holding one long document "malformed", and reading
     # stopped there; a JSON Lines file takes a line of any length, and a long text is cut to what is used later
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
