@@ -585,6 +585,26 @@ def test_a_taggers_counts_are_checked(kwargs, message):
         Tagger(object(), TAGS, **kwargs)
 
 
+def test_one_tagger_and_one_generator_serve_many_synchronous_calls():
+    """Tagger.tag closes its client as its event loop ends, so a second tag() of one Tagger said "cannot reach
+    ... after retries" without asking the endpoint at all."""
+    from llmclf.llm import LLMGenerator
+
+    def script(request, n):
+        if "belong to the class" in json.dumps(request["messages"]):
+            return tool_reply(request, {"examples": [f"example {n} {i}" for i in range(2)]})
+        return tool_reply(request, {"tag": right_tag(request)})
+
+    with FakeLLMServer(script) as server:
+        one = tagger(server)
+        answers = [one.tag([text])[0] for text in ("call my phone", "my email", "my address")]
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=1, env={})
+        generator = LLMGenerator(llm=OpenAICompatibleLLM(config), examples_per_class=2)
+        made = [generator.generate({"cat": "Cats meow.", "dog": "Dogs bark."}, []) for _ in range(2)]
+    assert [(r.error, r.best["name"]) for r in answers] == [(None, "phone"), (None, "email"), (None, "address")]
+    assert [(len(m.examples), m.failed) for m in made] == [(4, {}), (4, {})]
+
+
 def test_the_sync_api_works_where_an_event_loop_already_runs():
     """A Jupyter cell runs inside an event loop: Tagger.tag, tag_texts and prompt_train with an LLM generator
     called asyncio.run there and failed with "cannot be called from a running event loop"."""

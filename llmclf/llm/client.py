@@ -64,21 +64,34 @@ class OpenAICompatibleLLM:
     """OpenAI, Ollama, vLLM or llama.cpp's server, through one ``/v1/chat/completions``."""
 
     def __init__(self, config: LLMConfig) -> None:
-        import httpx
-        from openai import AsyncOpenAI
-
         # instructor logs every failed attempt at ERROR; we report failures ourselves.
         logging.getLogger("instructor").setLevel(logging.CRITICAL)
         self.config = config
         self.model = config.model
         self.endpoint = config.endpoint
         self.requests = 0
+        self._open()
+        # tools (the default): where the endpoint refuses tool calls (an Ollama model without tool support,
+        # llama.cpp's llama-server without --jinja), JSON mode is used from then on.
+        self.mode = config.mode
+        # json: ask for JSON that follows the schema (llama.cpp's `{"type": "json_object", "schema": ...}`, which
+        # constrains decoding); json_schema: OpenAI's own form. Where an endpoint refuses the form (OpenAI knows
+        # no "schema" key; llama-cpp-python's server no "json_schema" type), each falls back to the other's.
+        self._schema_in_json_object = config.mode != "json_schema"
+
+    def _open(self) -> None:
+        """(Re)build the HTTP, OpenAI and instructor clients. The synchronous ``Tagger.tag`` and ``generate`` close
+        them as their event loop ends; the next call opens them again, on its own loop (a second ``tag()`` of one
+        Tagger said "cannot reach ... after retries")."""
+        import httpx
+        from openai import AsyncOpenAI
 
         async def count(response: httpx.Response) -> None:
             # Only answered calls count: a refused connection or a timeout got no answer.
             if response.request.url.path.endswith("/chat/completions"):
                 self.requests += 1
 
+        config = self.config
         self._http = _deadline_client_class()(
             deadline=config.timeout,
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
@@ -88,15 +101,14 @@ class OpenAICompatibleLLM:
             base_url=config.base_url, api_key=config.api_key, max_retries=config.max_retries, http_client=self._http
         )
         self._clients: dict[str, Any] = {}
-        # tools (the default): where the endpoint refuses tool calls (an Ollama model without tool support,
-        # llama.cpp's llama-server without --jinja), JSON mode is used from then on.
-        self.mode = config.mode
-        # json: ask for JSON that follows the schema (llama.cpp's `{"type": "json_object", "schema": ...}`, which
-        # constrains decoding); json_schema: OpenAI's own form. Where an endpoint refuses the form (OpenAI knows
-        # no "schema" key; llama-cpp-python's server no "json_schema" type), each falls back to the other's.
-        self._schema_in_json_object = config.mode != "json_schema"
+
+    def _opened(self) -> Any:
+        if self._http.is_closed:
+            self._open()
+        return self._openai
 
     def _instructor(self, mode: str) -> Any:
+        self._opened()
         if mode not in self._clients:
             import instructor
 
@@ -112,7 +124,7 @@ class OpenAICompatibleLLM:
         if self.model:
             return self.model
         try:
-            page = await self._openai.models.list()
+            page = await self._opened().models.list()
         except Exception as exc:
             raise _as_llm_error(exc, self.endpoint) from None
         models = [m.id for m in page.data]

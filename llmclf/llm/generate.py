@@ -111,7 +111,14 @@ class LLMGenerator:
         self.on_class_done = on_class_done
 
     def generate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
-        return run_sync(lambda: self.agenerate(descriptions, examples))
+        async def run() -> GenerationResult:
+            try:
+                return await self.agenerate(descriptions, examples)
+            finally:  # a client given to us: its connections belong to this call's loop, which ends here
+                if self._llm is not None:
+                    await self._llm.aclose()  # OpenAICompatibleLLM opens again on its next use
+
+        return run_sync(run)
 
     async def agenerate(self, descriptions: Mapping[str, str | None], examples: Sequence[Example]) -> GenerationResult:
         llm = self._llm or OpenAICompatibleLLM(self.config)
