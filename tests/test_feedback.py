@@ -132,6 +132,10 @@ def test_a_multi_label_error_record_takes_a_list_of_corrections_and_no_score_of_
         with pytest.raises(InputError, match=f"^run {run_id} has no prediction to call right .*: give a correction$"):
             log.record(run_id, score=1)
     assert log.record(single, score=0).label is None
+    (abstained,) = log.log("classify", "model:m", "pets", ["cat", "dog"], [("hmm", None, {"cat": 0.5, "dog": 0.5})])
+    with pytest.raises(InputError, match=r"\(an error record, or one below the threshold\): give a correction$"):
+        log.record(abstained, score=1)  # below --threshold: said "(none: a score of 0 without a correction)"
+    assert log.record(abstained, correction="cat").label == "cat"
 
 
 def test_a_tag_run_takes_its_correction_by_tag_id_as_tag_and_the_service_answer_with_ids(tmp_path):
