@@ -198,7 +198,8 @@ class RunLog:
         run = self.run(run_id)
         if score == 1 and correction is None and run["prediction"] in (None, []):
             raise InputError(
-                f"run {run_id} has no prediction to call right (an error record, or one below the threshold): give a correction"
+                f"run {run_id} has no prediction to call right (an error record, or one below the threshold): "
+                "give a correction"
             )
         if correction is not None:
             correction = _check_correction(self._names_of_ids(correction, run), run)
