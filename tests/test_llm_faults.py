@@ -143,6 +143,11 @@ def test_an_endpoint_that_serves_several_models_is_not_given_the_first_one_liste
         named = CliRunner().invoke(app, [*args, str(tmp_path / "b.model"), "--llm-model", "llama3.1"], env=env)
         assert named.exit_code == 0, named.output
     assert {r["model"] for r in server.requests} == {"llama3.1"}
+    many = tuple(f"m{i}" for i in range(7))
+    with FakeLLMServer(script, model="bad\x1b[2Jname", also=many) as server:  # the names are the endpoint's words
+        env = {"OPENAI_BASE_URL": server.base_url, "LLMCLF_CACHE_DIR": str(tmp_path / "cache")}
+        refused = CliRunner().invoke(app, [*args, str(tmp_path / "a.model")], env=env)
+    assert "serves 8 models (bad [2Jname, m0, m1, m2, m3 and 3 more): pick one" in refused.stderr, refused.stderr
 
 
 def test_too_few_items_forever_ends_short_instead_of_looping():

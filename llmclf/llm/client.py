@@ -131,7 +131,8 @@ class OpenAICompatibleLLM:
         if not models:
             raise LLMError(f"{self.endpoint} lists no models: set --llm-model or LLMCLF_LLM_MODEL")
         if len(models) > 1:
-            shown = ", ".join(models[:5]) + (f" and {len(models) - 5} more" if len(models) > 5 else "")
+            shown = ", ".join(_printable(str(m))[:80] for m in models[:5])  # names the endpoint chose
+            shown += f" and {len(models) - 5} more" if len(models) > 5 else ""
             raise LLMError(
                 f"{self.endpoint} serves {len(models)} models ({shown}): pick one with --llm-model or LLMCLF_LLM_MODEL",
                 f"the LLM endpoint serves {len(models)} models and none was named",
@@ -276,10 +277,15 @@ def _said(api: Any, secret: str | None = None) -> str:
     body = api.body
     error = body.get("error", body) if isinstance(body, dict) else body
     text = error.get("message") or error.get("detail") if isinstance(error, dict) else error
-    text = " ".join("".join(c if c.isprintable() else " " for c in str(text or "")).split())
+    text = _printable(str(text or ""))
     if secret:
         text = text.replace(secret, "***")
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _printable(text: str) -> str:
+    """``text`` as one printable line: what an endpoint says never brings a control character to a terminal."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _warn(text: str) -> None:
