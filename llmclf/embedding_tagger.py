@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .embedding import Embedder, get_embedder
@@ -172,6 +172,7 @@ async def atag_texts(
     import asyncio
 
     texts = check_texts(texts)
+    given = _given_ids(tags)
     tags = check_tags(tags)
 
     def llm_tagger() -> Tagger:
@@ -181,7 +182,7 @@ async def atag_texts(
         )  # fmt: skip
 
     if llm is not None and cascade_below is None:
-        return await llm_tagger().atag(texts)
+        return _as_given(await llm_tagger().atag(texts), given)
     offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
     if infer is not None and len(tags) > 1:
         clf = await asyncio.wait_for(asyncio.shield(asyncio.to_thread(offline.classifier)), build_timeout)
@@ -203,6 +204,20 @@ async def atag_texts(
             if r.source == "embedding":
                 for t in r.tags:
                     t.pop("confidence", None)
+    return _as_given(results, given)
+
+
+def _given_ids(tags: Sequence[Any]) -> dict[str, Any]:
+    """The ids that are not text (the tutorial's ``{"id": 1, ...}``), by their text form: answers carry them back
+    in the type they came in, as the service's do (the library answered "1" to tags given as 1)."""
+    ids = (t.get("tag_id", t.get("id")) if isinstance(t, Mapping) else getattr(t, "tag_id", None) for t in tags or ())
+    return {str(i): i for i in ids if i is not None and not isinstance(i, str)}
+
+
+def _as_given(results: list[TagResult], given: dict[str, Any]) -> list[TagResult]:
+    for r in results if given else ():
+        for t in r.tags or ():
+            t["tag_id"] = given.get(t["tag_id"], t["tag_id"])
     return results
 
 

@@ -585,6 +585,22 @@ def test_a_taggers_counts_are_checked(kwargs, message):
         Tagger(object(), TAGS, **kwargs)
 
 
+def test_tag_texts_answers_ids_in_the_type_they_were_given():
+    """The tutorial's tags have int ids; the service answered them as ints, the library as "1"."""
+    from llmclf import tag_texts
+
+    from .tutorial import TUTORIAL_BODY
+
+    offline = tag_texts(["What is your phone number?"], TUTORIAL_BODY["tags"])
+    assert offline[0].to_dict()["id"] == 1 and offline[0].tags == [{"tag_id": 1, "name": "phone"}]
+    assert tag_texts(["What is your phone number?"], TAGS)[0].best["tag_id"] == "1"  # text ids stay text
+    script = lambda request, n: tool_reply(request, {"tag": "2: email"})  # noqa: E731
+    with FakeLLMServer(script) as server:
+        config = resolve_llm(base_url=server.base_url, timeout=2, max_retries=1, env={})
+        (answer,) = tag_texts(["my email"], TUTORIAL_BODY["tags"], llm_config=config)
+    assert answer.error is None and answer.best == {"tag_id": 2, "name": "email"}
+
+
 def test_one_tagger_and_one_generator_serve_many_synchronous_calls():
     """Tagger.tag closes its client as its event loop ends, so a second tag() of one Tagger said "cannot reach
     ... after retries" without asking the endpoint at all."""
