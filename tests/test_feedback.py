@@ -138,6 +138,29 @@ def test_a_multi_label_error_record_takes_a_list_of_corrections_and_no_score_of_
     assert log.record(abstained, correction="cat").label == "cat"
 
 
+def test_retrain_with_nothing_new_leaves_the_bundle_as_it_was(pets_bundle, tmp_path):
+    """retrain with no new or withdrawn feedback refitted, rewrote the bundle and added a history entry each time
+    (an hourly cron job added 24 no-op entries a day and touched the file)."""
+    import shutil
+
+    model, db = tmp_path / "pets.model", ["--db", str(tmp_path / "db.sqlite")]
+    shutil.copy(pets_bundle, model)
+    runner = CliRunner()
+    before = model.read_bytes()
+    idle = runner.invoke(app, ["retrain", "--load", str(model), *db])
+    assert idle.exit_code == 0 and "is up to date: no new or withdrawn feedback (0 feedback example(s))" in idle.stdout
+    assert model.read_bytes() == before
+    run_id = json.loads(runner.invoke(app, ["classify", "--load", str(model), *db, "woof"]).stdout)["run_id"]
+    assert runner.invoke(app, ["feedback", run_id, "--correction", "cat", *db]).exit_code == 0
+    assert "1 new" in runner.invoke(app, ["retrain", "--load", str(model), *db]).stdout
+    after = model.read_bytes()
+    again = runner.invoke(app, ["retrain", "--load", str(model), *db, "--json"])
+    assert json.loads(again.stdout)["unchanged"] is True and model.read_bytes() == after
+    assert len(Classifier.load(model).history) == 2  # the training and the one retrain that changed something
+    kept = runner.invoke(app, ["retrain", "--load", str(model), *db, "--keep-vectors"])  # a change of its own
+    assert "retrained" in kept.stdout and Classifier.load(model).keep_vectors
+
+
 def test_a_tag_run_takes_its_correction_by_tag_id_as_tag_and_the_service_answer_with_ids(tmp_path):
     """`tag` and /tag answer {"id": "2", "name": "email"}, but `feedback RUN --correction 2` was refused: runs
     store tag names."""

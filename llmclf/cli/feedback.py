@@ -11,6 +11,7 @@ from ..atomic import atomic_writer
 from ..bundle import check_bundle_target, read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
+from ..examples import Source
 from ..feedback import RunLog, model_target, set_target
 from ..jsonlines import json_line
 from ..store import Store
@@ -135,12 +136,22 @@ def retrain(
     if save is not None:
         check_bundle_target(local_file(save, "--save"))
     clf = Classifier.load(model)
+    adds_vectors = keep_vectors and not clf.keep_vectors
     clf.keep_vectors = clf.keep_vectors or keep_vectors
     log = RunLog(Store(db))
     feedback_examples = log.dataset(model_target(clf.model_id))
     logged = log.texts(model_target(clf.model_id)) if with_logged_texts else None
     if logged is not None and not logged:
         raise InputError(f"no logged texts for {model}: classify with it (without --no-log) first")
+    held = sorted((e.text, e.label) for e in clf.examples if e.source is Source.FEEDBACK)
+    same = held == sorted((e.text, e.label) for e in feedback_examples)
+    if same and logged is None and save is None and not adds_vectors:  # no refit, no rewrite, no history entry
+        if as_json:
+            write_jsonl([{"path": str(model), "feedback_examples": len(held), "added": 0, "removed": 0,
+                          "examples": len(clf.examples), "unchanged": True}])  # fmt: skip
+        else:
+            say(f"{model} is up to date: no new or withdrawn feedback ({len(held)} feedback example(s)); unchanged")
+        return
     with Steps("retraining") as steps:
         clf.on_progress = steps.advance
         change = clf.retrain_with_feedback(feedback_examples, unlabeled=logged)
