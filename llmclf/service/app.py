@@ -218,13 +218,13 @@ def create_app(
 
         if body.tags is not None:
             tags = [Tag(str(t.tag_id), t.name, t.instructions) for t in body.tags]
-            given_ids = {str(t.tag_id): t.tag_id for t in body.tags}  # answer ids in the type they came in
+            asked: list = [t.model_dump() for t in body.tags]  # ids as sent: atag_texts answers in their type
             set_name = inline_set_name(tags)  # inline tags still take feedback and build a dataset
         else:
             tags = await run_in_threadpool(store.tags, body.tag_set)
             if not tags:
                 raise HTTPException(404, f"unknown tag set {body.tag_set!r}")
-            given_ids, set_name = {}, body.tag_set
+            asked, set_name = tags, body.tag_set
         client = llm_client() if llm is not None else None
         if body.cascade_below is not None and client is None:
             raise HTTPException(503, f"cascade_below needs an LLM on the server: {HOW_TO_CONFIGURE}")
@@ -236,7 +236,7 @@ def create_app(
         try:
             results = await atag_texts(
                 body.texts,
-                tags,
+                asked,
                 llm=client,
                 cascade_below=body.cascade_below,
                 multi=body.multi,
@@ -251,7 +251,7 @@ def create_app(
             raise Overloaded() from None
         if log_runs:
             await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
-        return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r, given_ids) for r in results])
+        return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r) for r in results])
 
     @app.post(
         "/feedback", response_model=FeedbackResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)]
@@ -281,12 +281,9 @@ def _is_json(content_type: str) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
-def tag_prediction(result, given_ids: dict[str, int | str]) -> TagPrediction:
+def tag_prediction(result) -> TagPrediction:
     """One TagResult in the tutorial's shape; LLM failures are named without the LLM's address."""
-    chosen = [
-        TagChoiceOut(id=given_ids.get(t["tag_id"], t["tag_id"]), name=t["name"], confidence=t.get("confidence"))
-        for t in result.tags or []
-    ]
+    chosen = [TagChoiceOut(id=t["tag_id"], name=t["name"], confidence=t.get("confidence")) for t in result.tags or []]
     best = chosen[0] if chosen else None
     return TagPrediction(
         id=best.id if best else None,
