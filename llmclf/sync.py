@@ -29,10 +29,8 @@ def run_sync(work: Callable[[], Awaitable[T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        looping = False  # not run in the except clause: every error of the work would carry this one as context
+        pass  # the work runs below, outside this clause: its errors would carry this one as their context
     else:
-        looping = True
-    if not looping:
-        return asyncio.run(main())
-    with ThreadPoolExecutor(1, thread_name_prefix="llmclf-sync") as pool:
-        return pool.submit(asyncio.run, main()).result()
+        with ThreadPoolExecutor(1, thread_name_prefix="llmclf-sync") as pool:
+            return pool.submit(asyncio.run, main()).result()
+    return asyncio.run(main())
