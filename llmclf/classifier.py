@@ -373,22 +373,22 @@ class Classifier(TextClassifierEstimator):
         unknown = sorted({e.label for e in feedback} - set(self._require_head().classes))
         if unknown:
             raise InputError(f"feedback uses labels the model does not have: {', '.join(unknown)}")
-        old = {(e.text, e.label) for e in self.examples if e.source is Source.FEEDBACK}
-        new = {(e.text, e.label) for e in feedback}
+        counts = self.feedback_change(feedback)
         self.examples = [e for e in self.examples if e.source is not Source.FEEDBACK]
         self.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in feedback)
         self._fit_all(TrainReport(), classes=self.class_names, labels=self._labels, unlabeled=unlabeled)
-        change = {
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "action": "retrain",
-            "feedback_examples": len(new),
-            "added": len(new - old),
-            "removed": len(old - new),
-        }
+        change = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": "retrain", **counts}
         if self._self_training:
             change["self_training"] = self._self_training
         self.history.append(change)
         return change
+
+    def feedback_change(self, feedback: Iterable[Example]) -> dict[str, int]:
+        """What making ``feedback`` this classifier's feedback examples would change, by distinct (text, label)
+        pair: ``feedback_examples``, ``added`` and ``removed`` (``retrain`` leaves a bundle alone when both are 0)."""
+        old = {(e.text, e.label) for e in self.examples if e.source is Source.FEEDBACK}
+        new = {(e.text, e.label) for e in feedback}
+        return {"feedback_examples": len(new), "added": len(new - old), "removed": len(old - new)}
 
     @all_or_nothing
     def fit(

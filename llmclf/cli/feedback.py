@@ -11,7 +11,6 @@ from ..atomic import atomic_writer
 from ..bundle import check_bundle_target, read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
-from ..examples import Source
 from ..feedback import RunLog, model_target, set_target
 from ..jsonlines import json_line
 from ..store import Store
@@ -143,14 +142,14 @@ def retrain(
     logged = log.texts(model_target(clf.model_id)) if with_logged_texts else None
     if logged is not None and not logged:
         raise InputError(f"no logged texts for {model}: classify with it (without --no-log) first")
-    held = sorted((e.text, e.label) for e in clf.examples if e.source is Source.FEEDBACK)
-    same = held == sorted((e.text, e.label) for e in feedback_examples)
+    pending = clf.feedback_change(feedback_examples)
+    same = not pending["added"] and not pending["removed"]
     if same and logged is None and save is None and not adds_vectors:  # no refit, no rewrite, no history entry
         if as_json:
-            write_jsonl([{"path": str(model), "feedback_examples": len(held), "added": 0, "removed": 0,
-                          "examples": len(clf.examples), "unchanged": True}])  # fmt: skip
+            write_jsonl([{"path": str(model), **pending, "examples": len(clf.examples), "unchanged": True}])
         else:
-            say(f"{model} is up to date: no new or withdrawn feedback ({len(held)} feedback example(s)); unchanged")
+            held = pending["feedback_examples"]
+            say(f"{model} is up to date: no new or withdrawn feedback ({held} feedback example(s)); unchanged")
         return
     with Steps("retraining") as steps:
         clf.on_progress = steps.advance
