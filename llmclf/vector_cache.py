@@ -66,10 +66,17 @@ class VectorCache:
                     (self.namespace, *chunk),
                 ).fetchall()
                 for key, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    if vec.shape == (self.dim,):
+                    vec = self._vector(blob)
+                    if vec is not None:
                         found[by_key[key]] = vec
         return found
+
+    def _vector(self, blob: object) -> np.ndarray | None:
+        """A stored vector, or None for anything this class did not write (a damaged or edited file is a miss)."""
+        if not isinstance(blob, bytes) or len(blob) != 4 * self.dim:
+            return None
+        vec = np.frombuffer(blob, dtype=np.float32)
+        return vec if np.isfinite(vec).all() else None
 
     def put(self, vectors: dict[str, np.ndarray]) -> None:
         db = self._open()

@@ -1,7 +1,9 @@
 """Retraining re-embeds only texts it has never seen: the on-disk vector cache and --keep-vectors."""
 
 import json
+import sqlite3
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -62,6 +64,21 @@ def test_an_unusable_cache_never_breaks_training(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(blocker / "cache"))
     result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "m.model")])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("stored", [b"\x01\x02", b"\x00" * 12, "text", 7, np.full(384, np.nan, np.float32).tobytes()])
+def test_a_damaged_row_of_the_vector_cache_is_a_miss(tmp_path, monkeypatch, counted, stored):
+    """A vector blob whose size is no multiple of 4 was "internal error: ValueError: buffer size must be a multiple
+    of element size"; a text or a number was a TypeError; NaNs went into the head."""
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    assert runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "a.model")]).exit_code == 0
+    with sqlite3.connect(tmp_path / "cache" / "vectors.sqlite") as db:
+        db.execute("UPDATE vectors SET vector = ?", (stored,))
+    counted.clear()
+    result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "b.model")])
+    assert result.exit_code == 0, result.output
+    assert counted  # embedded again, not read from the damaged rows
+    assert Classifier.load(tmp_path / "b.model").predict(["woof woof, a dog barks"])[0] == "dog"
 
 
 def test_a_second_fit_reuses_the_instances_vectors(counted, monkeypatch):
