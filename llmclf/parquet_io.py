@@ -140,8 +140,10 @@ def classify_parquet(
     """
     pa, pq = _pyarrow()
     rows = bad = 0
-    writer = None
-    with atomic_writer(output) if output is not None else contextlib.nullcontext() as fh:
+    with (
+        atomic_writer(output) if output is not None else contextlib.nullcontext() as fh,
+        contextlib.closing(_LazyWriter(fh)) as writer,
+    ):
         for batch in _batches(path, text_column, batch_size, id_column):
             # text that is not UTF-8 becomes a row error (see batch.row_error), never a failed file
             texts = _values(batch.column(text_column), text_column, "surrogateescape")
@@ -150,16 +152,12 @@ def classify_parquet(
             rows += len(texts)
             bad += sum(e is not None for e in columns["error"])
             if fh is not None:
-                if writer is None:
-                    writer = pq.ParquetWriter(fh, table.schema)
-                writer.write_table(table)
+                writer.write(table)
             elif emit is not None:
                 emit([jsonable(record) for record in _records(table)])
             if progress is not None:
                 progress(len(texts))
-        if writer is not None:
-            writer.close()
-        elif fh is not None:  # no row at all: still a valid, empty file
+        if fh is not None and writer.writer is None:  # no row at all: still a valid, empty file
             empty = pa.table({text_column: pa.array([], type=pa.string())})
             pq.write_table(empty, fh)
     return rows, bad
@@ -193,10 +191,9 @@ def classify_rows_to_parquet(
     ``output``, atomically: ``text`` (``id`` as text ``with_id``) and then the engines' columns; a row that could
     not be read keeps its place, with a null text and its ``error``. Returns (rows, rows with an error); no
     row at all is an InputError, and ``output`` is left as it was."""
-    pa, pq = _pyarrow()
+    pa, _ = _pyarrow()
     rows_done = bad = 0
-    writer = None
-    with atomic_writer(output) as fh:
+    with atomic_writer(output) as fh, contextlib.closing(_LazyWriter(fh)) as writer:
         it = iter(rows)
         while batch := list(itertools.islice(it, batch_size)):
             texts = [text if why is None else None for text, why, _ in batch]
@@ -208,14 +205,32 @@ def classify_rows_to_parquet(
             if with_id:
                 table = table.append_column("id", pa.array([_id_text(r[2]) for r in batch], type=pa.string()))
             table = _with_predictions(table, columns, clf.model_id)
-            if writer is None:
-                writer = pq.ParquetWriter(fh, table.schema)
-            writer.write_table(table)
+            writer.write(table)
             rows_done += len(batch)
             bad += sum(e is not None for e in columns["error"])
             if progress is not None:
                 progress(len(batch))
-        if writer is None:  # raised inside: whatever was at ``output`` stays
+        if writer.writer is None:  # raised inside: whatever was at ``output`` stays
             raise InputError("no texts to classify: the input held no non-blank line")
-        writer.close()
     return rows_done, bad
+
+
+class _LazyWriter:
+    """A ParquetWriter made on the first table (its schema is the table's), closed before the file under it.
+
+    Closed on the way out whatever happens: on Ctrl-C the writer used to be left to its ``__del__``, which wrote to
+    the already closed file and printed "Exception ignored ... ValueError: write to closed file" with a traceback.
+    """
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.writer = fh, None
+
+    def write(self, table: Any) -> None:
+        if self.writer is None:
+            _, pq = _pyarrow()
+            self.writer = pq.ParquetWriter(self.fh, table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -954,6 +954,44 @@ def test_output_parquet_from_text_files_csv_and_stdin(pets_bundle, tmp_path):
     assert list(tmp_path.glob(".folder.parquet.*")) == []  # it named a temporary file, after all the work
 
 
+@pytest.mark.parametrize("source", ["in.parquet", "in.txt"])
+def test_ctrl_c_while_writing_parquet_keeps_the_old_output_and_prints_no_traceback(
+    pets_bundle, tmp_path, monkeypatch, source
+):
+    """Ctrl-C during `classify --output x.parquet` left the Parquet writer to its __del__, which wrote to the closed
+    file: "Exception ignored in: <function ParquetWriter.__del__ ...> Traceback ... write to closed file"."""
+    import gc
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from llmclf.parquet_io import classify_parquet, classify_rows_to_parquet
+
+    clf, out = Classifier.load(pets_bundle), tmp_path / "out.parquet"
+    out.write_bytes(b"what was there before")
+    real, calls = Classifier.predict_batch, []
+
+    def interrupted(self, texts, **kw):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(Classifier, "predict_batch", interrupted)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    texts = ["woof", "meow", "bark", "purr"]
+    with pytest.raises(KeyboardInterrupt):
+        if source.endswith(".parquet"):
+            pq.write_table(pa.table({"text": texts}), tmp_path / source)
+            classify_parquet(clf, tmp_path / source, out, batch_size=2)
+        else:
+            classify_rows_to_parquet(clf, ((t, None, None) for t in texts), out, batch_size=2)
+    gc.collect()
+    assert calls == [2, 2] and unraisable == []
+    assert out.read_bytes() == b"what was there before" and list(tmp_path.glob(".out.parquet*")) == []
+
+
 def test_parquet_from_pandas_nan_and_typed_columns(pets_bundle, tmp_path):
     """pandas writes a missing value as NaN: a NaN label became the class 'nan'. Columns of dates, decimals, bytes
     or NaN next to the text made `classify --input x.parquet` (JSON out) an internal error, for any row."""
