@@ -6,10 +6,12 @@ tests start ``llmclf`` as a process.
 
 import json
 import os
+import queue
 import re
 import shlex
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -267,3 +269,29 @@ def test_classify_in_a_narrow_terminal_keeps_ids_whole_and_texts_readable(pets_b
     assert status == 0, shown
     assert len(RUN_ID.findall(shown)) == 2, shown
     assert "my dog barks" in shown and "dog 0." in shown and "cat 0." in shown, shown
+
+
+def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path):
+    """`tail -f app.log | llmclf classify` printed nothing until 1,024 lines had come or the pipe closed: the
+    first text's record must come while the pipe is still open, with the next text not yet written."""
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home")}
+    args = [sys.executable, "-m", "llmclf", "classify", "--load", str(pets_bundle)]
+    with subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as child:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
+        try:
+            answers = []
+            for text in ("woof woof", "meow"):
+                child.stdin.write(text + "\n")
+                child.stdin.flush()
+                try:
+                    answers.append(json.loads(lines.get(timeout=90)))
+                except queue.Empty:
+                    pytest.fail(f"no record for {text!r} while the pipe stays open")
+            child.stdin.close()
+            assert child.wait(timeout=60) == 0 and lines.empty()
+        finally:
+            child.kill()
+    assert [(a["text"], a["prediction"]) for a in answers] == [("woof woof", "dog"), ("meow", "cat")]

@@ -36,6 +36,7 @@ from ._common import (
     stdin_is_piped,
     warn,
 )
+from .live_batches import live_batches
 from .llm_options import LLMOptions, llm_options
 from .tables import Table
 
@@ -116,12 +117,6 @@ def _count_rows(path: Path) -> int:
 
         return pq.ParquetFile(path).metadata.num_rows
     return sum(1 for _ in iter_text_rows(path))
-
-
-def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, size)):
-        yield batch
 
 
 def render_table(predictions: list[Prediction | str], top_n: int) -> Table:
@@ -221,7 +216,7 @@ def classify(
     seen = bad = 0
     with Steps("classifying", total) as steps:
         clf.on_progress = steps.advance
-        for batch in batched(stream, batch_size):
+        for batch in live_batches(stream, batch_size):
             seen += len(batch)
             good = [text for text, error, _ in batch if error is None]
             predictions = []
