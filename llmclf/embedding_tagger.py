@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .embedding import Embedder, get_embedder
-from .errors import BundleError
+from .errors import BundleError, LLMError
 from .examples import Example, Source
 from .paths import user_cache_dir
 from .store import Tag
@@ -157,6 +157,7 @@ async def atag_texts(
     infer: Any = None,
     on_result: Any = None,
     build_timeout: float | None = None,
+    llm_down: LLMError | None = None,
 ) -> list[TagResult]:
     """Tag ``texts`` with the tagger the settings call for; results in input order.
 
@@ -167,7 +168,8 @@ async def atag_texts(
     ``(classifier, texts) -> predictions``, runs the embedding head (the service passes its
     fair batcher); without it the head runs in a worker thread. ``build_timeout`` bounds the wait
     for a tag set's head to be built (hundreds of tags take a minute): past it ``TimeoutError`` is
-    raised, and the build goes on, so that asking again finds the head ready.
+    raised, and the build goes on, so that asking again finds the head ready. ``llm_down``: the
+    endpoint stopped answering earlier in this run, so no text is sent to it; each gets this error.
     """
     import asyncio
 
@@ -178,7 +180,7 @@ async def atag_texts(
     def llm_tagger() -> Tagger:
         return Tagger(
             llm, tags, multi=multi, confidence=confidence, max_retries=max_retries, concurrency=concurrency,
-            few_shot=few_shot, on_result=on_result,
+            few_shot=few_shot, on_result=on_result, down=llm_down,
         )  # fmt: skip
 
     if llm is not None and cascade_below is None:

@@ -64,6 +64,7 @@ class _Choices(BaseModel):
         return value
 
 
+NOT_SENT = "not sent: "  # how the error of a text starts when the endpoint had stopped answering before it
 STEPS = {"enum": [round(i / 10, 1) for i in range(11)]}  # 0.0, 0.1 ... 1.0
 
 
@@ -190,6 +191,8 @@ class Tagger:
     # yet sent get an error record without a call: with a hung endpoint, 1,000 texts at 60 s x 4 tries, 8 at a time,
     # took eight hours to fail. Default: twice the concurrency, so one wave of slow answers is not enough.
     give_up_after: int | None = None
+    # Set: the endpoint already stopped answering (a CLI run tags chunk by chunk), so texts get this error at once
+    down: LLMError | None = None
     _model: type[BaseModel] = field(init=False, repr=False)
     _by_choice: dict[str, Tag] = field(init=False, repr=False)
     _silent: int = field(default=0, init=False, repr=False)  # texts in a row with no answer
@@ -273,8 +276,8 @@ class Tagger:
             if self._down is None and self._silent >= (self.give_up_after or 1):
                 n = self._silent
                 self._down = LLMError(
-                    f"not sent: the {n} texts before got no answer ({exc})",
-                    f"not sent: the {n} texts before got no answer ({exc.public})",
+                    f"{NOT_SENT}the {n} texts before got no answer ({exc})",
+                    f"{NOT_SENT}the {n} texts before got no answer ({exc.public})",
                 )
             return TagResult(text, error=str(exc), examples_used=len(examples), public_error=exc.public)
         except LLMError as exc:
@@ -289,7 +292,7 @@ class Tagger:
         else:  # it embeds every text: in a worker thread, or a big request holds the event loop (a server's every client)
             shots = await asyncio.to_thread(self.few_shot.lookup, list(texts))
         sem = asyncio.Semaphore(self.concurrency)
-        self._silent, self._down = 0, None  # each run asks afresh: the endpoint may be back
+        self._silent, self._down = 0, self.down  # each run asks afresh (the endpoint may be back) unless told
         return list(await asyncio.gather(*(self._one(sem, t, s) for t, s in zip(texts, shots, strict=True))))
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:

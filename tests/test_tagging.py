@@ -201,6 +201,21 @@ def test_tag_cli_with_no_llm_tags_every_text_offline_from_the_set(tmp_path):
     assert [r["name"] for r in records] == ["phone", "email", "address"]
 
 
+def test_an_unreadable_input_row_is_an_error_record_and_the_rest_are_tagged(tmp_path):
+    """One line of a big input that was not UTF-8 stopped `tag` before any text was tagged ("nothing has been
+    tagged yet"); as in classify, it now gets an error record in its place, and the exit status is 1."""
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes(b"what is your phone number?\n\xff\xfe broken\nmail me at bob@example.com\n")
+    result = CliRunner().invoke(app, ["tag", "--set", "contact", "--db", db, "--input", str(texts)])
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["name"] for r in records] == ["phone", None, "email"]
+    assert records[1]["text"] is None and records[1]["error"].startswith(f"{texts}:2: ")
+    assert "1 of 3 text(s) could not be tagged" in result.stderr
+
+
 def test_offline_tag_feedback_reaches_the_offline_head(tmp_path):
     db = str(tmp_path / "db.sqlite")
     Store(db).add_tags("mood", [("1", "happy", "A cheerful, positive text"), ("2", "sad", "A gloomy, negative text")])
@@ -517,6 +532,25 @@ def test_an_endpoint_that_stops_answering_is_not_sent_the_rest_of_a_bulk_run():
     # a request that timed out while still being sent may never reach the server (seen once under CI's load)
     assert tried - 2 <= sent <= tried and "timed out" in skipped[0].error  # at most 2 (concurrency) in flight
     assert skipped[0].public_error.startswith("not sent") and "127.0.0.1" not in skipped[0].public_error
+
+
+def test_the_cli_tags_in_chunks_and_sends_no_later_chunk_to_an_endpoint_that_stopped_answering(tmp_path, monkeypatch):
+    """`tag` now writes each chunk's records as it is tagged. Each chunk is a run of its own, and a run asks afresh:
+    a hung endpoint would have cost every chunk its give_up_after texts of timeouts, where one bulk run paid once."""
+    monkeypatch.setattr("llmclf.cli.tags.TAG_CHUNK", 20)
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    texts = [f"call me at 555-{i:04d}, phone" for i in range(70)]
+    llm = ["--llm-timeout", "0.3", "--llm-retries", "0", "--concurrency", "2"]
+    with FakeLLMServer(lambda req, n: Reply(delay=1.0)) as server:
+        args = ["tag", "--set", "contact", "--db", db, *llm, *texts]
+        result = CliRunner().invoke(app, args, env={"OPENAI_BASE_URL": server.base_url})
+        sent = len(server.requests)
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == texts and all(r["error"] and r["run_id"] for r in records)
+    assert sent <= 10 and sum(r["error"].startswith("not sent: ") for r in records) >= 60
+    assert "70 of 70 text(s) could not be tagged" in result.stderr
 
 
 def test_answers_in_between_keep_a_slow_endpoint_in_use():

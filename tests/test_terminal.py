@@ -271,11 +271,18 @@ def test_classify_in_a_narrow_terminal_keeps_ids_whole_and_texts_readable(pets_b
     assert "my dog barks" in shown and "dog 0." in shown and "cat 0." in shown, shown
 
 
-def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path):
-    """`tail -f app.log | llmclf classify` printed nothing until 1,024 lines had come or the pipe closed: the
-    first text's record must come while the pipe is still open, with the next text not yet written."""
+@pytest.mark.parametrize("command", ["classify", "tag"])
+def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path, command):
+    """`tail -f app.log | llmclf classify` printed nothing until 1,024 lines had come or the pipe closed, and `tag`
+    nothing until it closed: the first text's record must come while the pipe is still open, with the next text
+    not yet written."""
     env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home")}
     args = [sys.executable, "-m", "llmclf", "classify", "--load", str(pets_bundle)]
+    if command == "tag":
+        for tag_id, name in (("1", "dog"), ("2", "cat")):
+            add = [sys.executable, "-m", "llmclf", "tags", "add", "pets", "--id", tag_id, "--name", name]
+            subprocess.run(add, env=env, check=True, capture_output=True)
+        args = [sys.executable, "-m", "llmclf", "tag", "--set", "pets", "--offline"]
     with subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     ) as child:
@@ -294,4 +301,5 @@ def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path):
             assert child.wait(timeout=60) == 0 and lines.empty()
         finally:
             child.kill()
-    assert [(a["text"], a["prediction"]) for a in answers] == [("woof woof", "dog"), ("meow", "cat")]
+    key = "prediction" if command == "classify" else "name"
+    assert [(a["text"], a[key]) for a in answers] == [("woof woof", "dog"), ("meow", "cat")]

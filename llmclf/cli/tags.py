@@ -8,10 +8,11 @@ import typer
 
 from ..datafiles import read_tag_file
 from ..embedding import get_embedder
-from ..errors import InputError
+from ..errors import InputError, LLMError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
+from ..tagging import NOT_SENT, TagResult
 from ._common import (
     SHOTS_HELP,
     Command,
@@ -26,7 +27,8 @@ from ._common import (
     warn,
     write_jsonl,
 )
-from .classify import gather_texts, stdin_as_argument
+from .classify import count_texts, gather_texts, stdin_as_argument
+from .live_batches import live_batches
 from .llm_options import LLMOptions, llm_options
 from .tables import Table
 
@@ -155,13 +157,7 @@ def tag(
     store = Store(db)
     tags = store.require_tags(set_name)
     input_files, texts = stdin_as_argument(input_files, texts)
-    rows = list(gather_texts(texts, [], input_files, text_column, verb="tag"))
-    for _, error, _ in rows:
-        if error is not None:
-            raise InputError(error)  # nothing has been tagged yet: fix the input and run again
-    stream = [text for text, _, _ in rows]
-    if not stream:
-        raise InputError("no texts to tag")
+    rows = gather_texts(texts, [], input_files, text_column, verb="tag")
     config = None if offline else llm.resolve()
     if cascade_below is not None and config is None:
         raise InputError(f"--cascade-below needs an LLM: {HOW_TO_CONFIGURE}")
@@ -171,40 +167,80 @@ def tag(
     embedder = get_embedder()
     examples = RunLog(store).dataset(target)  # feeds the offline head and the LLM's few-shot lookup alike
     few_shot = few_shot_for(store, target, embedder, k, examples) if k and config is not None else None
-    with Steps("tagging", len(stream)) as steps:
-        results = tag_texts(
-            stream,
-            tags,
-            llm_config=config,
-            cascade_below=cascade_below,
-            multi=multi,
-            confidence=confidence,
-            embedder=embedder,
-            examples=examples,
-            few_shot=few_shot,
-            max_retries=max_retries,
-            concurrency=concurrency,
-            on_result=lambda _result: steps.advance(1),
-        )
-    if not no_log and logging_enabled():
-        RunLog(store).log_tags(set_name, [t.name for t in tags], results, multi)
-    if as_json or not out.is_terminal:
-        write_jsonl(r.to_dict() for r in results)
-    else:
-        table = Table()
-        table.add_column("text", overflow="fold", max_width=60)
-        table.add_column("tags", overflow="fold")
-        table.add_column("source")
-        table.add_column("run id", style="dim")
-        for r in results:
-            shown = (
-                ", ".join(t["name"] + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
-                if r.ok
-                else f"error: {r.error}"
-            )
-            table.add_row(r.text, safe(shown, "" if r.ok else "red"), r.source, r.run_id or "")
-        out.print(table)
-    failed = sum(not r.ok for r in results)
+    runs = RunLog(store) if not no_log and logging_enabled() else None
+    jsonl = as_json or not out.is_terminal
+    seen = failed = 0
+    down = None  # once the endpoint stops answering, later chunks are not sent to it either (see Tagger.down)
+    # a chunk at a time: its records are written (and logged) as soon as it is tagged, so a slow pipe gets its
+    # answers as they come, and Ctrl-C an hour into a bulk run keeps every record written before it
+    with Steps("tagging", count_texts(texts, [], input_files)) as steps:
+        for batch in live_batches(rows, TAG_CHUNK):
+            good = [text for text, error, _ in batch if error is None]
+            results = tag_texts(
+                good,
+                tags,
+                llm_config=config,
+                cascade_below=cascade_below,
+                multi=multi,
+                confidence=confidence,
+                embedder=embedder,
+                examples=examples,
+                few_shot=few_shot,
+                max_retries=max_retries,
+                concurrency=concurrency,
+                on_result=lambda _result: steps.advance(1),
+                llm_down=down,
+            ) if good else []  # fmt: skip
+            down = down or stopped_answering(results)
+            if runs is not None and results:
+                runs.log_tags(set_name, [t.name for t in tags], results, multi)
+            answers = iter(results)
+            merged = [next(answers) if error is None else error for _, error, _ in batch]
+            steps.advance(len(batch) - len(good))
+            seen += len(batch)
+            failed += sum(not isinstance(r, TagResult) or not r.ok for r in merged)
+            if jsonl:
+                steps.write_jsonl(r.to_dict() if isinstance(r, TagResult) else unreadable(r) for r in merged)
+            else:
+                steps.print(tag_table(merged))
+    if not seen:
+        raise InputError("no texts to tag")
     if failed:
-        warn(f"{failed} of {len(results)} text(s) could not be tagged; see their error records")
+        warn(f"{failed} of {seen} text(s) could not be tagged; see their error records")
         raise typer.Exit(1)
+
+
+TAG_CHUNK = 256  # texts tagged, then written, at a time: at --concurrency 8, few calls wait on a chunk's slowest
+
+
+def stopped_answering(results: list[TagResult]) -> LLMError | None:
+    """The error of a text that was not sent because the endpoint had stopped answering, if there is one."""
+    for r in results:
+        message = r.error or r.llm_error
+        if message and message.startswith(NOT_SENT):
+            return LLMError(message, r.public_error)
+    return None
+
+
+def unreadable(why: str) -> dict:
+    """The record of an input row that could not be read, in a tag record's shape."""
+    return {"text": None, "id": None, "name": None, "tags": None, "error": why, "source": None}
+
+
+def tag_table(results: list) -> Table:
+    table = Table()
+    table.add_column("text", overflow="fold", max_width=60)
+    table.add_column("tags", overflow="fold")
+    table.add_column("source")
+    table.add_column("run id", style="dim")
+    for r in results:
+        if not isinstance(r, TagResult):  # an input row that could not be read
+            table.add_row("", safe(f"error: {r}", "red"), "", "")
+            continue
+        shown = (
+            ", ".join(t["name"] + (f" ({t['confidence']:.2f})" if "confidence" in t else "") for t in r.tags)
+            if r.ok
+            else f"error: {r.error}"
+        )
+        table.add_row(r.text, safe(shown, "" if r.ok else "red"), r.source, r.run_id or "")
+    return table
