@@ -164,6 +164,7 @@ class RunLog:
             r.run_id = run_id
 
     def run(self, run_id: str) -> dict[str, Any]:
+        run_id = _as_written(run_id)
         rows = self.store.read(
             "SELECT r.run_id, r.created_at, r.kind, r.target, r.source, r.text, r.prediction, r.probabilities,"
             " COALESCE(l.labels, r.labels) FROM runs r LEFT JOIN label_sets l ON l.id = r.label_set"
@@ -196,6 +197,7 @@ class RunLog:
         if score is not None and score not in (0, 1):
             raise InputError(f"score must be 1 or 0, not {score!r}")
         run = self.run(run_id)
+        run_id = run["run_id"]
         if score == 1 and correction is None and run["prediction"] in (None, []):
             raise InputError(
                 f"run {run_id} has no prediction to call right (an error record, or one below the threshold): "
@@ -203,6 +205,11 @@ class RunLog:
             )
         if correction is not None:
             correction = _check_correction(self._names_of_ids(correction, run), run)
+        if score == 1 and correction is not None and not _agrees(run["prediction"], correction):
+            raise InputError(
+                f"a score of 1 says run {run_id} predicted right ({_shown(run['prediction'])}), and the correction "
+                f"says it should have been {_shown(_corrections(correction))}: give one of them"
+            )
         with self.store.transaction() as db:  # read-modify-write on the one writer path
             old = db.execute("SELECT score, correction FROM feedback WHERE run_id = ?", (run_id,)).fetchone()
             replaced = []
@@ -386,6 +393,22 @@ def _check_correction(correction: str | Sequence[str], run: dict[str, Any]) -> s
 def _corrections(stored: Any) -> Any:
     """A stored correction as given: a label, or a multi-label run's list of labels."""
     return stored.split("\n") if isinstance(stored, str) and "\n" in stored else stored
+
+
+def _agrees(prediction: Any, correction: str) -> bool:
+    """Whether a stored correction names just what the run predicted (a score of 1 then says the same)."""
+    predicted = prediction if isinstance(prediction, list) else [prediction]
+    return sorted(correction.split("\n")) == sorted(predicted)
+
+
+def _shown(labels: Any) -> str:
+    return ", ".join(map(repr, labels)) if isinstance(labels, list) else repr(labels)
+
+
+def _as_written(run_id: Any) -> Any:
+    """A run id as llmclf writes it: a pasted one may carry spaces around it, or capitals (a UUID's text form is
+    case-insensitive, RFC 9562)."""
+    return run_id.strip().lower() if isinstance(run_id, str) else run_id
 
 
 def _label(prediction: Any, score: int | None, correction: str | None) -> Any:

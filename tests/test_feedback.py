@@ -65,6 +65,28 @@ def test_feedback_twice_keeps_the_latest_and_says_so(runs):
     assert [(e.text, e.label) for e in log.dataset("model:m1")] == [("woof", "dog")]
 
 
+def test_a_score_of_1_with_a_correction_to_another_label_is_refused(runs):
+    """`feedback RUN --score 1 --correction cat` on a run that predicted dog said two things at once, and the
+    correction was taken without a word."""
+    log, (woof, *_) = runs
+    with pytest.raises(InputError, match=f"a score of 1 says run {woof} predicted right \\('dog'\\), and the "
+                       "correction says it should have been 'cat': give one of them"):  # fmt: skip
+        log.record(woof, score=1, correction="cat")
+    assert log.dataset("model:m1") == []  # nothing stored
+    assert log.record(woof, score=1, correction="dog").label == "dog"  # the two agree
+
+
+def test_a_pasted_run_id_may_carry_spaces_or_capitals(runs):
+    """A run id copied with the space before it, or written in capitals (UUIDs are case-insensitive), was
+    "unknown run id"."""
+    log, (woof, *_) = runs
+    outcome = log.record(f" {woof.upper()}\n", score=1)
+    assert outcome.run_id == woof and outcome.label == "dog"
+    assert [(e.text, e.label) for e in log.dataset("model:m1")] == [("woof", "dog")]
+    said = CliRunner().invoke(app, ["feedback", f" {woof.upper()}", "--score", "1", "--db", str(log.store.path)])
+    assert said.exit_code == 0 and said.stdout.strip() == f"stored feedback for {woof}; it adds this example: dog"
+
+
 def test_unknown_run_and_foreign_label_are_refused(runs):
     log, (woof, *_) = runs
     with pytest.raises(InputError, match="unknown run id 'nope'"):

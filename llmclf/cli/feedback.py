@@ -33,6 +33,7 @@ def feedback(
     """Tell llmclf whether a prediction was right, or what it should have been."""
     given = correction[0] if len(correction) == 1 else correction or None
     outcome = RunLog(Store(db)).record(run_id, score=score, correction=given)
+    run_id = outcome.run_id  # as written: a pasted one may have carried spaces or capitals
     if outcome.replaced:
         notice(f"run {run_id} already had feedback; replaced the earlier {' and '.join(outcome.replaced)}")
     if as_json:
