@@ -9,12 +9,12 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "check_writable", "is_read_only"]
+__all__ = ["atomic_writer", "check_writable", "is_read_only", "refuse_to_replace"]
 
 STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
 
@@ -65,6 +65,21 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     if folder is not None and not os.access(folder, os.W_OK | os.X_OK):  # a read-only folder or file system
         raise PermissionError(errno.EACCES, f"no permission to make files in {folder}", str(path))
     return path
+
+
+def refuse_to_replace(path: Path, ours: Callable[[Path], bool], what: str, flag: str) -> None:
+    """An OSError unless ``path`` is free for a writer of ``what``: nothing there, an empty file, or a file
+    ``ours`` takes for one this writer made (which it may replace). `examples export --output llmclf.db`
+    replaced the run log itself with JSON Lines; any other file is the user's and stays."""
+    check_writable(path)  # a read-only file or a folder is said so first
+    try:
+        if not path.is_file() or path.stat().st_size == 0 or ours(path):
+            return
+    except (OSError, ValueError):
+        pass
+    raise FileExistsError(
+        errno.EEXIST, f"exists and is not {what}: not overwritten (choose another {flag} path, or remove it)", str(path)
+    )
 
 
 def is_read_only(path: Path) -> bool:

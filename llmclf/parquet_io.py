@@ -22,11 +22,31 @@ from .atomic import atomic_writer
 from .batch import to_arrow
 from .errors import InputError
 
-__all__ = ["classify_parquet", "classify_rows_to_parquet", "is_parquet", "iter_parquet_rows", "jsonable"]
+__all__ = [
+    "classify_parquet",
+    "classify_rows_to_parquet",
+    "is_our_output",
+    "is_parquet",
+    "iter_parquet_rows",
+    "jsonable",
+]
+
+
+ENGINE_COLUMNS = ("prediction", "confidence", "top_k", "model_id", "error")
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in (".parquet", ".pq")
+
+
+def is_our_output(path: Path) -> bool:
+    """Whether ``path`` is Parquet that classify wrote (the engines' columns last), which a new run may replace."""
+    pa, pq = _pyarrow()
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError, pa.ArrowException):  # not Parquet
+        return False
+    return names[-len(ENGINE_COLUMNS) :] == list(ENGINE_COLUMNS)
 
 
 def _pyarrow():
@@ -70,7 +90,7 @@ def _batches(path: Path, text_column: str, batch_size: int, id_column: str | Non
         )
     if id_column is not None and id_column not in names:  # every column is carried; a wrong name was ignored
         raise InputError(f"{path}: no column {id_column!r} for --id-column (columns: {', '.join(names)})")
-    clash = [c for c in ("prediction", "confidence", "top_k", "model_id", "error") if c in names]
+    clash = [c for c in ENGINE_COLUMNS if c in names]
     if clash:
         raise InputError(f"{path}: the input already has column(s) {', '.join(clash)}")
     try:
@@ -157,9 +177,10 @@ def classify_parquet(
                 emit([jsonable(record) for record in _records(table)])
             if progress is not None:
                 progress(len(texts))
-        if fh is not None and writer.writer is None:  # no row at all: still a valid, empty file
+        if fh is not None and writer.writer is None:  # no row at all: still a valid, empty file, with every column
             empty = pa.table({text_column: pa.array([], type=pa.string())})
-            pq.write_table(empty, fh)
+            columns = clf.predict_batch([], top_k=top_k, threshold=threshold)
+            pq.write_table(_with_predictions(empty, columns, clf.model_id), fh)
     return rows, bad
 
 

@@ -548,7 +548,8 @@ def test_a_full_disk_or_a_file_in_the_way_is_one_line_and_keeps_what_was_there(p
 
     db = ["--db", str(tmp_path / "db.sqlite")]
     out = tmp_path / "out.jsonl"
-    out.write_text("what was there\n")
+    was = '{"text": "an earlier export", "label": "dog", "source": "feedback", "meta": {}}\n'
+    out.write_text(was)  # only a file it wrote itself is replaced
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("")
     export = ["examples", "export", "--model", str(pets_bundle), *db, "-o"]
@@ -573,7 +574,7 @@ def test_a_full_disk_or_a_file_in_the_way_is_one_line_and_keeps_what_was_there(p
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "No space left on device" in result.stderr, result.output
         assert len(result.stderr.strip().splitlines()) == 1 and "internal error" not in result.stderr
-    assert out.read_text() == "what was there\n" and not (tmp_path / "out.parquet").exists()
+    assert out.read_text() == was and not (tmp_path / "out.parquet").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -1273,6 +1274,45 @@ def test_examples_export_never_writes_json_lines_over_a_csv(pets_bundle, tmp_pat
     assert result.exit_code == 2 and "--output writes JSON Lines: name it .jsonl, not data.csv" in result.stderr
     assert data.read_text() == "text,label\nwoof,dog\n"
     assert runner.invoke(app, [*args, str(tmp_path / "out.jsonl")]).exit_code == 0
+
+
+def test_examples_export_and_classify_output_replace_only_a_file_they_wrote(pets_bundle, tmp_path):
+    """A suffix check was all: `examples export -o llmclf.db` replaced the run log itself with JSON Lines, and
+    `-o data.jsonl` the user's training data; `classify -o data.parquet` the user's Parquet data."""
+    import sqlite3
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    db = tmp_path / "db.sqlite"
+    run_id = jsonl(run("classify", "--load", pets_bundle, "--db", db, "woof").stdout)[0]["run_id"]
+    assert run("feedback", run_id, "--score", "1", "--db", db).exit_code == 0
+    data, table = tmp_path / "data.jsonl", tmp_path / "data.parquet"
+    data.write_text('{"text": "woof", "label": "dog"}\n')
+    pq.write_table(pa.table({"text": ["woof"], "label": ["dog"]}), table)
+    before = {p: p.read_bytes() for p in (data, table)}  # the database's bytes change as its log is checkpointed
+    export = ["examples", "export", "--load", pets_bundle, "--db", db, "-o"]
+    for target in (db, data):
+        refused = run(*export, target)
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr.strip() == (
+            f"error: {target}: exists and is not an examples export: not overwritten (choose another --output path, "
+            "or remove it)"
+        )
+    refused = run("classify", "--load", pets_bundle, "-o", table, "meow")
+    assert refused.exit_code == 2 and f"{table}: exists and is not Parquet that classify wrote" in refused.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM feedback").fetchone() == (1,)
+    ours, out = tmp_path / "ex.jsonl", tmp_path / "out.parquet"
+    for _ in range(2):  # a file it wrote itself is replaced, as is an empty one
+        assert run(*export, ours).exit_code == 0 and jsonl(ours.read_text())[0]["label"] == "dog"
+        assert run("classify", "--load", pets_bundle, "--no-log", "-o", out, "meow").exit_code == 0
+    assert pq.read_table(out).column("prediction").to_pylist() == ["cat"]
+    empty_in, empty_out = tmp_path / "none.parquet", tmp_path / "none-out.parquet"
+    pq.write_table(pa.table({"text": pa.array([], type=pa.string())}), empty_in)
+    for _ in range(2):  # no rows: a file of every column, which the next run may replace
+        assert run("classify", "--load", pets_bundle, "-i", empty_in, "-o", empty_out).exit_code == 0
+    assert pq.read_table(empty_out).num_rows == 0 and "prediction" in pq.read_table(empty_out).column_names
 
 
 def test_class_names_that_differ_only_in_case_are_said(tmp_path):

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from ..atomic import refuse_to_replace
 from ..blank import is_blank
 from ..classifier import Classifier, Prediction
 from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows
@@ -21,7 +22,7 @@ from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
-from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_parquet
+from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_our_output, is_parquet
 from ..store import Store
 from ._common import (
     SHOTS_HELP,
@@ -268,6 +269,8 @@ def classify_files(
     local_file(output, "--output")
     if output is not None and not is_parquet(output):
         raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
+    if output is not None:
+        refuse_to_replace(output, is_our_output, "Parquet that classify wrote", "--output")
     if not any(is_parquet(p) for p in input_files):
         return classify_rows_into(
             load,

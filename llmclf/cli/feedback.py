@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import typer
 
-from ..atomic import atomic_writer
+from ..atomic import atomic_writer, refuse_to_replace
 from ..bundle import check_bundle_target, read_manifest
 from ..classifier import Classifier
 from ..errors import InputError
@@ -101,6 +102,8 @@ def examples_export(
     if output is not None and output.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".model", ".yaml", ".yml"):
         # JSON Lines went into data.csv: over the user's own training data, as text no CSV reader takes
         raise InputError(f"--output writes JSON Lines: name it .jsonl, not {output.name}")
+    if output is not None:
+        refuse_to_replace(output, is_an_export, "an examples export", "--output")
     rows = RunLog(Store(db)).dataset(_target(pick(load, model), tag_set))
     data = "".join(json_line(e.to_dict()) for e in rows)
     if output is None:
@@ -109,6 +112,13 @@ def examples_export(
     with atomic_writer(output) as fh:
         fh.write(data.encode("utf-8"))
     notice(f"wrote {len(rows)} example(s) to {output}")
+
+
+def is_an_export(path: Path) -> bool:
+    """Whether ``path`` starts as `examples export` writes: a JSON object with text, label and source."""
+    with open(path, "rb") as fh:
+        first = json.loads(fh.readline(1_000_000))
+    return isinstance(first, dict) and {"text", "label", "source"} <= first.keys()
 
 
 @friendly_errors
