@@ -37,6 +37,7 @@ from .head import (
     valid_tfidf_weight,
 )
 from .inputs import (
+    check_listed_labels,
     check_params,
     check_probability,
     check_top,
@@ -412,6 +413,9 @@ class Classifier(TextClassifierEstimator):
         texts = texts_of(X)
         for i, text in enumerate(texts, 1):  # named by place: "example for class 'dog' is empty" named no text
             clean_text(text, f"text {i} of X")
+        if not hasattr(y, "shape"):  # a list, not an array or a pandas column
+            y = list(y)
+            check_listed_labels(y)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:  # df[["label"]]: sklearn's own estimators warn and take the column
             from sklearn.exceptions import DataConversionWarning

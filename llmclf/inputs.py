@@ -144,6 +144,19 @@ def missing_label(labels: list[Any]) -> int | None:
     return None
 
 
+def check_listed_labels(labels: list[Any]) -> None:
+    """Labels given as a list, checked before numpy makes one array of them: it made a NaN the class 'nan'
+    (``df.label.tolist()`` with a missing label) and 1 and "1" one class '1'. sklearn refuses both."""
+    flat = [v[0] if isinstance(v, list | tuple) and len(v) == 1 else v for v in labels]  # a column vector's rows
+    missing = missing_label(flat)
+    if missing is not None:
+        raise InputError(f"label {missing + 1} in y is {flat[missing]!r}: every text needs a label")
+    text = next((v for v in flat if isinstance(v, str)), None)
+    number = next((v for v in flat if isinstance(v, int | float | np.number)), None)
+    if text is not None and number is not None:
+        raise InputError(f"y mixes text and number labels ({number!r} and {text!r}): give every label as one type")
+
+
 def labels_disagree(examples: Sequence[Example]) -> str | None:
     """A note when one text of the user's (or of feedback) carries two labels: kept as given, as sklearn keeps them,
     but said, since it is more often a slip in the data than a text that belongs to both."""

@@ -187,13 +187,23 @@ def test_a_label_column_of_shape_n_1_is_taken_with_sklearns_warning():
         pd.Series(["x", pd.NA, "y"], dtype="string"),
         pd.array([1, pd.NA, 2], dtype="Int64"),
         pd.Categorical(["x", None, "y"]),
+        ["x", float("nan"), "y"],  # df.label.tolist() with a label missing: numpy made it the text 'nan'
+        [["x"], [float("nan")], ["y"]],
     ],
-    ids=["nan", "inf", "None", "string-NA", "Int64-NA", "categorical"],
+    ids=["nan", "inf", "None", "string-NA", "Int64-NA", "categorical", "text-list-nan", "column-list-nan"],
 )
 def test_a_missing_label_is_refused_as_sklearn_does(y):
     """A NaN label became a class named 'nan', predicted for texts like any other."""
     with pytest.raises(ValueError, match=r"label 2 in y is .*every text needs a label"):
         Classifier().fit(["a cat", "a dog", "a bird"], y)
+
+
+def test_labels_of_text_and_number_mixed_in_a_list_are_refused_as_sklearn_does():
+    """numpy made [1, 2, "2"] the classes '1' and '2': the int 2 and the text "2" became one class, and
+    predictions came back as text."""
+    with pytest.raises(ValueError, match=r"y mixes text and number labels \(1 and '2'\): give every label as one"):
+        Classifier().fit(["a cat", "a dog", "a bird"], [1, 2, "2"])
+    assert Classifier().fit(["a cat", "a dog", "a bird"], [1, 2, np.int64(2)]).classes_.tolist() == [1, 2]
 
 
 def test_predict_log_proba_is_the_log_of_predict_proba(fitted):
