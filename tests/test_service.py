@@ -188,6 +188,11 @@ def test_a_body_sent_without_a_json_content_type_is_415_and_says_so(service):
         assert httpx.post(f"{service}/classify", content=body, headers={"content-type": kind}).status_code == 200
     wrong = httpx.post(f"{service}/classify", json={"texts": []})
     assert wrong.status_code == 422 and wrong.json()["error"] == "invalid request"
+    latin = '{"texts": ["caf\xe9"]}'.encode("latin-1")  # said only "There was an error parsing the body"
+    r = httpx.post(f"{service}/classify", content=latin, headers={"content-type": "application/json; charset=latin-1"})
+    assert r.status_code == 400 and r.json() == {
+        "error": "the body could not be read as JSON text: JSON is sent in UTF-8"
+    }
 
 
 def test_openapi_document_is_generated_from_the_models(service):

@@ -137,7 +137,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's, and the router's own 404 and 405 too
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        detail = exc.detail
+        if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's, for bytes that
+            detail = "the body could not be read as JSON text: JSON is sent in UTF-8"  # no JSON decoder can read
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Overloaded)
     async def _overloaded(_request: Request, exc: Overloaded) -> JSONResponse:
