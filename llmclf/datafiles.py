@@ -553,11 +553,18 @@ def _read_text(path: str | Path) -> str:
         raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
 
 
+CLASS_NAME_KEYS = ("name", "class", "label")
+
+
 def read_class_file(path: str | Path) -> dict[str, str]:
     """A mapping of class name to description, from YAML or JSON.
 
-    Also accepts a list of ``{name, description}`` objects.
+    Also accepts a list of ``{name, description}`` objects, and a CSV, TSV or JSON Lines file of them (a
+    spreadsheet of classes: Excel's byte-order mark and ``sep=`` line as for data files; ``class`` or ``label``
+    may name the name column).
     """
+    if format_suffix(path) in (".csv", ".tsv", ".jsonl", ".ndjson"):
+        return _class_map(path, [_class_row(path, n, r) for n, r in _records(path, (*CLASS_NAME_KEYS, "description"))])
     raw = _read_text(path)
     if len(raw) > MAX_CLASS_FILE_BYTES:
         raise InputError(f"{path}: a class file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused")
@@ -583,6 +590,19 @@ def read_class_file(path: str | Path) -> dict[str, str]:
         pairs = list(data.items())
     else:
         raise InputError(f"{path}: expected a mapping of class name to description")
+    return _class_map(path, pairs)
+
+
+def _class_row(path: str | Path, n: int, record: dict[str, Any]) -> tuple[Any, Any]:
+    """(name, description) of a CSV or JSON Lines row of a class file."""
+    name = next((record[k] for k in CLASS_NAME_KEYS if k in record), None)
+    if name is None:
+        found = ", ".join(repr(k) for k in record) or "none"
+        raise InputError(f"{path}:{n}: no class name column (expected one of: name, class, label; found: {found})")
+    return name, record.get("description")
+
+
+def _class_map(path: str | Path, pairs: list[tuple[Any, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, desc in pairs:
         if is_blank(_scalar_text(name)):

@@ -517,6 +517,32 @@ def test_a_class_file_with_no_classes_names_the_file(tmp_path, name, content):
     assert result.exit_code == 2 and result.stderr.strip() == f"error: {empty} holds no classes"
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("classes.csv", b"\xef\xbb\xbfname,description\r\ncat,\"Cats meow, and purr.\"\r\ndog,Dogs bark.\r\n"),  # Excel
+        ("classes.csv", b"sep=;\r\nClass;Description\r\ncat;Cats meow, and purr.\r\ndog;Dogs bark.\r\n"),
+        ("classes.tsv", b"label\tdescription\ncat\tCats meow, and purr.\ndog\tDogs bark.\n"),
+        ("classes.jsonl", b'{"name": "cat", "description": "Cats meow, and purr."}\n{"name": "dog", "description": "Dogs bark."}\n'),
+    ],
+)  # fmt: skip
+def test_a_class_file_may_be_a_spreadsheet_or_json_lines(tmp_path, name, content):
+    """`--classes classes.csv` (a spreadsheet of names and descriptions, as `tags import` takes) was read as YAML:
+    "expected a mapping of class name to description"."""
+    classes = tmp_path / name
+    classes.write_bytes(content)
+    result = run("train", "--classes", classes, "--save", tmp_path / "m.model")
+    assert result.exit_code == 0, result.output
+    assert Classifier.load(tmp_path / "m.model").descriptions == {"cat": "Cats meow, and purr.", "dog": "Dogs bark."}
+    nameless = tmp_path / "nameless.csv"
+    nameless.write_text("title,description\ncat,Cats meow.\n")
+    refused = run("train", "--classes", nameless, "--save", tmp_path / "m.model")
+    assert refused.exit_code == 2 and refused.stderr.strip() == (
+        f"error: {nameless}:2: no class name column (expected one of: name, class, label; found: 'title', "
+        "'description')"
+    )
+
+
 def test_class_names_in_yaml_stay_as_written(tmp_path):
     """YAML 1.1 read `yes:`, `no:` and `007:` as True, False and 7: the classes were "True", "False" and "7"."""
     classes = tmp_path / "classes.yaml"

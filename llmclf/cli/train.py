@@ -68,7 +68,10 @@ def train(
         [], "--train", "-t", metavar="NAME:TEXT", help="An example for a class (repeatable)."
     ),
     classes_file: Path | None = typer.Option(
-        None, "--classes", metavar="FILE", help="YAML or JSON mapping of class name to description."
+        None,
+        "--classes",
+        metavar="FILE",
+        help="YAML or JSON mapping of class name to description, or a CSV or JSONL of name,description rows.",
     ),
     data: list[Path] = typer.Option(
         [],
