@@ -146,7 +146,7 @@ def check_bundle_target(path: str | os.PathLike[str] | IO[bytes]) -> Path | str 
         raise InputError(
             f"a bundle is saved to a path, an fsspec URL or a binary file object, not {type(path).__name__}"
         )
-    path = Path(str(path).removeprefix("file://"))  # as load reads it
+    path = Path(str(path).removeprefix("file://")).expanduser()  # as load reads it: save("~/x.model") made "./~"
     try:
         check_writable(path)
     except OSError as exc:
@@ -306,7 +306,7 @@ def _resolve(source: Any) -> tuple[Any, Any]:
         raise InputError(
             f"a bundle is a path, bytes, a binary file object or an fsspec URL, not {type(source).__name__}"
         )
-    path = Path(source)
+    path = Path(source).expanduser()
     if not path.exists():
         url = url_in_path(path)  # s3://b/x.model made a Path: s3:/b/x.model
         hint = f" ({url} is a URL: the CLI reads local files; Classifier.load takes it as a string)" if url else ""

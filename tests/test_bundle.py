@@ -307,3 +307,12 @@ def test_a_bundle_keeps_its_newest_history_only(pets, tmp_path, monkeypatch):
         "2026-01-04",
         "2026-01-05",
     ]
+
+
+def test_save_and_load_take_a_path_under_the_home_folder(pets, tmp_path, monkeypatch):
+    """Classifier.save("~/m.model") wrote ./~/m.model; load("~/m.model") said the file was not found."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    pets.save("~/m.model")
+    assert (tmp_path / "home" / "m.model").is_file() and not (tmp_path / "~").exists()
+    assert Classifier.load("~/m.model").classes_.tolist() == pets.classes_.tolist()

@@ -303,3 +303,19 @@ def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path, co
             child.kill()
     key = "prediction" if command == "classify" else "name"
     assert [(a["text"], a[key]) for a in answers] == [("woof woof", "dog"), ("meow", "cat")]
+
+
+def test_a_home_folder_after_an_equals_sign_is_the_home_folder(tmp_path):
+    """The shell makes `~` the home folder in `--save ~/m.model`, but not in `--save=~/m.model`: a folder named "~"
+    appeared in the current one."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "HOME": str(home), "LLMCLF_HOME": str(tmp_path / "data")}
+    train = [sys.executable, "-m", "llmclf", "train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark."]
+    done = subprocess.run([*train, "--save=~/models/m.model"], cwd=work, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (home / "models" / "m.model").is_file() and list(work.iterdir()) == []
+    (home / "texts.txt").write_text("woof woof\n")
+    args = [sys.executable, "-m", "llmclf", "classify", "--load=~/models/m.model", "--input=~/texts.txt", "--no-log"]
+    said = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True)
+    assert said.returncode == 0 and json.loads(said.stdout)["prediction"] == "dog", said.stderr

@@ -61,6 +61,18 @@ def _root(
     show_data_warnings()
 
 
+PATH_OPTIONS = ("--save", "--load", "--input", "--output", "--data", "--classes", "--unlabeled", "--db", "--model")
+
+
+def home_in_path_option(arg: str) -> str:
+    """``--save=~/m.model`` with ``~`` made as the shell would: after ``=`` it does not, and a folder named "~"
+    appeared in the current one (where ``rm -r ~`` is the next step). ``--save ~/m.model`` it does."""
+    option, eq, value = arg.partition("=")
+    if eq and option in PATH_OPTIONS and (value == "~" or value.startswith("~/")):
+        return f"{option}={os.path.expanduser(value)}"
+    return arg
+
+
 def main() -> None:
     """Console-script entry point: every failure is one line on stderr."""
     # rich answers a closed pipe with SystemExit(1), in our consoles and in typer's help alike;
@@ -72,6 +84,7 @@ def main() -> None:
     escape_unencodable(sys.stdout, sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so atomic writes remove their temporary file on the way out.
     signal.signal(signal.SIGTERM, _terminated)
+    sys.argv[1:] = [home_in_path_option(arg) for arg in sys.argv[1:]]
     try:
         code = app(standalone_mode=False)
     except SystemExit as exc:
