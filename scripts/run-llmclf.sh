@@ -15,6 +15,21 @@
 # - the image is rebuilt when its source-hash label differs from this checkout's.
 set -euo pipefail
 
+# --save=~/m.model: the shell leaves a ~ after "=" alone. llmclf makes it the home folder, but in Docker that is the
+# container's, gone with it: it is made the host's here, before the paths below are mounted.
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --save=~ | --load=~ | --input=~ | --output=~ | --data=~ | --classes=~ | --unlabeled=~ | --db=~ | --model=~ | \
+    --save=~/* | --load=~/* | --input=~/* | --output=~/* | --data=~/* | --classes=~/* | --unlabeled=~/* | --db=~/* | \
+    --model=~/*)
+      value="${arg#*=}"
+      args+=("${arg%%=*}=$HOME${value#\~}") ;;
+    *) args+=("$arg") ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image="${LLMCLF_IMAGE:-llmclf:latest}"
 runner="${LLMCLF_RUNNER:-auto}"

@@ -135,6 +135,23 @@ def test_docker_mounts_where_a_save_outside_the_folder_will_land_even_before_it_
     assert nowhere.returncode == 2 and "create it first" in nowhere.stderr
 
 
+def test_docker_gets_a_home_folder_after_an_equals_sign_as_the_hosts(tmp_path):
+    """`--save=~/m.model`: the shell leaves that ~ alone, and llmclf in the container made it the container's home:
+    the bundle was reported saved and went with the container."""
+    bin_dir = fake_docker(tmp_path / "bin", engine_answers=True)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    env = {**script_env(bin_dir), "HOME": str(home)}
+    proc = run_script(
+        "train.sh", "--class", "a: x", "--save=~/models/p.model", "--class=~/not a path", cwd=work, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    run = the_run(bin_dir)
+    assert f"--save={home}/models/p.model" in run and "--class=~/not a path" in run
+    assert ("-v", f"{home}:{home}") in {(run[i], run[i + 1]) for i in range(len(run) - 1)}, run
+
+
 def test_docker_mounts_a_relative_data_dir_by_its_path_and_a_folder_with_a_colon_with_mount(tmp_path):
     """LLMCLF_HOME=home went to docker as "-v home:/llmclf/data", a named volume: the run log lived in Docker, not in
     ./home. A folder named "run 12:30" broke -v, which splits on ':'."""
