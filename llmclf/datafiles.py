@@ -148,11 +148,19 @@ def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _stdin_buffer() -> io.BufferedReader | None:
-    """Standard input's bytes, in a buffer that can be looked at before it is read; None when it has none."""
+    """Standard input's bytes, in a buffer that can be looked at before it is read; None when it has none.
+
+    On a descriptor, a buffer of its own: `classify` reads stdin on a thread (cli.live_batches), and a read that
+    waits holds its buffer's lock. Had that been sys.stdin's, Ctrl-C while it waited for a line ended in "Fatal
+    Python error: could not acquire lock for <stdin> at interpreter shutdown" and an abort."""
     raw = getattr(sys.stdin, "buffer", None)
     if raw is not None and not hasattr(raw, "peek"):  # a BytesIO (tests, embedding hosts)
-        raw = io.BufferedReader(raw)
-    return raw
+        return io.BufferedReader(raw)
+    try:
+        fd = raw.fileno() if raw is not None else None
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return raw
+    return io.BufferedReader(io.FileIO(fd, "rb", closefd=False)) if fd is not None else raw
 
 
 def _stdin_text() -> tuple[io.TextIOWrapper, str]:

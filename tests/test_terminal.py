@@ -319,3 +319,23 @@ def test_a_home_folder_after_an_equals_sign_is_the_home_folder(tmp_path):
     args = [sys.executable, "-m", "llmclf", "classify", "--load=~/models/m.model", "--input=~/texts.txt", "--no-log"]
     said = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True)
     assert said.returncode == 0 and json.loads(said.stdout)["prediction"] == "dog", said.stderr
+
+
+@pytest.mark.parametrize("command", ["classify --load {bundle} -", "tag --set pets --offline -"])
+def test_ctrl_c_while_waiting_for_typed_lines_exits_130_without_an_abort(pets_bundle, tmp_path, command):
+    """Typed lines are answered one by one; Ctrl-C while the reader thread waits for the next one ended in "Fatal
+    Python error: could not acquire lock for <_io.BufferedReader name='<stdin>'> at interpreter shutdown", SIGABRT."""
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
+    for tag_id, name in (("1", "dog"), ("2", "cat")):
+        add = [sys.executable, "-m", "llmclf", "tags", "add", "pets", "--id", tag_id, "--name", name]
+        subprocess.run(add, env=env, check=True, capture_output=True)
+    child = pexpect.spawn(
+        "bash", ["-c", f"{LLMCLF} {command.format(bundle=pets_bundle)}"], env=env, dimensions=(24, 100), timeout=120
+    )
+    child.sendline("woof woof")
+    child.expect("dog")  # answered while stdin stays open
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert b"Fatal Python error" not in child.before and b"Traceback" not in child.before
+    assert child.signalstatus is None and child.exitstatus == 130
