@@ -21,7 +21,7 @@ from .bundle import check_bundle_target, read_bundle, write_bundle
 from .calibration import calibrate, prior_only, skipped
 from .descriptions import description_examples
 from .embedding import Embedder, MiniLMEmbedder, check_threads, get_embedder
-from .errors import BundleError, InputError
+from .errors import BundleError, InputError, warn_data
 from .estimator import TextClassifierEstimator
 from .examples import WEIGHT, Example, Source
 from .finetune import PAIRS as FINETUNE_PAIRS
@@ -189,6 +189,7 @@ class Classifier(TextClassifierEstimator):
         self._embedder: Embedder | None = None
         self._embedder_param: Any = None
         self._inference_only = False
+        self._pending = 0  # examples added since the head was last trained: not used until the next training
 
     # -- scikit-learn's estimator protocol (the rest is in TextClassifierEstimator) --
     def __sklearn_is_fitted__(self) -> bool:
@@ -277,13 +278,19 @@ class Classifier(TextClassifierEstimator):
     def add_data_to_class(
         self, name: str, data: str | Iterable[str], source: Source = Source.USER, meta: dict[str, Any] | None = None
     ) -> Classifier:
-        """Add examples to a class; a class seen only here becomes a class too."""
+        """Add examples to a class; a class seen only here becomes a class too. On a trained classifier they count
+        from the next training (prompt_train, fit or retrain_with_feedback); predict warns until then."""
         name = clean_name(name)
         texts = texts_of(data)
         cleaned = [clean_text(t, f"example for class {name!r}") for t in texts]
         self.descriptions.setdefault(name, None)
         self.examples.extend(Example(t, name, Source(source), dict(meta or {})) for t in cleaned)
+        self._count_pending(len(cleaned))
         return self
+
+    def _count_pending(self, n: int) -> None:
+        if self._head is not None:
+            self._pending = getattr(self, "_pending", 0) + n
 
     @all_or_nothing
     def add_examples(self, examples: Iterable[Example | Mapping[str, Any]]) -> Classifier:
@@ -306,6 +313,7 @@ class Classifier(TextClassifierEstimator):
             text = clean_text(ex.text, f"example for class {name!r}")
             self.descriptions.setdefault(name, None)
             self.examples.append(Example(text, name, source, dict(ex.meta or {})))
+            self._count_pending(1)
         return self
 
     @property
@@ -475,6 +483,7 @@ class Classifier(TextClassifierEstimator):
     ) -> None:
         """Fine-tune the encoder when asked; fit the head; with ``unlabeled`` texts, then self-train for a few
         rounds (calibrating only at the end)."""
+        self._pending = 0  # every example added so far is trained on now
         if disagree := labels_disagree(self.examples):
             report.notes.append(disagree)
         if alike := names_alike(list(classes if classes is not None else self.descriptions)):
@@ -650,9 +659,20 @@ class Classifier(TextClassifierEstimator):
             raise NotFittedError("classifier is not trained: call prompt_train() or fit() first")
         return self._head
 
+    def _say_pending(self) -> None:
+        """Warn, once for each count, that examples added since the last training do not count yet."""
+        pending = getattr(self, "_pending", 0)
+        if pending and pending != getattr(self, "_pending_said", 0):
+            self._pending_said = pending
+            warn_data(
+                f"{pending} example(s) were added after the last training and are not used until it trains again "
+                "(prompt_train(), fit() or retrain_with_feedback())"
+            )
+
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
         head = self._require_head()
+        self._say_pending()
         cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
         return head.predict_proba(self._embed_steps(cleaned), cleaned)
 

@@ -14,7 +14,10 @@ error: it warns with :class:`DataWarning`, which the CLI prints as one line.
 An LLM endpoint that needed another way of asking warns with :class:`LLMWarning`.
 """
 
+import os
 import re
+import sys
+import warnings
 
 __all__ = [
     "BundleError",
@@ -26,6 +29,7 @@ __all__ = [
     "StoreError",
     "missing_module",
     "redact",
+    "warn_data",
 ]
 
 _URL = re.compile(
@@ -79,7 +83,17 @@ class LLMError(LlmclfError):
 
 
 class DataWarning(UserWarning):
-    """Some of the data could not be used and was skipped; the message says which and where."""
+    """Some of the data could not be used and was skipped, or is not used yet; the message says which and where."""
+
+
+def warn_data(message: str) -> None:
+    """Warn with :class:`DataWarning`, naming the first line outside llmclf (the caller's). Python's default filter
+    shows a warning once for each line it names: naming one of llmclf's own showed it once a process."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DataWarning, stacklevel=level)
 
 
 class LLMWarning(UserWarning):

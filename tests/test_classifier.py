@@ -1,9 +1,11 @@
+import warnings
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import llmclf
-from llmclf import Classifier, Example, InputError, Source
+from llmclf import Classifier, DataWarning, Example, InputError, Source
 from llmclf.cli import app
 
 
@@ -282,3 +284,21 @@ def test_a_class_with_neither_description_nor_examples_is_said_to_be_learned_fro
     ]
     with pytest.raises(InputError, match=r"^feedback must be a list of Examples, not NoneType$"):
         clf.retrain_with_feedback(None)
+
+
+def test_examples_added_after_training_are_said_to_wait_for_the_next_training():
+    """add_data_to_class on a trained classifier changed nothing that predict used, without a word: a class added
+    so was never predicted, and a save kept examples its head had not seen."""
+    clf = Classifier().prompt_train({"cat": "Cats meow and purr.", "dog": "Dogs bark and fetch."})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(["woof"])  # nothing added: no warning
+    clf.add_data_to_class("bird", ["tweet tweet", "a parrot talks"])
+    with pytest.warns(DataWarning, match=r"^2 example\(s\) were added after the last training") as said:
+        assert clf.predict(["tweet tweet"])[0] != "bird"
+    assert said[0].filename == __file__  # the caller's line, not one of llmclf's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict_proba(["tweet tweet"])  # said once for that count
+        clf.prompt_train()
+        assert clf.predict(["tweet tweet"])[0] == "bird"  # trained on now: nothing to say
