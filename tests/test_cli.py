@@ -1341,6 +1341,39 @@ def test_examples_export_and_classify_output_replace_only_a_file_they_wrote(pets
     assert pq.read_table(empty_out).num_rows == 0 and "prediction" in pq.read_table(empty_out).column_names
 
 
+@pytest.mark.parametrize("command", ["classify", "tag"])
+def test_a_run_log_that_fails_part_way_costs_the_run_ids_not_the_results(pets_bundle, tmp_path, monkeypatch, command):
+    """A full disk under the run log ended `classify` with "database or disk is full" and no output at all:
+    every prediction of the run was lost for the sake of their run ids."""
+    from llmclf.errors import StoreError
+    from llmclf.feedback import RunLog
+    from llmclf.store import Store
+
+    db = tmp_path / "db.sqlite"
+    Store(db).add_tags("pets", [("1", "dog", ""), ("2", "cat", "")])
+    real, calls = RunLog.log, []
+
+    def filling(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise StoreError(f"database {db}: database or disk is full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunLog, "log", filling)
+    monkeypatch.setattr("llmclf.cli.tags.TAG_CHUNK", 2)
+    texts = ["woof woof", "meow", "bark", "purr", "a dog"]
+    head = (
+        ["classify", "--load", pets_bundle, "--batch-size", "2"] if command == "classify" else ["tag", "--set", "pets"]
+    )
+    result = run(*head, "--db", db, *texts)
+    assert result.exit_code == 0, result.output
+    records = jsonl(result.stdout)
+    assert [r["text"] for r in records] == texts
+    with_ids = [bool(r.get("run_id")) for r in records]
+    assert with_ids[0] and not with_ids[-1] and with_ids == sorted(with_ids, reverse=True)
+    assert result.stderr.count("run log unavailable from here on") == 1 and "disk is full" in result.stderr
+
+
 def test_class_names_that_differ_only_in_case_are_said(tmp_path):
     """--class "cat: ..." with --train "Cat: ..." made a second class of one example without a word."""
     args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m.model")]

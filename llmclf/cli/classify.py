@@ -227,10 +227,14 @@ def classify(
                 predictions = clf.classify(good, threshold=threshold, top_n=shown)
             if runs is not None and predictions:
                 records = [(p.text, p.label, p.probabilities) for p in predictions]
-                for p, run_id in zip(
-                    predictions, runs.log("classify", target, str(load), clf.class_names, records), strict=True
-                ):
-                    p.extra["run_id"] = run_id
+                try:
+                    ids = runs.log("classify", target, str(load), clf.class_names, records)
+                except StoreError as exc:  # a full disk lost every prediction of the run: they still come out
+                    warn(f"run log unavailable from here on, so these predictions carry no run ids: {exc}")
+                    runs = None
+                else:
+                    for p, run_id in zip(predictions, ids, strict=True):
+                        p.extra["run_id"] = run_id
             answers = iter(predictions)
             merged = [next(answers) if error is None else error for _, error, _ in batch]
             if id_column:

@@ -8,7 +8,7 @@ import typer
 
 from ..datafiles import read_tag_file
 from ..embedding import get_embedder
-from ..errors import InputError, LLMError
+from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
@@ -193,7 +193,11 @@ def tag(
             ) if good else []  # fmt: skip
             down = down or stopped_answering(results)
             if runs is not None and results:
-                runs.log_tags(set_name, [t.name for t in tags], results, multi)
+                try:
+                    runs.log_tags(set_name, [t.name for t in tags], results, multi)
+                except StoreError as exc:  # as in classify: the tags still come out, without run ids
+                    warn(f"run log unavailable from here on, so these results carry no run ids: {exc}")
+                    runs = None
             answers = iter(results)
             merged = [next(answers) if error is None else error for _, error, _ in batch]
             steps.advance(len(batch) - len(good))
