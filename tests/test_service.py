@@ -257,6 +257,27 @@ def test_llm_failures_reach_api_clients_without_the_llms_address(pets_bundle, tm
     assert cascaded.json()["results"][0]["llm_error"] == "the LLM failed (HTTP 500)"
 
 
+def test_a_run_log_that_cannot_be_written_costs_the_run_ids_not_the_answer(pets_bundle, tmp_path, monkeypatch):
+    """A full disk under the run log made every /classify and /tag a 503 "storage unavailable", though the
+    predictions were made: the run ids are what is lost, and the answer comes with run_id null."""
+    from llmclf.errors import StoreError
+    from llmclf.feedback import RunLog
+
+    def full(self, *args, **kwargs):
+        raise StoreError("database db.sqlite: database or disk is full")
+
+    monkeypatch.setattr(RunLog, "log", full)
+    with serving(create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")) as url:
+        classified = httpx.post(f"{url}/classify", json={"texts": ["woof woof"]}, timeout=60)
+        tagged = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)
+        feedback = httpx.post(f"{url}/feedback", json={"run_id": "01a212c6-10fb-741b-a000-000000000000", "score": 1})
+    assert classified.status_code == 200, classified.text
+    (item,) = classified.json()["results"]
+    assert item["prediction"] == "dog" and item["run_id"] is None
+    assert tagged.status_code == 200 and all(p["run_id"] is None and p["name"] for p in tagged.json()["predictions"])
+    assert feedback.status_code == 404  # feedback itself still reads and writes the log
+
+
 def test_server_error_does_not_leak_details(pets_bundle, tmp_path, monkeypatch):
     app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite")
 

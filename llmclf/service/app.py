@@ -115,6 +115,14 @@ def create_app(
         if creds is None or not hmac.compare_digest(creds.credentials.encode(), api_key.encode()):
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    async def log_or_not(write, *args):
+        """Log runs; a run log that cannot be written (a full disk) costs the answer its run ids, not the answer."""
+        try:
+            return await run_in_threadpool(write, *args)
+        except StoreError as exc:
+            log.error("run log unavailable, answering without run ids: %s", exc)
+            return None
+
     def llm_client():
         if llm is None:
             raise HTTPException(503, f"no LLM configured on the server: {HOW_TO_CONFIGURE}")
@@ -207,7 +215,7 @@ def create_app(
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
             records = [(p.text, p.label, p.probabilities) for p in predictions]
-            ids = await run_in_threadpool(runs.log, "classify", target, name, clf.class_names, records)
+            ids = await log_or_not(runs.log, "classify", target, name, clf.class_names, records) or ids
         return ClassifyResponse(
             model=name,
             results=[
@@ -253,7 +261,7 @@ def create_app(
         except TimeoutError:  # the tag set's head is still being built
             raise Overloaded() from None
         if log_runs:
-            await run_in_threadpool(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
+            await log_or_not(runs.log_tags, set_name, [t.name for t in tags], results, body.multi)
         return TagResponse(texts=[r.text for r in results], predictions=[tag_prediction(r) for r in results])
 
     @app.post(
