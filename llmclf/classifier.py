@@ -732,6 +732,11 @@ class Classifier(TextClassifierEstimator):
             "llmclf_version": __version__,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "classes": head.classes,
+            **(
+                {"labels": self._labels.tolist()}
+                if self._labels is not None and self._labels.dtype.kind in "biuf"
+                else {}
+            ),
             "descriptions": {c: self.descriptions.get(c) for c in head.classes},
             "example_counts": {c: dict(n) for c, n in counts.items()},
             "embedder": {
@@ -855,7 +860,7 @@ class Classifier(TextClassifierEstimator):
         clf._descriptions = {c: (m.get("descriptions") or {}).get(c) for c in classes}
         clf._examples = bundle.examples
         clf._head = head
-        clf._labels = np.array(classes)
+        clf._labels = np.array(m["labels"] if m.get("labels") is not None else classes)  # ints stay ints
         clf._calibration = training.get("calibration")
         clf._self_training = training.get("self_training")
         clf._finetune = training.get("finetune")

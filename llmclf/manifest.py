@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from .inputs import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
 
@@ -127,6 +127,8 @@ class Manifest(_Strict):
     history: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_HISTORY)
     llmclf_version: Short | None = None
     created_at: Short | None = None
+    # fit's labels when they were numbers or booleans, in column order: predict gives them back as such after a load
+    labels: list[bool | int | float] | None = Field(None, max_length=MAX_CLASSES)
 
     @field_validator("classes")
     @classmethod
@@ -134,3 +136,15 @@ class Manifest(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("class names must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _labels_name_the_classes(self) -> Manifest:
+        if self.labels is None:
+            return self
+        if len({type(label) for label in self.labels}) != 1:
+            raise ValueError("labels must be all numbers of one kind, or all booleans")
+        if any(isinstance(label, float) and not math.isfinite(label) for label in self.labels):
+            raise ValueError("labels must be finite numbers")
+        if [str(label) for label in self.labels] != self.classes:
+            raise ValueError("labels must be the classes, in their order")
+        return self

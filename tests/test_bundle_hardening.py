@@ -75,6 +75,9 @@ def edited(pets_bundle, tmp_path, edit):
         (lambda m: m["training"]["tfidf"]["blocks"][1].update(ngram_range=[1, 9]), "TF-IDF blocks must be"),
         (lambda m: m["training"]["tfidf"]["blocks"][0].update(n_terms=3), "does not hold 3 terms"),
         (lambda m: m["members"].pop("tfidf.json"), "without tfidf.json"),
+        (lambda m: m.update(labels=[1, 2]), "labels must be the classes, in their order"),
+        (lambda m: m.update(labels=[1, 2.5]), "labels must be all numbers of one kind"),
+        (lambda m: m.update(labels=["cat", "dog"]), "labels"),
     ],
 )
 def test_manifest_of_the_wrong_shape_is_a_bundle_error(pets_bundle, tmp_path, edit, message):

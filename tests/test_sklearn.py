@@ -118,6 +118,24 @@ def test_integer_labels_come_back_as_integers():
     assert accuracy_score(y, pred) > 0.9 and clf.score(X, y) == accuracy_score(y, pred)
 
 
+@pytest.mark.parametrize(
+    "labels", [[0, 1, 2], [True, False, True], [0.5, 1.5, 2.5], np.array([3, 4, 5], dtype=np.int8)], ids=str
+)
+def test_labels_that_are_numbers_or_booleans_stay_so_after_a_save_and_load(tmp_path, labels):
+    """A saved classifier fitted with int labels predicted '0', '1' ... after a load: accuracy_score(y, predict)
+    then compared ints with strings and scored 0."""
+    by_class = dict(
+        zip(["cat", "dog", "bird"], labels.tolist() if isinstance(labels, np.ndarray) else labels, strict=True)
+    )
+    y = [by_class[label] for label in Y]
+    Classifier().fit(X, y).save(tmp_path / "m.model")
+    loaded = Classifier.load(tmp_path / "m.model")
+    assert loaded.classes_.dtype.kind == np.asarray(labels).dtype.kind
+    assert loaded.predict(X).tolist() == Classifier().fit(X, y).predict(X).tolist()
+    assert np.mean(loaded.predict(X) == np.array(y)) > 0.9  # accuracy_score calls 0.5, 1.5, 2.5 continuous
+    assert Classifier.load(tmp_path / "m.model").class_names == [str(label) for label in sorted(set(y))]
+
+
 def test_fit_twice_forgets_the_first_fit():
     clf = Classifier().fit(X, Y)
     two = [label if label != "bird" else "dog" for label in Y]
