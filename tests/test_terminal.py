@@ -339,3 +339,16 @@ def test_ctrl_c_while_waiting_for_typed_lines_exits_130_without_an_abort(pets_bu
     child.close()
     assert b"Fatal Python error" not in child.before and b"Traceback" not in child.before
     assert child.signalstatus is None and child.exitstatus == 130
+
+
+def test_offline_tagging_moves_its_progress_bar(tmp_path):
+    """The bar of `tag` moved only on the LLM's answers: tagging offline, it stood at 0/N until the end."""
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home")}
+    for tag_id, name in (("1", "dog"), ("2", "cat")):
+        add = [sys.executable, "-m", "llmclf", "tags", "add", "pets", "--id", tag_id, "--name", name]
+        subprocess.run(add, env=env, check=True, capture_output=True)
+    data, out = tmp_path / "texts.txt", tmp_path / "out.jsonl"
+    data.write_text("".join(f"my dog number {i} barks\n" for i in range(600)))
+    shown, status, raw = in_terminal(f"{LLMCLF} tag --set pets --offline --input {data} > {out}", tmp_path)
+    assert status == 0, shown
+    assert "600/600" in raw and len(out.read_text().splitlines()) == 600

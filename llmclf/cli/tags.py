@@ -174,7 +174,15 @@ def tag(
     # a chunk at a time: its records are written (and logged) as soon as it is tagged, so a slow pipe gets its
     # answers as they come, and Ctrl-C an hour into a bulk run keeps every record written before it
     with Steps("tagging", count_texts(texts, [], input_files)) as steps:
+        answered = 0
+
+        def one_more(_result) -> None:  # the LLM's answers as they come; the rest of a chunk at its end
+            nonlocal answered
+            answered += 1
+            steps.advance(1)
+
         for batch in live_batches(rows, TAG_CHUNK):
+            answered = 0
             good = [text for text, error, _ in batch if error is None]
             results = tag_texts(
                 good,
@@ -188,7 +196,7 @@ def tag(
                 few_shot=few_shot,
                 max_retries=max_retries,
                 concurrency=concurrency,
-                on_result=lambda _result: steps.advance(1),
+                on_result=one_more,
                 llm_down=down,
             ) if good else []  # fmt: skip
             down = down or stopped_answering(results)
@@ -200,7 +208,7 @@ def tag(
                     runs = None
             answers = iter(results)
             merged = [next(answers) if error is None else error for _, error, _ in batch]
-            steps.advance(len(batch) - len(good))
+            steps.advance(len(batch) - answered)  # the embedding tagger's, and rows that could not be read
             seen += len(batch)
             failed += sum(not isinstance(r, TagResult) or not r.ok for r in merged)
             if jsonl:
