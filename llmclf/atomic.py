@@ -75,7 +75,7 @@ def refuse_to_replace(path: Path, ours: Callable[[Path], bool], what: str, flag:
     try:
         if not path.is_file() or path.stat().st_size == 0 or ours(path):
             return
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, or not what ``ours`` reads: the user's
         pass
     raise FileExistsError(
         errno.EEXIST, f"exists and is not {what}: not overwritten (choose another {flag} path, or remove it)", str(path)
