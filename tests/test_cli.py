@@ -1325,6 +1325,10 @@ def test_examples_export_and_classify_output_replace_only_a_file_they_wrote(pets
             f"error: {target}: exists and is not an examples export: not overwritten (choose another --output path, "
             "or remove it)"
         )
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n")  # json.loads gave up with RecursionError: an internal error
+    refused = run(*export, deep)
+    assert refused.exit_code == 2 and "exists and is not an examples export" in refused.stderr
     refused = run("classify", "--load", pets_bundle, "-o", table, "meow")
     assert refused.exit_code == 2 and f"{table}: exists and is not Parquet that classify wrote" in refused.stderr
     assert {p: p.read_bytes() for p in before} == before
