@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .classifier import Classifier, Prediction
+from .errors import LLMError
 from .inputs import check_probability
 from .llm.client import StructuredLLM
 from .tagging import Tagger, tags_from_classes
@@ -37,11 +38,15 @@ async def cascade_classify(
     few_shot=None,
     top_n: int | None = None,
     threshold: float | None = None,
+    llm_down: LLMError | None = None,
 ) -> CascadeResult:
+    """``llm_down``: the endpoint stopped answering earlier in this run (see Tagger.down): nothing is sent."""
     check_probability(below, "below")
     # the head embeds every text: in a worker thread, so the caller's event loop (a web app's) keeps serving
     predictions = await asyncio.to_thread(clf.classify, texts, threshold=threshold, top_n=top_n)
-    return await send_unsure(clf.descriptions, predictions, llm, below, concurrency=concurrency, few_shot=few_shot)
+    return await send_unsure(
+        clf.descriptions, predictions, llm, below, concurrency=concurrency, few_shot=few_shot, llm_down=llm_down
+    )
 
 
 async def send_unsure(
@@ -53,6 +58,7 @@ async def send_unsure(
     concurrency: int = 8,
     few_shot=None,
     public: bool = False,
+    llm_down: LLMError | None = None,
 ) -> CascadeResult:
     """Relabel, in place, the predictions whose top probability is below ``below`` by asking the LLM.
 
@@ -63,7 +69,7 @@ async def send_unsure(
         p.extra["source"] = "head"
     if not unsure:
         return CascadeResult(predictions, 0, 0)
-    tagger = Tagger(llm, tags_from_classes(descriptions), concurrency=concurrency, few_shot=few_shot)
+    tagger = Tagger(llm, tags_from_classes(descriptions), concurrency=concurrency, few_shot=few_shot, down=llm_down)
     results = await tagger.atag([predictions[i].text for i in unsure])
     failed = 0
     for i, result in zip(unsure, results, strict=True):

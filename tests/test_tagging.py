@@ -265,6 +265,21 @@ def test_cascade_sends_only_unsure_texts_to_the_llm(pets_bundle):
     assert "cascade: 2 of 3 text(s) went to the LLM" in result.stderr
 
 
+def test_a_cascade_sends_no_later_batch_to_an_endpoint_that_stopped_answering(pets_bundle):
+    """classify sends each batch to the LLM as a run of its own, and a run asks afresh: a hung endpoint cost every
+    batch its give_up_after texts of timeouts (and batches are small now, when a pipe is slow)."""
+    texts = [f"something else entirely, number {i}" for i in range(40)]
+    with FakeLLMServer(lambda req, n: Reply(delay=1.0)) as server:
+        args = ["classify", "--load", str(pets_bundle), "--no-log", "--cascade-below", "1", "--batch-size", "10"]
+        llm = ["--llm-timeout", "0.3", "--llm-retries", "0", "--concurrency", "2"]
+        result = CliRunner().invoke(app, [*args, *llm, *texts], env={"OPENAI_BASE_URL": server.base_url})
+        sent = len(server.requests)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 40 and all(r["source"] == "head" and r["llm_error"] for r in records)
+    assert sent <= 10 and sum(r["llm_error"].startswith("not sent: ") for r in records) >= 30
+
+
 def test_cascade_without_llm_is_refused(pets_bundle):
     result = CliRunner().invoke(app, ["classify", "--load", str(pets_bundle), "--cascade-below", "0.6", "woof"])
     assert result.exit_code == 2 and "--cascade-below needs an LLM" in result.stderr

@@ -19,11 +19,12 @@ from ..blank import is_blank
 from ..classifier import Classifier, Prediction
 from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows
 from ..embedding import MAX_THREADS
-from ..errors import InputError, StoreError
+from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_our_output, is_parquet
 from ..store import Store
+from ..tagging import NOT_SENT
 from ._common import (
     SHOTS_HELP,
     Steps,
@@ -349,6 +350,7 @@ class CascadeCounter:
     def __init__(self, config, concurrency: int, few_shot=None) -> None:
         self.config, self.concurrency, self.few_shot = config, concurrency, few_shot
         self.sent = self.failed = 0
+        self.down = None  # once the endpoint stops answering, later batches are not sent to it either
 
     def run(
         self, clf: Classifier, batch: list[str], below: float, top_n: int | None, threshold: float | None
@@ -370,6 +372,7 @@ class CascadeCounter:
                     few_shot=self.few_shot,
                     top_n=top_n,
                     threshold=threshold,
+                    llm_down=self.down,
                 )
             finally:
                 await llm.aclose()
@@ -377,4 +380,6 @@ class CascadeCounter:
         result = asyncio.run(go())
         self.sent += result.sent_to_llm
         self.failed += result.llm_failed
+        stopped = (p.extra.get("llm_error") or "" for p in result.predictions)
+        self.down = self.down or next((LLMError(e) for e in stopped if e.startswith(NOT_SENT)), None)
         return result.predictions
