@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,6 +136,15 @@ class TagResult:
         if self.run_id is not None:
             record["run_id"] = self.run_id
         return record
+
+
+def stopped_answering(errors: Iterable[tuple[str | None, str | None]]) -> LLMError | None:
+    """The first "not sent" error among (error, public error) pairs: the endpoint had stopped answering, so a caller
+    that tags in runs (a CLI chunk, a cascade batch) sends its later runs nothing either (see ``Tagger.down``)."""
+    for message, public in errors:
+        if message and message.startswith(NOT_SENT):
+            return LLMError(message, public)
+    return None
 
 
 def check_texts(texts: Sequence[Any]) -> list[str]:

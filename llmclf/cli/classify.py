@@ -19,12 +19,12 @@ from ..blank import is_blank
 from ..classifier import Classifier, Prediction
 from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows
 from ..embedding import MAX_THREADS
-from ..errors import InputError, LLMError, StoreError
+from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_our_output, is_parquet
 from ..store import Store
-from ..tagging import NOT_SENT
+from ..tagging import stopped_answering
 from ._common import (
     SHOTS_HELP,
     Steps,
@@ -380,6 +380,5 @@ class CascadeCounter:
         result = asyncio.run(go())
         self.sent += result.sent_to_llm
         self.failed += result.llm_failed
-        stopped = (p.extra.get("llm_error") or "" for p in result.predictions)
-        self.down = self.down or next((LLMError(e) for e in stopped if e.startswith(NOT_SENT)), None)
+        self.down = self.down or stopped_answering((p.extra.get("llm_error"), None) for p in result.predictions)
         return result.predictions

@@ -8,11 +8,11 @@ import typer
 
 from ..datafiles import read_tag_file
 from ..embedding import get_embedder
-from ..errors import InputError, LLMError, StoreError
+from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target
 from ..llm.config import HOW_TO_CONFIGURE
 from ..store import Store
-from ..tagging import NOT_SENT, TagResult
+from ..tagging import TagResult, stopped_answering
 from ._common import (
     SHOTS_HELP,
     Command,
@@ -199,7 +199,7 @@ def tag(
                 on_result=one_more,
                 llm_down=down,
             ) if good else []  # fmt: skip
-            down = down or stopped_answering(results)
+            down = down or stopped_answering((r.error or r.llm_error, r.public_error) for r in results)
             if runs is not None and results:
                 try:
                     runs.log_tags(set_name, [t.name for t in tags], results, multi)
@@ -223,15 +223,6 @@ def tag(
 
 
 TAG_CHUNK = 256  # texts tagged, then written, at a time: at --concurrency 8, few calls wait on a chunk's slowest
-
-
-def stopped_answering(results: list[TagResult]) -> LLMError | None:
-    """The error of a text that was not sent because the endpoint had stopped answering, if there is one."""
-    for r in results:
-        message = r.error or r.llm_error
-        if message and message.startswith(NOT_SENT):
-            return LLMError(message, r.public_error)
-    return None
 
 
 def unreadable(why: str) -> dict:
