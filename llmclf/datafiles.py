@@ -412,6 +412,14 @@ def stdin_rows() -> Iterator[Row]:
         text.detach()  # a wrapper that is let go closes what it wraps: sys.stdin stays open
 
 
+def stdin_table_rows(text_column: str | None = None, id_column: str | None = None) -> Iterator[Row]:
+    """Rows of CSV, JSON Lines or a JSON array on stdin (``cat tickets.csv | llmclf classify --text-column body``),
+    as :func:`iter_text_rows` reads them from a file; a row as soon as it has arrived."""
+    keys = (_column(text_column),) if text_column else TEXT_KEYS
+    for n, record in _records("-", (*keys, *((id_column,) if id_column else ()))):
+        yield _row_text("standard input", n, record, keys, id_column)
+
+
 def _line_rows(lines: Iterable[str], where: str, encoding: str) -> Iterator[Row]:
     """A text per non-blank line (``where`` + the line number names a bad one); a first byte-order mark dropped."""
     for n, line in enumerate(lines, 1):

@@ -1378,6 +1378,31 @@ def test_a_run_log_that_fails_part_way_costs_the_run_ids_not_the_results(pets_bu
     assert result.stderr.count("run log unavailable from here on") == 1 and "disk is full" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "piped",
+    [
+        "\ufeffbody,ticket\r\nwoof woof,7\r\n,8\r\nmeow,9\r\n",  # Excel's CSV
+        '{"body": "woof woof", "ticket": 7}\n{"body": "", "ticket": 8}\n{"body": "meow", "ticket": 9}\n',
+    ],
+    ids=["csv", "jsonl"],
+)
+def test_a_table_on_stdin_is_read_by_its_columns(pets_bundle, piped):
+    """`cat tickets.csv | llmclf classify --text-column body` was refused: "--text-column names a column of an
+    --input file; texts as arguments or on stdin are one a line"; `--input -` read the CSV's lines as texts."""
+    jsonl_in = piped.startswith("{")
+    ids = [7, 8, 9] if jsonl_in else ["7", "8", "9"]  # CSV cells are text
+    line = 2 if jsonl_in else 3  # a CSV's header is its line 1
+    for stdin in ([], ["--input", "-"]):
+        args = ["classify", "--load", pets_bundle, "--no-log", *stdin, "--text-column", "body", "--id-column", "ticket"]
+        result = run(*args, input=piped)
+        assert result.exit_code == 1, result.output  # the empty body
+        records = jsonl(result.stdout)
+        assert [(r["prediction"], r.get("id")) for r in records] == list(zip(["dog", None, "cat"], ids, strict=True))
+        assert records[1]["error"] == f"standard input:{line}: text is empty"
+    lines = run("classify", "--load", pets_bundle, "--no-log", input="woof woof\nmeow\n")  # no column: a text a line
+    assert [r["prediction"] for r in jsonl(lines.stdout)] == ["dog", "cat"]
+
+
 def test_class_names_that_differ_only_in_case_are_said(tmp_path):
     """--class "cat: ..." with --train "Cat: ..." made a second class of one example without a word."""
     args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--save", str(tmp_path / "m.model")]

@@ -17,7 +17,7 @@ from rich.text import Text
 from ..atomic import refuse_to_replace
 from ..blank import is_blank
 from ..classifier import Classifier, Prediction
-from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows
+from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows, stdin_table_rows
 from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
@@ -66,9 +66,10 @@ def gather_texts(
             raise InputError(f"text {i} is empty")
         if _names_a_file(text):
             notice(f"{text!r} is taken as a text; to {verb} what the file holds, use --input {text!r}")
-    if (text_column or id_column) and not input_files:  # they were ignored without a word
+    columns = bool(text_column or id_column)
+    if columns and not input_files and not wants_stdin:  # they were ignored without a word
         flag = "--text-column" if text_column else "--id-column"
-        raise InputError(f"{flag} names a column of an --input file; texts as arguments or on stdin are one a line")
+        raise InputError(f"{flag} names a column of an --input file or of CSV or JSON Lines on stdin")
     for path in input_files:  # fail on a missing file or column before printing anything
         check_readable(path)
         check_columns(path, text_column, id_column)
@@ -78,8 +79,8 @@ def gather_texts(
         [(t, None, None) for t in literal],
         *(iter_text_rows(p, text_column, id_column) for p in input_files),
     ]
-    if wants_stdin:
-        sources.append(stdin_rows())
+    if wants_stdin:  # with a column named, stdin is a table (CSV or JSON Lines); else a text a line
+        sources.append(stdin_table_rows(text_column, id_column) if columns else stdin_rows())
     return itertools.chain.from_iterable(sources)
 
 
