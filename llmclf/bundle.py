@@ -146,6 +146,8 @@ def check_bundle_target(path: str | os.PathLike[str] | IO[bytes]) -> Path | str 
         raise InputError(
             f"a bundle is saved to a path, an fsspec URL or a binary file object, not {type(path).__name__}"
         )
+    if str(path).endswith(("/", os.sep)):  # Path() drops the slash: save("models/") wrote a file named models
+        raise BundleError(f"cannot write {path}: a bundle is a file; name it, as in {path}pets.model")
     path = Path(str(path).removeprefix("file://")).expanduser()  # as load reads it: save("~/x.model") made "./~"
     try:
         check_writable(path)

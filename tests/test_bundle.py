@@ -316,3 +316,10 @@ def test_save_and_load_take_a_path_under_the_home_folder(pets, tmp_path, monkeyp
     pets.save("~/m.model")
     assert (tmp_path / "home" / "m.model").is_file() and not (tmp_path / "~").exists()
     assert Classifier.load("~/m.model").classes_.tolist() == pets.classes_.tolist()
+
+
+def test_a_save_path_ending_in_a_slash_is_refused_not_written_as_a_file(pets, tmp_path):
+    """save("models/") wrote a file named models, where a folder was meant (pathlib drops the slash)."""
+    with pytest.raises(BundleError, match=r"a bundle is a file; name it, as in .*models/pets\.model"):
+        pets.save(f"{tmp_path}/models/")
+    assert not (tmp_path / "models").exists()
