@@ -44,6 +44,7 @@ from .inputs import (
     clean_description,
     clean_name,
     clean_text,
+    label_name,
     labels_disagree,
     missing_label,
     names_alike,
@@ -450,7 +451,7 @@ class Classifier(TextClassifierEstimator):
             raise InputError("labels in y must be of one comparable type (all strings or all numbers)") from None
         if len(labels) < 2:
             raise InputError(f"need at least two classes to train, got {len(labels)}")
-        names = [clean_name(str(label)) for label in labels]  # as add_data_to_class names them: "cat " was a KeyError
+        names = [clean_name(label_name(label)) for label in labels]  # as add_data_to_class names them ("cat ")
         if len(set(names)) != len(names):
             twice = next(n for n in names if names.count(n) > 1)
             same = " and ".join(repr(label) for label, n in zip(labels.tolist(), names, strict=True) if n == twice)
@@ -462,7 +463,7 @@ class Classifier(TextClassifierEstimator):
             self.__dict__.update(kept)  # the same embedder and its vectors: refitting re-embeds only new texts
         self._descriptions = descriptions
         for text, label, weight in zip(texts, y.tolist(), weights, strict=True):
-            self.add_data_to_class(str(label), text, meta={WEIGHT: weight} if weight != 1.0 else None)
+            self.add_data_to_class(label_name(label), text, meta={WEIGHT: weight} if weight != 1.0 else None)
         self._fit_all(TrainReport(), classes=names, labels=labels, unlabeled=unlabeled)
         self._log_training("fit")
         return self

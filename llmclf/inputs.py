@@ -144,6 +144,15 @@ def missing_label(labels: list[Any]) -> int | None:
     return None
 
 
+def label_name(label: Any) -> str:
+    """A label's class name: its text, with a whole number written as floats (pandas' 2.0) named as the number
+    ("2"), as the data files' readers name it: `fit` named it "2.0", and `llmclf eval` of the same rows found no
+    such class."""
+    if isinstance(label, float | np.floating) and float(label).is_integer():
+        return str(int(label))
+    return str(label)
+
+
 def check_listed_labels(labels: list[Any]) -> None:
     """Labels given as a list, checked before numpy makes one array of them: it made a NaN the class 'nan'
     (``df.label.tolist()`` with a missing label) and 1 and "1" one class '1'. sklearn refuses both."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from .inputs import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
+from .inputs import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, label_name
 
 __all__ = ["MAX_CLASSES", "MAX_DIM", "Manifest"]
 
@@ -145,6 +145,6 @@ class Manifest(_Strict):
             raise ValueError("labels must be all numbers of one kind, or all booleans")
         if any(isinstance(label, float) and not math.isfinite(label) for label in self.labels):
             raise ValueError("labels must be finite numbers")
-        if [str(label) for label in self.labels] != self.classes:
+        if [label_name(label) for label in self.labels] != self.classes:
             raise ValueError("labels must be the classes, in their order")
         return self

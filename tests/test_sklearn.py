@@ -346,3 +346,23 @@ def test_labels_with_spaces_around_them_fit_and_come_back_as_given():
 def test_score_of_no_texts_is_an_error_not_nan(fitted):
     with pytest.raises(ValueError, match="no texts to score"):
         fitted.score([], [])
+
+
+def test_whole_number_float_labels_are_named_as_the_data_files_name_them(tmp_path):
+    """pandas makes a label column with a gap floats (1.0, 2.0): fit named the classes "1.0" and "2.0", while
+    `llmclf train` and `llmclf eval` read the same rows as "1" and "2", so eval of the bundle found no known label."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from llmclf.cli import app
+
+    y = [{"cat": 0.0, "dog": 1.0, "bird": 2.0}[label] for label in Y]
+    clf = Classifier().fit(X, y)
+    assert clf.class_names == ["0", "1", "2"] and clf.classes_.dtype.kind == "f"
+    clf.save(tmp_path / "m.model")
+    assert Classifier.load(tmp_path / "m.model").classes_.tolist() == [0.0, 1.0, 2.0]
+    rows = tmp_path / "rows.jsonl"  # as df.to_json(lines=True) writes them
+    rows.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y, strict=True)))
+    said = CliRunner().invoke(app, ["eval", "--load", str(tmp_path / "m.model"), str(rows), "--json"])
+    assert said.exit_code == 0 and json.loads(said.stdout)["accuracy"] > 0.9, said.output
