@@ -322,8 +322,8 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     A missing or unreadable file is still an InputError at once.
     """
     keys = (_column(text_column),) if text_column else TEXT_KEYS
-    if str(path) == "-":
-        yield from stdin_rows()
+    if str(path) == "-":  # a table, read by its columns, when one is named; else a text a line
+        yield from _stdin_table_rows(keys, id_column) if text_column or id_column else stdin_rows()
         return
     if _kind(path) == "txt":
         if id_column:
@@ -412,10 +412,9 @@ def stdin_rows() -> Iterator[Row]:
         text.detach()  # a wrapper that is let go closes what it wraps: sys.stdin stays open
 
 
-def stdin_table_rows(text_column: str | None = None, id_column: str | None = None) -> Iterator[Row]:
+def _stdin_table_rows(keys: tuple[str, ...], id_column: str | None) -> Iterator[Row]:
     """Rows of CSV, JSON Lines or a JSON array on stdin (``cat tickets.csv | llmclf classify --text-column body``),
     as :func:`iter_text_rows` reads them from a file; a row as soon as it has arrived."""
-    keys = (_column(text_column),) if text_column else TEXT_KEYS
     for n, record in _records("-", (*keys, *((id_column,) if id_column else ()))):
         yield _row_text("standard input", n, record, keys, id_column)
 

@@ -17,7 +17,7 @@ from rich.text import Text
 from ..atomic import refuse_to_replace
 from ..blank import is_blank
 from ..classifier import Classifier, Prediction
-from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8, stdin_rows, stdin_table_rows
+from ..datafiles import Row, check_columns, check_readable, iter_text_rows, not_utf8
 from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
@@ -80,7 +80,7 @@ def gather_texts(
         *(iter_text_rows(p, text_column, id_column) for p in input_files),
     ]
     if wants_stdin:  # with a column named, stdin is a table (CSV or JSON Lines); else a text a line
-        sources.append(stdin_table_rows(text_column, id_column) if columns else stdin_rows())
+        sources.append(iter_text_rows("-", text_column, id_column))
     return itertools.chain.from_iterable(sources)
 
 
