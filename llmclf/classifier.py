@@ -46,8 +46,8 @@ from .inputs import (
     clean_text,
     label_name,
     labels_disagree,
-    missing_label,
     names_alike,
+    refuse_missing_label,
     sample_weights,
     texts_of,
 )
@@ -440,10 +440,7 @@ class Classifier(TextClassifierEstimator):
             raise InputError(f"y must be one label per text, got an array of shape {y.shape}")
         if len(texts) != len(y):
             raise InputError(f"X has {len(texts)} texts but y has {len(y)} labels")
-        values = y.tolist()
-        missing = missing_label(values)
-        if missing is not None:
-            raise InputError(f"label {missing + 1} in y is {values[missing]!r}: every text needs a label")
+        refuse_missing_label(y.tolist())
         weights = sample_weights(sample_weight, len(texts))
         try:
             labels = np.unique(y)

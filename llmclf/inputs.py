@@ -19,16 +19,19 @@ from .errors import InputError
 from .examples import Example, Source, valid_weight
 
 __all__ = [
+    "check_listed_labels",
     "check_params",
     "check_probability",
     "check_top",
     "clean_description",
     "clean_name",
     "clean_text",
+    "label_name",
     "labels_disagree",
     "missing_label",
     "names_alike",
     "one_line",
+    "refuse_missing_label",
     "sample_weights",
     "texts_of",
     "whole_number",
@@ -144,6 +147,13 @@ def missing_label(labels: list[Any]) -> int | None:
     return None
 
 
+def refuse_missing_label(labels: list[Any]) -> None:
+    """An InputError naming the first label of ``y`` that is missing (see :func:`missing_label`), if there is one."""
+    missing = missing_label(labels)
+    if missing is not None:
+        raise InputError(f"label {missing + 1} in y is {labels[missing]!r}: every text needs a label")
+
+
 def label_name(label: Any) -> str:
     """A label's class name: its text, with a whole number written as floats (pandas' 2.0) named as the number
     ("2"), as the data files' readers name it: `fit` named it "2.0", and `llmclf eval` of the same rows found no
@@ -157,9 +167,7 @@ def check_listed_labels(labels: list[Any]) -> None:
     """Labels given as a list, checked before numpy makes one array of them: it made a NaN the class 'nan'
     (``df.label.tolist()`` with a missing label) and 1 and "1" one class '1'. sklearn refuses both."""
     flat = [v[0] if isinstance(v, list | tuple) and len(v) == 1 else v for v in labels]  # a column vector's rows
-    missing = missing_label(flat)
-    if missing is not None:
-        raise InputError(f"label {missing + 1} in y is {flat[missing]!r}: every text needs a label")
+    refuse_missing_label(flat)
     text = next((v for v in flat if isinstance(v, str)), None)
     number = next((v for v in flat if isinstance(v, int | float | np.number)), None)
     if text is not None and number is not None:
