@@ -191,6 +191,7 @@ class Classifier(TextClassifierEstimator):
         self._embedder_param: Any = None
         self._inference_only = False
         self._pending = 0  # examples added since the head was last trained: not used until the next training
+        self._pending_said = 0  # the count predict last warned of
 
     # -- scikit-learn's estimator protocol (the rest is in TextClassifierEstimator) --
     def __sklearn_is_fitted__(self) -> bool:
@@ -481,7 +482,7 @@ class Classifier(TextClassifierEstimator):
     ) -> None:
         """Fine-tune the encoder when asked; fit the head; with ``unlabeled`` texts, then self-train for a few
         rounds (calibrating only at the end)."""
-        self._pending = 0  # every example added so far is trained on now
+        self._pending = self._pending_said = 0  # every example added so far is trained on now
         if disagree := labels_disagree(self.examples):
             report.notes.append(disagree)
         if alike := names_alike(list(classes if classes is not None else self.descriptions)):

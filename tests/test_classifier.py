@@ -302,3 +302,6 @@ def test_examples_added_after_training_are_said_to_wait_for_the_next_training():
         clf.predict_proba(["tweet tweet"])  # said once for that count
         clf.prompt_train()
         assert clf.predict(["tweet tweet"])[0] == "bird"  # trained on now: nothing to say
+    clf.add_data_to_class("bird", ["a parrot squawks", "a robin sings"])
+    with pytest.warns(DataWarning, match=r"^2 example\(s\) were added"):  # was silent: the count said before was 2
+        clf.predict(["tweet tweet"])
