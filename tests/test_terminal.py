@@ -271,6 +271,21 @@ def test_classify_in_a_narrow_terminal_keeps_ids_whole_and_texts_readable(pets_b
     assert "my dog barks" in shown and "dog 0." in shown and "cat 0." in shown, shown
 
 
+@pytest.mark.parametrize("columns", [40, 20])
+def test_classify_in_a_split_pane_shows_every_value(pets_bundle, tmp_path, columns):
+    """At 20 columns the stacked rows kept their 19-character headers and gave the values no width: the screen
+    showed "text", "prediction" and "run id" with nothing beside them."""
+    shown, status, _raw = in_terminal(
+        f"{LLMCLF} classify --load {pets_bundle} 'my dog barks' meow", tmp_path, columns=columns
+    )
+    assert status == 0, shown
+    joined = "".join(shown.split())  # a value folded at 20 columns goes on below
+    assert "mydogbarks" in joined and joined.count("dog0.") == 2 and joined.count("cat0.") == 2, shown
+    assert len(RUN_ID.findall(joined)) == 2, shown
+    if columns == 40:  # wide enough for an id: it stays whole on its line
+        assert len(RUN_ID.findall(shown)) == 2, shown
+
+
 @pytest.mark.parametrize("command", ["classify", "tag"])
 def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path, command):
     """`tail -f app.log | llmclf classify` printed nothing until 1,024 lines had come or the pipe closed, and `tag`
