@@ -154,6 +154,10 @@ class Store:
         self.path = Path(path) if path is not None else default_db_path()
         if url := url_in_path(self.path):
             raise StoreError(f"cannot open database {url}: SQLite databases are local files, not URLs")
+        if self.path.is_dir():  # SQLite said only "unable to open database file"
+            raise StoreError(
+                f"cannot open database {self.path}: it is a folder; give a file, such as {self.path / 'llmclf.db'}"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _refuse_foreign(self.path)

@@ -674,6 +674,11 @@ def test_a_url_given_where_the_cli_writes_a_file_is_refused_not_written_to_a_fol
         )
     loaded = run("classify", "--load", "s3://bucket/x.model", "woof")
     assert loaded.exit_code == 2 and "(s3://bucket/x.model is a URL: the CLI reads local files" in loaded.stderr
+    for command in (["tags", "list"], ["logs", "list"]):  # SQLite said only "unable to open database file"
+        result = run(*command, "--db", str(tmp_path))
+        assert result.exit_code == 2 and result.stderr.strip() == (
+            f"error: cannot open database {tmp_path}: it is a folder; give a file, such as {tmp_path / 'llmclf.db'}"
+        ), result.output
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(":")]  # no s3:, gs: or memory: folder
     (tmp_path / "odd:").mkdir()  # a folder with a colon in its name is still a folder
     assert run("train", *PETS, "--save", "odd:/x.model").exit_code == 0 and (tmp_path / "odd:" / "x.model").exists()
