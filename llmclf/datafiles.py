@@ -29,6 +29,7 @@ from .jsonlines import loads as strict_json
 
 __all__ = [
     "check_readable",
+    "is_parquet_folder",
     "iter_labelled",
     "iter_text_rows",
     "iter_texts",
@@ -47,13 +48,26 @@ MAX_CLASS_FILE_BYTES = 10 * 1024**2  # a class file is a few KB; a bigger one is
 
 
 def check_readable(path: str | Path) -> Path:
-    """``path`` if it can be read as a stream: a file, a FIFO or ``<(...)``; a one-line error otherwise."""
+    """``path`` if it can be read as a stream (a file, a FIFO or ``<(...)``) or is a folder of Parquet files; a
+    one-line error otherwise."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"file not found: {path}")
-    if path.is_dir():
+    if path.is_dir() and not is_parquet_folder(path):
         raise InputError(f"{path} is a folder, not a file")
     return path
+
+
+def is_parquet_folder(path: str | Path) -> bool:
+    """A folder holding ``.parquet`` files, as Spark, Ray, Dask and ``pandas.to_parquet(partition_cols=...)`` write
+    one table (part files, partition folders, ``_SUCCESS``): read as one Parquet input."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    try:
+        return any(p.suffix.lower() in (".parquet", ".pq") for p in itertools.islice(path.rglob("*"), 10_000))
+    except OSError:
+        return False
 
 
 def _bom_encoding(head: bytes) -> str:
@@ -100,6 +114,8 @@ def _as_text(raw: io.BufferedReader, errors: str = "strict") -> io.TextIOWrapper
 
 
 def _kind(path: str | Path) -> str:
+    if is_parquet_folder(path):
+        return "parquet"
     suffix = format_suffix(path)
     kinds = {
         ".jsonl": "jsonl",
@@ -184,7 +200,7 @@ def _records(
         fh, kind = _stdin_text()
         path = "standard input"
     else:
-        kind = _kind(path)
+        kind = _kind(check_readable(path))
         if kind == "txt":
             raise InputError(f"{path}: expected a .csv, .jsonl, .json or .parquet file with text and label columns")
         if kind == "parquet":

@@ -20,11 +20,13 @@ from typing import Any
 
 from .atomic import atomic_writer
 from .batch import to_arrow
+from .datafiles import is_parquet_folder
 from .errors import InputError
 
 __all__ = [
     "classify_parquet",
     "classify_rows_to_parquet",
+    "count_rows",
     "is_our_output",
     "is_parquet",
     "iter_parquet_rows",
@@ -36,7 +38,18 @@ ENGINE_COLUMNS = ("prediction", "confidence", "top_k", "model_id", "error")
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
-    return Path(path).suffix.lower() in (".parquet", ".pq")
+    """A ``.parquet``/``.pq`` name, or a folder of Parquet files (Spark's output): one table either way."""
+    return Path(path).suffix.lower() in (".parquet", ".pq") or is_parquet_folder(path)
+
+
+def count_rows(path: str | os.PathLike[str]) -> int:
+    """The rows of a Parquet file or folder, from its metadata (nothing is read)."""
+    pa, _ = _pyarrow()
+    source, _names = _open(Path(path))
+    try:
+        return source.count_rows()
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})"[:500]) from None
 
 
 def is_our_output(path: Path) -> bool:
@@ -58,10 +71,41 @@ def _pyarrow():
     return pa, pq
 
 
+class _Folder:
+    """A folder of Parquet files as one table, read file by file in name order (``part-00000``, ``part-00001``...);
+    files whose names start with ``_`` or ``.`` (``_SUCCESS``, ``.part-00000.crc``) are skipped, as Spark's are."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.dataset as pads
+
+        self._dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
+        self.schema_arrow = self._dataset.schema
+
+    def iter_batches(self, batch_size: int) -> Iterator[Any]:
+        for fragment in sorted(self._dataset.get_fragments(), key=lambda f: f.path):
+            yield from fragment.to_batches(schema=self.schema_arrow, batch_size=batch_size, use_threads=False)
+
+    def count_rows(self) -> int:
+        return self._dataset.count_rows()
+
+
+class _File:
+    def __init__(self, path: Path) -> None:
+        _, pq = _pyarrow()
+        self._file = pq.ParquetFile(path)
+        self.schema_arrow = self._file.schema_arrow
+        self.iter_batches = self._file.iter_batches
+
+    def count_rows(self) -> int:
+        return self._file.metadata.num_rows
+
+
 def _open(path: Path) -> tuple[Any, list[str]]:
-    pa, pq = _pyarrow()
+    pa, _ = _pyarrow()
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
     try:
-        source = pq.ParquetFile(path)
+        source = _Folder(path) if path.is_dir() else _File(path)
         return source, source.schema_arrow.names
     except (OSError, pa.ArrowException, ValueError) as exc:  # a damaged column name is UnicodeDecodeError
         raise InputError(f"{path}: not a readable Parquet file ({exc})"[:500]) from None

@@ -926,6 +926,52 @@ def test_parquet_for_training_data_unlabelled_texts_and_eval(tmp_path):
     assert failed.exit_code == 2 and "holes.parquet:2: text is empty (null in the text column)" in failed.stderr
 
 
+def spark_style_folder(folder: Path, table) -> Path:
+    """``table`` as Spark writes it: part files in name order, a ``_SUCCESS`` marker and ``.crc`` checksums."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    for n, start in enumerate(range(0, table.num_rows, 3)):
+        part = folder / f"part-{n:05d}-0c1d.snappy.parquet"
+        pq.write_table(table.slice(start, 3), part)
+        (folder / f".{part.name}.crc").write_bytes(b"crc")
+    (folder / "_SUCCESS").write_bytes(b"")
+    return folder
+
+
+def test_a_folder_of_parquet_files_is_one_table(pets_bundle, tmp_path):
+    """Spark, Ray and Dask write a table as a folder of part files (`df.write.parquet("out.parquet")`); every
+    command said "out.parquet is a folder, not a file"."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    texts = ["woof woof", "meow", "bark", "purr", "a dog barks", "a cat purrs", "woof", "meow meow"]
+    labels = ["dog", "cat", "dog", "cat", "dog", "cat", "dog", "cat"]
+    data = spark_style_folder(tmp_path / "data.parquet", pa.table({"text": texts, "label": labels}))
+    model = tmp_path / "m.model"
+    trained = run("train", "--data", data, "--unlabeled", data, "--save", model)
+    assert trained.exit_code == 0, trained.output
+    assert sum(e.source.value == "user" for e in Classifier.load(model).examples) == 8, trained.output
+    evaluated = run("eval", "--load", model, data, "--json")
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 8, evaluated.output
+    piped = run("classify", "--load", pets_bundle, "--no-log", "--input", data)
+    assert piped.exit_code == 0, piped.output
+    assert [json.loads(line)["text"] for line in piped.stdout.splitlines()] == texts  # part files in order
+    out = tmp_path / "out.parquet"
+    assert run("classify", "--load", pets_bundle, "--input", data, "--output", out).exit_code == 0
+    assert pq.read_table(out).column("text").to_pylist() == texts
+    # pandas' partition_cols: one folder per value (label=cat/...), the value a column again
+    parted = tmp_path / "parted"
+    pq.write_to_dataset(pa.table({"text": texts, "label": labels}), parted, partition_cols=["label"])
+    assert run("train", "--data", parted, "--save", model).exit_code == 0
+    assert sorted(Classifier.load(model).classes_) == ["cat", "dog"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (["classify", "--load", pets_bundle, "--input", empty], ["train", "--data", empty, "--save", model]):
+        refused = run(*args)
+        assert refused.exit_code == 2 and refused.stderr.strip() == f"error: {empty} is a folder, not a file"
+
+
 def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq

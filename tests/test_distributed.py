@@ -95,6 +95,28 @@ def test_spark_classify_matches_predict_and_flags_bad_rows(spark, pets_bundle, e
     assert {r["model_id"] for r in rows} == {Classifier.load(pets_bundle).model_id}
 
 
+def test_the_cli_reads_the_folder_spark_writes(spark, pets_bundle, expected, tmp_path):
+    """`df.write.parquet("texts.parquet")` makes a folder of part files; `llmclf classify --input` took it for a folder
+    it could not read."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from llmclf.cli import app
+
+    good = [t for t in TEXTS if isinstance(t, str) and t.strip()]
+    folder = tmp_path / "texts.parquet"
+    spark.createDataFrame([(i, t) for i, t in enumerate(good)], "id long, text string").repartition(3).write.parquet(
+        str(folder)
+    )
+    assert len(list(folder.glob("part-*.parquet"))) == 3 and (folder / "_SUCCESS").exists()
+    out = tmp_path / "predictions.parquet"
+    result = CliRunner().invoke(app, ["classify", "--load", str(pets_bundle), "-i", str(folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(out).to_pylist()
+    assert sorted(r["id"] for r in rows) == list(range(len(good)))
+    assert all(r["error"] is None and r["prediction"] == expected[0][r["text"]] for r in rows)
+
+
 def test_bundle_loads_from_a_memory_url_bytes_and_a_file_object(pets_bundle):
     fsspec = need("fsspec")
     data = pets_bundle.read_bytes()

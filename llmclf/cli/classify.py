@@ -22,7 +22,7 @@ from ..embedding import MAX_THREADS
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, model_target
 from ..llm.config import HOW_TO_CONFIGURE
-from ..parquet_io import classify_parquet, classify_rows_to_parquet, is_our_output, is_parquet
+from ..parquet_io import classify_parquet, classify_rows_to_parquet, count_rows, is_our_output, is_parquet
 from ..store import Store
 from ..tagging import stopped_answering
 from ._common import (
@@ -116,9 +116,7 @@ def count_texts(texts: list[str], data: list[str], input_files: list[Path]) -> i
 
 def _count_rows(path: Path) -> int:
     if is_parquet(path):
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        return count_rows(path)
     return sum(1 for _ in iter_text_rows(path))
 
 
