@@ -727,6 +727,9 @@ def test_real_subprocess_end_to_end(tmp_path):
         (["logs", "prune"], "(see: llmclf logs prune --help)"),  # it sent people to `llmclf prune --help`
         (["tags", "add"], "(see: llmclf tags add --help)"),
         (["classify", "--load", "x.model", "--batch-size", "9" * 20, "w"], "--batch-size"),  # was an islice error
+        # a text that starts with '-' was only "No such option: -5"
+        (["classify", "--load", "x.model", "-5 stars, awful"], "-- '-5 stars, awful')"),
+        (["tag", "--set", "s", "-1"], "'-1' is a text? put texts that start with '-' after --: llmclf tag ... -- -1)"),
     ],
 )
 def test_real_subprocess_usage_errors_are_one_line(args, message, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 
@@ -99,6 +100,8 @@ def main() -> None:
             sys.exit(0)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see: llmclf {_subcommand_path(ctx)} --help)" if ctx is not None and ctx.parent is not None else ""
+        if ctx is not None and ctx.parent is not None and (text := _text_taken_for_an_option(exc)):
+            hint = f" ({text!r} is a text? put texts that start with '-' after --: llmclf {_subcommand_path(ctx)} ... -- {shlex.quote(text)})"
         err.print(message("error:", "bold red", f"{exc.format_message()}{hint}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -123,6 +126,20 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _text_taken_for_an_option(exc: Exception) -> str | None:
+    """The argument behind "No such option: -5" when it reads as a text ("-5 stars, awful", "-1", "- not good"):
+    click takes any word that starts with '-' for an option."""
+    name = getattr(exc, "option_name", None)
+    if type(exc).__name__ != "NoSuchOption" or not name:
+        return None
+    for arg in sys.argv[1:]:
+        if arg == "--":
+            break
+        if arg.startswith(name) and (" " in arg.strip() or arg.lstrip("-").replace(".", "", 1).isdigit()):
+            return arg
+    return None
 
 
 def _debug() -> bool:
