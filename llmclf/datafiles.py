@@ -187,8 +187,24 @@ def _stdin_text() -> tuple[io.TextIOWrapper, str]:
         raise InputError("standard input cannot be read here")
     raw = decompressing(raw, "standard input", owned=False)
     fh = _as_text(raw)
-    start = raw.peek(64)[:64].decode(fh.encoding, errors="ignore").lstrip("\ufeff \t\r\n")
-    return fh, "jsonl" if start.startswith("{") else "json-array" if start.startswith("[") else "csv"
+    return fh, _sniffed_kind(raw, fh.encoding)
+
+
+def _pipe_text(path: str | Path) -> tuple[io.TextIOWrapper, str]:
+    """A FIFO or ``<(jq ...)`` (``/dev/fd/63``: no name to go by) as text, and its kind, read as stdin is."""
+    fh = _open_text(path)
+    return fh, _sniffed_kind(fh.buffer, fh.encoding)
+
+
+def _sniffed_kind(raw: io.BufferedReader, encoding: str) -> str:
+    """JSONL when the first character is ``{``, a JSON array when it is ``[``, else CSV; looked at, not read."""
+    start = raw.peek(64)[:64].decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")
+    return "jsonl" if start.startswith("{") else "json-array" if start.startswith("[") else "csv"
+
+
+def _is_pipe(path: str | Path) -> bool:
+    path = Path(path)
+    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def _records(
@@ -199,8 +215,10 @@ def _records(
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
+    elif _kind(check_readable(path)) == "txt" and _is_pipe(path):
+        fh, kind = _pipe_text(path)
     else:
-        kind = _kind(check_readable(path))
+        kind = _kind(path)
         if kind == "txt":
             raise InputError(f"{path}: expected a .csv, .jsonl, .json or .parquet file with text and label columns")
         if kind == "parquet":
@@ -339,7 +357,10 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     """
     keys = (_column(text_column),) if text_column else TEXT_KEYS
     if str(path) == "-":  # a table, read by its columns, when one is named; else a text a line
-        yield from _stdin_table_rows(keys, id_column) if text_column or id_column else stdin_rows()
+        yield from _table_rows("-", keys, id_column) if text_column or id_column else stdin_rows()
+        return
+    if _kind(path) == "txt" and (text_column or id_column) and _is_pipe(path):  # <(jq ...): a table, as stdin is
+        yield from _table_rows(path, keys, id_column)
         return
     if _kind(path) == "txt":
         if id_column:
@@ -385,7 +406,7 @@ def check_columns(path: str | Path, text_column: str | None = None, id_column: s
     column flags on a plain text file: each row would otherwise become an error record of its own. JSONL rows
     may differ, so they are checked row by row; a FIFO can be read once, so it is not peeked at."""
     kind = _kind(path)
-    if kind == "txt" and (text_column or id_column):
+    if kind == "txt" and (text_column or id_column) and not _is_pipe(path):
         flag = "--text-column" if text_column else "--id-column"
         raise InputError(f"{path}: {flag} needs a CSV, JSONL or Parquet file, not plain text")
     if kind not in ("csv", "tsv") or not Path(path).is_file():
@@ -428,11 +449,11 @@ def stdin_rows() -> Iterator[Row]:
         text.detach()  # a wrapper that is let go closes what it wraps: sys.stdin stays open
 
 
-def _stdin_table_rows(keys: tuple[str, ...], id_column: str | None) -> Iterator[Row]:
-    """Rows of CSV, JSON Lines or a JSON array on stdin (``cat tickets.csv | llmclf classify --text-column body``),
-    as :func:`iter_text_rows` reads them from a file; a row as soon as it has arrived."""
-    for n, record in _records("-", (*keys, *((id_column,) if id_column else ()))):
-        yield _row_text("standard input", n, record, keys, id_column)
+def _table_rows(path: str | Path, keys: tuple[str, ...], id_column: str | None) -> Iterator[Row]:
+    """Rows of CSV, JSON Lines or a JSON array on stdin (``cat tickets.csv | llmclf classify --text-column body``)
+    or a pipe, as :func:`iter_text_rows` reads them from a file; a row as soon as it has arrived."""
+    for n, record in _records(path, (*keys, *((id_column,) if id_column else ()))):
+        yield _row_text(shown(path), n, record, keys, id_column)
 
 
 def _line_rows(lines: Iterable[str], where: str, encoding: str) -> Iterator[Row]:

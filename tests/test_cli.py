@@ -929,6 +929,41 @@ def test_parquet_for_training_data_unlabelled_texts_and_eval(tmp_path):
     assert failed.exit_code == 2 and "holes.parquet:2: text is empty (null in the text column)" in failed.stderr
 
 
+def fed_pipe(path: Path, content: bytes) -> Path:
+    """A FIFO that a thread fills with ``content`` once a reader opens it: what ``<(jq ...)`` hands a command."""
+    import threading
+
+    os.mkfifo(path)
+
+    def feed() -> None:
+        with open(path, "wb") as fh:
+            fh.write(content)
+
+    threading.Thread(target=feed, daemon=True).start()
+    return path
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"text,label\nwoof woof,dog\nmeow,cat\n",
+        b'{"text": "woof woof", "label": "dog"}\n{"text": "meow", "label": "cat"}\n',
+        b'[{"text": "woof woof", "label": "dog"}, {"text": "meow", "label": "cat"}]',
+    ],
+)
+def test_a_pipe_is_read_by_what_it_holds(pets_bundle, tmp_path, content):
+    """`llmclf eval --data <(jq ...)` said "/dev/fd/63: expected a .csv, .jsonl, .json or .parquet file": a pipe has
+    no name to go by. It is now read as stdin is: JSON Lines, a JSON array or CSV, by its first character."""
+    evaluated = run("eval", "--load", pets_bundle, "--data", fed_pipe(tmp_path / "data", content), "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["n"] == 2
+    table = b"ticket,body\n7,woof woof\n8,meow\n"
+    args = ["--text-column", "body", "--id-column", "ticket", "--no-log"]
+    classified = run("classify", "--load", pets_bundle, "-i", fed_pipe(tmp_path / "texts", table), *args)
+    assert classified.exit_code == 0, classified.output
+    assert [(r["id"], r["prediction"]) for r in jsonl(classified.stdout)] == [("7", "dog"), ("8", "cat")]
+
+
 def spark_style_folder(folder: Path, table) -> Path:
     """``table`` as Spark writes it: part files in name order, a ``_SUCCESS`` marker and ``.crc`` checksums."""
     import pyarrow.parquet as pq
