@@ -683,7 +683,8 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     byte-order mark skipped, as for data files), JSON Lines (what ``llmclf tags list SET --json`` writes), or a
     JSON list of objects (or ``{"tags": [...]}``)."""
     suffix = format_suffix(path)
-    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
+    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson") or (suffix != ".json" and _is_pipe(path)):
+        # a pipe (<(llmclf tags list SET --json --db other.db)) by what it holds: JSON Lines, a JSON array or CSV
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
     elif suffix == ".json":
         text = _read_text(path)

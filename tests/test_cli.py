@@ -964,6 +964,18 @@ def test_a_pipe_is_read_by_what_it_holds(pets_bundle, tmp_path, content):
     assert [(r["id"], r["prediction"]) for r in jsonl(classified.stdout)] == [("7", "dog"), ("8", "cat")]
 
 
+def test_tags_import_reads_a_pipe(tmp_path):
+    """`llmclf tags import copy <(llmclf tags list pets --json --db other.db)` said "/dev/fd/63: expected a .csv,
+    .jsonl or .json tag file"."""
+    db = ["--db", tmp_path / "t.db"]
+    exported = b'{"tag_id": "1", "name": "dog", "instructions": "barks"}\n{"tag_id": "2", "name": "cat"}\n'
+    for name, content in (("jsonl", exported), ("csv", b"id,name\n1,dog\n2,cat\n")):
+        imported = run("tags", "import", name, fed_pipe(tmp_path / name, content), *db)
+        assert imported.exit_code == 0, imported.output
+        listed = jsonl(run("tags", "list", name, "--json", *db).stdout)
+        assert [(t["tag_id"], t["name"]) for t in listed] == [("1", "dog"), ("2", "cat")]
+
+
 def spark_style_folder(folder: Path, table) -> Path:
     """``table`` as Spark writes it: part files in name order, a ``_SUCCESS`` marker and ``.crc`` checksums."""
     import pyarrow.parquet as pq
