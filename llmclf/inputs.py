@@ -160,6 +160,10 @@ def label_name(label: Any) -> str:
     such class."""
     if isinstance(label, float | np.floating) and float(label).is_integer():
         return str(int(label))
+    if isinstance(label, bytes):  # h5py's and numpy's "S" labels: b"cat" made the class "b'cat'"
+        raise InputError(
+            f"label {bytes(label)!r} is bytes: decode the labels first (y.astype(str)); sklearn takes no bytes labels"
+        )
     return str(label)
 
 

@@ -22,7 +22,7 @@ from sklearn.pipeline import FunctionTransformer, make_pipeline
 from sklearn.utils import estimator_checks as checks
 from sklearn.utils.validation import check_is_fitted
 
-from llmclf import Classifier
+from llmclf import Classifier, InputError
 from llmclf.classifier import NotFittedError
 
 ANIMALS = {
@@ -134,6 +134,14 @@ def test_labels_that_are_numbers_or_booleans_stay_so_after_a_save_and_load(tmp_p
     assert loaded.predict(X).tolist() == Classifier().fit(X, y).predict(X).tolist()
     assert np.mean(loaded.predict(X) == np.array(y)) > 0.9  # accuracy_score calls 0.5, 1.5, 2.5 continuous
     assert Classifier.load(tmp_path / "m.model").class_names == [str(label) for label in sorted(set(y))]
+
+
+def test_labels_that_are_bytes_are_refused_as_sklearn_refuses_them():
+    """h5py and numpy "S" arrays hold bytes: the class of b"cat" was named "b'cat'" (the CLI, eval and feedback knew
+    no "cat"), and sklearn's metrics refuse such labels."""
+    for y in (np.array([label.encode() for label in Y]), [label.encode() for label in Y]):
+        with pytest.raises(InputError, match=r"label b'bird' is bytes: decode the labels first \(y.astype\(str\)\)"):
+            Classifier().fit(X, y)
 
 
 def test_fit_twice_forgets_the_first_fit():
