@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -39,11 +40,18 @@ def serve(
     limit_concurrency: int = typer.Option(
         512, "--limit-concurrency", min=1, help="Connections at once; past it every request is answered 503."
     ),
+    reload_every: float = typer.Option(
+        2.0,
+        "--reload-every",
+        min=0,
+        help="Seconds between looks at each bundle file; a changed one is served (0: never).",
+    ),
     llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
 
-    Set LLMCLF_API_KEY to require `Authorization: Bearer <key>`.
+    Set LLMCLF_API_KEY to require `Authorization: Bearer <key>`. A bundle that `llmclf retrain` (or `train
+    --save`) replaces is loaded and served in its place, while the old one answers until it is ready.
     """
     from ..feedback import logging_enabled
     from ..service import create_app, model_names
@@ -62,6 +70,25 @@ def serve(
         k=k,
         request_timeout=request_timeout,
         threads=threads,
+        reload_every=reload_every,
     )
+    _show_service_log()
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     serve(app, sock, limits)
+
+
+class _Plain(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {line}"
+
+
+def _show_service_log() -> None:
+    """The service's own lines on stderr, info included: "model pets: reloaded ..." is news to whoever runs it."""
+    service = logging.getLogger("llmclf.service")
+    service.setLevel(logging.INFO)
+    if not service.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Plain("%(message)s"))
+        service.addHandler(handler)
+        service.propagate = False

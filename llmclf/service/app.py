@@ -1,12 +1,13 @@
 """The FastAPI service: a thin layer over Classifier, Tagger and the store.
 
-Models load once, when the app is built. Embedding and the head run in a
+Models load when the app is built, and again when their file changes. Embedding and the head run in a
 worker thread, so one slow request never blocks the event loop. Errors come
 back as ``{"error": ...}`` JSON; a 500 never carries exception details.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -34,6 +35,7 @@ from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .batching import ClientGone, MicroBatcher, Overloaded
 from .limits import MAX_BODY_BYTES, BodyLimit
+from .reload import RELOAD_EVERY, BundleWatcher
 from .schemas import (
     ClassifyItem,
     ClassifyRequest,
@@ -66,13 +68,18 @@ def create_app(
     k: int = 5,
     request_timeout: float = 30.0,
     threads: int | None = None,
+    reload_every: float = RELOAD_EVERY,
 ) -> FastAPI:
     """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth.
+
+    Every ``reload_every`` seconds (0: never) each bundle file is looked at, and one that has changed (a retrain
+    saved over it) is loaded and served in its model's place.
 
     ``request_timeout`` is each request's budget for inference: past it the request gets
     503 with ``Retry-After`` instead of waiting behind others without end.
     """
-    loaded = {name: Classifier.load(path, threads=threads) for name, path in (models or {}).items()}
+    watcher = BundleWatcher(models or {}, threads=threads)
+    loaded = watcher.loaded  # the newest of each: a retrained bundle takes its model's place (see .reload)
     store = Store(db)
     runs = RunLog(store)
     batcher = MicroBatcher()  # inference off the event loop, requests batched together in fair turns
@@ -87,7 +94,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        watching = asyncio.create_task(watcher.run(reload_every)) if reload_every and loaded else None
         yield
+        if watching is not None:
+            watching.cancel()
         client = state.get("llm")
         if client is not None:
             await client.aclose()

@@ -1,0 +1,78 @@
+"""Serving a bundle's newest version: `llmclf retrain` (or `train --save` over it) while `llmclf serve` runs.
+
+The service loaded each bundle once, so after a retrain it answered with the old head until someone restarted it.
+Now each bundle's file is looked at every few seconds; when it has changed (saves replace the file atomically, so a
+new file is a whole one), the new bundle is loaded in a worker thread while the old one goes on answering, and then
+takes its place. A file that cannot be loaded (a half-copied one, a stranger's) is logged and the old model kept;
+it is tried again once the file changes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+
+from starlette.concurrency import run_in_threadpool
+
+from ..classifier import Classifier
+
+__all__ = ["RELOAD_EVERY", "BundleWatcher"]
+
+log = logging.getLogger("llmclf.service")
+RELOAD_EVERY = 2.0  # seconds between looks at each bundle file: a stat each, nothing read unless it changed
+
+Signature = tuple[int, int, int]
+
+
+def _signature(path: str | os.PathLike[str]) -> Signature | None:
+    """What changes when a file is replaced or rewritten; None while it is missing (mid-replace, or removed) and
+    for a URL (an fsspec bundle is loaded once)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class BundleWatcher:
+    """Loads each bundle of ``paths`` into :attr:`loaded`, and loads it again when its file changes."""
+
+    def __init__(self, paths: Mapping[str, str | os.PathLike[str]], threads: int | None = None) -> None:
+        self.paths, self.threads = dict(paths), threads
+        self.loaded: dict[str, Classifier] = {}
+        self._seen: dict[str, Signature | None] = {}
+        self._failed: dict[str, Signature] = {}
+        for name, path in self.paths.items():
+            self._seen[name] = _signature(path)  # before the load: a save while it loads is seen at the next look
+            self.loaded[name] = Classifier.load(path, threads=threads)
+
+    async def run(self, every: float = RELOAD_EVERY) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.check()
+
+    async def check(self) -> None:
+        for name, path in self.paths.items():
+            now = _signature(path)
+            if now is None or now == self._seen[name] or now == self._failed.get(name):
+                continue
+            try:  # the old model answers meanwhile
+                fresh = await run_in_threadpool(Classifier.load, path, threads=self.threads)
+            except Exception as exc:  # whatever the file holds, the service goes on
+                self._failed[name] = now
+                log.error(
+                    "model %s: %s changed but cannot be loaded (%s); still serving the one before", name, path, exc
+                )
+                continue
+            self._seen[name] = now
+            self._failed.pop(name, None)
+            old, self.loaded[name] = self.loaded.get(name), fresh
+            log.info(
+                "model %s: reloaded %s (model id %s, was %s)",
+                name,
+                path,
+                fresh.model_id,
+                old.model_id if old is not None else None,
+            )
