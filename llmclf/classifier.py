@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import uuid
 import warnings
 from collections import Counter
@@ -118,8 +119,22 @@ class NotFittedError(InputError, AttributeError):
 
     A ValueError and an AttributeError, like scikit-learn's own NotFittedError,
     so sklearn's machinery (``check_is_fitted``, ``hasattr(clf, "classes_")``)
-    treats it the same way.
+    treats it the same way. Where scikit-learn is loaded, what is raised is also
+    sklearn's NotFittedError, so ``except sklearn.exceptions.NotFittedError``
+    catches it (classify never imports scikit-learn to say so).
     """
+
+
+def _not_fitted(message: str) -> NotFittedError:
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError(message)
+    return _also_sklearns(sklearn_exceptions.NotFittedError)(message)
+
+
+@functools.cache
+def _also_sklearns(sklearns: type) -> type[NotFittedError]:
+    return type("NotFittedError", (NotFittedError, sklearns), {"__module__": __name__})
 
 
 # Cross-validation folds of a fine-tuned model embed texts the encoder was tuned on, so they look surer than new
@@ -655,7 +670,7 @@ class Classifier(TextClassifierEstimator):
     # -- prediction ---------------------------------------------------------
     def _require_head(self) -> LinearHead:
         if self._head is None:
-            raise NotFittedError("classifier is not trained: call prompt_train() or fit() first")
+            raise _not_fitted("classifier is not trained: call prompt_train() or fit() first")
         return self._head
 
     def _say_pending(self) -> None:

@@ -162,9 +162,13 @@ def test_fit_is_idempotent_and_order_invariant(fitted):
 
 
 def test_unfitted_use_raises_sklearns_kind_of_error():
+    from sklearn.exceptions import NotFittedError as SklearnsNotFittedError
+
     clf = Classifier()
     for call in (lambda: clf.predict(["x"]), lambda: clf.predict_proba(["x"]), lambda: clf.classes_):
         with pytest.raises(NotFittedError):
+            call()
+        with pytest.raises(SklearnsNotFittedError):  # `except NotFittedError` with sklearn's class did not catch it
             call()
     assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
     with pytest.raises(Exception, match=r"not fitted|not trained"):
