@@ -34,6 +34,7 @@ __all__ = [
     "iter_text_rows",
     "iter_texts",
     "not_utf8",
+    "part_files",
     "read_class_file",
     "read_tag_file",
     "shown",
@@ -53,9 +54,27 @@ def check_readable(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise InputError(f"file not found: {path}")
-    if path.is_dir() and not is_parquet_folder(path):
+    if path.is_dir() and not (is_parquet_folder(path) or part_files(path)):
         raise InputError(f"{path} is a folder, not a file")
     return path
+
+
+PART_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def part_files(path: str | Path) -> list[Path]:
+    """The files of a folder that holds one table in parts, as ``df.write.csv``/``.json`` in Spark and Dask's
+    ``to_csv`` write it (``part-00000-....csv``), in name order; names that start with ``_`` or ``.`` (``_SUCCESS``,
+    ``.part-00000.csv.crc``) are not data. None (an empty list) unless every file is CSV, TSV or JSON (Lines) alike."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    try:
+        files = sorted(p for p in path.iterdir() if not p.name.startswith(("_", ".")) and p.is_file())
+    except OSError:
+        return []
+    kinds = {format_suffix(p) for p in files}
+    return files if len(kinds) == 1 and kinds <= set(PART_SUFFIXES) else []
 
 
 def is_parquet_folder(path: str | Path) -> bool:
@@ -212,6 +231,10 @@ def _records(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each non-blank row of a JSONL or CSV file, or item of a JSON array; ``-`` is
     standard input. A CSV header or JSON object that names one of the columns to ``read`` twice is refused."""
+    if parts := part_files(path):
+        for part in parts:
+            yield from _records(part, read)
+        return
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
@@ -356,6 +379,10 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     A missing or unreadable file is still an InputError at once.
     """
     keys = (_column(text_column),) if text_column else TEXT_KEYS
+    if parts := part_files(path):
+        for part in parts:
+            yield from iter_text_rows(part, text_column, id_column)
+        return
     if str(path) == "-":  # a table, read by its columns, when one is named; else a text a line
         yield from _table_rows("-", keys, id_column) if text_column or id_column else stdin_rows()
         return
@@ -405,6 +432,10 @@ def check_columns(path: str | Path, text_column: str | None = None, id_column: s
     """Refuse, before anything is read, a CSV/TSV file whose header lacks the text or ``--id-column`` column, and
     column flags on a plain text file: each row would otherwise become an error record of its own. JSONL rows
     may differ, so they are checked row by row; a FIFO can be read once, so it is not peeked at."""
+    if parts := part_files(path):
+        for part in parts:
+            check_columns(part, text_column, id_column)
+        return
     kind = _kind(path)
     if kind == "txt" and (text_column or id_column) and not _is_pipe(path):
         flag = "--text-column" if text_column else "--id-column"

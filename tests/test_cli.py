@@ -1022,6 +1022,36 @@ def test_a_folder_of_parquet_files_is_one_table(pets_bundle, tmp_path):
         assert refused.exit_code == 2 and refused.stderr.strip() == f"error: {empty} is a folder, not a file"
 
 
+def test_a_folder_of_csv_or_json_lines_parts_is_one_table(pets_bundle, tmp_path):
+    """`df.write.csv(..., header=True)` and `df.write.json(...)` in Spark write a folder of part files, each CSV
+    with its own header; every command said the folder was not a file."""
+    import gzip
+
+    csv_parts, json_parts = tmp_path / "train.csv", tmp_path / "test.json"
+    csv_parts.mkdir()
+    json_parts.mkdir()
+    (csv_parts / "part-00000-a-c000.csv").write_text("text,label\nwoof woof,dog\nmeow,cat\n")
+    (csv_parts / "part-00001-a-c000.csv").write_text("text,label\nbark,dog\npurr,cat\n")
+    (csv_parts / ".part-00000-a-c000.csv.crc").write_bytes(b"\x00crc")
+    (csv_parts / "_SUCCESS").write_bytes(b"")
+    (json_parts / "part-00000.json").write_text('{"text": "woof", "label": "dog"}\n')
+    (json_parts / "part-00001.json.gz").write_bytes(gzip.compress(b'{"text": "meow", "label": "cat"}\n'))
+    model = tmp_path / "m.model"
+    assert run("train", "--data", csv_parts, "--save", model).exit_code == 0
+    assert sum(e.source.value == "user" for e in Classifier.load(model).examples) == 4
+    evaluated = run("eval", "--load", model, json_parts, "--json")
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n"] == 2, evaluated.output
+    piped = run("classify", "--load", pets_bundle, "--no-log", "-i", csv_parts, "--text-column", "text")
+    assert [r["text"] for r in jsonl(piped.stdout)] == ["woof woof", "meow", "bark", "purr"]  # parts in name order
+    wrong = run("classify", "--load", pets_bundle, "--no-log", "-i", csv_parts, "--text-column", "body")
+    assert wrong.exit_code == 2 and "part-00000-a-c000.csv: no column 'body'" in wrong.stderr  # before any output
+    (csv_parts / "notes.txt").write_text("not a part\n")  # files of two kinds: not one table
+    assert (
+        run("train", "--data", csv_parts, "--save", model).stderr.strip()
+        == f"error: {csv_parts} is a folder, not a file"
+    )
+
+
 def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
