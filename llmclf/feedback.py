@@ -16,6 +16,7 @@ import json
 import secrets
 import threading
 import time
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -379,7 +380,7 @@ def _check_correction(correction: str | Sequence[str], run: dict[str, Any]) -> s
     labels = [correction] if isinstance(correction, str) else list(correction)
     if not labels or not all(isinstance(label, str) for label in labels):
         raise InputError(f"a correction is a label or a list of labels, not {correction!r}")
-    labels = list(dict.fromkeys(label.strip() for label in labels))  # in order, each once
+    labels = list(dict.fromkeys(unicodedata.normalize("NFC", label.strip()) for label in labels))  # in order, once
     known = ", ".join(run["labels"])
     if any(is_blank(label) for label in labels):
         raise InputError(f"the correction is empty: give one of this run's labels: {known}")

@@ -49,7 +49,8 @@ def clean_name(name: str) -> str:
         raise InputError("class name is empty")
     if len(name.strip()) > MAX_NAME_CHARS:  # it trained, saved, and the bundle never loaded
         raise InputError(f"a class name is {len(name.strip())} characters long; at most {MAX_NAME_CHARS}")
-    return one_line(name.strip(), "class name")
+    # NFC: "café" typed on one keyboard and decomposed by another (e + U+0301) were two classes shown alike
+    return one_line(unicodedata.normalize("NFC", name.strip()), "class name")
 
 
 def one_line(value: str, what: str) -> str:

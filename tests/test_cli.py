@@ -976,6 +976,26 @@ def test_tags_import_reads_a_pipe(tmp_path):
         assert [(t["tag_id"], t["name"]) for t in listed] == [("1", "dog"), ("2", "cat")]
 
 
+def test_a_class_name_typed_composed_or_decomposed_is_one_class(tmp_path):
+    """ "café" with é as one character and as e + U+0301 (macOS file names, some keyboards) made two classes that
+    looked the same in every table; feedback and eval then knew only one of them."""
+    import unicodedata
+
+    composed, decomposed = "café", unicodedata.normalize("NFD", "café")
+    assert composed != decomposed
+    model, db = tmp_path / "m.model", ["--db", tmp_path / "d.db"]
+    args = ["--class", f"{composed}: coffee places and drinks", "--class", "bar: beer and wine"]
+    trained = run("train", *args, "--train", f"{decomposed}: a latte please", "--save", model)
+    assert trained.exit_code == 0, trained.output
+    assert Classifier.load(model).class_names == ["bar", composed]
+    (run_id,) = [r["run_id"] for r in jsonl(run("classify", "--load", model, "a pint", *db).stdout)]
+    assert run("feedback", run_id, "--correction", decomposed, *db).exit_code == 0
+    data = tmp_path / "e.jsonl"
+    data.write_text(json.dumps({"text": "an espresso", "label": decomposed}) + "\n")
+    report = json.loads(run("eval", "--load", model, data, "--json").stdout)
+    assert report["n"] == 1 and not report.get("unknown_labels"), report
+
+
 def spark_style_folder(folder: Path, table) -> Path:
     """``table`` as Spark writes it: part files in name order, a ``_SUCCESS`` marker and ``.crc`` checksums."""
     import pyarrow.parquet as pq
