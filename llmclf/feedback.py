@@ -380,7 +380,10 @@ def _check_correction(correction: str | Sequence[str], run: dict[str, Any]) -> s
     labels = [correction] if isinstance(correction, str) else list(correction)
     if not labels or not all(isinstance(label, str) for label in labels):
         raise InputError(f"a correction is a label or a list of labels, not {correction!r}")
-    labels = list(dict.fromkeys(unicodedata.normalize("NFC", label.strip()) for label in labels))  # in order, once
+    # the run's own spelling of each: "café" composed or decomposed (e + U+0301) is one label
+    spelled = {unicodedata.normalize("NFC", label): label for label in run["labels"]}
+    labels = [spelled.get(unicodedata.normalize("NFC", label.strip()), label.strip()) for label in labels]
+    labels = list(dict.fromkeys(labels))  # in order, each once
     known = ", ".join(run["labels"])
     if any(is_blank(label) for label in labels):
         raise InputError(f"the correction is empty: give one of this run's labels: {known}")

@@ -160,6 +160,19 @@ def test_a_multi_label_error_record_takes_a_list_of_corrections_and_no_score_of_
     assert log.record(abstained, correction="cat").label == "cat"
 
 
+def test_a_correction_matches_a_label_however_its_accents_are_encoded(tmp_path):
+    """A run whose labels were stored decomposed ("cafe" + U+0301: an older bundle, a tag set) refused the same
+    label typed composed, once corrections were put in composed form."""
+    import unicodedata
+
+    composed, decomposed = "café", unicodedata.normalize("NFD", "café")
+    log = RunLog(Store(tmp_path / "d.db"))
+    (old,) = log.log("classify", "model:m", "m", [decomposed, "bar"], [("a latte", "bar", None)])
+    assert log.record(old, correction=composed).label == decomposed  # kept in the run's own spelling
+    (new,) = log.log("classify", "model:n", "n", [composed, "bar"], [("a latte", "bar", None)])
+    assert log.record(new, correction=decomposed).label == composed
+
+
 def test_retrain_with_nothing_new_leaves_the_bundle_as_it_was(pets_bundle, tmp_path):
     """retrain with no new or withdrawn feedback refitted, rewrote the bundle and added a history entry each time
     (an hourly cron job added 24 no-op entries a day and touched the file)."""
