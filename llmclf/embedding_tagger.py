@@ -187,7 +187,10 @@ async def atag_texts(
         return _as_given(await llm_tagger().atag(texts), given)
     offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
     if infer is not None and len(tags) > 1:
-        clf = await asyncio.wait_for(asyncio.shield(asyncio.to_thread(offline.classifier)), build_timeout)
+        try:
+            clf = await asyncio.wait_for(asyncio.shield(asyncio.to_thread(offline.classifier)), build_timeout)
+        except asyncio.TimeoutError:  # before Python 3.11 not the builtin one, which the service answers with 503
+            raise TimeoutError(f"the tag set's head is still being built after {build_timeout:g} s") from None
         results = offline.results(texts, await infer(clf, list(texts)))
     else:
         results = await asyncio.to_thread(offline.tag, texts)
