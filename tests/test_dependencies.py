@@ -5,7 +5,10 @@ import re
 import sys
 from importlib.metadata import packages_distributions
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli there
+    import tomli as tomllib
 
 from .conftest import REPO
 
