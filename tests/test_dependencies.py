@@ -1,9 +1,9 @@
 """Every third-party module the package imports is declared in pyproject.toml, and nothing declared is unused."""
 
 import ast
+import importlib.metadata
 import re
 import sys
-from importlib.metadata import packages_distributions
 
 try:
     import tomllib
@@ -11,6 +11,19 @@ except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli there
     import tomli as tomllib
 
 from .conftest import REPO
+
+
+def packages_distributions() -> dict[str, list[str]]:
+    """Top-level module -> distributions, as importlib.metadata's, which on Python 3.10 reads only top_level.txt
+    (scikit-learn's wheel has none, so sklearn seemed undeclared there): each distribution's files say it too."""
+    found = {module: list(names) for module, names in importlib.metadata.packages_distributions().items()}
+    for dist in importlib.metadata.distributions():
+        record = dist.read_text("RECORD") or ""  # read as text: dist.files parses every line (a minute with torch)
+        tops = {re.split(r"[/,]", line, maxsplit=1)[0].removesuffix(".py") for line in record.splitlines()}
+        for top in filter(str.isidentifier, tops):
+            if dist.metadata["Name"] not in found.setdefault(top, []):
+                found[top].append(dist.metadata["Name"])
+    return found
 
 
 def imported_top_level_modules() -> dict[str, set[str]]:
