@@ -49,8 +49,8 @@ MAX_CLASS_FILE_BYTES = 10 * 1024**2  # a class file is a few KB; a bigger one is
 
 
 def check_readable(path: str | Path) -> Path:
-    """``path`` if it can be read as a stream (a file, a FIFO or ``<(...)``) or is a folder of Parquet files; a
-    one-line error otherwise."""
+    """``path`` if it can be read as a stream (a file, a FIFO or ``<(...)``) or is a folder that holds one table in
+    parts (:func:`part_files`, :func:`is_parquet_folder`); a one-line error otherwise."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"file not found: {path}")
@@ -65,7 +65,7 @@ PART_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 def part_files(path: str | Path) -> list[Path]:
     """The files of a folder that holds one table in parts, as ``df.write.csv``/``.json`` in Spark and Dask's
     ``to_csv`` write it (``part-00000-....csv``), in name order; names that start with ``_`` or ``.`` (``_SUCCESS``,
-    ``.part-00000.csv.crc``) are not data. None (an empty list) unless every file is CSV, TSV or JSON (Lines) alike."""
+    ``.part-00000.csv.crc``) are not data. Empty unless every file is CSV, TSV or JSON (Lines) alike."""
     path = Path(path)
     if not path.is_dir():
         return []

@@ -101,7 +101,8 @@ def main() -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see: llmclf {_subcommand_path(ctx)} --help)" if ctx is not None and ctx.parent is not None else ""
         if ctx is not None and ctx.parent is not None and (text := _text_taken_for_an_option(exc)):
-            hint = f" ({text!r} is a text? put texts that start with '-' after --: llmclf {_subcommand_path(ctx)} ... -- {shlex.quote(text)})"
+            run = f"llmclf {_subcommand_path(ctx)} ... -- {shlex.quote(text)}"
+            hint = f" ({text!r} is a text? put texts that start with '-' after --: {run})"
         err.print(message("error:", "bold red", f"{exc.format_message()}{hint}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -1,8 +1,9 @@
 """The FastAPI service: a thin layer over Classifier, Tagger and the store.
 
-Models load when the app is built, and again when their file changes. Embedding and the head run in a
-worker thread, so one slow request never blocks the event loop. Errors come
-back as ``{"error": ...}`` JSON; a 500 never carries exception details.
+Models load when the app is built, and again when their file changes (.reload).
+Embedding and the head run in a worker thread, so one slow request never blocks
+the event loop. Errors come back as ``{"error": ...}`` JSON; a 500 never carries
+exception details.
 """
 
 from __future__ import annotations
