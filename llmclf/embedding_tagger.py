@@ -104,8 +104,9 @@ class EmbeddingTagger:
         if path.is_file():
             try:
                 clf = Classifier.load(path, embedder=self.embedder)
-            except BundleError:
-                clf = None  # a damaged cache entry is rebuilt
+            except BundleError:  # a damaged cache entry is rebuilt, and goes: save will not replace what is no bundle
+                with contextlib.suppress(OSError):
+                    path.unlink()
         if clf is None:
             clf = Classifier(self.embedder)
             clf.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in self.examples)

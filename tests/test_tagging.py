@@ -201,6 +201,32 @@ def test_tag_cli_with_no_llm_tags_every_text_offline_from_the_set(tmp_path):
     assert [r["name"] for r in records] == ["phone", "email", "address"]
 
 
+def test_a_damaged_cached_tag_head_is_rebuilt_once_and_replaced(tmp_path, monkeypatch):
+    """A damaged file in the tag-head cache was rebuilt on every run and never replaced: save will not overwrite
+    what is not a bundle, and the error was swallowed."""
+    import llmclf.embedding_tagger as embedding_tagger
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    db = str(tmp_path / "db.sqlite")
+    Store(db).add_tags("contact", [(t.tag_id, t.name, t.instructions) for t in TAGS])
+    tag = ["tag", "--set", "contact", "--db", db, "what is your phone number?"]
+    assert CliRunner().invoke(app, tag).exit_code == 0
+    (head,) = (tmp_path / "cache" / "tag-heads").iterdir()
+    head.write_bytes(b"damaged")
+    builds, real = [], Classifier.prompt_train
+
+    def counted(self, *args, **kwargs):
+        builds.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Classifier, "prompt_train", counted)
+    for _ in range(2):
+        monkeypatch.setattr(embedding_tagger, "_CACHE", type(embedding_tagger._CACHE)())  # each run a new process
+        result = CliRunner().invoke(app, tag)
+        assert result.exit_code == 0 and json.loads(result.stdout)["name"] == "phone", result.output
+    assert len(builds) == 1 and Classifier.load(head).class_names  # rebuilt once, then read from the new file
+
+
 def test_an_unreadable_input_row_is_an_error_record_and_the_rest_are_tagged(tmp_path):
     """One line of a big input that was not UTF-8 stopped `tag` before any text was tagged ("nothing has been
     tagged yet"); as in classify, it now gets an error record in its place, and the exit status is 1."""
