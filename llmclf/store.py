@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
         raise InputError("tag id is empty")
     if is_blank(name):
         raise InputError(f"tag {tag_id!r} has an empty name")
+    name = unicodedata.normalize("NFC", name)  # "café" composed and decomposed is one tag, as it is one class
     return Tag(one_line(tag_id, "tag id"), one_line(name, "tag name"), str(instructions or "").strip())
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -178,7 +179,8 @@ def check_tags(tags: Sequence[Any]) -> list[Tag]:
         out.append(tag)
     if not out:
         raise InputError("a tag set needs at least one tag")
-    for what, values in (("id", [t.tag_id for t in out]), ("name", [t.name for t in out])):
+    names = [unicodedata.normalize("NFC", t.name) for t in out]  # "café" composed and decomposed: one name
+    for what, values in (("id", [t.tag_id for t in out]), ("name", names)):
         if twice := next((v for v in values if values.count(v) > 1), None):
             raise InputError(f"the tag {what} {twice!r} is given twice in one set")
     return out

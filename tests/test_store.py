@@ -24,6 +24,23 @@ def test_tags_are_unique_by_id_and_by_name(tmp_path):
     assert store.tag_sets() == ["contact", "other"]
 
 
+def test_a_tag_name_composed_or_decomposed_is_one_name(tmp_path):
+    """ "café" with é as one character and as e + U+0301 were two tags of one set that looked the same."""
+    import unicodedata
+
+    from llmclf.tagging import check_tags
+
+    composed, decomposed = "café", unicodedata.normalize("NFD", "café")
+    store = Store(tmp_path / "db.sqlite")
+    store.add_tag("drinks", "1", composed)
+    with pytest.raises(InputError, match="already has a tag with name 'café'"):
+        store.add_tag("drinks", "2", decomposed)
+    store.add_tag("other", "1", decomposed)
+    assert [t.name for t in store.tags("other")] == [composed]  # stored composed, as class names are
+    with pytest.raises(InputError, match="the tag name 'café' is given twice in one set"):  # tags sent inline
+        check_tags([{"id": 1, "name": composed}, {"id": 2, "name": decomposed}])
+
+
 def test_import_is_all_or_nothing(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     good = tmp_path / "tags.csv"
