@@ -37,10 +37,15 @@ def service(pets_bundle, tmp_path_factory, fake_llm):
         yield url
 
 
-def test_healthz_and_models(service):
+def test_healthz_and_models(service, pets_bundle):
     assert httpx.get(f"{service}/healthz").json() == {"status": "ok", "models": 1}
     (model,) = httpx.get(f"{service}/models").json()
-    assert model == {"name": "pets", "classes": ["cat", "dog"], "embedder": "minilm-l6-v2-int8-matmul"}
+    assert model == {
+        "name": "pets",
+        "classes": ["cat", "dog"],
+        "embedder": "minilm-l6-v2-int8-matmul",
+        "model_id": Classifier.load(pets_bundle).model_id,  # which version is served (a retrain changes it)
+    }
 
 
 def test_classify(service):

@@ -9,6 +9,7 @@ import time
 import httpx
 from typer.testing import CliRunner
 
+from llmclf import Classifier
 from llmclf.cli import app
 
 from .served import free_port, stop, wait_healthy
@@ -42,11 +43,14 @@ def test_a_bundle_saved_over_is_served_and_a_broken_one_is_not(pets_bundle, tmp_
         try:
             wait_healthy(url)
             assert sorted(classes(url)) == ["cat", "dog"]
+            first_id = httpx.get(f"{url}/models", timeout=10).json()[0]["model_id"]
+            assert first_id == Classifier.load(model).model_id
             trained = CliRunner().invoke(app, ["train", *THREE, "--save", str(model)])  # over it, as retrain saves
             assert trained.exit_code == 0, trained.output
             assert wait_for(lambda: sorted(classes(url)) == ["bird", "cat", "dog"])
             answer = httpx.post(f"{url}/classify", json={"texts": ["a sparrow sings"]}, timeout=30).json()
             assert set(answer["results"][0]["probabilities"]) == {"bird", "cat", "dog"}, answer
+            assert httpx.get(f"{url}/models", timeout=10).json()[0]["model_id"] == Classifier.load(model).model_id
 
             junk = tmp_path / "junk"
             junk.write_bytes(b"not a bundle")

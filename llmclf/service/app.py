@@ -208,7 +208,10 @@ def create_app(
 
     @app.get("/models", response_model=list[ModelInfo], dependencies=[Depends(authorized)])
     async def list_models() -> list[ModelInfo]:
-        return [ModelInfo(name=n, classes=c.class_names, embedder=c.embedder_.id) for n, c in loaded.items()]
+        return [
+            ModelInfo(name=n, classes=c.class_names, embedder=c.embedder_.id, model_id=c.model_id)
+            for n, c in loaded.items()
+        ]
 
     @app.post(
         "/classify", response_model=ClassifyResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)]

@@ -141,6 +141,7 @@ class ModelInfo(BaseModel):
     name: str
     classes: list[str]
     embedder: str
+    model_id: str | None = None  # changes when a retrained bundle is served in its place
 
 
 class Health(BaseModel):
