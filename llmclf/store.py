@@ -226,6 +226,10 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def __del__(self) -> None:  # a Store let go closes its connection: Python 3.13 warns of one left open
+        with contextlib.suppress(Exception):
+            self._db.close()
+
     # -- tag sets -------------------------------------------------------------
     def add_tag(self, set_name: str, tag_id: object, name: object, instructions: object = "") -> Tag:
         return self.add_tags(set_name, [(tag_id, name, instructions)])[0]

@@ -38,6 +38,7 @@ class VectorCache:
 
     def _open(self) -> sqlite3.Connection | None:
         if self._db is None:
+            db = None
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
                 db = connect_wal(self.path, timeout=10)
@@ -47,8 +48,19 @@ class VectorCache:
                 )
                 self._db = db
             except (sqlite3.Error, OSError):
+                if db is not None:
+                    db.close()
                 return None
         return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __del__(self) -> None:  # let go, it closes its connection: Python 3.13 warns of one left open
+        with contextlib.suppress(Exception):
+            self.close()
 
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors of those ``texts`` that have one."""

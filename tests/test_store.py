@@ -41,6 +41,23 @@ def test_a_tag_name_composed_or_decomposed_is_one_name(tmp_path):
         check_tags([{"id": 1, "name": composed}, {"id": 2, "name": decomposed}])
 
 
+def test_a_store_or_vector_cache_let_go_closes_its_connection(tmp_path):
+    """Every CLI command opened a Store and left it open: Python 3.13 printed "ResourceWarning: unclosed database"
+    under -X dev, and inside one process the warning landed in whatever ran when it was collected."""
+    import gc
+
+    from llmclf.vector_cache import VectorCache
+
+    store = Store(tmp_path / "db.sqlite")
+    cache = VectorCache("ns", 4, tmp_path / "vectors.sqlite")
+    connections = [store._db, cache._open()]
+    del store, cache
+    gc.collect()
+    for db in connections:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            db.execute("SELECT 1")
+
+
 def test_import_is_all_or_nothing(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     good = tmp_path / "tags.csv"
