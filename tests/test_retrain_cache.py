@@ -72,8 +72,10 @@ def test_a_damaged_row_of_the_vector_cache_is_a_miss(tmp_path, monkeypatch, coun
     of element size"; a text or a number was a TypeError; NaNs went into the head."""
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
     assert runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "a.model")]).exit_code == 0
-    with sqlite3.connect(tmp_path / "cache" / "vectors.sqlite") as db:
+    db = sqlite3.connect(tmp_path / "cache" / "vectors.sqlite")
+    with db:  # a transaction: the with statement commits, it does not close
         db.execute("UPDATE vectors SET vector = ?", (stored,))
+    db.close()
     counted.clear()
     result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "b.model")])
     assert result.exit_code == 0, result.output
