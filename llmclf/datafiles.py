@@ -238,10 +238,9 @@ def _records(
     if str(path) == "-":
         fh, kind = _stdin_text()
         path = "standard input"
-    elif _kind(check_readable(path)) == "txt" and _is_pipe(path):
+    elif (kind := _kind(check_readable(path))) == "txt" and _is_pipe(path):
         fh, kind = _pipe_text(path)
     else:
-        kind = _kind(path)
         if kind == "txt":
             raise InputError(f"{path}: expected a .csv, .jsonl, .json or .parquet file with text and label columns")
         if kind == "parquet":
@@ -386,16 +385,16 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     if str(path) == "-":  # a table, read by its columns, when one is named; else a text a line
         yield from _table_rows("-", keys, id_column) if text_column or id_column else stdin_rows()
         return
-    if _kind(path) == "txt" and (text_column or id_column) and _is_pipe(path):  # <(jq ...): a table, as stdin is
+    kind = _kind(path)
+    if kind == "txt" and (text_column or id_column) and _is_pipe(path):  # <(jq ...): a table, as stdin is
         yield from _table_rows(path, keys, id_column)
         return
-    if _kind(path) == "txt":
+    if kind == "txt":
         if id_column:
             raise InputError(f"{path}: --id-column needs a CSV, JSONL or Parquet file, not plain text")
         with _open_lenient(path) as fh:
             yield from _line_rows(fh, f"{path}:", fh.encoding)
         return
-    kind = _kind(path)
     if kind == "parquet":
         for n, record in _parquet_rows(path):
             yield _row_text(path, n, record, keys, id_column)
