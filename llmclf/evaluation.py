@@ -6,7 +6,6 @@ count as errors in accuracy and are reported by name, never dropped.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import check_probability, texts_of, whole_number
+from .inputs import check_probability, name_form, texts_of, whole_number
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -98,7 +97,7 @@ def evaluate_proba(
     check_probability(threshold, "threshold")  # threshold=7 reported every text abstaining
     whole_number(bins, "bins", 1, MAX_BINS)  # bins=0 was sklearn's error, 10**30 numpy's
     classes = list(classes)
-    labels = [unicodedata.normalize("NFC", str(y)) for y in labels]  # as class names are (inputs.clean_name)
+    labels = [name_form(str(y)) for y in labels]  # as class names are kept
     n = len(labels)
     if proba.shape != (n, len(classes)):
         raise ValueError(f"proba has shape {proba.shape}, expected {(n, len(classes))}")

@@ -16,7 +16,6 @@ import json
 import secrets
 import threading
 import time
-import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from .blank import is_blank
 from .embedding import Embedder
 from .errors import DataWarning, InputError, StoreError
 from .examples import Example, Source
-from .inputs import whole_number
+from .inputs import name_form, whole_number
 from .store import Store
 
 __all__ = [
@@ -381,8 +380,8 @@ def _check_correction(correction: str | Sequence[str], run: dict[str, Any]) -> s
     if not labels or not all(isinstance(label, str) for label in labels):
         raise InputError(f"a correction is a label or a list of labels, not {correction!r}")
     # the run's own spelling of each: "café" composed or decomposed (e + U+0301) is one label
-    spelled = {unicodedata.normalize("NFC", label): label for label in run["labels"]}
-    labels = [spelled.get(unicodedata.normalize("NFC", label.strip()), label.strip()) for label in labels]
+    spelled = {name_form(label): label for label in run["labels"]}
+    labels = [spelled.get(name_form(label.strip()), label.strip()) for label in labels]
     labels = list(dict.fromkeys(labels))  # in order, each once
     known = ", ".join(run["labels"])
     if any(is_blank(label) for label in labels):

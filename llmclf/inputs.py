@@ -29,6 +29,7 @@ __all__ = [
     "label_name",
     "labels_disagree",
     "missing_label",
+    "name_form",
     "names_alike",
     "one_line",
     "refuse_missing_label",
@@ -49,8 +50,13 @@ def clean_name(name: str) -> str:
         raise InputError("class name is empty")
     if len(name.strip()) > MAX_NAME_CHARS:  # it trained, saved, and the bundle never loaded
         raise InputError(f"a class name is {len(name.strip())} characters long; at most {MAX_NAME_CHARS}")
-    # NFC: "café" typed on one keyboard and decomposed by another (e + U+0301) were two classes shown alike
-    return one_line(unicodedata.normalize("NFC", name.strip()), "class name")
+    return one_line(name_form(name.strip()), "class name")
+
+
+def name_form(name: str) -> str:
+    """The form class and tag names are kept and compared in, NFC: "café" typed on one keyboard and decomposed by
+    another (e + U+0301) were two classes, or two tags, shown alike."""
+    return unicodedata.normalize("NFC", name)
 
 
 def one_line(value: str, what: str) -> str:

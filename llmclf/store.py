@@ -14,7 +14,6 @@ import contextlib
 import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from .blank import is_blank
 from .datafiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
-from .inputs import one_line
+from .inputs import name_form, one_line
 from .paths import url_in_path, user_data_dir
 from .sqlite_wal import connect_wal
 
@@ -147,8 +146,7 @@ def _clean_tag(tag_id: object, name: object, instructions: object) -> Tag:
         raise InputError("tag id is empty")
     if is_blank(name):
         raise InputError(f"tag {tag_id!r} has an empty name")
-    name = unicodedata.normalize("NFC", name)  # "café" composed and decomposed is one tag, as it is one class
-    return Tag(one_line(tag_id, "tag id"), one_line(name, "tag name"), str(instructions or "").strip())
+    return Tag(one_line(tag_id, "tag id"), one_line(name_form(name), "tag name"), str(instructions or "").strip())
 
 
 class Store:

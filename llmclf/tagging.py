@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 from .blank import is_blank
 from .errors import InputError, LLMError
-from .inputs import one_line, texts_of, whole_number
+from .inputs import name_form, one_line, texts_of, whole_number
 from .llm.client import LLMAuthError, LLMTimeout, LLMUnreachable, StructuredLLM
 from .store import Tag
 from .sync import run_sync
@@ -179,7 +178,7 @@ def check_tags(tags: Sequence[Any]) -> list[Tag]:
         out.append(tag)
     if not out:
         raise InputError("a tag set needs at least one tag")
-    names = [unicodedata.normalize("NFC", t.name) for t in out]  # "café" composed and decomposed: one name
+    names = [name_form(t.name) for t in out]
     for what, values in (("id", [t.tag_id for t in out]), ("name", names)):
         if twice := next((v for v in values if values.count(v) > 1), None):
             raise InputError(f"the tag {what} {twice!r} is given twice in one set")
