@@ -254,6 +254,13 @@ def _records(
                 raise InputError(f"{path}: item {n} of the array is not a JSON object")
             yield n, {_column(k): v for k, v in item.items()}
         return
+    yield from _rows(fh, kind, path, read)
+
+
+def _rows(
+    fh: io.TextIOBase, kind: str, path: str | Path, read: Iterable[str | None]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each non-blank row of JSON Lines or CSV/TSV text in ``fh``, which is closed."""
     try:
         with fh:
             if kind == "jsonl":
@@ -295,9 +302,8 @@ def _csv_reader(fh: Any, kind: str, path: str | Path, read: Iterable[str | None]
         reader = csv.DictReader(fh, delimiter="\t")
     else:
         header = fh.readline()
-        named = header.rstrip("\r\n")
-        if len(named) == 5 and named.lower().startswith("sep="):  # Excel's "sep=;" line names the separator
-            delimiter, header = named[4], fh.readline()
+        if _is_sep_line(header):
+            delimiter, header = header.rstrip("\r\n")[4], fh.readline()
         else:
             delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
         reader = csv.DictReader(itertools.chain([header], fh), delimiter=delimiter)
@@ -638,22 +644,65 @@ def _read_text(path: str | Path) -> str:
 CLASS_NAME_KEYS = ("name", "class", "label")
 
 
+_CLASS_COLUMNS = (*CLASS_NAME_KEYS, "description")
+
+
 def read_class_file(path: str | Path) -> dict[str, str]:
     """A mapping of class name to description, from YAML or JSON.
 
     Also accepts a list of ``{name, description}`` objects, and a CSV, TSV or JSON Lines file of them (a
     spreadsheet of classes: Excel's byte-order mark and ``sep=`` line as for data files; ``class`` or ``label``
-    may name the name column).
+    may name the name column). ``-`` is standard input; it and a pipe (``<(...)``) are read by what they hold.
     """
     if format_suffix(path) in (".csv", ".tsv", ".jsonl", ".ndjson"):
-        return _class_map(path, [_class_row(path, n, r) for n, r in _records(path, (*CLASS_NAME_KEYS, "description"))])
+        return _class_map(path, [_class_row(path, n, r) for n, r in _records(path, _CLASS_COLUMNS)])
+    if str(path) == "-" or _is_pipe(path):
+        return _piped_class_file(path)
     raw = _read_text(path)
+    return _class_file_text(raw, path, is_json=format_suffix(path) == ".json")
+
+
+def _piped_class_file(path: str | Path) -> dict[str, str]:
+    """Classes from standard input or a pipe, which have no name to go by: JSON Lines when every line holds an
+    object, CSV when the first line is a header naming a class name column, else YAML (JSON among it)."""
+    fh, _ = _stdin_text() if str(path) == "-" else _pipe_text(path)
+    path = "standard input" if str(path) == "-" else path
+    try:
+        with fh:
+            raw = fh.read(MAX_CLASS_FILE_BYTES + 1)
+    except UnicodeDecodeError as exc:
+        raise InputError(_undecodable_file(path, exc.start, fh.encoding)) from None
+    lines = [line for line in raw.removeprefix("\ufeff").splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines):
+        kind = "jsonl"
+    elif lines and _names_class_column(lines[1] if _is_sep_line(lines[0]) and len(lines) > 1 else lines[0]):
+        kind = "csv"
+    else:
+        return _class_file_text(raw, path, is_json=False)
+    rows = _rows(io.StringIO(raw.removeprefix("\ufeff")), kind, path, _CLASS_COLUMNS)
+    return _class_map(path, [_class_row(path, n, r) for n, r in rows])
+
+
+def _names_class_column(line: str) -> bool:
+    """Whether a first line is a CSV header with a class name column (``name,description``)."""
+    delimiter = next((d for d in (",", ";", "\t") if d in line), None)
+    return delimiter is not None and any(_column(c) in CLASS_NAME_KEYS for c in line.split(delimiter))
+
+
+def _is_sep_line(line: str) -> bool:
+    """Excel's ``sep=;`` first line, which names a CSV file's separator."""
+    line = line.rstrip("\r\n")
+    return len(line) == 5 and line.lower().startswith("sep=")
+
+
+def _class_file_text(raw: str, path: str | Path, is_json: bool) -> dict[str, str]:
+    """Classes from the text of a YAML or JSON class file."""
     if len(raw) > MAX_CLASS_FILE_BYTES:
         raise InputError(f"{path}: a class file over {MAX_CLASS_FILE_BYTES // 1024**2} MB is refused")
     import yaml
 
     try:
-        if format_suffix(path) == ".json":
+        if is_json:
             data = strict_json(raw, object_pairs_hook=unique_pairs)
         else:
             data = yaml.load(raw, Loader=_no_alias_loader())
@@ -713,9 +762,10 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     byte-order mark skipped, as for data files), JSON Lines (what ``llmclf tags list SET --json`` writes), or a
     JSON list of objects (or ``{"tags": [...]}``)."""
     suffix = format_suffix(path)
-    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson") or (suffix != ".json" and _is_pipe(path)):
-        # a pipe (<(llmclf tags list SET --json --db other.db)) by what it holds: JSON Lines, a JSON array or CSV
+    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson") or (suffix != ".json" and (str(path) == "-" or _is_pipe(path))):
+        # stdin or a pipe (<(llmclf tags list SET --json --db other.db)) by what it holds: JSON Lines, an array, CSV
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]
+        path = "standard input" if str(path) == "-" else path
     elif suffix == ".json":
         text = _read_text(path)
         if len(text) > MAX_CLASS_FILE_BYTES:

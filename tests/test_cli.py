@@ -517,6 +517,18 @@ def test_a_class_file_with_no_classes_names_the_file(tmp_path, name, content):
     assert result.exit_code == 2 and result.stderr.strip() == f"error: {empty} holds no classes"
 
 
+def test_a_yaml_class_file_on_standard_input(tmp_path):
+    """`--classes -` was "file not found: -" though `--data -` reads standard input."""
+    model = tmp_path / "m.model"
+    yaml_text = b"cat: Cats meow, and purr.\ndog: Dogs bark.\n"
+    result = run("train", "--classes", "-", "--save", model, input=yaml_text)
+    assert result.exit_code == 0, result.output
+    assert Classifier.load(model).descriptions == {"cat": "Cats meow, and purr.", "dog": "Dogs bark."}
+    broken = run("train", "--classes", "-", "--save", model, input=b"cat Cats meow\ndog: Dogs bark.\n")
+    assert broken.exit_code == 2, broken.output
+    assert broken.stderr.strip().startswith("error: standard input: cannot parse class file (")
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -531,9 +543,13 @@ def test_a_class_file_may_be_a_spreadsheet_or_json_lines(tmp_path, name, content
     "expected a mapping of class name to description"."""
     classes = tmp_path / name
     classes.write_bytes(content)
-    result = run("train", "--classes", classes, "--save", tmp_path / "m.model")
-    assert result.exit_code == 0, result.output
-    assert Classifier.load(tmp_path / "m.model").descriptions == {"cat": "Cats meow, and purr.", "dog": "Dogs bark."}
+    # standard input and a pipe (`--classes <(python make_classes.py)`) have no name to go by: read by what they
+    # hold ("-" was "file not found", and a pipe was read as YAML: "expected a mapping of class name to description")
+    for given, stdin in ((classes, None), ("-", content), (fed_pipe(tmp_path / "pipe", content), None)):
+        result = run("train", "--classes", given, "--save", tmp_path / "m.model", input=stdin)
+        assert result.exit_code == 0, (given, result.output)
+        want = {"cat": "Cats meow, and purr.", "dog": "Dogs bark."}
+        assert Classifier.load(tmp_path / "m.model").descriptions == want
     nameless = tmp_path / "nameless.csv"
     nameless.write_text("title,description\ncat,Cats meow.\n")
     refused = run("train", "--classes", nameless, "--save", tmp_path / "m.model")
@@ -974,6 +990,11 @@ def test_tags_import_reads_a_pipe(tmp_path):
         assert imported.exit_code == 0, imported.output
         listed = jsonl(run("tags", "list", name, "--json", *db).stdout)
         assert [(t["tag_id"], t["name"]) for t in listed] == [("1", "dog"), ("2", "cat")]
+    piped = run("tags", "import", "stdin", "-", *db, input=b"id,name\n1,dog\n")
+    assert piped.exit_code == 0, piped.output
+    assert [t["name"] for t in jsonl(run("tags", "list", "stdin", "--json", *db).stdout)] == ["dog"]
+    empty = run("tags", "import", "none", "-", *db, input=b"")
+    assert empty.exit_code == 2 and empty.stderr.strip() == "error: standard input holds no tags"
 
 
 def test_a_class_name_typed_composed_or_decomposed_is_one_class(tmp_path):

@@ -68,6 +68,24 @@ def test_data_file_readers_read_or_raise_one_llmclf_error(tmp_path_factory, raw,
             assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
 
 
+@FAST
+@given(raw=files)
+def test_class_and_tag_files_on_standard_input_read_or_raise_one_llmclf_error(raw):
+    """`--classes -` and `tags import SET -` are read by what they hold (JSON Lines, CSV, YAML, a JSON array)."""
+    import io
+    from unittest import mock
+
+    for read in (read_class_file, read_tag_file):
+        with mock.patch("sys.stdin", io.TextIOWrapper(io.BytesIO(raw))):
+            try:
+                result = read("-")
+            except LlmclfError as exc:
+                assert "\n" not in str(exc).strip()
+                continue
+        if read is read_class_file:
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
+
+
 cells = st.one_of(st.none(), st.text(max_size=20), st.integers(-5, 5), st.binary(max_size=10))
 columns = st.dictionaries(
     st.sampled_from(["text", "Text", "label", "LABEL", "class", "other", ""]),
