@@ -325,7 +325,11 @@ def _column(name: str) -> str:
     return str(name).strip().lower()
 
 
-def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: int, what: str) -> str:
+def _pick(
+    record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: int, what: str, named: str | None = None
+) -> str:
+    """The text of a row's ``what`` column: the first of ``keys`` it has, or ``named`` (a --text-column)."""
+    keys = (_column(named),) if named else keys
     for key in keys:
         if key in record and record[key] is not None:
             value = record[key]
@@ -339,7 +343,15 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], path: str | Path, n: in
     if null := next((key for key in keys if key in record), None):
         raise InputError(f"{path}:{n}: {what} is empty (null in the {null} column)")
     found = ", ".join(repr(k) for k in record) or "none"
-    raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found})")
+    if named:
+        raise InputError(f"{path}:{n}: no column {named!r} for --{what}-column (found: {found})")
+    hint = f"; name it with --{what}-column" if keys in (TEXT_KEYS, LABEL_KEYS) else ""
+    raise InputError(f"{path}:{n}: no {what} column (expected one of: {', '.join(keys)}; found: {found}){hint}")
+
+
+def _keys(column: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a row is read from: the one named (any case), else the defaults."""
+    return (_column(column),) if column else default
 
 
 def shown(path: str | Path) -> str:
@@ -347,13 +359,19 @@ def shown(path: str | Path) -> str:
     return "standard input" if str(path) == "-" else str(path)
 
 
-def iter_labelled(path: str | Path) -> Iterator[tuple[str, str]]:
-    """(text, label) pairs from a CSV, JSONL or JSON array file (``-``: standard input); an empty field is an error."""
-    records = _records(path)
+def iter_labelled(
+    path: str | Path, text_column: str | None = None, label_column: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """(text, label) pairs from a CSV, JSONL, JSON array or Parquet file (``-``: standard input); an empty field is
+    an error. ``text_column`` and ``label_column`` name the columns (any case); by default the first of text,
+    sentence, content, input and of label, class, category, output."""
+    if text_column and label_column and _column(text_column) == _column(label_column):
+        raise InputError(f"--text-column and --label-column both name {text_column!r}: a text cannot be its own label")
+    records = _records(path, (*_keys(text_column, TEXT_KEYS), *_keys(label_column, LABEL_KEYS)))
     path = shown(path)
     for n, record in records:
-        text = _pick(record, TEXT_KEYS, path, n, "text").strip()
-        label = _pick(record, LABEL_KEYS, path, n, "label").strip()
+        text = _pick(record, TEXT_KEYS, path, n, "text", text_column).strip()
+        label = _pick(record, LABEL_KEYS, path, n, "label", label_column).strip()
         if problem := text_problem(text):
             raise InputError(f"{path}:{n}: {problem}")
         if is_blank(label):
@@ -383,7 +401,7 @@ def iter_text_rows(path: str | Path, text_column: str | None = None, id_column: 
     text, sentence, content, input. ``id_column`` carries that column's value along (None without it).
     A missing or unreadable file is still an InputError at once.
     """
-    keys = (_column(text_column),) if text_column else TEXT_KEYS
+    keys = _keys(text_column, TEXT_KEYS)
     if parts := part_files(path):
         for part in parts:
             yield from iter_text_rows(part, text_column, id_column)
@@ -447,7 +465,7 @@ def check_columns(path: str | Path, text_column: str | None = None, id_column: s
         raise InputError(f"{path}: {flag} needs a CSV, JSONL or Parquet file, not plain text")
     if kind not in ("csv", "tsv") or not Path(path).is_file():
         return
-    keys = (_column(text_column),) if text_column else TEXT_KEYS
+    keys = _keys(text_column, TEXT_KEYS)
     with _open_lenient(path) as fh:
         try:
             header = _csv_reader(fh, kind, path, (*keys, id_column)).fieldnames

@@ -1661,3 +1661,40 @@ def test_a_json_array_file_is_read_as_records(pets_bundle, tmp_path):
     twice.write_text('[{"text": "woof", "label": "dog", "label": "cat"}]')
     refused = runner.invoke(app, ["train", "--data", str(twice), "--save", str(model)])
     assert refused.exit_code == 2 and "the key 'label' is given twice" in refused.stderr
+
+
+def test_train_and_eval_read_columns_named_by_flags(tmp_path):
+    """A spreadsheet of `review,sentiment` was "no text column" for train and eval, which had no flag to name
+    them (classify and tag had --text-column)."""
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("Review,Sentiment\na great film,pos\nloved every minute,pos\nawful,neg\na dull mess,neg\n")
+    lines = tmp_path / "reviews.jsonl"
+    lines.write_text('{"body": "a fine film", "stars": "pos"}\n{"body": "boring", "stars": "neg"}\n')
+    pool = tmp_path / "pool.csv"
+    pool.write_text("id,review\n1,what a film\n2,terrible\n")
+    model = tmp_path / "m.model"
+    refused = run("train", "--data", reviews, "--save", model)
+    assert refused.exit_code == 2 and refused.stderr.strip() == (
+        f"error: {reviews}:2: no text column (expected one of: text, sentence, content, input; found: 'review', "
+        "'sentiment'); name it with --text-column"
+    )
+    columns = ["--text-column", "review", "--label-column", "sentiment"]
+    trained = run("train", "--data", reviews, "--unlabeled", pool, *columns, "--json", "--save", model)
+    assert trained.exit_code == 0, trained.output
+    report = json.loads(trained.stdout)
+    assert sorted(report["classes"]) == ["neg", "pos"]
+    assert report["self_training"]["pseudo_labeled"] == 2  # both texts of the pool's review column
+    evaluated = run("eval", "--load", model, "--data", lines, "--text-column", "BODY", "--label-column", "stars")
+    assert evaluated.exit_code == 0, evaluated.output
+    missing = run("eval", "--load", model, "--data", lines, "--text-column", "review", "--label-column", "stars")
+    assert missing.exit_code == 2 and missing.stderr.strip() == (
+        f"error: {lines}:1: no column 'review' for --text-column (found: 'body', 'stars')"
+    )
+    same = run("eval", "--load", model, "--data", lines, "--text-column", "body", "--label-column", "Body")
+    assert same.exit_code == 2
+    assert (
+        same.stderr.strip()
+        == "error: --text-column and --label-column both name 'body': a text cannot be its own label"
+    )
+    twice = run("train", "--classes", "-", "--data", "-", "--save", model, input="cat: meow\ndog: woof\n")
+    assert twice.exit_code == 2 and "give '-' to one --classes, --data or --unlabeled" in twice.stderr

@@ -28,6 +28,7 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from ..blank import is_blank
+from ..datafiles import LABEL_KEYS, TEXT_KEYS
 from ..errors import InputError, LlmclfError, redact
 from ..jsonlines import json_line
 from ..paths import url_in_path
@@ -82,6 +83,15 @@ class Group(_PlainHelp, TyperGroup):
 
 
 SHOTS_HELP = "Similar feedback examples shown to the LLM (few-shot)."
+
+
+def column_option(what: str) -> Any:
+    """``--text-column`` or ``--label-column``: the column of a table that holds a row's text or its label."""
+    defaults = TEXT_KEYS if what == "text" else LABEL_KEYS
+    shown = f"{', '.join(defaults[:-1])} or {defaults[-1]}"
+    return typer.Option(
+        None, f"--{what}-column", metavar="NAME", help=f"The column holding the {what} (default: {shown})."
+    )
 
 
 def need(value: Any, flag: str, positional: Any = None) -> Any:

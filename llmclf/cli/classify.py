@@ -28,6 +28,7 @@ from ..tagging import stopped_answering
 from ._common import (
     SHOTS_HELP,
     Steps,
+    column_option,
     err,
     friendly_errors,
     local_file,
@@ -154,7 +155,7 @@ def classify(
         "-o",
         help="Write Parquet here (atomically): a Parquet input's columns (else text, and id) plus the predictions.",
     ),
-    text_column: str | None = typer.Option(None, "--text-column", help="The column holding the text (default: text)."),
+    text_column: str | None = column_option("text"),
     id_column: str | None = typer.Option(None, "--id-column", help="A column to carry into each record as 'id'."),
     threads: int | None = typer.Option(
         None, "--threads", min=1, max=MAX_THREADS, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."

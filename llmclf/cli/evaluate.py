@@ -11,7 +11,7 @@ from ..classifier import Classifier
 from ..datafiles import iter_labelled, shown
 from ..errors import InputError
 from ..evaluation import EvalReport, evaluate
-from ._common import Steps, friendly_errors, need, out, say, warn
+from ._common import Steps, column_option, friendly_errors, need, out, say, warn
 from .tables import Table
 
 
@@ -21,6 +21,8 @@ def eval_(
         None, "--data", "-d", help="CSV, JSONL, JSON or Parquet with text and label columns."
     ),
     load: Path = typer.Option(..., "--load", "-l", help="The .model bundle to evaluate."),
+    text_column: str | None = column_option("text"),
+    label_column: str | None = column_option("label"),
     file: Path | None = typer.Argument(None, hidden=True, help="The data file (old spelling of --data)."),
     threshold: float | None = typer.Option(
         None, "--threshold", min=0.0, max=1.0, help="Report the abstain rate at this top probability."
@@ -30,7 +32,7 @@ def eval_(
 ) -> None:
     """Accuracy, macro-F1, per-class scores, confusions and calibration (ECE) on labelled data."""
     file = need(data, "--data", file)
-    rows = list(iter_labelled(file))
+    rows = list(iter_labelled(file, text_column, label_column))
     if not rows:
         raise InputError(f"{shown(file)} holds no labelled rows")
     clf = Classifier.load(load)

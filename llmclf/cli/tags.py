@@ -18,6 +18,7 @@ from ._common import (
     Command,
     Group,
     Steps,
+    column_option,
     friendly_errors,
     notice,
     out,
@@ -120,9 +121,7 @@ def tag(
     input_files: list[Path] = typer.Option(
         [], "--input", "-i", help="CSV/JSONL/JSON/Parquet with a text column, or a text file."
     ),
-    text_column: str | None = typer.Option(
-        None, "--text-column", help="The column holding the text (default: text, sentence, content or input)."
-    ),
+    text_column: str | None = column_option("text"),
     multi: bool = typer.Option(False, "--multi", help="Every tag that applies, not just the best one."),
     confidence: bool = typer.Option(False, "--confidence", help="Add a confidence in [0,1] to each tag."),
     cascade_below: float | None = typer.Option(

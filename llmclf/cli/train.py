@@ -22,6 +22,7 @@ from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ._common import (
     Steps,
+    column_option,
     friendly_errors,
     local_file,
     notice,
@@ -48,10 +49,12 @@ def collect_classes(class_flags: list[str], classes_file: Path | None) -> dict[s
     return classes
 
 
-def collect_examples(train_flags: list[str], data_files: list[Path]) -> list[tuple[str, str]]:
+def collect_examples(
+    train_flags: list[str], data_files: list[Path], text_column: str | None = None, label_column: str | None = None
+) -> list[tuple[str, str]]:
     pairs = [split_pair(v, "--train", "example text", "--data") for v in train_flags]
     for path in data_files:
-        rows = [(label, text) for text, label in iter_labelled(path)]
+        rows = [(label, text) for text, label in iter_labelled(path, text_column, label_column)]
         if not rows:  # an empty export trained from the descriptions alone without a word
             raise InputError(f"{shown(path)} holds no labelled rows (--data)")
         pairs.extend(rows)
@@ -87,6 +90,8 @@ def train(
         metavar="FILE",
         help="Unlabelled texts (a text per line, or CSV/JSONL/JSON/Parquet with a text column; '-': stdin, a text per line) for self-training (a random 1,000 of them past 1,000); repeatable.",
     ),
+    text_column: str | None = column_option("text"),
+    label_column: str | None = column_option("label"),
     save: Path = typer.Option(
         Path("models/classifier.model"), "--save", "-s", help="Where to write the .model bundle."
     ),
@@ -132,17 +137,17 @@ def train(
     setup_logging(verbose)
     check_bundle_target(local_file(save, "--save"))  # before any training: a --save over the user's file is refused
     replacing = save.is_file() and save.stat().st_size > 0  # a bundle, or check_bundle_target had refused it
-    if [str(p) for p in [*data, *unlabeled]].count("-") > 1:
-        raise InputError("standard input can be read once: give '-' to one --data or --unlabeled, not more")
+    if [str(p) for p in [*data, *unlabeled, classes_file]].count("-") > 1:
+        raise InputError("standard input can be read once: give '-' to one --classes, --data or --unlabeled, not more")
     classes = collect_classes(class_, classes_file)
-    examples = collect_examples(train_, data)
+    examples = collect_examples(train_, data, text_column, label_column)
     names = set(classes) | {label for label, _ in examples}
     if len(names) < 2:
         raise InputError(f"need at least two classes, got {len(names)}: give more --class or --train")
 
     if finetune_pairs is not None and not finetune:
         raise InputError("--finetune-pairs sets how --finetune trains: give --finetune too")
-    pool = read_unlabeled(unlabeled)
+    pool = read_unlabeled(unlabeled, text_column)
     clf = Classifier(
         embedder,
         calibrate=calibrate,
@@ -220,11 +225,12 @@ def parse_weight(value: str) -> float | str:
     return weight
 
 
-def read_unlabeled(paths: list[Path]) -> list[str] | None:
-    """The texts of every --unlabeled file (blank ones skipped); None when no file is given."""
+def read_unlabeled(paths: list[Path], text_column: str | None = None) -> list[str] | None:
+    """The texts of every --unlabeled file (blank ones skipped; a table's ``text_column``, a plain file's lines);
+    None when no file is given."""
     if not paths:
         return None
-    texts = [t for path in paths for t in iter_texts(path) if not is_blank(t)]
+    texts = [t for path in paths for t in iter_texts(path, text_column) if not is_blank(t)]
     if not texts:
         raise InputError(f"no text in {', '.join(map(str, paths))} (--unlabeled)")
     return texts
