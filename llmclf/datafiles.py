@@ -55,11 +55,28 @@ def check_readable(path: str | Path) -> Path:
     if not path.exists():
         raise InputError(f"file not found: {path}")
     if path.is_dir() and not (is_parquet_folder(path) or part_files(path)):
-        raise InputError(f"{path} is a folder, not a file")
+        raise InputError(f"{path} is a folder, not a file{_folder_kinds(path)}")
+    if format_suffix(path) in WORKBOOK_SUFFIXES:  # an .xlsx is a zip; an .xls read as text gave a page of bad bytes
+        raise InputError(f"{path} is a spreadsheet workbook: save it as CSV UTF-8 (in Excel: Save As, 'CSV UTF-8')")
     return path
 
 
 PART_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".numbers")
+
+
+def _folder_kinds(path: Path) -> str:
+    """Why a folder is not one table: what it holds, beside what a table in parts would hold."""
+    try:
+        files = [p for p in path.iterdir() if not p.name.startswith(("_", ".")) and p.is_file()]
+    except OSError:
+        return ""
+    if not files:
+        return " (and it holds no data files)"
+    kinds = ", ".join(sorted({format_suffix(p) or p.name for p in files})[:5])
+    return (
+        f" (a folder is read as one table when its files are all .csv, .tsv, .json(l) or .parquet alike; here: {kinds})"
+    )
 
 
 def part_files(path: str | Path) -> list[Path]:

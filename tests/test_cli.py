@@ -1060,7 +1060,8 @@ def test_a_folder_of_parquet_files_is_one_table(pets_bundle, tmp_path):
     empty.mkdir()
     for args in (["classify", "--load", pets_bundle, "--input", empty], ["train", "--data", empty, "--save", model]):
         refused = run(*args)
-        assert refused.exit_code == 2 and refused.stderr.strip() == f"error: {empty} is a folder, not a file"
+        want = f"error: {empty} is a folder, not a file (and it holds no data files)"
+        assert refused.exit_code == 2 and refused.stderr.strip() == want
 
 
 def test_a_folder_of_csv_or_json_lines_parts_is_one_table(pets_bundle, tmp_path):
@@ -1086,11 +1087,25 @@ def test_a_folder_of_csv_or_json_lines_parts_is_one_table(pets_bundle, tmp_path)
     assert [r["text"] for r in jsonl(piped.stdout)] == ["woof woof", "meow", "bark", "purr"]  # parts in name order
     wrong = run("classify", "--load", pets_bundle, "--no-log", "-i", csv_parts, "--text-column", "body")
     assert wrong.exit_code == 2 and "part-00000-a-c000.csv: no column 'body'" in wrong.stderr  # before any output
-    (csv_parts / "notes.txt").write_text("not a part\n")  # files of two kinds: not one table
-    assert (
-        run("train", "--data", csv_parts, "--save", model).stderr.strip()
-        == f"error: {csv_parts} is a folder, not a file"
+    (csv_parts / "notes.txt").write_text("not a part\n")  # files of two kinds: not one table, and it says why
+    assert run("train", "--data", csv_parts, "--save", model).stderr.strip() == (
+        f"error: {csv_parts} is a folder, not a file (a folder is read as one table when its files are all .csv, "
+        ".tsv, .json(l) or .parquet alike; here: .csv, .txt)"
     )
+
+
+@pytest.mark.parametrize("name", ["labels.xlsx", "labels.xls", "labels.ods"])
+def test_a_spreadsheet_workbook_is_refused_with_what_to_do(pets_bundle, tmp_path, name):
+    """`--data labels.xlsx` was "expected a .csv, .jsonl, .json or .parquet file", and `classify -i labels.xls` (an
+    OLE file, not a zip) read its bytes as lines of text, one error record each."""
+    workbook = tmp_path / name
+    workbook.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)
+    want = f"error: {workbook} is a spreadsheet workbook: save it as CSV UTF-8 (in Excel: Save As, 'CSV UTF-8')"
+    for args in (["train", "--data", workbook], ["eval", "--load", pets_bundle, "--data", workbook]):
+        refused = run(*args)
+        assert refused.exit_code == 2 and refused.stderr.strip() == want, args
+    classified = run("classify", "--load", pets_bundle, "--no-log", "-i", workbook)
+    assert classified.exit_code == 2 and classified.stdout == "" and classified.stderr.strip() == want
 
 
 def test_parquet_in_parquet_out_with_text_and_id_columns(pets_bundle, tmp_path):
