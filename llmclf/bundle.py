@@ -494,7 +494,7 @@ def _read_tfidf(raw: bytes, path: Path, info: Any) -> TfidfFeatures:
         if not (np.isfinite(values).all() and (values >= 1.0).all()):
             raise BundleError(f"{what}: idf values must be finite and at least 1")
         out.append(TfidfBlock(expected.analyzer, tuple(expected.ngram_range), terms, values))
-    return TfidfFeatures(out, info.weight)
+    return TfidfFeatures(out, info.weight, info.unicode)
 
 
 def _read_vectors(raw: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -56,6 +56,7 @@ class TfidfInfo(_Strict):
 
     weight: float = Field(gt=0, le=100)
     blocks: list[TfidfBlockInfo] = Field(min_length=1, max_length=4)
+    unicode: Literal["NFC"] | None = None  # the normal form texts are put in first; absent in older bundles
 
     @field_validator("weight")
     @classmethod

@@ -12,6 +12,10 @@ Both read at most the first ``MAX_TEXT_CHARS`` characters of a text (the embedde
 its first 256 tokens): the n-gram lookup holds a few 8-byte arrays per character, and a
 9 MB line took 0.9 GB, so a 250 MB one would have taken the machine's memory.
 
+Texts are put in Unicode normal form NFC first (``unicode="NFC"``, recorded in the bundle): "café" typed
+with é as one character and as e + U+0301 (macOS file names, some keyboards and PDFs) were different words
+here, though the embedder's own normaliser makes them one. Bundles from before keep ``unicode=None``.
+
 A bundle keeps the vocabulary and idf in ``tfidf.json`` (see :mod:`llmclf.bundle`):
 terms in column order and one idf per term, JSON only.
 """
@@ -19,6 +23,7 @@ terms in column order and one idf per term, JSON only.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -233,6 +238,7 @@ class TfidfFeatures:
 
     blocks: list[TfidfBlock]
     weight: float = 0.5
+    unicode: str | None = None  # the normal form texts are put in first ("NFC"); None: as they come
 
     @property
     def n_features(self) -> int:
@@ -241,7 +247,7 @@ class TfidfFeatures:
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import hstack
 
-        texts = list(texts)
+        texts = _normalized(texts, self.unicode)
         m = hstack([b.transform(texts) for b in self.blocks], format="csr", dtype=np.float32)
         m.data *= np.float32(self.weight)
         return m
@@ -251,10 +257,18 @@ class TfidfFeatures:
         blocks = [
             {"analyzer": b.analyzer, "ngram_range": list(b.ngram_range), "n_terms": len(b.terms)} for b in self.blocks
         ]
-        return {"weight": self.weight, "blocks": blocks}
+        return {"weight": self.weight, "blocks": blocks, **({"unicode": self.unicode} if self.unicode else {})}
 
 
-def fit_tfidf(texts: Sequence[str], weight: float = 0.5, max_terms: int | None = None) -> TfidfFeatures:
+def _normalized(texts: Sequence[str], form: str | None) -> list[str]:
+    if form is None:
+        return list(texts)
+    return [t if unicodedata.is_normalized(form, t) else unicodedata.normalize(form, t) for t in texts]
+
+
+def fit_tfidf(
+    texts: Sequence[str], weight: float = 0.5, max_terms: int | None = None, unicode: str | None = "NFC"
+) -> TfidfFeatures:
     """Learn the vocabulary and idf of every block from ``texts`` (needs scikit-learn).
 
     ``max_terms`` caps the terms of all blocks together (each block keeps its most frequent
@@ -263,6 +277,7 @@ def fit_tfidf(texts: Sequence[str], weight: float = 0.5, max_terms: int | None =
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     per_block = None if max_terms is None else max(max_terms // len(BLOCKS), 1)
+    texts = _normalized(texts, unicode)
     blocks = []
     for analyzer, ngram_range in BLOCKS:
         vec = TfidfVectorizer(
@@ -275,4 +290,4 @@ def fit_tfidf(texts: Sequence[str], weight: float = 0.5, max_terms: int | None =
             continue
         terms = [str(t) for t in vec.get_feature_names_out()]
         blocks.append(TfidfBlock(analyzer, ngram_range, terms, vec.idf_.astype(np.float64)))
-    return TfidfFeatures(blocks, weight)
+    return TfidfFeatures(blocks, weight, unicode)

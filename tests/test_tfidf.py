@@ -229,3 +229,36 @@ def test_a_bundle_from_before_the_hybrid_head_loads_and_stays_dense_on_retrain(t
     assert loaded.tfidf_weight == 0.0 and loaded.predict(["woof"]).tolist() == ["dog"]
     loaded.retrain_with_feedback([Example("woof woof", "dog", Source.FEEDBACK)])
     assert loaded.head.sparse is None  # the same head it was trained with: no silent change of model kind
+
+
+def test_a_word_typed_composed_or_decomposed_is_one_term(tmp_path):
+    """ "café" with é as one character and as e + U+0301 were two TF-IDF words (the embedder's normaliser makes
+    them one): data typed on one machine and texts sent from another did not meet in the sparse half."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "un café crème, s'il vous plaît")
+    assert nfd != unicodedata.normalize("NFC", nfd)
+    train = ["un café crème", "le thé vert", "un café noir", "une tisane"]
+    features = fit_tfidf(train)
+    assert features.unicode == "NFC" and features.info()["unicode"] == "NFC"
+    np.testing.assert_allclose(
+        features.transform([nfd]).toarray(), features.transform([unicodedata.normalize("NFC", nfd)]).toarray()
+    )
+    nfc_first = [TfidfVectorizer(analyzer=a, ngram_range=r, sublinear_tf=True,
+                                 preprocessor=lambda t: unicodedata.normalize("NFC", t).lower())
+                 for a, r in BLOCKS]  # fmt: skip
+    decomposed = [unicodedata.normalize("NFD", t) for t in train]
+    ours = fit_tfidf(decomposed, weight=1.0)
+    assert [b.terms for b in ours.blocks] == [list(v.fit(decomposed).get_feature_names_out()) for v in nfc_first]
+    theirs = np.hstack([v.transform([nfd]).toarray() for v in nfc_first])
+    np.testing.assert_allclose(ours.transform([nfd]).toarray(), theirs, atol=1e-6)
+    # a bundle records the form, and one from before (no form recorded) reads texts as they come, as it was fitted
+    clf = Classifier().add_data_to_class("drink", "un café crème").add_data_to_class("food", "une crêpe")
+    path = clf.prompt_train({"drink": "Something to drink.", "food": "Something to eat."}).save(tmp_path / "c.model")
+    assert read_manifest(path)["training"]["tfidf"]["unicode"] == "NFC"
+    assert Classifier.load(path).head.sparse.unicode == "NFC"
+    old = fit_tfidf(train, unicode=None)
+    assert old.unicode is None and "unicode" not in old.info()
+    assert (
+        old.transform([nfd]).toarray().tolist() != old.transform([unicodedata.normalize("NFC", nfd)]).toarray().tolist()
+    )
