@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import check_probability, name_form, texts_of, whole_number
+from .inputs import check_probability, label_name, name_form, texts_of, whole_number
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -97,7 +97,8 @@ def evaluate_proba(
     check_probability(threshold, "threshold")  # threshold=7 reported every text abstaining
     whole_number(bins, "bins", 1, MAX_BINS)  # bins=0 was sklearn's error, 10**30 numpy's
     classes = list(classes)
-    labels = [name_form(str(y)) for y in labels]  # as class names are kept
+    # as fit names classes (a whole float 2.0 is class "2": it was "2.0", unknown, and accuracy 0), then as kept
+    labels = [name_form(label_name(y)) for y in labels]
     n = len(labels)
     if proba.shape != (n, len(classes)):
         raise ValueError(f"proba has shape {proba.shape}, expected {(n, len(classes))}")
@@ -151,4 +152,15 @@ def evaluate(
     labels = [labels] if isinstance(labels, str) else labels
     if not len(labels):  # it reported accuracy 0.0 on nothing
         raise InputError("no labelled texts to evaluate")
+    labels = _json_booleans(clf, labels)
     return evaluate_proba(clf.predict_proba(texts_of(texts)), clf.class_names, labels, threshold=threshold, bins=bins)
+
+
+def _json_booleans(clf, labels: Sequence[Any]) -> Sequence[Any]:
+    """A model fitted on booleans has classes "False" and "True"; JSON data (read as text) says "false" and "true",
+    which were unknown labels, every row an error. Those are its classes in any case."""
+    classes = np.asarray(clf.classes_)
+    if classes.dtype.kind != "b":
+        return labels
+    spelled = {str(value).lower(): name for value, name in zip(classes.tolist(), clf.class_names, strict=True)}
+    return [spelled.get(y.strip().lower(), y) if isinstance(y, str) else y for y in labels]

@@ -143,3 +143,23 @@ def test_bins_and_threshold_out_of_range_are_input_errors(pets, kwargs, message)
     reported every text as abstaining."""
     with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
         evaluate(pets, ["woof", "meow"], ["dog", "cat"], **kwargs)
+
+
+def test_labels_fit_took_are_the_same_labels_in_evaluate(tmp_path):
+    """`evaluate(clf, X, y)` with the float labels fit had just taken (a pandas column of whole numbers) reported
+    accuracy 0 and labels '1.0' and '0.0' unknown: fit names 1.0 class "1". A model fitted on booleans knew JSON's
+    "true" and "false" (how `llmclf eval` reads them) as no class."""
+    texts = ["woof woof", "a dog barks", "meow", "a cat purrs"]
+    floats = np.array([1.0, 1.0, 0.0, 0.0])
+    clf = Classifier().fit(texts, floats)
+    report = evaluate(clf, texts, floats)
+    assert report.unknown_labels == {} and report.accuracy == 1.0
+    flags = Classifier().fit(texts, [True, True, False, False])
+    assert evaluate(flags, texts, [True, True, False, False]).accuracy == 1.0
+    assert evaluate(flags, texts, ["true", "true", "false", "FALSE"]).accuracy == 1.0
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": t in texts[:2]}) + "\n" for t in texts))
+    path = flags.save(tmp_path / "flags.model")
+    result = CliRunner().invoke(app, ["eval", "--load", str(path), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0 and json.loads(result.stdout)["unknown_labels"] == {}
