@@ -797,6 +797,8 @@ def read_tag_file(path: str | Path) -> list[tuple[object, object, object]]:
     byte-order mark skipped, as for data files), JSON Lines (what ``llmclf tags list SET --json`` writes), or a
     JSON list of objects (or ``{"tags": [...]}``)."""
     suffix = format_suffix(path)
+    if suffix in WORKBOOK_SUFFIXES:
+        check_readable(path)  # says to save it as CSV
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson") or (suffix != ".json" and (str(path) == "-" or _is_pipe(path))):
         # stdin or a pipe (<(llmclf tags list SET --json --db other.db)) by what it holds: JSON Lines, an array, CSV
         items: Any = [record for _, record in _records(path, ("tag_id", "id", "name", "instructions"))]

@@ -336,7 +336,7 @@ def test_a_zip_archive_or_zstd_file_is_named_not_read_line_by_line(pets_bundle, 
     """An Excel workbook (a zip archive) given as --input made one "not UTF-8 text" error record per line."""
     import zipfile
 
-    book = tmp_path / "book.xlsx"
+    book = tmp_path / "book.zip"  # a workbook named .xlsx says so before it is opened (see below)
     with zipfile.ZipFile(book, "w") as zf:
         zf.writestr("xl/workbook.xml", "<workbook/>")
     zstd = tmp_path / "texts.txt.zst"
@@ -1101,7 +1101,9 @@ def test_a_spreadsheet_workbook_is_refused_with_what_to_do(pets_bundle, tmp_path
     workbook = tmp_path / name
     workbook.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)
     want = f"error: {workbook} is a spreadsheet workbook: save it as CSV UTF-8 (in Excel: Save As, 'CSV UTF-8')"
-    for args in (["train", "--data", workbook], ["eval", "--load", pets_bundle, "--data", workbook]):
+    db = ["--db", tmp_path / "t.db"]
+    for args in (["train", "--data", workbook], ["eval", "--load", pets_bundle, "--data", workbook],
+                 ["train", "--classes", workbook], ["tags", "import", "s", workbook, *db]):  # fmt: skip
         refused = run(*args)
         assert refused.exit_code == 2 and refused.stderr.strip() == want, args
     classified = run("classify", "--load", pets_bundle, "--no-log", "-i", workbook)

@@ -9,6 +9,7 @@ import os
 import queue
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -340,20 +341,28 @@ def test_a_home_folder_after_an_equals_sign_is_the_home_folder(tmp_path):
 def test_ctrl_c_while_waiting_for_typed_lines_exits_130_without_an_abort(pets_bundle, tmp_path, command):
     """Typed lines are answered one by one; Ctrl-C while the reader thread waits for the next one ended in "Fatal
     Python error: could not acquire lock for <_io.BufferedReader name='<stdin>'> at interpreter shutdown", SIGABRT."""
-    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color", "PYTHONFAULTHANDLER": "1"}
     for tag_id, name in (("1", "dog"), ("2", "cat")):
         add = [sys.executable, "-m", "llmclf", "tags", "add", "pets", "--id", tag_id, "--name", name]
         subprocess.run(add, env=env, check=True, capture_output=True)
     child = pexpect.spawn(
         "bash", ["-c", f"{LLMCLF} {command.format(bundle=pets_bundle)}"], env=env, dimensions=(24, 100), timeout=120
     )
+    seen = []  # the whole screen, for the message of a failure
+    child.logfile_read = type("Log", (), {"write": lambda _, b: seen.append(b), "flush": lambda _: None})()
     child.sendline("woof woof")
-    child.expect("dog")  # answered while stdin stays open
+    try:
+        child.expect(r"\bdog\b.*\r\n")  # answered while stdin stays open: a JSON line or a table row
+    except pexpect.TIMEOUT:
+        child.kill(signal.SIGABRT)  # faulthandler shows where each thread waits
+        child.expect(pexpect.EOF, timeout=10)
+        pytest.fail(f"no answer: {b''.join(seen)[-6000:]!r}")
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
-    assert b"Fatal Python error" not in child.before and b"Traceback" not in child.before
-    assert child.signalstatus is None and child.exitstatus == 130
+    shown = b"".join(seen)
+    assert b"Fatal Python error" not in shown and b"Traceback" not in shown, shown[-3000:]
+    assert child.signalstatus is None and child.exitstatus == 130, shown[-3000:]
 
 
 def test_offline_tagging_moves_its_progress_bar(tmp_path):

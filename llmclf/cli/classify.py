@@ -156,7 +156,9 @@ def classify(
         help="Write Parquet here (atomically): a Parquet input's columns (else text, and id) plus the predictions.",
     ),
     text_column: str | None = column_option("text"),
-    id_column: str | None = typer.Option(None, "--id-column", help="A column to carry into each record as 'id'."),
+    id_column: str | None = typer.Option(
+        None, "--id-column", metavar="NAME", help="A column to carry into each record as 'id'."
+    ),
     threads: int | None = typer.Option(
         None, "--threads", min=1, max=MAX_THREADS, help="onnxruntime threads (default: LLMCLF_THREADS, else all cores)."
     ),
