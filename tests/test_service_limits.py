@@ -127,6 +127,29 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(pets_bundle, tmp_path):
     assert "serving" not in result.stderr
 
 
+def startup_lines(host: str, tmp_path, **env: str) -> list[str]:
+    """What `llmclf serve --host HOST` says on stderr up to the start of its server's own log."""
+    command = [sys.executable, "-m", "llmclf", "serve", "--host", host, "--port", str(free_port())]
+    env = {**{k: v for k, v in os.environ.items() if k != "LLMCLF_API_KEY"}, "LLMCLF_HOME": str(tmp_path), **env}
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stderr.readline()]  # "llmclf serving 0 model(s) on ..."
+        wait_healthy(f"http://127.0.0.1:{command[-1]}")
+    finally:
+        stop(proc)
+    return lines + proc.stderr.read().splitlines()
+
+
+def test_serving_beyond_loopback_without_a_key_is_warned_of(tmp_path):
+    """`llmclf serve --host 0.0.0.0` with no LLMCLF_API_KEY let anyone on the network classify, tag (on the LLM the
+    service is configured with) and write feedback, and said nothing of it."""
+    open_to_all = startup_lines("0.0.0.0", tmp_path)
+    assert "warning: no LLMCLF_API_KEY is set: anyone who reaches 0.0.0.0:" in "\n".join(open_to_all), open_to_all
+    for host, env in (("127.0.0.1", {}), ("0.0.0.0", {"LLMCLF_API_KEY": "k3y"})):
+        quiet = startup_lines(host, tmp_path, **env)
+        assert not any("LLMCLF_API_KEY" in line for line in quiet), (host, quiet)
+
+
 def test_300_idle_sockets_under_ulimit_256_do_not_take_the_service_down(pets_bundle, tmp_path):
     import resource
 

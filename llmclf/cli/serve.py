@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from pathlib import Path
 
 import typer
 
 from ..embedding import MAX_THREADS
-from ._common import SHOTS_HELP, err, friendly_errors, pick
+from ._common import SHOTS_HELP, err, friendly_errors, pick, warn
 from .llm_options import LLMOptions, llm_options
 
 
@@ -74,7 +76,15 @@ def serve(
     )
     _show_service_log()
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
+    if not app.state.requires_key and not _loopback(sock):
+        uses = "classify, tag (on your LLM's account) and send feedback" if config else "classify, tag and send feedback"
+        warn(f"no LLMCLF_API_KEY is set: anyone who reaches {host}:{port} can {uses}; set one to require a key")
     serve(app, sock, limits)
+
+
+def _loopback(sock: socket.socket) -> bool:
+    """Whether the socket listens on a loopback address only (127.0.0.1, ::1, what "localhost" bound to)."""
+    return ipaddress.ip_address(sock.getsockname()[0]).is_loopback
 
 
 class _Plain(logging.Formatter):

@@ -297,6 +297,7 @@ def create_app(
     app.state.models = loaded
     app.state.batcher = batcher
     app.state.store = store
+    app.state.requires_key = api_key is not None
     return app
 
 
