@@ -58,7 +58,14 @@ files = st.one_of(
 def test_data_file_readers_read_or_raise_one_llmclf_error(tmp_path_factory, raw, suffix):
     path = tmp_path_factory.mktemp("in") / f"data{suffix}"
     path.write_bytes(raw)
-    for read in (lambda p: list(iter_labelled(p)), lambda p: list(iter_text_rows(p)), read_class_file, read_tag_file):
+    readers = (
+        lambda p: list(iter_labelled(p)),
+        lambda p: list(iter_labelled(p, text_column="Label", label_column="class")),  # columns named by flags
+        lambda p: list(iter_text_rows(p)),
+        read_class_file,
+        read_tag_file,
+    )
+    for read in readers:
         try:
             result = read(path)
         except LlmclfError as exc:
