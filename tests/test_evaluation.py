@@ -163,3 +163,24 @@ def test_labels_fit_took_are_the_same_labels_in_evaluate(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--load", str(path), "--data", str(data), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["accuracy"] == 1.0 and json.loads(result.stdout)["unknown_labels"] == {}
+
+
+def test_evaluate_takes_labels_as_fit_does():
+    """A column vector (`df[["label"]]`) was scored as labels "[1]" and "[0]", none known, accuracy 0; a missing
+    label (None, NaN) became a class "nan" of its own; fewer labels than texts was numpy's shape error."""
+    import pandas as pd
+
+    texts = ["woof woof", "a dog barks", "meow", "a cat purrs"]
+    clf = Classifier().fit(texts, [1, 1, 0, 0])
+    for labels in (np.array([[1], [1], [0], [0]]), pd.DataFrame({"label": [1, 1, 0, 0]}), pd.Series([1, 1, 0, 0])):
+        report = evaluate(clf, texts, labels)
+        assert report.accuracy == 1.0 and report.unknown_labels == {}, type(labels)
+    for labels, message in (
+        (pd.Series([1.0, np.nan, 0.0, 0.0]), "label 2 in y is nan: every text needs a label"),
+        ([1, None, 0, 0], "label 2 in y is None: every text needs a label"),
+        ([1, 1, 0], "4 texts but 3 labels: give one label per text"),
+        (np.zeros((4, 2)), "labels must be one per text, got an array of shape (4, 2)"),
+    ):
+        with pytest.raises(InputError) as caught:
+            evaluate(clf, texts, labels)
+        assert str(caught.value) == message
