@@ -287,6 +287,21 @@ def test_classify_in_a_split_pane_shows_every_value(pets_bundle, tmp_path, colum
         assert len(RUN_ID.findall(shown)) == 2, shown
 
 
+@pytest.mark.parametrize("columns", ["0", "1"])
+def test_a_columns_variable_of_0_or_1_still_shows_every_value(pets_bundle, tmp_path, columns):
+    """With COLUMNS=0 (a script that exported the width of a terminal that reported none) `classify` printed no
+    table at all, and with COLUMNS=1 its headers without a value: the tables are drawn at 20 columns at least."""
+    env = {**os.environ, "LLMCLF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color", "COLUMNS": columns}
+    command = f"{LLMCLF} classify --load {pets_bundle} 'my dog barks' meow 2>/dev/null"
+    child = pexpect.spawn("bash", ["-c", command], env=env, dimensions=(200, 80), encoding="utf-8", timeout=120)
+    raw = child.read()
+    child.close()
+    joined = "".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw).split())
+    assert child.exitstatus == 0, raw
+    assert "barks" in joined and joined.count("dog0.") == 2 and joined.count("cat0.") == 2, raw  # every value
+    assert len(RUN_ID.findall(joined)) == 2, raw
+
+
 @pytest.mark.parametrize("command", ["classify", "tag"])
 def test_a_slow_pipe_gets_each_answer_before_it_closes(pets_bundle, tmp_path, command):
     """`tail -f app.log | llmclf classify` printed nothing until 1,024 lines had come or the pipe closed, and `tag`

@@ -127,6 +127,9 @@ def _metavar(annotation: Any) -> str:
     return {int: "N", float: "NUMBER", bool: ""}.get(kind, "TEXT")
 
 
+MIN_COLUMNS = 20  # the narrowest a table is drawn (see tables.py); a narrower terminal wraps its lines
+
+
 class _Console(Console):
     """A console that shows plain strings literally, and never wraps when it is not a terminal.
 
@@ -139,6 +142,8 @@ class _Console(Console):
         real = Console.size.fget(self)
         if not self.is_terminal and self._width is None and "COLUMNS" not in os.environ:
             return real._replace(width=4096)
+        if real.width < MIN_COLUMNS:  # COLUMNS=0 printed no table at all, COLUMNS=1 its headers without values
+            return real._replace(width=MIN_COLUMNS if real.width > 0 else 80)
         return real
 
     @size.setter

@@ -77,7 +77,9 @@ def serve(
     _show_service_log()
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")
     if not app.state.requires_key and not _loopback(sock):
-        uses = "classify, tag (on your LLM's account) and send feedback" if config else "classify, tag and send feedback"
+        uses = (
+            "classify, tag (on your LLM's account) and send feedback" if config else "classify, tag and send feedback"
+        )
         warn(f"no LLMCLF_API_KEY is set: anyone who reaches {host}:{port} can {uses}; set one to require a key")
     serve(app, sock, limits)
 
