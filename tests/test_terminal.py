@@ -300,6 +300,9 @@ def test_a_columns_variable_of_0_or_1_still_shows_every_value(pets_bundle, tmp_p
     assert child.exitstatus == 0, raw
     assert "barks" in joined and joined.count("dog0.") == 2 and joined.count("cat0.") == 2, raw  # every value
     assert len(RUN_ID.findall(joined)) == 2, raw
+    helped = subprocess.run([*LLMCLF.split(), "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert "Usage:" in helped.stdout, helped.stdout  # typer's own console printed nothing at COLUMNS=0
+    assert columns == "1" or "Classify texts" in " ".join(helped.stdout.split()), helped.stdout  # 0: unset, 80
 
 
 @pytest.mark.parametrize("command", ["classify", "tag"])

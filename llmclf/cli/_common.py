@@ -127,9 +127,6 @@ def _metavar(annotation: Any) -> str:
     return {int: "N", float: "NUMBER", bool: ""}.get(kind, "TEXT")
 
 
-MIN_COLUMNS = 20  # the narrowest a table is drawn (see tables.py); a narrower terminal wraps its lines
-
-
 class _Console(Console):
     """A console that shows plain strings literally, and never wraps when it is not a terminal.
 
@@ -142,8 +139,6 @@ class _Console(Console):
         real = Console.size.fget(self)
         if not self.is_terminal and self._width is None and "COLUMNS" not in os.environ:
             return real._replace(width=4096)
-        if real.width < MIN_COLUMNS:  # COLUMNS=0 printed no table at all, COLUMNS=1 its headers without values
-            return real._replace(width=MIN_COLUMNS if real.width > 0 else 80)
         return real
 
     @size.setter
@@ -160,6 +155,23 @@ class _Console(Console):
         super().print(*objects, **kwargs)
 
 
+MIN_COLUMNS = 20  # the narrowest the tables are drawn (see tables.py); a narrower terminal wraps their lines
+
+
+def usable_terminal_size() -> None:
+    """COLUMNS=0 (a script that exported the width of a terminal that reported none) made rich draw every table and
+    help page 0 columns wide, which printed nothing, and COLUMNS=1 headers without their values. A width under 20 is
+    taken as 20; 0, or what is not a number, as unset (the terminal's own size, else 80), and LINES=0 likewise.
+    Done before the consoles below are made: rich reads COLUMNS once, when a console is made."""
+    for name, least in (("COLUMNS", MIN_COLUMNS), ("LINES", 1)):
+        value = os.environ.get(name, "").strip()
+        if name in os.environ and (not value.isdigit() or int(value) == 0):
+            del os.environ[name]
+        elif value and int(value) < least:
+            os.environ[name] = str(least)
+
+
+usable_terminal_size()
 out = _Console(markup=False, highlight=False, emoji=False)
 err = _Console(stderr=True, markup=False, highlight=False, emoji=False)
 
