@@ -1685,8 +1685,8 @@ def test_train_and_eval_read_columns_named_by_flags(tmp_path):
     them (classify and tag had --text-column)."""
     reviews = tmp_path / "reviews.csv"
     reviews.write_text("Review,Sentiment\na great film,pos\nloved every minute,pos\nawful,neg\na dull mess,neg\n")
-    lines = tmp_path / "reviews.jsonl"
-    lines.write_text('{"body": "a fine film", "stars": "pos"}\n{"body": "boring", "stars": "neg"}\n')
+    rows = tmp_path / "reviews.jsonl"
+    rows.write_text('{"body": "a fine film", "stars": "pos"}\n{"body": "boring", "stars": "neg"}\n')
     pool = tmp_path / "pool.csv"
     pool.write_text("id,review\n1,what a film\n2,terrible\n")
     model = tmp_path / "m.model"
@@ -1701,13 +1701,16 @@ def test_train_and_eval_read_columns_named_by_flags(tmp_path):
     report = json.loads(trained.stdout)
     assert sorted(report["classes"]) == ["neg", "pos"]
     assert report["self_training"]["pseudo_labeled"] == 2  # both texts of the pool's review column
-    evaluated = run("eval", "--load", model, "--data", lines, "--text-column", "BODY", "--label-column", "stars")
+    # `--unlabeled -` stays a text a line, as its help says, whatever column --data is read from
+    lines = run("train", "--data", reviews, "--unlabeled", "-", *columns, "--json", "--save", model, input="meh\nwow\n")
+    assert lines.exit_code == 0 and json.loads(lines.stdout)["self_training"]["pool"] == 2, lines.output
+    evaluated = run("eval", "--load", model, "--data", rows, "--text-column", "BODY", "--label-column", "stars")
     assert evaluated.exit_code == 0, evaluated.output
-    missing = run("eval", "--load", model, "--data", lines, "--text-column", "review", "--label-column", "stars")
+    missing = run("eval", "--load", model, "--data", rows, "--text-column", "review", "--label-column", "stars")
     assert missing.exit_code == 2 and missing.stderr.strip() == (
-        f"error: {lines}:1: no column 'review' for --text-column (found: 'body', 'stars')"
+        f"error: {rows}:1: no column 'review' for --text-column (found: 'body', 'stars')"
     )
-    same = run("eval", "--load", model, "--data", lines, "--text-column", "body", "--label-column", "Body")
+    same = run("eval", "--load", model, "--data", rows, "--text-column", "body", "--label-column", "Body")
     assert same.exit_code == 2
     assert (
         same.stderr.strip()

@@ -226,11 +226,14 @@ def parse_weight(value: str) -> float | str:
 
 
 def read_unlabeled(paths: list[Path], text_column: str | None = None) -> list[str] | None:
-    """The texts of every --unlabeled file (blank ones skipped; a table's ``text_column``, a plain file's lines);
-    None when no file is given."""
+    """The texts of every --unlabeled file (blank ones skipped; a table's ``text_column``, a plain file's lines, and
+    standard input's lines, as --unlabeled's help says, whatever column --data's tables are read from); None when no
+    file is given."""
     if not paths:
         return None
-    texts = [t for path in paths for t in iter_texts(path, text_column) if not is_blank(t)]
+    texts = [
+        t for path in paths for t in iter_texts(path, None if str(path) == "-" else text_column) if not is_blank(t)
+    ]
     if not texts:
         raise InputError(f"no text in {', '.join(map(str, paths))} (--unlabeled)")
     return texts
