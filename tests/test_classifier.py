@@ -305,3 +305,18 @@ def test_examples_added_after_training_are_said_to_wait_for_the_next_training():
     clf.add_data_to_class("bird", ["a parrot squawks", "a robin sings"])
     with pytest.warns(DataWarning, match=r"^2 example\(s\) were added"):  # was silent: the count said before was 2
         clf.predict(["tweet tweet"])
+
+
+def test_prompt_train_takes_class_names_pairs_and_a_series():
+    """`prompt_train(["positive", "negative"])` (the names alone, as zero-shot pipelines take them), a list of
+    (name, description) pairs and a pandas Series were "classes must map each class name to its description"."""
+    import pandas as pd
+
+    described = {"cat": "Cats meow and purr.", "dog": "Dogs bark and fetch."}
+    for classes in (list(described.items()), pd.Series(described)):
+        assert Classifier().prompt_train(classes).descriptions == described
+    named = Classifier().prompt_train(["cat", "dog"])
+    assert named.descriptions == {"cat": None, "dog": None} and named.predict(["my dog"]).tolist() == ["dog"]
+    for bad, message in ((["cat", "cat"], "class 'cat' is given twice"), ("cat", "got a str"), (["cat", 5], "list")):
+        with pytest.raises(InputError, match=message):
+            Classifier().prompt_train(bad)
