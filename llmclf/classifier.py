@@ -42,6 +42,7 @@ from .inputs import (
     check_params,
     check_probability,
     check_top,
+    class_pairs,
     clean_description,
     clean_name,
     clean_text,
@@ -147,37 +148,6 @@ TUNED_NOT_CALIBRATED = (
     " (measured: a temperature fitted so made ECE 2-3x worse)"
 )
 TUNED_PRIOR_ONLY = "the encoder was fine-tuned on these examples, so no held-out fit"
-
-
-def _class_pairs(classes: Any) -> list[tuple[Any, Any]]:
-    """(name, description) of each class ``prompt_train`` is given: a mapping (or anything with ``items()``, as a
-    pandas Series has), a list of names (no descriptions), or a list of (name, description) pairs. A list was
-    refused, though ``prompt_train(["positive", "negative"])`` says plainly what it means."""
-    if classes is None:
-        return []
-    if isinstance(classes, Mapping) or (hasattr(classes, "items") and not isinstance(classes, str)):
-        return list(classes.items())
-    if isinstance(classes, list | tuple):
-        if all(isinstance(c, str) for c in classes):
-            if said := next((c for c in classes if ": " in c), None):  # the CLI's form: not a class name
-                raise InputError(
-                    f"{said!r} looks like --class NAME: DESCRIPTION; classes must map each class name to its "
-                    "description, e.g. {'cat': 'Cats meow.'}"
-                )
-            pairs = [(name, None) for name in classes]
-        elif all(isinstance(c, list | tuple) and len(c) == 2 for c in classes):
-            pairs = [tuple(c) for c in classes]
-        else:
-            pairs = None
-        if pairs is not None:
-            names = [name for name, _ in pairs]
-            if twice := next((n for n in names if names.count(n) > 1), None):
-                raise InputError(f"class {twice!r} is given twice")
-            return pairs
-    raise InputError(
-        "classes must map each class name to its description, e.g. {'cat': 'Cats meow.'}, or list class names; "
-        f"got a {type(classes).__name__}"
-    )
 
 
 class Classifier(TextClassifierEstimator):
@@ -389,7 +359,7 @@ class Classifier(TextClassifierEstimator):
         ``unlabeled`` texts, if given, are used for self-training (see :mod:`llmclf.self_training`).
         """
         check_params(self)
-        for name, description in _class_pairs(classes):
+        for name, description in class_pairs(classes):
             self.add_class(name, description)
         if len(self.descriptions) < 2:
             raise InputError(f"need at least two classes to train, got {len(self.descriptions)}")

@@ -23,6 +23,7 @@ __all__ = [
     "check_params",
     "check_probability",
     "check_top",
+    "class_pairs",
     "clean_description",
     "clean_name",
     "clean_text",
@@ -241,3 +242,34 @@ def clean_text(text: str, what: str = "text") -> str:
     if is_blank(text):
         raise InputError(f"{what} is empty")
     return text.strip()
+
+
+def class_pairs(classes: Any) -> list[tuple[Any, Any]]:
+    """(name, description) of each class ``prompt_train`` is given: a mapping (or anything with ``items()``, as a
+    pandas Series has), a list of names (no descriptions), or a list of (name, description) pairs. A list was
+    refused, though ``prompt_train(["positive", "negative"])`` says plainly what it means."""
+    if classes is None:
+        return []
+    if isinstance(classes, Mapping) or (hasattr(classes, "items") and not isinstance(classes, str)):
+        return list(classes.items())
+    if isinstance(classes, list | tuple):
+        if all(isinstance(c, str) for c in classes):
+            if said := next((c for c in classes if ": " in c), None):  # the CLI's form: not a class name
+                raise InputError(
+                    f"{said!r} looks like --class NAME: DESCRIPTION; classes must map each class name to its "
+                    "description, e.g. {'cat': 'Cats meow.'}"
+                )
+            pairs = [(name, None) for name in classes]
+        elif all(isinstance(c, list | tuple) and len(c) == 2 for c in classes):
+            pairs = [tuple(c) for c in classes]
+        else:
+            pairs = None
+        if pairs is not None:
+            names = [name for name, _ in pairs]
+            if twice := next((n for n in names if names.count(n) > 1), None):
+                raise InputError(f"class {twice!r} is given twice")
+            return pairs
+    raise InputError(
+        "classes must map each class name to its description, e.g. {'cat': 'Cats meow.'}, or list class names; "
+        f"got a {type(classes).__name__}"
+    )
