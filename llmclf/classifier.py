@@ -348,7 +348,10 @@ class Classifier(TextClassifierEstimator):
     # -- training -----------------------------------------------------------
     @all_or_nothing
     def prompt_train(
-        self, classes: Mapping[str, str] | None = None, *, unlabeled: Iterable[str] | None = None
+        self,
+        classes: Mapping[str, str | None] | Sequence[Any] | None = None,
+        *,
+        unlabeled: Iterable[str] | None = None,
     ) -> Classifier:
         """Train from class descriptions, synthetic data if a generator is set, and added data.
 
