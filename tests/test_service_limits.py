@@ -131,13 +131,13 @@ def startup_lines(host: str, tmp_path, **env: str) -> list[str]:
     """What `llmclf serve --host HOST` says on stderr up to the start of its server's own log."""
     command = [sys.executable, "-m", "llmclf", "serve", "--host", host, "--port", str(free_port())]
     env = {**{k: v for k, v in os.environ.items() if k != "LLMCLF_API_KEY"}, "LLMCLF_HOME": str(tmp_path), **env}
-    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = [proc.stderr.readline()]  # "llmclf serving 0 model(s) on ..."
-        wait_healthy(f"http://127.0.0.1:{command[-1]}")
-    finally:
-        stop(proc)
-    return lines + proc.stderr.read().splitlines()
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            lines = [proc.stderr.readline()]  # "llmclf serving 0 model(s) on ..."
+            wait_healthy(f"http://127.0.0.1:{command[-1]}")
+        finally:
+            stop(proc)
+        return lines + proc.stderr.read().splitlines()
 
 
 def test_serving_beyond_loopback_without_a_key_is_warned_of(tmp_path):
