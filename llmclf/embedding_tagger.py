@@ -19,6 +19,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .embedding import Embedder, get_embedder
@@ -29,13 +30,23 @@ from .store import Tag
 from .sync import run_sync
 from .tagging import Tagger, TagResult, check_tags, check_texts
 
-__all__ = ["EmbeddingTagger", "atag_texts", "tag_texts"]
+__all__ = ["BuildsBusy", "EmbeddingTagger", "atag_texts", "tag_texts"]
 
 _FORMAT = 1  # bump when the way the head is built changes: old cache entries are then ignored
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
 _BUILDS: dict[str, threading.Lock] = {}  # one build of a version at a time: a retry waits for the one under way
+# Heads that async callers (the service) wait for are built here, one at a time and apart from every other thread
+# pool: 40 new tag sets queued in the shared pool held up a set whose head was already built, and a build uses the
+# cores it has. At most MAX_WAITING_BUILDS more wait their turn; past that a new set is told to come back.
+MAX_WAITING_BUILDS = 4
+_BUILD_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-tag-head")
+_QUEUED: dict[str, Future] = {}  # by version: the build under way or waiting
+
+
+class BuildsBusy(TimeoutError):
+    """Too many tag sets' heads are being built already: ask again later."""
 
 
 class EmbeddingTagger:
@@ -72,6 +83,31 @@ class EmbeddingTagger:
             ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def cached(self):
+        """The head for this tag set version if it is in memory, else None; never builds."""
+        with _LOCK:
+            if self.version in _CACHE:
+                _CACHE.move_to_end(self.version)
+                return _CACHE[self.version]
+        return None
+
+    def queue_build(self) -> Future:
+        """:meth:`classifier` on the builders' own thread; the one future of this version if it is queued already."""
+        with _LOCK:
+            queued = _QUEUED.get(self.version)
+            if queued is not None:
+                return queued
+            if len(_QUEUED) > MAX_WAITING_BUILDS:
+                raise BuildsBusy(f"{len(_QUEUED)} tag sets' heads are being built; retry later")
+            queued = _QUEUED[self.version] = _BUILD_POOL.submit(self.classifier)
+        queued.add_done_callback(lambda _: self._unqueue(queued))
+        return queued
+
+    def _unqueue(self, done: Future) -> None:
+        with _LOCK:
+            if _QUEUED.get(self.version) is done:
+                del _QUEUED[self.version]
 
     def classifier(self):
         """The head for this tag set version: from memory, the user cache dir, or built now."""
@@ -169,7 +205,8 @@ async def atag_texts(
     ``(classifier, texts) -> predictions``, runs the embedding head (the service passes its
     fair batcher); without it the head runs in a worker thread. ``build_timeout`` bounds the wait
     for a tag set's head to be built (hundreds of tags take a minute): past it ``TimeoutError`` is
-    raised, and the build goes on, so that asking again finds the head ready. ``llm_down``: the
+    raised, and the build goes on, so that asking again finds the head ready; with that many builds under way or
+    waiting already, :class:`BuildsBusy` (a ``TimeoutError``) is raised at once. ``llm_down``: the
     endpoint stopped answering earlier in this run, so no text is sent to it; each gets this error.
     """
     import asyncio
@@ -188,8 +225,10 @@ async def atag_texts(
         return _as_given(await llm_tagger().atag(texts), given)
     offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
     if infer is not None and len(tags) > 1:
+        clf = offline.cached()
         try:
-            clf = await asyncio.wait_for(asyncio.shield(asyncio.to_thread(offline.classifier)), build_timeout)
+            if clf is None:
+                clf = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(offline.queue_build())), build_timeout)
         except asyncio.TimeoutError:  # before Python 3.11 not the builtin one, which the service answers with 503
             raise TimeoutError(f"the tag set's head is still being built after {build_timeout:g} s") from None
         results = offline.results(texts, await infer(clf, list(texts)))

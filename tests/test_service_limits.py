@@ -332,3 +332,44 @@ def test_a_tag_set_whose_head_takes_long_to_build_gets_503_then_is_built_once(pe
                 break
     assert done.status_code == 200 and done.json()["predictions"][0]["name"] == tags[1]["name"], done.text
     assert len(builds) == 1  # one build, however often the client asked
+
+
+def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_bundle, tmp_path, monkeypatch):
+    """New inline tag sets, each needing a head built, filled the thread pool that every /tag request went through,
+    and a tag set whose head was already built waited behind them: 503 for a request that needed no build."""
+    import llmclf.embedding_tagger as embedding_tagger
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    started, builds, real = threading.Event(), [], embedding_tagger.EmbeddingTagger._load_or_build
+
+    def slow_build(self):
+        if self.tags[0].name.startswith("slow-"):
+            builds.append(self.version)
+            started.set()
+            time.sleep(2)  # as a set of hundreds of tags takes
+        return real(self)
+
+    monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_load_or_build", slow_build)
+    ready = {"texts": ["woof"], "tags": [{"id": 1, "name": "dog", "instructions": "barks"}, {"id": 2, "name": "cat"}]}
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False, request_timeout=0.5)
+    answers: list[int] = []
+    with serving(app) as url:
+        assert httpx.post(f"{url}/tag", json=ready, timeout=60).status_code == 200  # its head is built now
+
+        def new_set(i: int) -> None:
+            tags = [{"id": j, "name": f"slow-{i}-{j}", "instructions": f"topic {i} {j}"} for j in range(2)]
+            answers.append(httpx.post(f"{url}/tag", json={"texts": ["hi"], "tags": tags}, timeout=60).status_code)
+
+        crowd = [threading.Thread(target=new_set, args=(i,)) for i in range(40)]  # more than any default pool
+        for thread in crowd:
+            thread.start()
+        assert started.wait(timeout=30)
+        again = httpx.post(f"{url}/tag", json=ready, timeout=60)
+        for thread in crowd:
+            thread.join()
+        for queued in list(embedding_tagger._QUEUED.values()):  # the builds go on past their requests' 503
+            queued.result(timeout=120)
+    assert again.status_code == 200, again.text
+    assert again.json()["predictions"][0]["name"] == "dog"
+    assert set(answers) <= {200, 503} and len(answers) == 40  # the new sets wait their turn, or are told to retry
+    assert 1 <= len(builds) <= embedding_tagger.MAX_WAITING_BUILDS + 1  # the rest were refused, not queued

@@ -163,7 +163,9 @@ def create_app(
 
     @app.exception_handler(Overloaded)
     async def _overloaded(_request: Request, exc: Overloaded) -> JSONResponse:
-        message = f"the server is busy: this request did not finish within {request_timeout:g} s; retry later"
+        message = (
+            str(exc) or f"the server is busy: this request did not finish within {request_timeout:g} s; retry later"
+        )
         return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "2"})
 
     @app.exception_handler(ClientGone)
@@ -239,7 +241,7 @@ def create_app(
 
     @app.post("/tag", response_model=TagResponse, dependencies=[Depends(authorized), Depends(one_value_per_key)])
     async def tag(body: TagRequest, request: Request) -> TagResponse:
-        from ..embedding_tagger import atag_texts
+        from ..embedding_tagger import BuildsBusy, atag_texts
 
         if body.tags is not None:
             tags = [Tag(str(t.tag_id), t.name, t.instructions) for t in body.tags]
@@ -272,6 +274,8 @@ def create_app(
                 infer=lambda clf, texts: infer(clf, texts, request),
                 build_timeout=request_timeout,  # a new set's head is built once, on past a 503: a retry finds it ready
             )
+        except BuildsBusy as exc:  # other new tag sets wait for their heads already
+            raise Overloaded(f"the server is busy: {exc}") from None
         except TimeoutError:  # the tag set's head is still being built
             raise Overloaded() from None
         if log_runs:
