@@ -441,6 +441,8 @@ class Classifier(TextClassifierEstimator):
         texts = texts_of(X)
         for i, text in enumerate(texts, 1):  # named by place: "example for class 'dog' is empty" named no text
             clean_text(text, f"text {i} of X")
+        if y is None or isinstance(y, str | bytes) or not (hasattr(y, "shape") or hasattr(y, "__iter__")):
+            raise InputError(f"y must be one label per text, got {type(y).__name__} (fit needs labels: fit(X, y))")
         if not hasattr(y, "shape"):  # a list, not an array or a pandas column
             y = list(y)
             check_listed_labels(y)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import check_probability, label_name, name_form, refuse_missing_label, texts_of, whole_number
+from .inputs import check_probability, label_name, name_form, one_label_per_text, texts_of, whole_number
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -149,7 +149,7 @@ def evaluate(
     clf, texts: Sequence[str], labels: Sequence[str], threshold: float | None = None, bins: int = 15
 ) -> EvalReport:
     """Evaluate a trained :class:`~llmclf.Classifier` on labelled texts (one string: one text and its label)."""
-    labels = _one_per_text(labels)
+    labels = one_label_per_text(labels)
     if not len(labels):  # it reported accuracy 0.0 on nothing
         raise InputError("no labelled texts to evaluate")
     texts = texts_of(texts)
@@ -157,22 +157,6 @@ def evaluate(
         raise InputError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
     labels = _json_booleans(clf, labels)
     return evaluate_proba(clf.predict_proba(texts), clf.class_names, labels, threshold=threshold, bins=bins)
-
-
-def _one_per_text(labels: Any) -> list[Any]:
-    """Labels as a list, as fit takes them: a column vector (``df[["label"]]``) is its column, and a missing label
-    (None, NaN) is refused; they were counted as classes "[1]" and "nan" that the model did not know."""
-    if isinstance(labels, str):
-        return [labels]
-    if hasattr(labels, "shape"):
-        array = np.asarray(labels)
-        array = array.ravel() if array.ndim == 2 and array.shape[1] == 1 else array
-        if array.ndim != 1:
-            raise InputError(f"labels must be one per text, got an array of shape {array.shape}")
-        labels = array.tolist()
-    labels = list(labels)
-    refuse_missing_label(labels)
-    return labels
 
 
 def _json_booleans(clf, labels: Sequence[Any]) -> Sequence[Any]:

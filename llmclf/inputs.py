@@ -32,6 +32,7 @@ __all__ = [
     "missing_label",
     "name_form",
     "names_alike",
+    "one_label_per_text",
     "one_line",
     "refuse_missing_label",
     "sample_weights",
@@ -160,6 +161,24 @@ def refuse_missing_label(labels: list[Any]) -> None:
     missing = missing_label(labels)
     if missing is not None:
         raise InputError(f"label {missing + 1} in y is {labels[missing]!r}: every text needs a label")
+
+
+def one_label_per_text(labels: Any) -> list[Any]:
+    """Labels as a list, as fit takes them: a column vector (``df[["label"]]``) is its column, and a missing label
+    (None, NaN) is refused; they were counted as classes "[1]" and "nan" that the model did not know."""
+    if isinstance(labels, str):
+        return [labels]
+    if labels is None or not (hasattr(labels, "shape") or hasattr(labels, "__iter__")):
+        raise InputError(f"labels must be one per text, got {type(labels).__name__}")
+    if hasattr(labels, "shape"):
+        array = np.asarray(labels)
+        array = array.ravel() if array.ndim == 2 and array.shape[1] == 1 else array
+        if array.ndim != 1:
+            raise InputError(f"labels must be one per text, got an array of shape {array.shape}")
+        labels = array.tolist()
+    labels = list(labels)
+    refuse_missing_label(labels)
+    return labels
 
 
 def label_name(label: Any) -> str:

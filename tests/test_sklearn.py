@@ -228,6 +228,25 @@ def test_a_missing_label_is_refused_as_sklearn_does(y):
         Classifier().fit(["a cat", "a dog", "a bird"], y)
 
 
+@pytest.mark.parametrize("y", [None, "pos", 1], ids=["None", "one-text", "one-number"])
+def test_fit_without_one_label_per_text_is_refused_as_sklearn_does(y):
+    """fit(X, None) was Python's "'NoneType' object is not iterable", and fit(X, "pos") three labels p, o and s."""
+    with pytest.raises(ValueError, match=r"y must be one label per text"):
+        Classifier().fit(["a cat", "a dog", "a bird"], y)
+
+
+def test_score_and_evaluate_without_labels_are_refused_not_scored_zero(fitted):
+    """score(X, None) answered 0.0, every prediction wrong, and evaluate(clf, X, None) was a TypeError."""
+    from llmclf import evaluate
+
+    for call in (lambda: fitted.score(X, None), lambda: evaluate(fitted, X, None)):
+        with pytest.raises(ValueError, match=r"labels must be one per text, got NoneType"):
+            call()
+    with pytest.raises(ValueError, match=rf"{len(X)} texts but 2 labels"):
+        fitted.score(X, Y[:2])
+    assert fitted.score(X, pd.DataFrame({"label": Y})[["label"]]) == fitted.score(X, Y)
+
+
 def test_labels_of_text_and_number_mixed_in_a_list_are_refused_as_sklearn_does():
     """numpy made [1, 2, "2"] the classes '1' and '2': the int 2 and the text "2" became one class, and
     predictions came back as text."""
