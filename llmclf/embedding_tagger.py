@@ -223,7 +223,10 @@ async def atag_texts(
 
     if llm is not None and cascade_below is None:
         return _as_given(await llm_tagger().atag(texts), given)
-    offline = EmbeddingTagger(tags, embedder=embedder, examples=examples, multi=multi, confidence=True)
+    # off the event loop: naming the head hashes every feedback example of the set (100,000: half a second)
+    offline = await asyncio.to_thread(
+        EmbeddingTagger, tags, embedder=embedder, examples=examples, multi=multi, confidence=True
+    )
     if infer is not None and len(tags) > 1:
         clf = offline.cached()
         try:

@@ -373,3 +373,35 @@ def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_
     assert again.json()["predictions"][0]["name"] == "dog"
     assert set(answers) <= {200, 503} and len(answers) == 40  # the new sets wait their turn, or are told to retry
     assert 1 <= len(builds) <= embedding_tagger.MAX_WAITING_BUILDS + 1  # the rest were refused, not queued
+
+
+def test_a_tag_set_with_much_feedback_does_not_stall_other_clients(pets_bundle, tmp_path, monkeypatch):
+    """A tag set's head is named by a fingerprint of its tags and every feedback example (100,000 examples: 0.5 s
+    of hashing, each request). That ran on the event loop; here it waits until /healthz has answered."""
+    import llmclf.embedding_tagger as embedding_tagger
+    from llmclf.store import Store
+
+    db = tmp_path / "db.sqlite"
+    Store(db).add_tags("contact", [("1", "phone", "Phone number"), ("2", "email", "Email address")])
+    app = create_app({"pets": pets_bundle}, db=db, log_runs=False)
+    with serving(app) as url:
+        healthz_answered, hashing = threading.Event(), threading.Event()
+        real = embedding_tagger.EmbeddingTagger._fingerprint
+
+        def slow_fingerprint(self):
+            hashing.set()
+            healthz_answered.wait(timeout=60)
+            return real(self)
+
+        monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_fingerprint", slow_fingerprint)
+        tagged: dict[str, httpx.Response] = {}
+        body = {"texts": ["call me on 555 0100"], "set": "contact"}
+        thread = threading.Thread(target=lambda: tagged.update(r=httpx.post(f"{url}/tag", json=body, timeout=120)))
+        thread.start()
+        try:
+            assert hashing.wait(timeout=60), "the request never named its tag set's head"
+            assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200  # times out if the loop is held
+        finally:
+            healthz_answered.set()
+            thread.join()
+    assert tagged["r"].status_code == 200 and tagged["r"].json()["predictions"][0]["name"] == "phone"
