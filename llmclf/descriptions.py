@@ -3,6 +3,11 @@
 With no LLM, these are what a class description turns into: each sentence of
 the description, plus a few templates around the label name. They give a
 zero-shot classifier and anchor the classes when an LLM or the user adds more.
+
+A label that names nothing (``3``, ``-1``, ``LABEL_2``: what many data sets store) counts once, bare, and
+never in a sentence: "This text is about 3." and "A message about 4." differ in one digit, and those
+near-twins of each class taught the head noise. With 8 labelled texts a class and labels numbered, they put
+the default 2.5 points below a plain frozen-embedding head on ag_news (BENCHMARKS.md, session 18).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import re
 
 from .examples import Example, Source
 
-__all__ = ["description_examples", "humanize_label", "split_sentences"]
+__all__ = ["description_examples", "humanize_label", "names_nothing", "split_sentences"]
 
 TEMPLATES = (
     "{name}",
@@ -20,11 +25,18 @@ TEMPLATES = (
 )
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|;\s+")
+_NUMBERED = re.compile(r"(?:label|class)\s*\d+", re.IGNORECASE)  # "LABEL_2" (Hugging Face's), "class 3"
 
 
 def humanize_label(name: str) -> str:
     """`card_arrival` -> `card arrival`, `SciTech` stays as it is."""
     return re.sub(r"[_\-]+", " ", name).strip()
+
+
+def names_nothing(name: str) -> bool:
+    """Whether a label is a number or a numbered placeholder: no word in it says what its class is."""
+    human = humanize_label(name)
+    return not any(c.isalpha() for c in human) or _NUMBERED.fullmatch(human) is not None
 
 
 def split_sentences(description: str) -> list[str]:
@@ -33,8 +45,9 @@ def split_sentences(description: str) -> list[str]:
 
 
 def description_examples(name: str, description: str | None) -> list[Example]:
-    human = humanize_label(name)
-    texts = [t.format(name=human) for t in TEMPLATES]
+    # a name that names nothing as given: "-1" and "1" are two classes, and humanized both were the text "1"
+    bare = names_nothing(name)
+    texts = [name.strip()] if bare else [t.format(name=humanize_label(name)) for t in TEMPLATES]
     if description:
         texts.extend(split_sentences(description))
     seen: set[str] = set()
