@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .blank import is_blank
-from .datafiles import read_tag_file  # re-exported: it was defined here
+from .classfiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
 from .inputs import name_form, one_line
 from .paths import url_in_path, user_data_dir

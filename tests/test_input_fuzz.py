@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from llmclf.classfiles import read_class_file
 from llmclf.cli import app
-from llmclf.datafiles import iter_labelled, iter_text_rows, read_class_file
+from llmclf.datafiles import iter_labelled, iter_text_rows
 from llmclf.errors import LlmclfError
 from llmclf.service import create_app
 from llmclf.store import read_tag_file

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..datafiles import read_tag_file
+from ..classfiles import read_tag_file
 from ..embedding import get_embedder
 from ..errors import InputError, StoreError
 from ..feedback import RunLog, few_shot_for, logging_enabled, set_target

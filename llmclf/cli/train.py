@@ -10,8 +10,9 @@ from rich.markup import escape
 from ..blank import is_blank
 from ..bundle import check_bundle_target
 from ..calibration import summary as calibration_summary
+from ..classfiles import read_class_file
 from ..classifier import Classifier
-from ..datafiles import iter_labelled, iter_texts, read_class_file, shown
+from ..datafiles import iter_labelled, iter_texts, shown
 from ..errors import InputError, LLMError
 from ..examples import Source
 from ..finetune import INSTALL as FINETUNE_INSTALL
