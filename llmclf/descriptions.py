@@ -7,7 +7,7 @@ zero-shot classifier and anchor the classes when an LLM or the user adds more.
 A label that names nothing (``3``, ``-1``, ``LABEL_2``: what many data sets store) counts once, bare, and
 never in a sentence: "This text is about 3." and "A message about 4." differ in one digit, and those
 near-twins of each class taught the head noise. With 8 labelled texts a class and labels numbered, they put
-the default 2.5 points below a plain frozen-embedding head on ag_news (BENCHMARKS.md, session 18).
+the default 3.4 points below a plain frozen-embedding head on ag_news (BENCHMARKS.md, session 18).
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ def split_sentences(description: str) -> list[str]:
 
 
 def description_examples(name: str, description: str | None) -> list[Example]:
-    # a name that names nothing as given: "-1" and "1" are two classes, and humanized both were the text "1"
-    bare = names_nothing(name)
-    texts = [name.strip()] if bare else [t.format(name=humanize_label(name)) for t in TEMPLATES]
+    # a name that names nothing counts as given: "-1" and "1" are two classes, and humanized both were "1"
+    texts = [name.strip()] if names_nothing(name) else [t.format(name=humanize_label(name)) for t in TEMPLATES]
     if description:
         texts.extend(split_sentences(description))
     seen: set[str] = set()
