@@ -229,11 +229,12 @@ async def atag_texts(
     )
     if infer is not None and len(tags) > 1:
         clf = offline.cached()
-        try:
-            if clf is None:
-                clf = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(offline.queue_build())), build_timeout)
-        except asyncio.TimeoutError:  # before Python 3.11 not the builtin one, which the service answers with 503
-            raise TimeoutError(f"the tag set's head is still being built after {build_timeout:g} s") from None
+        if clf is None:
+            building = asyncio.wrap_future(offline.queue_build())  # BuildsBusy when too many wait already
+            try:
+                clf = await asyncio.wait_for(asyncio.shield(building), build_timeout)
+            except asyncio.TimeoutError:  # before Python 3.11 not the builtin one, which the service answers with 503
+                raise TimeoutError(f"the tag set's head is still being built after {build_timeout:g} s") from None
         results = offline.results(texts, await infer(clf, list(texts)))
     else:
         results = await asyncio.to_thread(offline.tag, texts)

@@ -356,9 +356,15 @@ def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_
     with serving(app) as url:
         assert httpx.post(f"{url}/tag", json=ready, timeout=60).status_code == 200  # its head is built now
 
+        busy = httpx.Response(0)
+
         def new_set(i: int) -> None:
+            nonlocal busy
             tags = [{"id": j, "name": f"slow-{i}-{j}", "instructions": f"topic {i} {j}"} for j in range(2)]
-            answers.append(httpx.post(f"{url}/tag", json={"texts": ["hi"], "tags": tags}, timeout=60).status_code)
+            answer = httpx.post(f"{url}/tag", json={"texts": ["hi"], "tags": tags}, timeout=60)
+            answers.append(answer.status_code)
+            if "heads are being built" in answer.text:
+                busy = answer
 
         crowd = [threading.Thread(target=new_set, args=(i,)) for i in range(40)]  # more than any default pool
         for thread in crowd:
@@ -373,6 +379,8 @@ def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_
     assert again.json()["predictions"][0]["name"] == "dog"
     assert set(answers) <= {200, 503} and len(answers) == 40  # the new sets wait their turn, or are told to retry
     assert 1 <= len(builds) <= embedding_tagger.MAX_WAITING_BUILDS + 1  # the rest were refused, not queued
+    assert busy.status_code == 503 and busy.headers["retry-after"]  # told why, at once
+    assert busy.json()["error"] == "the server is busy: 5 tag sets' heads are being built; retry later"
 
 
 def test_a_tag_set_with_much_feedback_does_not_stall_other_clients(pets_bundle, tmp_path, monkeypatch):
