@@ -4,10 +4,12 @@
 ``sklearn.base.BaseEstimator`` and ``ClassifierMixin`` would: parameters read
 from ``__init__``'s signature (``get_params``/``set_params``, so ``clone`` and
 ``GridSearchCV`` work), a repr of the changed parameters, ``score`` as mean
-accuracy, and ``__sklearn_tags__`` declaring a classifier of 1-d text input.
+accuracy, ``__sklearn_tags__`` declaring a classifier of 1-d text input, and
+metadata routing (``set_fit_request(sample_weight=True)``, for
+``sklearn.set_config(enable_metadata_routing=True)``).
 It does not inherit them on purpose: importing sklearn costs ~0.6 s, and
 ``llmclf classify`` must start in under a second without it. sklearn is
-imported only inside ``__sklearn_tags__``, which only sklearn calls.
+imported only inside the methods that only sklearn (or its user) calls.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["TextClassifierEstimator"]
+
+UNCHANGED = "$UNCHANGED$"  # sklearn.utils.metadata_routing.UNCHANGED: leave a request as it is
+
+
+class _Requests(dict):
+    """The metadata requests, by method; sklearn's clone copies an estimator's ``_metadata_request`` with clone,
+    which takes a plain dict's values for estimators (and a bool is none)."""
+
+    def __sklearn_clone__(self) -> _Requests:
+        return _Requests({method: dict(params) for method, params in self.items()})
 
 
 class TextClassifierEstimator:
@@ -53,6 +65,41 @@ class TextClassifierEstimator:
 
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not same(defaults[k], v)]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    # Metadata routing: with sklearn.set_config(enable_metadata_routing=True), a meta-estimator (GridSearchCV,
+    # cross_validate, a Pipeline) hands fit and score only the metadata an estimator asked for; without these,
+    # set_fit_request(sample_weight=True) was an AttributeError and sample_weight could not reach fit at all.
+    # The requests live in _metadata_request, which sklearn's clone copies.
+    def set_fit_request(self, *, sample_weight: bool | str | None = UNCHANGED):
+        """Whether ``fit`` takes ``sample_weight`` from a meta-estimator (True, False, None: error if passed, or
+        an alias), as sklearn's estimators' method of the same name."""
+        return self._set_request("fit", sample_weight)
+
+    def set_score_request(self, *, sample_weight: bool | str | None = UNCHANGED):
+        """Whether ``score`` takes ``sample_weight`` from a meta-estimator; see :meth:`set_fit_request`."""
+        return self._set_request("score", sample_weight)
+
+    def _set_request(self, method: str, sample_weight: bool | str | None):
+        if sample_weight != UNCHANGED:
+            if not (sample_weight is None or isinstance(sample_weight, bool | str)):
+                raise InputError(
+                    f"sample_weight's request must be True, False, None or an alias, not {sample_weight!r}"
+                )
+            requests = _Requests(getattr(self, "_metadata_request", {})).__sklearn_clone__()
+            requests.setdefault(method, {})["sample_weight"] = sample_weight
+            self._metadata_request = requests
+        return self
+
+    def get_metadata_routing(self):
+        """sklearn's MetadataRequest: ``fit`` and ``score`` consume ``sample_weight`` as requested."""
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        routing = MetadataRequest(owner=type(self).__name__)
+        requests = getattr(self, "_metadata_request", {})
+        for method in ("fit", "score"):
+            alias = requests.get(method, {}).get("sample_weight")
+            getattr(routing, method).add_request(param="sample_weight", alias=alias)
+        return routing
 
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags

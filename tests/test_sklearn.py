@@ -255,6 +255,27 @@ def test_labels_of_text_and_number_mixed_in_a_list_are_refused_as_sklearn_does()
     assert Classifier().fit(["a cat", "a dog", "a bird"], [1, 2, np.int64(2)]).classes_.tolist() == [1, 2]
 
 
+def test_metadata_routing_takes_sample_weight_where_it_is_requested():
+    """With sklearn's metadata routing on, set_fit_request was an AttributeError: sample_weight could not reach fit
+    through GridSearchCV or cross_validate at all."""
+    import sklearn
+    from sklearn.model_selection import cross_validate
+
+    from llmclf.examples import WEIGHT
+
+    weights = np.full(len(X), 2.0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        asks = Classifier().set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        assert pickle.loads(pickle.dumps(clone(asks))).get_metadata_routing().fit.requests == {"sample_weight": True}
+        grid = GridSearchCV(asks, {"C": [1, 10]}, cv=2).fit(X, Y, sample_weight=weights)
+        assert {e.meta.get(WEIGHT) for e in grid.best_estimator_.examples if e.source.value == "user"} == {2.0}
+        declines = Classifier().set_fit_request(sample_weight=False).set_score_request(sample_weight=True)
+        fitted = cross_validate(declines, X, Y, cv=2, params={"sample_weight": weights}, return_estimator=True)
+        assert all(WEIGHT not in e.meta for e in fitted["estimator"][0].examples)
+        with pytest.raises(ValueError, match=r"set_fit_request"):  # as sklearn's own estimators: asked, not guessed
+            GridSearchCV(Classifier(), {"C": [1, 10]}, cv=2).fit(X, Y, sample_weight=weights)
+
+
 def test_predict_log_proba_is_the_log_of_predict_proba(fitted):
     texts = ["woof", "meow"]
     np.testing.assert_allclose(np.exp(fitted.predict_log_proba(texts)), fitted.predict_proba(texts), rtol=1e-6)
