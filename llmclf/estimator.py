@@ -28,8 +28,8 @@ UNCHANGED = "$UNCHANGED$"  # sklearn.utils.metadata_routing.UNCHANGED: leave a r
 
 
 class _Requests(dict):
-    """The metadata requests, by method; sklearn's clone copies an estimator's ``_metadata_request`` with clone,
-    which takes a plain dict's values for estimators (and a bool is none)."""
+    """The metadata requests, by method. sklearn's clone clones an estimator's ``_metadata_request`` too, and
+    clones a plain dict's values as estimators, which a bool is not: this one copies itself instead."""
 
     def __sklearn_clone__(self) -> _Requests:
         return _Requests({method: dict(params) for method, params in self.items()})

@@ -325,13 +325,12 @@ def test_prompt_train_takes_class_names_pairs_and_a_series():
 @pytest.mark.parametrize("labels", [["0", "1", "-1"], ["LABEL_0", "LABEL_1", "LABEL_2"], ["class 1", "class 2", "3.5"]])
 def test_a_label_that_names_nothing_counts_once_bare_and_in_no_sentence(labels):
     """Labels that are numbers got "This text is about 0." and "A message about 0.": near-twins across classes,
-    which cost the default 2.5 points at 8 per class against a plain frozen-embedding head (ag_news)."""
+    which cost the default 3.4 points at 8 per class against a plain frozen-embedding head (ag_news)."""
     texts = ["stocks fell", "the team won", "a new phone", "rates rose", "a late goal", "a faster chip"]
     clf = Classifier().fit(texts, [labels[i % 3] for i in range(6)])
     derived = {(e.text, e.label) for e in clf.training_examples() if e.source.value == "description"}
     assert derived == {(label.strip(), label) for label in labels}
     named = Classifier().fit(texts, [("business", "sports", "tech")[i % 3] for i in range(6)])
     assert ("This text is about sports.", "sports") in {(e.text, e.label) for e in named.training_examples()}
-    assert ("3 stars", "3 stars") not in derived  # a number with a word keeps its sentences
-    stars = Classifier().fit(texts, [("1 star", "3 stars", "5 stars")[i % 3] for i in range(6)])
+    stars = Classifier().fit(texts, [("1 star", "3 stars", "5 stars")[i % 3] for i in range(6)])  # a word: sentences
     assert ("A message about 3 stars.", "3 stars") in {(e.text, e.label) for e in stars.training_examples()}
