@@ -695,6 +695,15 @@ class Classifier(TextClassifierEstimator):
         cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
         return head.predict_proba(self._embed_steps(cleaned), cleaned)
 
+    def decision_function(self, texts: Sequence[str] | str) -> np.ndarray:
+        """The head's scores (logits over the fitted temperature), as sklearn's LogisticRegression gives them: one
+        column per class in :attr:`classes_` order, or with two classes one value, positive for ``classes_[1]``."""
+        head = self._require_head()
+        self._say_pending()
+        cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
+        scores = head.logits(self._embed_steps(cleaned), cleaned) / head.temperature
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
     def predict_log_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """The log of :meth:`predict_proba`, as sklearn's classifiers give it."""
         with np.errstate(divide="ignore"):

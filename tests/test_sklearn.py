@@ -276,6 +276,20 @@ def test_metadata_routing_takes_sample_weight_where_it_is_requested():
             GridSearchCV(Classifier(), {"C": [1, 10]}, cv=2).fit(X, Y, sample_weight=weights)
 
 
+def test_decision_function_is_logistic_regressions(fitted):
+    """sklearn's LogisticRegression has decision_function, which ROC and calibration code reaches for; it was an
+    AttributeError here. Two classes: one score, the log-odds of classes_[1]; more: one column per class."""
+    from scipy.special import expit, softmax
+
+    texts = ["woof", "meow", "tweet"]
+    scores = fitted.decision_function(texts)
+    assert scores.shape == (3, 3) and np.allclose(softmax(scores, axis=1), fitted.predict_proba(texts), atol=1e-5)
+    two = Classifier().fit(X[:20], Y[:20])
+    scores = two.decision_function(texts)
+    assert scores.shape == (3,) and np.allclose(expit(scores), two.predict_proba(texts)[:, 1], atol=1e-5)
+    assert ((scores > 0) == (two.predict(texts) == two.classes_[1])).all()
+
+
 def test_predict_log_proba_is_the_log_of_predict_proba(fitted):
     texts = ["woof", "meow"]
     np.testing.assert_allclose(np.exp(fitted.predict_log_proba(texts)), fitted.predict_proba(texts), rtol=1e-6)
