@@ -111,10 +111,10 @@ class EmbeddingTagger:
 
     def classifier(self):
         """The head for this tag set version: from memory, the user cache dir, or built now."""
+        clf = self.cached()
+        if clf is not None:
+            return clf
         with _LOCK:
-            if self.version in _CACHE:
-                _CACHE.move_to_end(self.version)
-                return _CACHE[self.version]
             building = _BUILDS.setdefault(self.version, threading.Lock())
         with building:  # a client that gave up and asked again started a second build of hundreds of tags
             try:
