@@ -35,6 +35,7 @@ from .head import (
     LinearHead,
     auto_tfidf_weight,
     fit_head,
+    softmax,
     valid_tfidf_weight,
 )
 from .inputs import (
@@ -688,20 +689,21 @@ class Classifier(TextClassifierEstimator):
                 "(prompt_train(), fit() or retrain_with_feedback())"
             )
 
-    def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
-        """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
+    def _logits(self, texts: Sequence[str] | str) -> np.ndarray:
+        """The head's logits over its temperature, one row per text, columns in :attr:`classes_` order."""
         head = self._require_head()
         self._say_pending()
         cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
-        return head.predict_proba(self._embed_steps(cleaned), cleaned)
+        return head.logits(self._embed_steps(cleaned), cleaned) / head.temperature
+
+    def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
+        """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
+        return softmax(self._logits(texts))
 
     def decision_function(self, texts: Sequence[str] | str) -> np.ndarray:
         """The head's scores (logits over the fitted temperature), as sklearn's LogisticRegression gives them: one
         column per class in :attr:`classes_` order, or with two classes one value, positive for ``classes_[1]``."""
-        head = self._require_head()
-        self._say_pending()
-        cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
-        scores = head.logits(self._embed_steps(cleaned), cleaned) / head.temperature
+        scores = self._logits(texts)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_log_proba(self, texts: Sequence[str] | str) -> np.ndarray:
