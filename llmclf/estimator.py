@@ -113,13 +113,12 @@ class TextClassifierEstimator:
 
     def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Sequence[float] | None = None) -> float:
         """Mean accuracy, as sklearn's ClassifierMixin defines it."""
-        from .inputs import one_label_per_text
+        from .inputs import check_one_per_text, one_label_per_text
 
         predicted = self.predict(X)
         if not len(predicted):  # np.average of nothing: nan and a RuntimeWarning
             raise InputError("no texts to score")
         y = one_label_per_text(y)  # None scored 0.0, as if every prediction were wrong
-        if len(y) != len(predicted):
-            raise InputError(f"{len(predicted)} texts but {len(y)} labels: give one label per text")
+        check_one_per_text(len(predicted), y)
         hits = (predicted == np.asarray(y)).astype(np.float64)
         return float(np.average(hits, weights=sample_weight))

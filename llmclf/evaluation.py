@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inputs import check_probability, label_name, name_form, one_label_per_text, texts_of, whole_number
+from .inputs import (
+    check_one_per_text,
+    check_probability,
+    label_name,
+    name_form,
+    one_label_per_text,
+    texts_of,
+    whole_number,
+)
 
 __all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
 
@@ -153,8 +161,7 @@ def evaluate(
     if not len(labels):  # it reported accuracy 0.0 on nothing
         raise InputError("no labelled texts to evaluate")
     texts = texts_of(texts)
-    if len(texts) != len(labels):  # it was "proba has shape (3, 2), expected (4, 2)"
-        raise InputError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
+    check_one_per_text(len(texts), labels)  # it was "proba has shape (3, 2), expected (4, 2)"
     labels = _json_booleans(clf, labels)
     return evaluate_proba(clf.predict_proba(texts), clf.class_names, labels, threshold=threshold, bins=bins)
 

@@ -20,6 +20,7 @@ from .examples import Example, Source, valid_weight
 
 __all__ = [
     "check_listed_labels",
+    "check_one_per_text",
     "check_params",
     "check_probability",
     "check_top",
@@ -179,6 +180,12 @@ def one_label_per_text(labels: Any) -> list[Any]:
     labels = list(labels)
     refuse_missing_label(labels)
     return labels
+
+
+def check_one_per_text(n_texts: int, labels: Sequence[Any]) -> None:
+    """An InputError when there are not as many labels as texts."""
+    if n_texts != len(labels):
+        raise InputError(f"{n_texts} texts but {len(labels)} labels: give one label per text")
 
 
 def label_name(label: Any) -> str:
