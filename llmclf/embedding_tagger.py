@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -30,9 +30,9 @@ from .store import Tag
 from .sync import run_sync
 from .tagging import Tagger, TagResult, check_tags, check_texts
 
-__all__ = ["BuildsBusy", "EmbeddingTagger", "atag_texts", "tag_texts"]
+__all__ = ["BuildsBusy", "EmbeddingTagger", "atag_texts", "examples_digest", "tag_texts"]
 
-_FORMAT = 1  # bump when the way the head is built changes: old cache entries are then ignored
+_FORMAT = 2  # bump when the way the head is built changes: old cache entries are then ignored
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
@@ -43,6 +43,12 @@ _BUILDS: dict[str, threading.Lock] = {}  # one build of a version at a time: a r
 MAX_WAITING_BUILDS = 4
 _BUILD_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-tag-head")
 _QUEUED: dict[str, Future] = {}  # by version: the build under way or waiting
+
+
+def examples_digest(examples: Iterable[Example]) -> str:
+    """What a head learns from ``examples``, as a hash: their (text, label) pairs, in no order, each once."""
+    blob = json.dumps(sorted({(e.text, e.label) for e in examples}), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class BuildsBusy(TimeoutError):
@@ -64,22 +70,22 @@ class EmbeddingTagger:
         examples: Sequence[Example] = (),
         multi: bool = False,
         confidence: bool = True,
+        digest: str | None = None,
     ) -> None:
+        """``digest``: :func:`examples_digest` of ``examples``, where the caller keeps it (the service does, per
+        feedback version); else it is computed here, which takes a quarter second at 100,000 examples."""
         self.tags = check_tags(tags)
         self.embedder = embedder or get_embedder()
+        examples = list(examples)
         names = {t.name for t in self.tags}
         self.examples = [e for e in examples if e.label in names]
         self.multi, self.confidence = multi, confidence
-        self.version = self._fingerprint()
+        self.version = self._fingerprint(digest or examples_digest(examples))
 
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, digest: str) -> str:
+        # the examples as given: those kept are the ones whose label is a tag's name, and the tags are here too
         blob = json.dumps(
-            [
-                _FORMAT,
-                self.embedder.id,
-                [(t.tag_id, t.name, t.instructions) for t in self.tags],
-                sorted({(e.text, e.label) for e in self.examples}),
-            ],
+            [_FORMAT, self.embedder.id, [(t.tag_id, t.name, t.instructions) for t in self.tags], digest],
             ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -188,6 +194,7 @@ async def atag_texts(
     confidence: bool = False,
     embedder: Embedder | None = None,
     examples: Sequence[Example] = (),
+    digest: str | None = None,
     few_shot: Any = None,
     max_retries: int = 2,
     concurrency: int = 8,
@@ -207,7 +214,8 @@ async def atag_texts(
     for a tag set's head to be built (hundreds of tags take a minute): past it ``TimeoutError`` is
     raised, and the build goes on, so that asking again finds the head ready; with that many builds under way or
     waiting already, :class:`BuildsBusy` (a ``TimeoutError``) is raised at once. ``llm_down``: the
-    endpoint stopped answering earlier in this run, so no text is sent to it; each gets this error.
+    endpoint stopped answering earlier in this run, so no text is sent to it; each gets this error. ``digest``:
+    :func:`examples_digest` of ``examples``, if the caller keeps it.
     """
     import asyncio
 
@@ -225,7 +233,7 @@ async def atag_texts(
         return _as_given(await llm_tagger().atag(texts), given)
     # off the event loop: naming the head hashes every feedback example of the set (100,000: half a second)
     offline = await asyncio.to_thread(
-        EmbeddingTagger, tags, embedder=embedder, examples=examples, multi=multi, confidence=True
+        EmbeddingTagger, tags, embedder=embedder, examples=examples, multi=multi, confidence=True, digest=digest
     )
     if infer is not None and len(tags) > 1:
         clf = offline.cached()

@@ -271,6 +271,12 @@ class RunLog:
             )
         return out
 
+    def dataset_version(self, target: str) -> int:
+        """A number that changes whenever the feedback of a model or tag set does (0: none yet); any process's
+        change counts, through the database's own triggers."""
+        rows = self.store.read("SELECT version FROM feedback_versions WHERE target = ?", (target,))
+        return rows[0][0] if rows else 0
+
     def texts(self, target: str, limit: int = 100_000) -> list[str]:
         """The distinct texts logged for a model or tag set, newest first, at most ``limit``."""
         rows = self.store.read(
@@ -430,15 +436,30 @@ class FewShot:
     """
 
     def __init__(
-        self, store: Store, target: str, embedder: Embedder, k: int = 5, examples: list[Example] | None = None
+        self,
+        store: Store,
+        target: str,
+        embedder: Embedder,
+        k: int = 5,
+        examples: list[Example] | None = None,
+        known: FewShot | None = None,
     ) -> None:
+        """``known``: an earlier lookup for this target and embedder, whose vectors are used again (the service
+        keeps one per feedback version; reading 100,000 vectors back took a second)."""
         self.store, self.embedder, self.k = store, embedder, whole_number(k, "k")  # k=-1 meant none, unsaid
         self.examples = RunLog(store).dataset(target) if examples is None else examples
-        self.vectors = self._vectors([e.text for e in self.examples]) if self.examples and k > 0 else None
+        had = known.by_text() if known is not None and known.embedder.id == embedder.id else {}
+        self.vectors = self._vectors([e.text for e in self.examples], had) if self.examples and k > 0 else None
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        unique = list(dict.fromkeys(texts))
-        found: dict[str, np.ndarray] = {}
+    def by_text(self) -> dict[str, np.ndarray]:
+        """Each example text's vector."""
+        if self.vectors is None:
+            return {}
+        return {e.text: v for e, v in zip(self.examples, self.vectors, strict=True)}
+
+    def _vectors(self, texts: list[str], had: dict[str, np.ndarray]) -> np.ndarray:
+        found = {t: had[t] for t in dict.fromkeys(texts) if t in had}
+        unique = [t for t in dict.fromkeys(texts) if t not in found]
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -471,8 +492,14 @@ class FewShot:
 
 
 def few_shot_for(
-    store: Store, target: str, embedder: Embedder, k: int, examples: list[Example] | None = None
+    store: Store,
+    target: str,
+    embedder: Embedder,
+    k: int,
+    examples: list[Example] | None = None,
+    known: FewShot | None = None,
 ) -> FewShot | None:
-    """Few-shot lookup, or None when there are no feedback examples; ``examples``: the dataset, if already read."""
-    shots = FewShot(store, target, embedder, k, examples)
+    """Few-shot lookup, or None when there are no feedback examples; ``examples``: the dataset, if already read;
+    ``known``: an earlier lookup whose vectors serve again."""
+    shots = FewShot(store, target, embedder, k, examples, known)
     return shots if shots.vectors is not None else None

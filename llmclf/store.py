@@ -101,6 +101,23 @@ def m003_label_sets(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_created ON runs (created_at)")
 
 
+@migration
+def m004_feedback_versions(db: sqlite3.Connection) -> None:
+    """A counter per target that every change to its feedback bumps, whichever process or program makes it: the
+    service reads a set's feedback dataset again only when it changed (100,000 examples took a second a request)."""
+    db.execute("CREATE TABLE feedback_versions (target TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        db.execute(
+            f"""
+            CREATE TRIGGER feedback_{event.lower()}_bumps AFTER {event} ON feedback BEGIN
+                INSERT INTO feedback_versions (target, version)
+                    SELECT target, 1 FROM runs WHERE run_id = {row}.run_id
+                    ON CONFLICT (target) DO UPDATE SET version = version + 1;
+            END
+            """
+        )
+
+
 def _refuse_foreign(path: Path) -> None:
     """Raise if ``path`` is another program's database: looked at read-only, so a refused file is left as it was
     (opening it for writing would already switch it to WAL). Empty, llmclf's, or llmclf's from before the

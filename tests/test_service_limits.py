@@ -396,10 +396,10 @@ def test_a_tag_set_with_much_feedback_does_not_stall_other_clients(pets_bundle, 
         healthz_answered, hashing = threading.Event(), threading.Event()
         real = embedding_tagger.EmbeddingTagger._fingerprint
 
-        def slow_fingerprint(self):
+        def slow_fingerprint(self, digest):
             hashing.set()
             healthz_answered.wait(timeout=60)
-            return real(self)
+            return real(self, digest)
 
         monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_fingerprint", slow_fingerprint)
         tagged: dict[str, httpx.Response] = {}

@@ -30,7 +30,8 @@ from .._version import __version__
 from ..classifier import Classifier
 from ..embedding import get_embedder
 from ..errors import InputError, LLMError, StoreError
-from ..feedback import RunLog, few_shot_for, model_target, set_target
+from ..feedback import RunLog, model_target, set_target
+from ..feedback_cache import FeedbackCache
 from ..jsonlines import GivenTwice, unique_pairs
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
@@ -83,6 +84,7 @@ def create_app(
     loaded = watcher.loaded  # the newest of each: a retrained bundle takes its model's place (see .reload)
     store = Store(db)
     runs = RunLog(store)
+    feedback_sets = FeedbackCache(runs)  # each target's feedback dataset, read again only after it changed
     batcher = MicroBatcher()  # inference off the event loop, requests batched together in fair turns
 
     async def infer(clf: Classifier, texts: list[str], request: Request | None = None):
@@ -226,7 +228,7 @@ def create_app(
         if client is not None:
             from ..cascade import send_unsure
 
-            few_shot = await run_in_threadpool(few_shot_for, store, target, clf.embedder_, k) if k else None
+            few_shot = await run_in_threadpool(feedback_sets.few_shot, target, clf.embedder_, k) if k else None
             await send_unsure(clf.descriptions, predictions, client, body.cascade_below, few_shot=few_shot, public=True)
         ids: list[str | None] = [None] * len(predictions)
         if log_runs:
@@ -256,10 +258,8 @@ def create_app(
         if body.cascade_below is not None and client is None:
             raise HTTPException(503, f"cascade_below needs an LLM on the server: {HOW_TO_CONFIGURE}")
         target = set_target(set_name)
-        examples = await run_in_threadpool(runs.dataset, target)
-        few_shot = (
-            await run_in_threadpool(few_shot_for, store, target, embedder(), k, examples) if k and client else None
-        )
+        dataset = await run_in_threadpool(feedback_sets.dataset, target)
+        few_shot = await run_in_threadpool(feedback_sets.few_shot, target, embedder(), k) if k and client else None
         try:
             results = await atag_texts(
                 body.texts,
@@ -269,7 +269,8 @@ def create_app(
                 multi=body.multi,
                 confidence=body.confidence,
                 embedder=embedder(),
-                examples=examples,
+                examples=dataset.examples,
+                digest=dataset.digest,
                 few_shot=few_shot,
                 infer=lambda clf, texts: infer(clf, texts, request),
                 build_timeout=request_timeout,  # a new set's head is built once, on past a 503: a retry finds it ready
