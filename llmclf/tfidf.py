@@ -101,26 +101,29 @@ class TfidfBlock:
 
     def transform(self, texts: Sequence[str]):
         """Rows of L2-normalised sublinear TF-IDF, as a scipy CSR matrix (float32)."""
-        from scipy.sparse import csr_matrix
+        from scipy.sparse import csr_matrix, vstack
 
         texts = [t[:MAX_TEXT_CHARS] for t in texts]
         index = self._char_index() if self.analyzer == "char_wb" else None
         lookup = index.lookup if index is not None else self._lookup
-        rows, cols = [], []
-        for start, stop in _chunks(texts):  # bounded memory: a few arrays the size of a chunk's text
-            r, c = lookup(texts[start:stop])
-            rows.append(r + start)
-            cols.append(c)
-        rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        shape = (len(texts), len(self.terms))
+        # Chunk by chunk, each made its rows at once: every n-gram found is two int64s until its duplicates are
+        # summed, and collecting them for all texts first took 7.3 GB for 48 MB of long texts (the fit: 1.9 GB).
+        parts = [self._rows(*lookup(texts[start:stop]), stop - start) for start, stop in _chunks(texts)]
+        if not parts:
+            return csr_matrix((0, len(self.terms)), dtype=np.float32)
+        return vstack(parts, format="csr", dtype=np.float32)
+
+    def _rows(self, rows: np.ndarray, cols: np.ndarray, n_rows: int):
+        """The TF-IDF rows of ``n_rows`` texts from the (row, column) of every term occurrence in them."""
+        from scipy.sparse import csr_matrix
+
         # COO -> CSR sums duplicates: the data become term counts per row
-        m = csr_matrix((np.ones(len(cols)), (rows, cols)), shape)
+        m = csr_matrix((np.ones(len(cols)), (rows, cols)), (n_rows, len(self.terms)))
         m.sum_duplicates()
         m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
         lengths = np.diff(m.indptr)
-        row_of = np.repeat(np.arange(shape[0]), lengths)
-        norms = np.sqrt(np.bincount(row_of, weights=m.data**2, minlength=shape[0]))
+        row_of = np.repeat(np.arange(n_rows), lengths)
+        norms = np.sqrt(np.bincount(row_of, weights=m.data**2, minlength=n_rows))
         m.data /= np.repeat(np.where(norms > 0, norms, 1.0), lengths)
         return m.astype(np.float32)
 
