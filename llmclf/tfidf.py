@@ -106,8 +106,8 @@ class TfidfBlock:
         texts = [t[:MAX_TEXT_CHARS] for t in texts]
         index = self._char_index() if self.analyzer == "char_wb" else None
         lookup = index.lookup if index is not None else self._lookup
-        # Chunk by chunk, each made its rows at once: every n-gram found is two int64s until its duplicates are
-        # summed, and collecting them for all texts first took 7.3 GB for 48 MB of long texts (the fit: 1.9 GB).
+        # Each chunk becomes its rows before the next is looked up: until its duplicates are summed every n-gram
+        # found is two int64s, and collecting them for all texts first took 7.3 GB for 48 MB of long texts.
         parts = [self._rows(*lookup(texts[start:stop]), stop - start) for start, stop in _chunks(texts)]
         if not parts:
             return csr_matrix((0, len(self.terms)), dtype=np.float32)

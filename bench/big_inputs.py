@@ -1,0 +1,168 @@
+"""Big inputs: the hybrid head's memory on long texts, and the service's cost per request with much feedback.
+
+    python bench/big_inputs.py                 # both parts
+    python bench/big_inputs.py --part head --docs 25000
+    python bench/big_inputs.py --part feedback --examples 20000 100000
+
+``head``: N texts of about 1,900 characters (8 ag_news train texts of one label joined), fitted as ``llmclf train
+--data`` fits them, but with a stand-in embedder (random unit vectors per text) so that the head alone is measured,
+beside scikit-learn's TF-IDF (the same two blocks) + LogisticRegression on the same texts; each in its own process,
+peak RSS from the kernel.
+``feedback``: a tag set with N feedback examples; what a ``/tag`` request with an LLM and few-shot cost before
+(read the dataset, hash it, read every vector) and with :class:`llmclf.feedback_cache.FeedbackCache`, unchanged and
+after one new feedback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import load_split, machine, print_table
+
+HEAD = r"""
+import json, resource, sys, time, zlib
+import numpy as np
+rows = [json.loads(line) for line in open(sys.argv[2])]
+texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+t = time.perf_counter()
+if sys.argv[1] == "llmclf":
+    from llmclf import Classifier
+
+    class StandIn:
+        id, dim, normalized = "stand-in-384", 384, True
+
+        def embed(self, batch):
+            v = np.stack([np.random.default_rng(zlib.crc32(x.encode())).standard_normal(384) for x in batch])
+            return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    Classifier(StandIn()).fit(texts, labels)
+else:
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    blocks = [TfidfVectorizer(analyzer=a, ngram_range=r, sublinear_tf=True) for a, r in (("word", (1, 2)), ("char_wb", (2, 5)))]
+    X = hstack([b.fit_transform(texts) for b in blocks], format="csr")
+    LogisticRegression(C=10, max_iter=1000).fit(X, labels)
+print(json.dumps({"s": time.perf_counter() - t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def long_texts(n: int, path: Path) -> int:
+    by: dict[str, list[str]] = {}
+    for r in load_split("ag_news", "train"):
+        by.setdefault(r["label"], []).append(r["text"])
+    rng, chars = random.Random(0), 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for _ in range(n):
+            label = rng.choice(sorted(by))
+            text = " ".join(rng.choice(by[label]) for _ in range(8))
+            chars += len(text)
+            fh.write(json.dumps({"text": text, "label": label}) + "\n")
+    return chars
+
+
+def head_part(docs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.jsonl"
+        chars = long_texts(docs, path)
+        rows = []
+        for who in ("llmclf", "sklearn"):
+            out = subprocess.run(
+                [sys.executable, "-c", HEAD, who, str(path)], capture_output=True, text=True, check=True
+            )
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append([who, f"{got['s']:.0f}", f"{got['peak_mb']:,.0f}"])
+        title = f"{docs:,} texts of {chars / docs:,.0f} characters on average ({chars / 1e6:.0f} MB); load {load()}"
+        print_table(title, ["fit", "s", "peak RSS MB"], rows)
+
+
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def feedback_row(n: int, embedder, tmp: str) -> list[str]:
+    from llmclf.embedding_tagger import examples_digest
+    from llmclf.feedback import RunLog, few_shot_for, set_target
+    from llmclf.feedback_cache import FeedbackCache
+    from llmclf.store import Store
+
+    store, target = Store(Path(tmp) / "db.sqlite"), set_target("s")
+    runs = RunLog(store)
+    texts = [f"text {i}: my phone bill number {i % 97} is wrong" for i in range(n)]
+    ids = runs.log("tag", target, "s", ["phone", "bill"], [(t, ("bill", "phone")[i % 2], None) for i, t in enumerate(texts)])  # fmt: skip
+    with store.transaction() as db:
+        db.executemany(
+            "INSERT INTO feedback (run_id, score, updated_at) VALUES (?, 1, '2026-12-07T00:00:00.000+00:00')",
+            [(r,) for r in ids],
+        )
+    few_shot_for(store, target, embedder, 5)  # every vector embedded and stored once, as a first request does
+
+    def before() -> None:  # what each request did: read the dataset, hash it, read every vector back
+        examples = runs.dataset(target)
+        examples_digest(examples)
+        few_shot_for(store, target, embedder, 5, examples)
+
+    cache = FeedbackCache(runs)
+
+    def cached() -> None:
+        cache.dataset(target)
+        cache.few_shot(target, embedder, 5)
+
+    was, first = timed(before), timed(cached)
+    unchanged = min(timed(cached) for _ in range(3))
+    (new,) = runs.log("tag", target, "s", ["phone", "bill"], [("a new text about my bill", "bill", None)])
+    runs.record(new, score=1)
+    return [f"{n:,}", f"{was:.3f}", f"{first:.3f}", f"{unchanged:.4f}", f"{timed(cached):.3f}"]
+
+
+def feedback_part(sizes: list[int]) -> None:
+    os.environ.setdefault("LLMCLF_VECTOR_CACHE", "0")
+    from llmclf.embedding import get_embedder
+
+    embedder = get_embedder()
+    embedder.embed(["warm up"])
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append(feedback_row(n, embedder, tmp))
+    header = [
+        "feedback examples",
+        "before (every request)",
+        "cache: first",
+        "cache: unchanged",
+        "after one new feedback",
+    ]
+    print_table(f"Seconds per /tag request with an LLM and few-shot; load {load()}", header, rows)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["head", "feedback", "all"], default="all")
+    parser.add_argument("--docs", type=int, default=25000)
+    parser.add_argument("--examples", type=int, nargs="+", default=[20000, 100000])
+    args = parser.parse_args()
+    print(machine())
+    if args.part in ("feedback", "all"):
+        feedback_part(args.examples)
+    if args.part in ("head", "all"):
+        head_part(args.docs)
+
+
+if __name__ == "__main__":
+    main()
