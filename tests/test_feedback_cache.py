@@ -55,7 +55,7 @@ def test_the_cache_reads_a_dataset_again_only_after_its_feedback_changed(tmp_pat
     runs.record(a, score=1)
     first = cache.dataset(bank)
     assert [(e.text, e.label) for e in first.examples] == [("my card is late", "card")] and len(reads) == 2
-    assert cache.dataset(bank) is first and cache.dataset(bank) is first and len(reads) == 2  # unchanged: no read
+    assert cache.dataset(bank) is first and len(reads) == 2  # unchanged: no read
     RunLog(Store(tmp_path / "db.sqlite")).record(b, correction="pin")  # feedback from another connection
     second = cache.dataset(bank)
     assert len(reads) == 3 and [e.label for e in second.examples] == ["card", "pin"]
