@@ -19,7 +19,7 @@ from .embedding_tagger import examples_digest
 from .examples import Example
 from .feedback import FewShot, RunLog, few_shot_for
 
-__all__ = ["FeedbackCache", "FeedbackDataset"]
+__all__ = ["MAX_EXAMPLES", "MAX_TARGETS", "FeedbackCache", "FeedbackDataset"]
 
 
 @dataclass
@@ -33,14 +33,20 @@ class FeedbackDataset:
     earlier: dict[tuple[str, int], FewShot] = field(default_factory=dict)  # an older version's, for its vectors
 
 
+MAX_TARGETS = 16
+# ~2 KB an example with its few-shot vector: about 0.8 GB at most; the newest target stays whatever its size
+MAX_EXAMPLES = 400_000
+
+
 class FeedbackCache:
-    """The feedback dataset and few-shot lookup of up to ``size`` targets, each as of its latest feedback.
+    """The feedback dataset and few-shot lookup of the ``size`` targets used last (fewer where together they hold
+    more than ``max_examples`` examples), each as of its latest feedback.
 
     Safe to share between threads; requests for one target wait for one read of it rather than each reading.
     """
 
-    def __init__(self, runs: RunLog, size: int = 16) -> None:
-        self.runs, self.size = runs, size
+    def __init__(self, runs: RunLog, size: int = MAX_TARGETS, max_examples: int = MAX_EXAMPLES) -> None:
+        self.runs, self.size, self.max_examples = runs, size, max_examples
         self._entries: OrderedDict[str, FeedbackDataset] = OrderedDict()
         self._locks: dict[tuple, threading.Lock] = {}  # (target,) for its reads, (target, key) for a few-shot
         self._lock = threading.Lock()
@@ -65,11 +71,14 @@ class FeedbackCache:
             with self._lock:
                 self._entries[target] = fresh
                 self._entries.move_to_end(target)
-                while len(self._entries) > self.size:
+                while len(self._entries) > 1 and (len(self._entries) > self.size or self._held() > self.max_examples):
                     dropped, _ = self._entries.popitem(last=False)
                     for key in [key for key in self._locks if key[0] == dropped]:
                         del self._locks[key]
         return fresh
+
+    def _held(self) -> int:
+        return sum(len(entry.examples) for entry in self._entries.values())
 
     def few_shot(self, target: str, embedder: Embedder, k: int) -> FewShot | None:
         """The k-most-similar lookup over the target's feedback examples (None without any); only texts that no

@@ -115,3 +115,25 @@ def test_the_service_reads_a_tag_sets_feedback_once_until_feedback_changes_it(pe
         assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 200
         assert tag()["name"] == wrong  # the correction is in the head the next request uses
         assert len(reads) == 2
+
+
+def test_the_cache_holds_few_targets_and_few_examples_but_always_the_newest(tmp_path):
+    runs = RunLog(Store(tmp_path / "db.sqlite"))
+    for name in ("a", "b", "c"):
+        for run_id in logged(runs, name, [f"{name} one", f"{name} two"]):
+            runs.record(run_id, score=1)
+    reads: list[str] = []
+    real = runs.dataset
+    runs.dataset = lambda target: reads.append(target) or real(target)  # type: ignore[method-assign]
+    a, b, c = (set_target(n) for n in "abc")
+    cache = FeedbackCache(runs, size=2, max_examples=3)
+    cache.dataset(a)
+    cache.dataset(b)  # 4 examples held: a goes
+    cache.dataset(b)
+    cache.dataset(a)  # read again; now b goes
+    assert reads == [a, b, a]
+    assert len(FeedbackCache(runs, max_examples=1).dataset(c).examples) == 2  # one target over the bound stays
+    few = FeedbackCache(runs, size=2)
+    for target in (a, b, c, a):  # three targets in two places: a was dropped, and is read again
+        few.dataset(target)
+    assert reads[3:] == [c, a, b, c, a]
