@@ -174,6 +174,29 @@ def test_a_huge_text_is_cut_by_characters_before_tokenising(pets, monkeypatch):
     assert vectors.shape == (1, 384) and lengths == [embedder.max_length * CHARS_PER_TOKEN_MAX]
 
 
+def test_many_texts_are_tokenised_a_few_thousand_at_a_time_with_the_same_vectors(monkeypatch):
+    """An encoding keeps the tokens past the 256th too (65 KB for a 1,900-character text): fit or predict_proba on
+    100,000 long texts tokenised them all at once and held 6.5 GB of encodings."""
+    import llmclf.embedding
+    from llmclf.embedding import MiniLMEmbedder, _load_minilm
+
+    embedder = MiniLMEmbedder()
+    session, tokenizer = _load_minilm(embedder.max_length, embedder.threads)
+    sizes = []
+
+    class Spy:
+        def encode_batch(self, texts):
+            sizes.append(len(texts))
+            return tokenizer.encode_batch(texts)
+
+    texts = [" ".join(["the cat sat"] * (i % 7 + 1)) + f" {i}" for i in range(23)]
+    whole = embedder.embed(texts)
+    embedder._session, embedder._tokenizer = session, Spy()
+    monkeypatch.setattr(llmclf.embedding, "TOKENISED_AT_ONCE", 5)
+    np.testing.assert_allclose(embedder.embed(texts), whole, atol=1e-5)
+    assert sizes == [5, 5, 5, 5, 3]
+
+
 def test_a_text_with_two_labels_is_kept_and_said(tmp_path):
     clf = Classifier().fit(["woof", "woof", "meow", "bark"], ["dog", "cat", "cat", "dog"])
     assert any(n.startswith("labels disagree: 1 text(s)") and "'woof': cat, dog" in n for n in clf.report.notes)
