@@ -689,21 +689,21 @@ class Classifier(TextClassifierEstimator):
                 "(prompt_train(), fit() or retrain_with_feedback())"
             )
 
-    def _logits(self, texts: Sequence[str] | str) -> np.ndarray:
+    def _scores(self, texts: Sequence[str] | str) -> np.ndarray:
         """The head's logits over its temperature, one row per text, columns in :attr:`classes_` order."""
         head = self._require_head()
         self._say_pending()
         cleaned = [clean_text(t, f"text {i + 1}") for i, t in enumerate(texts_of(texts))]
-        return head.logits(self._embed_steps(cleaned), cleaned) / head.temperature
+        return head.scores(self._embed_steps(cleaned), cleaned)
 
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Probabilities, one row per text, columns in :attr:`classes_` order; rows sum to 1."""
-        return softmax(self._logits(texts))
+        return softmax(self._scores(texts))
 
     def decision_function(self, texts: Sequence[str] | str) -> np.ndarray:
         """The head's scores (logits over the fitted temperature), as sklearn's LogisticRegression gives them: one
         column per class in :attr:`classes_` order, or with two classes one value, positive for ``classes_[1]``."""
-        scores = self._logits(texts)
+        scores = self._scores(texts)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_log_proba(self, texts: Sequence[str] | str) -> np.ndarray:

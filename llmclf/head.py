@@ -104,8 +104,12 @@ class LinearHead:
             self._sparse_t = np.ascontiguousarray(self.coef[:, self.dim :].T, dtype=np.float32)
         return self._sparse_t
 
+    def scores(self, X: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """The logits over the fitted temperature: what predict_proba takes the softmax of."""
+        return self.logits(X, texts) / self.temperature
+
     def predict_proba(self, X: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
-        return softmax(self.logits(X, texts) / self.temperature)
+        return softmax(self.scores(X, texts))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
