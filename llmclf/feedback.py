@@ -458,8 +458,9 @@ class FewShot:
         return {e.text: v for e, v in zip(self.examples, self.vectors, strict=True)}
 
     def _vectors(self, texts: list[str], had: dict[str, np.ndarray]) -> np.ndarray:
-        found = {t: had[t] for t in dict.fromkeys(texts) if t in had}
-        unique = [t for t in dict.fromkeys(texts) if t not in found]
+        distinct = dict.fromkeys(texts)
+        found = {t: had[t] for t in distinct if t in had}
+        unique = [t for t in distinct if t not in found]
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
