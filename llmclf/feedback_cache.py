@@ -80,10 +80,13 @@ class FeedbackCache:
     def _held(self) -> int:
         return sum(len(entry.examples) for entry in self._entries.values())
 
-    def few_shot(self, target: str, embedder: Embedder, k: int) -> FewShot | None:
+    def few_shot(
+        self, target: str, embedder: Embedder, k: int, dataset: FeedbackDataset | None = None
+    ) -> FewShot | None:
         """The k-most-similar lookup over the target's feedback examples (None without any); only texts that no
-        earlier version had are looked up in the database or embedded."""
-        entry = self.dataset(target)
+        earlier version had are looked up in the database or embedded. ``dataset``: the one :meth:`dataset` just
+        gave, so its version is not asked for twice."""
+        entry = dataset if dataset is not None else self.dataset(target)
         key = (embedder.id, k)
         with self._one_at_a_time(target, key):  # not the reads' lock: embedding new texts takes a while
             if key not in entry.few_shots:

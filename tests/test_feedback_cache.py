@@ -84,6 +84,7 @@ def test_a_few_shot_lookup_looks_up_only_the_texts_its_last_version_lacked(tmp_p
     runs.record(ids[2], correction="atm")
     newer = cache.few_shot(bank, embedder, 1)
     assert sum(asked) == 3  # the one new text; the two before came from the earlier lookup
+    assert cache.few_shot(bank, embedder, 1, cache.dataset(bank)) is newer  # the dataset given: the same lookup
     assert newer("the cash machine swallowed my card") == [("the ATM kept my card", "atm")]
     fresh = MiniLMEmbedder().embed(texts)  # the vectors served again are the texts' own
     assert np.allclose(newer.vectors, fresh, atol=1e-5)

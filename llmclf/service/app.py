@@ -259,7 +259,9 @@ def create_app(
             raise HTTPException(503, f"cascade_below needs an LLM on the server: {HOW_TO_CONFIGURE}")
         target = set_target(set_name)
         dataset = await run_in_threadpool(feedback_sets.dataset, target)
-        few_shot = await run_in_threadpool(feedback_sets.few_shot, target, embedder(), k) if k and client else None
+        few_shot = (
+            await run_in_threadpool(feedback_sets.few_shot, target, embedder(), k, dataset) if k and client else None
+        )
         try:
             results = await atag_texts(
                 body.texts,
