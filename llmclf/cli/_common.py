@@ -312,7 +312,11 @@ class Steps:
             self._progress.stop()
         show()
         if self._progress is not None:
-            self._progress.start()
+            try:
+                self._progress.start()
+            except BaseException:  # Ctrl-C inside rich's start: half started, its stop failed (IndexError)
+                self._progress = None
+                raise
 
 
 def show_data_warnings() -> None:
