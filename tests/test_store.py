@@ -1,5 +1,6 @@
 import json
 import sqlite3
+import threading
 from contextlib import closing
 
 import pytest
@@ -51,12 +52,53 @@ def test_a_store_or_vector_cache_let_go_closes_its_connection(tmp_path):
 
     store = Store(tmp_path / "db.sqlite")
     cache = VectorCache("ns", 4, tmp_path / "vectors.sqlite")
-    connections = [store._db, cache._open()]
+    store.tags("any")  # a read: its connection waits in the pool
+    connections = [store._db, *store._readers, cache._open()]
+    assert len(connections) == 3
     del store, cache
     gc.collect()
     for db in connections:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             db.execute("SELECT 1")
+
+
+def test_a_long_read_never_holds_up_a_write(tmp_path, monkeypatch):
+    """Reads shared the writer's connection and lock: a service thread reading 100,000 feedback rows held every
+    write (run logging, /feedback) up for 0.4 s. Here a read is stopped halfway (inside a SQL function) until
+    the writes beside it are done; on the shared connection they waited for it, and the read for them."""
+    opened = Store._open_reader
+    inside, release = threading.Event(), threading.Event()
+
+    def pause() -> int:
+        inside.set()
+        assert release.wait(60), "never released"
+        return 1
+
+    def reader_that_can_pause(self):
+        db = opened(self)
+        db.create_function("pause", 0, pause)
+        return db
+
+    monkeypatch.setattr(Store, "_open_reader", reader_that_can_pause)
+    store = Store(tmp_path / "db.sqlite")
+    store.add_tags("pets", [("1", "cat", "")])
+    rows = []
+    reading = threading.Thread(target=lambda: rows.extend(store.read("SELECT name, pause() FROM tags")))
+    reading.start()
+    assert inside.wait(30)
+    writing = threading.Thread(target=lambda: store.add_tags("pets", [("2", "dog", "")]))
+    writing.start()
+    writing.join(30)
+    wrote = not writing.is_alive()
+    release.set()
+    reading.join(30)
+    writing.join(30)
+    assert wrote, "the write waited for the read"
+    assert [tuple(r) for r in rows] == [("cat", 1)]  # the read's snapshot: from before the write
+    assert [t.name for t in store.tags("pets")] == ["cat", "dog"]  # the next read sees the write
+    with pytest.raises(StoreError, match="readonly"):  # a read connection cannot write, whatever it is given
+        store.read("DELETE FROM tags")
+    assert len(store.tags("pets")) == 2
 
 
 def test_import_is_all_or_nothing(tmp_path):
