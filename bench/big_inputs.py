@@ -3,6 +3,7 @@
     python bench/big_inputs.py                 # both parts
     python bench/big_inputs.py --part head --docs 25000
     python bench/big_inputs.py --part feedback --examples 20000 100000
+    python bench/big_inputs.py --part writes --examples 100000
 
 ``head``: N texts of about 1,900 characters (8 ag_news train texts of one label joined), fitted as ``llmclf train
 --data`` fits them, but with a stand-in embedder (random unit vectors per text) so that the head alone is measured,
@@ -11,6 +12,9 @@ peak RSS from the kernel.
 ``feedback``: a tag set with N feedback examples; what a ``/tag`` request with an LLM and few-shot cost before
 (read the dataset, hash it, read every vector) and with :class:`llmclf.feedback_cache.FeedbackCache`, unchanged and
 after one new feedback.
+``writes``: how long logging one run waits while another thread reads a set's N feedback examples over and over,
+with reads on the writer's connection and lock (as before session 20; emulated) and on a read connection of their
+own (today), side by side in one run.
 """
 
 from __future__ import annotations
@@ -147,19 +151,79 @@ def feedback_part(sizes: list[int]) -> None:
     print_table(f"Seconds per /tag request with an LLM and few-shot; load {load()}", header, rows)
 
 
+def write_latency(store, n: int) -> list[float]:
+    """Seconds to log one run, ``n`` times, 20 ms apart."""
+    from llmclf.feedback import RunLog, set_target
+
+    runs, out = RunLog(store), []
+    for i in range(n):
+        t = time.perf_counter()
+        runs.log("classify", set_target("m"), "m", ["a", "b"], [(f"query {i}", "a", None)])
+        out.append(time.perf_counter() - t)
+        time.sleep(0.02)
+    return out
+
+
+def read_until(stop, runs, target: str) -> None:
+    while not stop.is_set():
+        runs.dataset(target)
+
+
+def writes_part(sizes: list[int]) -> None:
+    import statistics
+    import threading
+
+    from llmclf.feedback import RunLog, set_target
+    from llmclf.store import Store
+
+    class SharedConnection(Store):  # reads as they were: on the writer's connection, under its lock
+        def read(self, sql, params=()):
+            with self._lock, self._errors():
+                return self._db.execute(sql, tuple(params)).fetchall()
+
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            store, target = Store(Path(tmp) / "db.sqlite"), set_target("s")
+            runs = RunLog(store)
+            texts = [f"text {i}: my phone bill number {i % 97} is wrong" for i in range(n)]
+            ids = runs.log("tag", target, "s", ["phone", "bill"], [(t, "bill", None) for t in texts])
+            runs.store.write_many(
+                "INSERT INTO feedback (run_id, score, updated_at) VALUES (?, 1, '2026-12-07T00:00:00.000+00:00')",
+                [(r,) for r in ids],
+            )
+            store.close()
+            for name, kind in (("shared connection (before)", SharedConnection), ("own connection (now)", Store)):
+                store = kind(Path(tmp) / "db.sqlite")
+                quiet = write_latency(store, 40)
+                stop = threading.Event()
+                reader = threading.Thread(target=read_until, args=(stop, RunLog(store), target))
+                reader.start()
+                busy = write_latency(store, 40)
+                stop.set()
+                reader.join()
+                store.close()
+                ms = lambda xs: f"{statistics.median(xs) * 1000:.1f} / {max(xs) * 1000:.1f}"  # noqa: E731
+                rows.append([f"{n:,}", name, ms(quiet), ms(busy)])
+    header = ["feedback examples", "reads", "log one run alone: median / max ms", "beside reads: median / max ms"]
+    print_table(f"Logging a run while another thread reads the feedback dataset; load {load()}", header, rows)
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["head", "feedback", "all"], default="all")
+    parser.add_argument("--part", choices=["head", "feedback", "writes", "all"], default="all")
     parser.add_argument("--docs", type=int, default=25000)
     parser.add_argument("--examples", type=int, nargs="+", default=[20000, 100000])
     args = parser.parse_args()
     print(machine())
     if args.part in ("feedback", "all"):
         feedback_part(args.examples)
+    if args.part in ("writes", "all"):
+        writes_part(args.examples)
     if args.part in ("head", "all"):
         head_part(args.docs)
 
