@@ -4,6 +4,7 @@
     python bench/big_inputs.py --part head --docs 25000
     python bench/big_inputs.py --part feedback --examples 20000 100000
     python bench/big_inputs.py --part writes --examples 100000
+    python bench/big_inputs.py --part rebuild --examples 2000 20000
 
 ``head``: N texts of about 1,900 characters (8 ag_news train texts of one label joined), fitted as ``llmclf train
 --data`` fits them, but with a stand-in embedder (random unit vectors per text) so that the head alone is measured,
@@ -15,6 +16,9 @@ after one new feedback.
 ``writes``: how long logging one run waits while another thread reads a set's N feedback examples over and over,
 with reads on the writer's connection and lock (as before session 20; emulated) and on a read connection of their
 own (today), side by side in one run.
+``rebuild``: a stored set of 20 tags with N feedback examples, served offline under a real uvicorn; then eight rounds
+of one /feedback and one /tag, each /tag's status and seconds: waiting for a head with the new feedback (before
+session 20; emulated by lending no previous head) and answering from the previous head (today), in one run.
 """
 
 from __future__ import annotations
@@ -209,13 +213,69 @@ def writes_part(sizes: list[int]) -> None:
     print_table(f"Logging a run while another thread reads the feedback dataset; load {load()}", header, rows)
 
 
+def rebuild_part(sizes: list[int], tags: int = 20) -> None:
+    import statistics
+
+    import httpx
+
+    import llmclf.embedding_tagger as embedding_tagger
+    from llmclf.feedback import RunLog, set_target
+    from llmclf.service import create_app
+    from llmclf.store import Store
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.served import serving
+
+    lend = embedding_tagger.EmbeddingTagger.previous
+    rows = []
+    for n in sizes:
+        for name, previous in (("waits for the new head (before)", lambda self: None), ("previous head (now)", lend)):
+            embedding_tagger.EmbeddingTagger.previous = previous
+            embedding_tagger._CACHE.clear()  # each row builds its first head itself
+            embedding_tagger._NEWEST.clear()
+            with tempfile.TemporaryDirectory() as tmp:
+                os.environ["LLMCLF_CACHE_DIR"] = f"{tmp}/cache"
+                store = Store(Path(tmp) / "db.sqlite")
+                names = [f"topic{i}" for i in range(tags)]
+                store.add_tags("s", [(str(i), t, f"texts about subject {i}, such as item {i}") for i, t in enumerate(names)])  # fmt: skip
+                records = [(f"text {i} about subject {i % tags}, word {i % 31}", names[i % tags], None) for i in range(n)]  # fmt: skip
+                ids = RunLog(store).log("tag", set_target("s"), "s", names, records)
+                store.write_many(
+                    "INSERT INTO feedback (run_id, score, updated_at) VALUES (?, 1, '2026-12-07T00:00:00.000+00:00')",
+                    [(r,) for r in ids],
+                )
+                with serving(create_app({}, db=Path(tmp) / "db.sqlite")) as url:
+                    body = {"texts": ["about subject 3"], "tag_set": "s"}
+                    t = time.perf_counter()
+                    while (answer := httpx.post(f"{url}/tag", json=body, timeout=300)).status_code == 503:
+                        pass
+                    first = time.perf_counter() - t
+                    seconds, codes = [], []
+                    for i in range(8):
+                        run_id = answer.json()["predictions"][0]["run_id"]
+                        httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": names[i]}, timeout=60)
+                        t = time.perf_counter()
+                        answer = httpx.post(f"{url}/tag", json={**body, "texts": [f"subject {i}"]}, timeout=300)
+                        seconds.append(time.perf_counter() - t)
+                        codes.append(answer.status_code)
+                        if answer.status_code != 200:
+                            answer = httpx.post(f"{url}/tag", json=body, timeout=300)
+                    for queued in list(embedding_tagger._QUEUED.values()):
+                        queued.result()
+            rows.append([f"{n:,}", name, f"{first:.1f}", f"{statistics.median(seconds):.2f} / {max(seconds):.2f}",
+                         f"{codes.count(503)} of 8"])  # fmt: skip
+    embedding_tagger.EmbeddingTagger.previous = lend
+    header = ["feedback examples", "/tag after a feedback", "first head: s", "median / max s", "503"]
+    print_table(f"/tag after each new feedback, {tags} tags, offline; load {load()}", header, rows)
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["head", "feedback", "writes", "all"], default="all")
+    parser.add_argument("--part", choices=["head", "feedback", "writes", "rebuild", "all"], default="all")
     parser.add_argument("--docs", type=int, default=25000)
     parser.add_argument("--examples", type=int, nargs="+", default=[20000, 100000])
     args = parser.parse_args()
@@ -224,6 +284,8 @@ def main() -> None:
         feedback_part(args.examples)
     if args.part in ("writes", "all"):
         writes_part(args.examples)
+    if args.part in ("rebuild", "all"):
+        rebuild_part(args.examples)
     if args.part in ("head", "all"):
         head_part(args.docs)
 

@@ -5,6 +5,10 @@ each tag's name and instructions exactly as ``llmclf train`` builds classes
 from descriptions, plus any feedback examples the tag set has collected. It
 is cached per tag set *version*: a fingerprint of the embedder, the tags and
 the feedback examples, so a changed tag or new feedback builds a new head.
+Where only the feedback changed, the service answers from the set's previous
+head while the new one is built (:meth:`EmbeddingTagger.previous`): with
+20,000 feedback examples every ``/tag`` after a feedback waited 15-20 s
+for its rebuild, and past the request budget got 503.
 
 :func:`atag_texts` routes a batch: with no LLM every text goes to the
 embedding tagger; with an LLM every text goes to it, unless ``cascade_below``
@@ -43,6 +47,8 @@ _BUILDS: dict[str, threading.Lock] = {}  # one build of a version at a time: a r
 MAX_WAITING_BUILDS = 4
 _BUILD_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-tag-head")
 _QUEUED: dict[str, Future] = {}  # by version: the build under way or waiting
+_QUEUED_LINEAGES: dict[str, str] = {}  # the lineage of each version in _QUEUED
+_NEWEST: dict[str, str] = {}  # by lineage (embedder and tags, not feedback): the version built last
 
 
 def examples_digest(examples: Iterable[Example]) -> str:
@@ -80,9 +86,10 @@ class EmbeddingTagger:
         names = {t.name for t in self.tags}
         self.examples = [e for e in examples if e.label in names]
         self.multi, self.confidence = multi, confidence
+        self.lineage = self._fingerprint(None)  # the same for every version of these tags' feedback
         self.version = self._fingerprint(digest or examples_digest(examples))
 
-    def _fingerprint(self, digest: str) -> str:
+    def _fingerprint(self, digest: str | None) -> str:
         # the examples as given: those kept are the ones whose label is a tag's name, and the tags are here too
         blob = json.dumps(
             [_FORMAT, self.embedder.id, [(t.tag_id, t.name, t.instructions) for t in self.tags], digest],
@@ -98,6 +105,22 @@ class EmbeddingTagger:
                 return _CACHE[self.version]
         return None
 
+    def previous(self):
+        """The head built last for these same tags and embedder from other feedback, if it is in memory, else None:
+        what to answer with while this version's head is built."""
+        with _LOCK:
+            version = _NEWEST.get(self.lineage)
+            return _CACHE.get(version) if version != self.version else None
+
+    def refresh(self) -> None:
+        """Queue this version's build in the background, unless a build of these tags is queued or under way
+        already (feedback that keeps coming builds one head at a time, each with all the feedback so far)."""
+        with _LOCK:
+            if any(lineage == self.lineage for lineage in _QUEUED_LINEAGES.values()):
+                return
+        with contextlib.suppress(BuildsBusy):  # other sets' builds fill the queue: a later request asks again
+            self.queue_build()
+
     def queue_build(self) -> Future:
         """:meth:`classifier` on the builders' own thread; the one future of this version if it is queued already."""
         with _LOCK:
@@ -107,6 +130,7 @@ class EmbeddingTagger:
             if len(_QUEUED) > MAX_WAITING_BUILDS:
                 raise BuildsBusy(f"{len(_QUEUED)} tag sets' heads are being built; retry later")
             queued = _QUEUED[self.version] = _BUILD_POOL.submit(self.classifier)
+            _QUEUED_LINEAGES[self.version] = self.lineage
         queued.add_done_callback(lambda _: self._unqueue(queued))
         return queued
 
@@ -114,6 +138,7 @@ class EmbeddingTagger:
         with _LOCK:
             if _QUEUED.get(self.version) is done:
                 del _QUEUED[self.version]
+                _QUEUED_LINEAGES.pop(self.version, None)
 
     def classifier(self):
         """The head for this tag set version: from memory, the user cache dir, or built now."""
@@ -130,8 +155,11 @@ class EmbeddingTagger:
                 clf = self._load_or_build()
                 with _LOCK:
                     _CACHE[self.version] = clf
+                    _NEWEST[self.lineage] = self.version
                     while len(_CACHE) > _CACHE_SIZE:
-                        _CACHE.popitem(last=False)
+                        gone, _ = _CACHE.popitem(last=False)
+                        for lineage in [k for k, v in _NEWEST.items() if v == gone]:
+                            del _NEWEST[lineage]
                 return clf
             finally:
                 with _LOCK:
@@ -237,6 +265,8 @@ async def atag_texts(
     )
     if infer is not None and len(tags) > 1:
         clf = offline.cached()
+        if clf is None and (clf := offline.previous()) is not None:  # only the feedback changed: answer now
+            offline.refresh()
         if clf is None:
             building = asyncio.wrap_future(offline.queue_build())  # BuildsBusy when too many wait already
             try:

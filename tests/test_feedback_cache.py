@@ -94,6 +94,9 @@ def test_a_few_shot_lookup_looks_up_only_the_texts_its_last_version_lacked(tmp_p
 def test_the_service_reads_a_tag_sets_feedback_once_until_feedback_changes_it(pets_bundle, tmp_path, monkeypatch):
     """/tag read the set's whole feedback dataset on every request (100,000 examples: a second, half of it holding
     the database connection that logging and /feedback wait for)."""
+    import llmclf.embedding_tagger as embedding_tagger
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
     reads: list[str] = []
     real = RunLog.dataset
     monkeypatch.setattr(RunLog, "dataset", lambda self, target: reads.append(target) or real(self, target))
@@ -114,8 +117,12 @@ def test_the_service_reads_a_tag_sets_feedback_once_until_feedback_changes_it(pe
         wrong = "email" if first["name"] == "phone" else "phone"
         feedback = {"run_id": first["run_id"], "correction": wrong}
         assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 200
-        assert tag()["name"] == wrong  # the correction is in the head the next request uses
+        assert tag()["name"] == first["name"]  # the previous head answers while one with the correction is built
         assert len(reads) == 2
+        for queued in list(embedding_tagger._QUEUED.values()):
+            queued.result(timeout=120)
+        assert tag()["name"] == wrong  # the correction is in the head built since
+        assert len(reads) == 2  # read once, for both
 
 
 def test_the_cache_holds_few_targets_and_few_examples_but_always_the_newest(tmp_path):

@@ -334,6 +334,68 @@ def test_a_tag_set_whose_head_takes_long_to_build_gets_503_then_is_built_once(pe
     assert len(builds) == 1  # one build, however often the client asked
 
 
+def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_built(pets_bundle, tmp_path, monkeypatch):
+    """Every /tag after a feedback waited for a head built with it: with 20,000 feedback examples about 20 s, and past
+    the request's budget 503. Now the set's previous head answers while one build at a time (each with all the
+    feedback so far) goes on in the background; only a set with no head yet, or changed tags, waits."""
+    import llmclf.embedding_tagger as embedding_tagger
+    from llmclf.store import Store
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "db.sqlite"
+    Store(db).add_tags("pets", [("1", "dog", f"barks and fetches {tmp_path.name}"), ("2", "cat", "meows and purrs")])
+    app = create_app({"pets": pets_bundle}, db=db, request_timeout=0.5)
+    release, builds, real = threading.Event(), [], embedding_tagger.EmbeddingTagger._load_or_build
+
+    def tag(text: str) -> httpx.Response:
+        return httpx.post(f"{url}/tag", json={"texts": [text], "tag_set": "pets"}, timeout=60)
+
+    def until_200(text: str) -> httpx.Response:
+        for _ in range(240):
+            answer = tag(text)
+            if answer.status_code != 503:
+                return answer
+            time.sleep(0.25)
+        raise AssertionError("never built")
+
+    with serving(app) as url:
+        first = until_200("woof woof")
+        assert first.status_code == 200 and first.json()["predictions"][0]["name"] == "dog", first.text
+
+        def slow_build(self):
+            builds.append(self.version)
+            assert release.wait(60), "never released"
+            return real(self)
+
+        monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_load_or_build", slow_build)
+        run_id = first.json()["predictions"][0]["run_id"]
+        assert httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": "cat"}).status_code == 200
+        during = tag("woof woof")  # the new head cannot be built until released: the previous one answers
+        assert during.status_code == 200, during.text
+        assert during.json()["predictions"][0]["name"] == "dog"  # it learnt nothing yet
+        other = tag("a loud woof")
+        assert other.status_code == 200, other.text
+        again = other.json()["predictions"][0]["run_id"]
+        assert httpx.post(f"{url}/feedback", json={"run_id": again, "correction": "cat"}).status_code == 200
+        assert tag("woof woof").status_code == 200
+        assert len(builds) == 1  # the second feedback's head waits for the first build, not beside it
+        release.set()
+        for queued in list(embedding_tagger._QUEUED.values()):
+            queued.result(timeout=120)
+        assert until_200("woof woof").status_code == 200  # this one queues the build with both corrections
+        for queued in list(embedding_tagger._QUEUED.values()):
+            queued.result(timeout=120)
+        learnt = tag("woof woof")
+        assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text  # the corrections, learnt
+        assert len(builds) == 2
+        changed = {"texts": ["woof"], "tags": [{"id": 1, "name": "dog"}, {"id": 2, "name": f"cat {tmp_path.name}"}]}
+        release.clear()
+        threading.Timer(2, release.set).start()
+        assert httpx.post(f"{url}/tag", json=changed, timeout=60).status_code == 503  # other tags: no head to lend
+        for queued in list(embedding_tagger._QUEUED.values()):  # the build thread is free for the next test
+            queued.result(timeout=120)
+
+
 def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_bundle, tmp_path, monkeypatch):
     """New inline tag sets, each needing a head built, filled the thread pool that every /tag request went through,
     and a tag set whose head was already built waited behind them: 503 for a request that needed no build."""
