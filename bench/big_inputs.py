@@ -18,7 +18,9 @@ with reads on the writer's connection and lock (as before session 20; emulated) 
 own (today), side by side in one run.
 ``rebuild``: a stored set of 20 tags with N feedback examples, served offline under a real uvicorn; then eight rounds
 of one /feedback and one /tag, each /tag's status and seconds: waiting for a head with the new feedback (before
-session 20; emulated by lending no previous head) and answering from the previous head (today), in one run.
+session 20; emulated by lending no previous head) and answering from the previous head (today), in one run; then a
+restart (the heads in memory dropped) and one more feedback, and the seconds until /tag answers; and what the cache
+dir holds at the end.
 """
 
 from __future__ import annotations
@@ -226,11 +228,12 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.served import serving
 
-    lend = embedding_tagger.EmbeddingTagger.previous
+    lend, stored = embedding_tagger.EmbeddingTagger.previous, embedding_tagger.EmbeddingTagger.stored
     rows = []
     for n in sizes:
-        for name, previous in (("waits for the new head (before)", lambda self: None), ("previous head (now)", lend)):
-            embedding_tagger.EmbeddingTagger.previous = previous
+        for name, now in (("waits for the new head (before)", False), ("previous head (now)", True)):
+            embedding_tagger.EmbeddingTagger.previous = lend if now else (lambda self: None)
+            embedding_tagger.EmbeddingTagger.stored = stored if now else (lambda self: None)
             embedding_tagger._CACHE.clear()  # each row builds its first head itself
             embedding_tagger._NEWEST.clear()
             with tempfile.TemporaryDirectory() as tmp:
@@ -262,10 +265,24 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
                             answer = httpx.post(f"{url}/tag", json=body, timeout=300)
                     for queued in list(embedding_tagger._QUEUED.values()):
                         queued.result()
+                    # a restart: the heads in memory are gone, those in the cache dir stay; then one more feedback
+                    embedding_tagger._CACHE.clear()
+                    embedding_tagger._NEWEST.clear()
+                    run_id = answer.json()["predictions"][0]["run_id"]
+                    httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": names[9]}, timeout=60)
+                    t = time.perf_counter()
+                    while httpx.post(f"{url}/tag", json=body, timeout=300).status_code == 503:
+                        pass
+                    restarted = time.perf_counter() - t
+                    for queued in list(embedding_tagger._QUEUED.values()):
+                        queued.result()
+                heads = list(Path(tmp, "cache", "tag-heads").glob("*.model"))
+                size = f"{len(heads)} / {sum(h.stat().st_size for h in heads) / 1e6:.1f} MB"
             rows.append([f"{n:,}", name, f"{first:.1f}", f"{statistics.median(seconds):.2f} / {max(seconds):.2f}",
-                         f"{codes.count(503)} of 8"])  # fmt: skip
-    embedding_tagger.EmbeddingTagger.previous = lend
-    header = ["feedback examples", "/tag after a feedback", "first head: s", "median / max s", "503"]
+                         f"{codes.count(503)} of 8", f"{restarted:.2f}", size])  # fmt: skip
+    embedding_tagger.EmbeddingTagger.previous, embedding_tagger.EmbeddingTagger.stored = lend, stored
+    header = ["feedback examples", "/tag after a feedback", "first head: s", "median / max s", "503",
+              "after a restart: s", "heads saved: files / size"]  # fmt: skip
     print_table(f"/tag after each new feedback, {tags} tags, offline; load {load()}", header, rows)
 
 

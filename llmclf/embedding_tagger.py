@@ -7,8 +7,11 @@ is cached per tag set *version*: a fingerprint of the embedder, the tags and
 the feedback examples, so a changed tag or new feedback builds a new head.
 Where only the feedback changed, the service answers from the set's previous
 head while the new one is built (:meth:`EmbeddingTagger.previous`): with
-20,000 feedback examples every ``/tag`` after a feedback waited 15-20 s
-for its rebuild, and past the request budget got 503.
+20,000 feedback examples every ``/tag`` after a feedback waited 13-20 s
+for its rebuild, and past the request budget got 503. Heads are kept in
+memory (the 16 used last) and saved in the user cache dir (one per tag set
+and embedder, the newest; at most MAX_STORED_HEADS), so a restarted service
+answers from the head it saved (:meth:`EmbeddingTagger.stored`).
 
 :func:`atag_texts` routes a batch: with no LLM every text goes to the
 embedding tagger; with an LLM every text goes to it, unless ``cascade_below``
@@ -24,6 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from .embedding import Embedder, get_embedder
@@ -49,6 +53,11 @@ _BUILD_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmclf-tag-h
 _QUEUED: dict[str, Future] = {}  # by version: the build under way or waiting
 _QUEUED_LINEAGES: dict[str, str] = {}  # the lineage of each version in _QUEUED
 _NEWEST: dict[str, str] = {}  # by lineage (embedder and tags, not feedback): the version built last
+_STORED_LOCK = threading.Lock()  # requests after a restart load a set's stored head once
+# Heads kept in the user cache dir (tag-heads/<lineage>-<version>.model): a new version's head replaces its
+# lineage's older one (a service taking feedback saved one more each time, without end), and past this many the heads
+# used longest ago go.
+MAX_STORED_HEADS = 32
 
 
 def examples_digest(examples: Iterable[Example]) -> str:
@@ -112,6 +121,24 @@ class EmbeddingTagger:
             version = _NEWEST.get(self.lineage)
             return _CACHE.get(version) if version != self.version else None
 
+    def stored(self):
+        """The head saved in the user cache dir for this version, or else the one saved last for these tags and
+        embedder (a restarted service has neither in memory), loaded and kept in memory; None if there is none.
+        Reads files: call it off the event loop."""
+        with _STORED_LOCK:
+            if (clf := self.cached() or self.previous()) is not None:  # another request loaded it meanwhile
+                return clf
+            mine = self._path()
+            try:
+                saved = list(mine.parent.glob(f"{self.lineage}-*.model"))
+            except OSError:  # an unreadable cache dir: the head is built, as with none
+                return None
+            for path in sorted(saved, key=lambda p: (p == mine, _mtime(p)), reverse=True):  # its own first, then newest
+                if (clf := _load_stored(path, self.embedder)) is not None:
+                    _remember(self.lineage, path.stem.split("-", 1)[1], clf, newest=path == mine)
+                    return clf
+        return None
+
     def refresh(self) -> None:
         """Queue this version's build in the background, unless a build of these tags is queued or under way
         already (feedback that keeps coming builds one head at a time, each with all the feedback so far)."""
@@ -153,36 +180,30 @@ class EmbeddingTagger:
                     if self.version in _CACHE:  # built while this one waited
                         return _CACHE[self.version]
                 clf = self._load_or_build()
-                with _LOCK:
-                    _CACHE[self.version] = clf
-                    _NEWEST[self.lineage] = self.version
-                    while len(_CACHE) > _CACHE_SIZE:
-                        gone, _ = _CACHE.popitem(last=False)
-                        for lineage in [k for k, v in _NEWEST.items() if v == gone]:
-                            del _NEWEST[lineage]
+                _remember(self.lineage, self.version, clf, newest=True)
                 return clf
             finally:
                 with _LOCK:
                     if _BUILDS.get(self.version) is building:
                         del _BUILDS[self.version]
 
+    def _path(self) -> Path:
+        return user_cache_dir() / "tag-heads" / f"{self.lineage}-{self.version}.model"
+
     def _load_or_build(self):
         from .classifier import Classifier
 
-        path = user_cache_dir() / "tag-heads" / f"{self.version}.model"
-        clf = None
-        if path.is_file():
-            try:
-                clf = Classifier.load(path, embedder=self.embedder)
-            except BundleError:  # a damaged cache entry is rebuilt, and goes: save will not replace what is no bundle
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        path = self._path()
+        clf = _load_stored(path, self.embedder) if path.is_file() else None
         if clf is None:
             clf = Classifier(self.embedder)
             clf.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in self.examples)
             clf.prompt_train({t.name: t.instructions or None for t in self.tags})
-            with contextlib.suppress(BundleError):  # an unwritable cache costs time, never the answer
+            try:
                 clf.save(path)
+            except BundleError:  # an unwritable cache costs time, never the answer
+                return clf
+            _prune(path, self.lineage)
         return clf
 
     def tag(self, texts: Sequence[str]) -> list[TagResult]:
@@ -265,8 +286,10 @@ async def atag_texts(
     )
     if infer is not None and len(tags) > 1:
         clf = offline.cached()
-        if clf is None and (clf := offline.previous()) is not None:  # only the feedback changed: answer now
-            offline.refresh()
+        if clf is None:  # a head saved before (a restart), or one with older feedback: answer now, build behind
+            clf = offline.previous() or await asyncio.to_thread(offline.stored)
+            if clf is not None and offline.cached() is None:
+                offline.refresh()
         if clf is None:
             building = asyncio.wrap_future(offline.queue_build())  # BuildsBusy when too many wait already
             try:
@@ -292,6 +315,56 @@ async def atag_texts(
                 for t in r.tags:
                     t.pop("confidence", None)
     return _as_given(results, given)
+
+
+def _remember(lineage: str, version: str, clf: Any, *, newest: bool) -> None:
+    """Keep ``clf`` in memory as ``version``'s head, the ``newest`` of its lineage (else only if none is)."""
+    with _LOCK:
+        _CACHE[version] = clf
+        if newest or lineage not in _NEWEST:
+            _NEWEST[lineage] = version
+        while len(_CACHE) > _CACHE_SIZE:
+            gone, _ = _CACHE.popitem(last=False)
+            for old in [k for k, v in _NEWEST.items() if v == gone]:
+                del _NEWEST[old]
+
+
+def _load_stored(path: Path, embedder: Embedder):
+    """The head saved at ``path``, else None: a damaged one is removed (save will not replace what is no bundle),
+    and one that another process removed meanwhile is simply not there."""
+    from .classifier import Classifier
+
+    try:
+        clf = Classifier.load(path, embedder=embedder)
+    except BundleError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):
+        path.touch()  # used now: among the last to be pruned
+    return clf
+
+
+def _prune(kept: Path, lineage: str) -> None:
+    """Remove the stored heads of ``lineage``'s other versions, then those used longest ago past MAX_STORED_HEADS."""
+    try:
+        others = sorted((p for p in kept.parent.glob("*.model") if p != kept), key=_mtime, reverse=True)
+    except OSError:
+        return
+    gone = [p for p in others if p.name.startswith(f"{lineage}-")]
+    rest = [p for p in others if p not in gone]
+    for path in gone + rest[MAX_STORED_HEADS - 1 :]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile
+        return 0.0
 
 
 def _given_ids(tags: Sequence[Any]) -> dict[str, Any]:

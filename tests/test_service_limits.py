@@ -334,66 +334,121 @@ def test_a_tag_set_whose_head_takes_long_to_build_gets_503_then_is_built_once(pe
     assert len(builds) == 1  # one build, however often the client asked
 
 
-def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_built(pets_bundle, tmp_path, monkeypatch):
-    """Every /tag after a feedback waited for a head built with it: with 20,000 feedback examples about 20 s, and past
-    the request's budget 503. Now the set's previous head answers while one build at a time (each with all the
-    feedback so far) goes on in the background; only a set with no head yet, or changed tags, waits."""
-    import llmclf.embedding_tagger as embedding_tagger
+def _pets_tag_set(tmp_path, monkeypatch, pets_bundle):
+    """A service with a stored tag set "pets" (dog, cat), and a cache dir of the test's own."""
     from llmclf.store import Store
 
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
     db = tmp_path / "db.sqlite"
     Store(db).add_tags("pets", [("1", "dog", f"barks and fetches {tmp_path.name}"), ("2", "cat", "meows and purrs")])
-    app = create_app({"pets": pets_bundle}, db=db, request_timeout=0.5)
+    return create_app({"pets": pets_bundle}, db=db, request_timeout=0.5)
+
+
+def _tag_pets(url: str, text: str) -> httpx.Response:
+    return httpx.post(f"{url}/tag", json={"texts": [text], "tag_set": "pets"}, timeout=60)
+
+
+def _until_200(url: str, text: str) -> httpx.Response:
+    for _ in range(240):
+        answer = _tag_pets(url, text)
+        if answer.status_code != 503:
+            return answer
+        time.sleep(0.25)
+    raise AssertionError("never built")
+
+
+def _held_builds(monkeypatch) -> tuple[threading.Event, list[str]]:
+    """From now on each head build waits for the event; the list gets each build's version as it starts."""
+    import llmclf.embedding_tagger as embedding_tagger
+
     release, builds, real = threading.Event(), [], embedding_tagger.EmbeddingTagger._load_or_build
 
-    def tag(text: str) -> httpx.Response:
-        return httpx.post(f"{url}/tag", json={"texts": [text], "tag_set": "pets"}, timeout=60)
+    def held(self):
+        builds.append(self.version)
+        assert release.wait(60), "never released"
+        return real(self)
 
-    def until_200(text: str) -> httpx.Response:
-        for _ in range(240):
-            answer = tag(text)
-            if answer.status_code != 503:
-                return answer
-            time.sleep(0.25)
-        raise AssertionError("never built")
+    monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_load_or_build", held)
+    return release, builds
 
+
+def _finish_builds() -> None:
+    import llmclf.embedding_tagger as embedding_tagger
+
+    for queued in list(embedding_tagger._QUEUED.values()):
+        queued.result(timeout=120)
+
+
+def _correct(url: str, answer: httpx.Response, label: str) -> None:
+    run_id = answer.json()["predictions"][0]["run_id"]
+    assert httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": label}).status_code == 200
+
+
+def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_built(pets_bundle, tmp_path, monkeypatch):
+    """Every /tag after a feedback waited for a head built with it: with 20,000 feedback examples about 20 s, and past
+    the request's budget 503. Now the set's previous head answers while one build at a time (each with all the
+    feedback so far) goes on in the background; only a set with no head yet, or changed tags, waits."""
+    app = _pets_tag_set(tmp_path, monkeypatch, pets_bundle)
     with serving(app) as url:
-        first = until_200("woof woof")
+        first = _until_200(url, "woof woof")
         assert first.status_code == 200 and first.json()["predictions"][0]["name"] == "dog", first.text
-
-        def slow_build(self):
-            builds.append(self.version)
-            assert release.wait(60), "never released"
-            return real(self)
-
-        monkeypatch.setattr(embedding_tagger.EmbeddingTagger, "_load_or_build", slow_build)
-        run_id = first.json()["predictions"][0]["run_id"]
-        assert httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": "cat"}).status_code == 200
-        during = tag("woof woof")  # the new head cannot be built until released: the previous one answers
+        release, builds = _held_builds(monkeypatch)
+        _correct(url, first, "cat")
+        during = _tag_pets(url, "woof woof")  # the new head cannot be built until released: the previous one answers
         assert during.status_code == 200, during.text
         assert during.json()["predictions"][0]["name"] == "dog"  # it learnt nothing yet
-        other = tag("a loud woof")
+        other = _tag_pets(url, "a loud woof")
         assert other.status_code == 200, other.text
-        again = other.json()["predictions"][0]["run_id"]
-        assert httpx.post(f"{url}/feedback", json={"run_id": again, "correction": "cat"}).status_code == 200
-        assert tag("woof woof").status_code == 200
+        _correct(url, other, "cat")
+        assert _tag_pets(url, "woof woof").status_code == 200
         assert len(builds) == 1  # the second feedback's head waits for the first build, not beside it
         release.set()
-        for queued in list(embedding_tagger._QUEUED.values()):
-            queued.result(timeout=120)
-        assert until_200("woof woof").status_code == 200  # this one queues the build with both corrections
-        for queued in list(embedding_tagger._QUEUED.values()):
-            queued.result(timeout=120)
-        learnt = tag("woof woof")
+        _finish_builds()
+        assert _until_200(url, "woof woof").status_code == 200  # this one queues the build with both corrections
+        _finish_builds()
+        learnt = _tag_pets(url, "woof woof")
         assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text  # the corrections, learnt
         assert len(builds) == 2
         changed = {"texts": ["woof"], "tags": [{"id": 1, "name": "dog"}, {"id": 2, "name": f"cat {tmp_path.name}"}]}
         release.clear()
         threading.Timer(2, release.set).start()
         assert httpx.post(f"{url}/tag", json=changed, timeout=60).status_code == 503  # other tags: no head to lend
-        for queued in list(embedding_tagger._QUEUED.values()):  # the build thread is free for the next test
-            queued.result(timeout=120)
+        _finish_builds()  # the build thread is free for the next test
+
+
+def test_a_restarted_service_answers_from_the_head_it_saved_while_one_with_new_feedback_is_built(
+    pets_bundle, tmp_path, monkeypatch
+):
+    """A restarted service had no head in memory, so the first /tag after new feedback waited for a build (a minute
+    at 20,000 examples, 503s meanwhile). It now loads the set's head saved in the cache dir: its own version's at
+    once, with no build; else the one saved last, answering while the new one is built."""
+    import collections
+
+    import llmclf.embedding_tagger as embedding_tagger
+
+    def restart() -> None:  # the process's memory of heads, gone; the cache dir stays
+        monkeypatch.setattr(embedding_tagger, "_CACHE", collections.OrderedDict())
+        monkeypatch.setattr(embedding_tagger, "_NEWEST", {})
+
+    app = _pets_tag_set(tmp_path, monkeypatch, pets_bundle)
+    with serving(app) as url:
+        first = _until_200(url, "woof woof")
+        assert first.json()["predictions"][0]["name"] == "dog", first.text
+        release, builds = _held_builds(monkeypatch)
+        restart()
+        same = _tag_pets(url, "woof woof")  # nothing changed: the saved head of this version, and no build
+        assert same.status_code == 200 and same.json()["predictions"][0]["name"] == "dog", same.text
+        assert builds == [] and not embedding_tagger._QUEUED
+        _correct(url, same, "cat")
+        restart()
+        during = _tag_pets(url, "woof woof")  # the build is held: only the head saved before can answer
+        assert during.status_code == 200 and during.json()["predictions"][0]["name"] == "dog", during.text
+        release.set()
+        _finish_builds()
+        assert len(builds) == 1
+        learnt = _tag_pets(url, "woof woof")
+        assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text
+    assert len(list((tmp_path / "cache" / "tag-heads").iterdir())) == 1  # the new head replaced the old
 
 
 def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_bundle, tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import re
 
 import pytest
@@ -226,6 +227,34 @@ def test_a_damaged_cached_tag_head_is_rebuilt_once_and_replaced(tmp_path, monkey
         result = CliRunner().invoke(app, tag)
         assert result.exit_code == 0 and json.loads(result.stdout)["name"] == "phone", result.output
     assert len(builds) == 1 and Classifier.load(head).class_names  # rebuilt once, then read from the new file
+
+
+def test_the_tag_head_cache_keeps_one_head_a_set_and_a_bounded_number_in_all(tmp_path, monkeypatch):
+    """Every feedback version of a tag set saved one more head in the user cache dir, and none was ever removed:
+    a service taking feedback on 20,000 examples grew it by a bundle each time. A new version's head now replaces
+    the set's older one, and past MAX_STORED_HEADS the heads used longest ago go."""
+    import llmclf.embedding_tagger as embedding_tagger
+    from llmclf.embedding_tagger import EmbeddingTagger
+    from llmclf.examples import Example, Source
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(embedding_tagger, "_CACHE", type(embedding_tagger._CACHE)())
+    monkeypatch.setattr(embedding_tagger, "_NEWEST", {})
+    monkeypatch.setattr(embedding_tagger, "MAX_STORED_HEADS", 2)
+    heads = tmp_path / "cache" / "tag-heads"
+    tags = [Tag(t.tag_id, t.name, t.instructions) for t in TAGS]
+    said = [Example(f"reach me at {i}", "phone", Source.FEEDBACK) for i in range(3)]
+    taggers = [EmbeddingTagger(tags, examples=said[:n]) for n in range(3)]  # one set, three feedback versions
+    for tagger in taggers:
+        assert tagger.tag(["call 555 0100"])[0].best["name"] == "phone"
+        (head,) = heads.iterdir()
+        assert head.name == f"{tagger.lineage}-{tagger.version}.model"
+    assert len({t.lineage for t in taggers}) == 1 and len({t.version for t in taggers}) == 3
+    other = [EmbeddingTagger([*tags[:2], Tag("x", f"other {i}", "another subject")]) for i in range(2)]
+    other[0].tag(["hello"])
+    os.utime(next(heads.glob(f"{other[0].lineage}-*")), (1, 1))  # used long ago
+    other[1].tag(["hello"])
+    assert sorted(p.name for p in heads.iterdir()) == sorted(f"{t.lineage}-{t.version}.model" for t in (taggers[2], other[1]))  # fmt: skip
 
 
 def test_an_unreadable_input_row_is_an_error_record_and_the_rest_are_tagged(tmp_path):
