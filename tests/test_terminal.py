@@ -363,9 +363,12 @@ def test_ctrl_c_while_waiting_for_typed_lines_exits_130_without_an_abort(pets_bu
     for tag_id, name in (("1", "dog"), ("2", "cat")):
         add = [sys.executable, "-m", "llmclf", "tags", "add", "pets", "--id", tag_id, "--name", name]
         subprocess.run(add, env=env, check=True, capture_output=True)
+    # Ctrl-C as a terminal gives it: a test run started in the background by a non-interactive shell ignores SIGINT,
+    # and its children inherit that (Python then installs no KeyboardInterrupt handler, and Ctrl-C did nothing)
     child = pexpect.spawn(
-        "bash", ["-c", f"{LLMCLF} {command.format(bundle=pets_bundle)}"], env=env, dimensions=(24, 100), timeout=120
-    )
+        "bash", ["-c", f"{LLMCLF} {command.format(bundle=pets_bundle)}"], env=env, dimensions=(24, 100), timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     seen = []  # the whole screen, for the message of a failure
     child.logfile_read = type("Log", (), {"write": lambda _, b: seen.append(b), "flush": lambda _: None})()
     child.sendline("woof woof")
