@@ -189,6 +189,7 @@ class Store:
         self._readers: list[sqlite3.Connection] = []  # idle read connections, at most MAX_IDLE_READERS
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._in_memory = str(self.path) == ":memory:"  # SQLite's name for a database that lives in one connection
         self._migrate()
 
     @contextmanager
@@ -248,6 +249,10 @@ class Store:
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
+        if self._in_memory:  # another connection would open a database of its own, empty
+            with self._lock:
+                yield self._db
+            return
         with self._readers_lock:
             db = self._readers.pop() if self._readers else None
         if db is None:

@@ -101,6 +101,18 @@ def test_a_long_read_never_holds_up_a_write(tmp_path, monkeypatch):
     assert len(store.tags("pets")) == 2
 
 
+def test_a_store_in_memory_reads_what_it_wrote(tmp_path, monkeypatch):
+    """``Store(":memory:")`` read an empty database once reads took connections of their own (each opened its own
+    in-memory database): "no such table: tags". Its reads go through its one connection."""
+    monkeypatch.chdir(tmp_path)
+    store = Store(":memory:")
+    store.add_tags("pets", [("1", "dog", "barks"), ("2", "cat", "meows")])
+    assert [t.name for t in store.tags("pets")] == ["dog", "cat"]
+    assert store.read("SELECT count(*) FROM tags")[0][0] == 2
+    store.close()
+    assert list(tmp_path.iterdir()) == []  # and no file named ":memory:"
+
+
 def test_import_is_all_or_nothing(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     good = tmp_path / "tags.csv"
