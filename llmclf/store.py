@@ -190,6 +190,7 @@ class Store:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._in_memory = str(self.path) == ":memory:"  # SQLite's name for a database that lives in one connection
+        self._where = self.path.absolute()  # where read connections open it, whatever folder the process moves to
         self._migrate()
 
     @contextmanager
@@ -269,7 +270,7 @@ class Store:
 
     def _open_reader(self) -> sqlite3.Connection:
         """A connection that may only read (``query_only``), in autocommit: each query sees the latest commit."""
-        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self._where, check_same_thread=False, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA query_only=ON")

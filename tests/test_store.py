@@ -113,6 +113,19 @@ def test_a_store_in_memory_reads_what_it_wrote(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # and no file named ":memory:"
 
 
+def test_a_store_opened_by_a_relative_path_reads_it_after_a_change_of_folder(tmp_path, monkeypatch):
+    """Read connections are opened as they are needed: one opened after ``os.chdir`` found "db.sqlite" in the new
+    folder, a database of its own ("no such table")."""
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    store = Store("db.sqlite")
+    store.add_tags("pets", [("1", "dog", "barks")])
+    monkeypatch.chdir(tmp_path)
+    assert [t.name for t in store.tags("pets")] == ["dog"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    store.close()
+
+
 def test_import_is_all_or_nothing(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     good = tmp_path / "tags.csv"
