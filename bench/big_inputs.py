@@ -228,6 +228,17 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.served import serving
 
+    def answered(url: str, body: dict) -> tuple[httpx.Response, float]:
+        """The first answer that is not 503 (a head still being built), and the seconds until it came."""
+        t = time.perf_counter()
+        while (answer := httpx.post(f"{url}/tag", json=body, timeout=300)).status_code == 503:
+            pass
+        return answer, time.perf_counter() - t
+
+    def finish_builds() -> None:
+        for queued in list(embedding_tagger._QUEUED.values()):
+            queued.result()
+
     lend, stored = embedding_tagger.EmbeddingTagger.previous, embedding_tagger.EmbeddingTagger.stored
     rows = []
     for n in sizes:
@@ -249,10 +260,7 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
                 )
                 with serving(create_app({}, db=Path(tmp) / "db.sqlite")) as url:
                     body = {"texts": ["about subject 3"], "tag_set": "s"}
-                    t = time.perf_counter()
-                    while (answer := httpx.post(f"{url}/tag", json=body, timeout=300)).status_code == 503:
-                        pass
-                    first = time.perf_counter() - t
+                    answer, first = answered(url, body)
                     seconds, codes = [], []
                     for i in range(8):
                         run_id = answer.json()["predictions"][0]["run_id"]
@@ -263,19 +271,14 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
                         codes.append(answer.status_code)
                         if answer.status_code != 200:
                             answer = httpx.post(f"{url}/tag", json=body, timeout=300)
-                    for queued in list(embedding_tagger._QUEUED.values()):
-                        queued.result()
+                    finish_builds()
                     # a restart: the heads in memory are gone, those in the cache dir stay; then one more feedback
                     embedding_tagger._CACHE.clear()
                     embedding_tagger._NEWEST.clear()
                     run_id = answer.json()["predictions"][0]["run_id"]
                     httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": names[9]}, timeout=60)
-                    t = time.perf_counter()
-                    while httpx.post(f"{url}/tag", json=body, timeout=300).status_code == 503:
-                        pass
-                    restarted = time.perf_counter() - t
-                    for queued in list(embedding_tagger._QUEUED.values()):
-                        queued.result()
+                    _, restarted = answered(url, body)
+                    finish_builds()
                 heads = list(Path(tmp, "cache", "tag-heads").glob("*.model"))
                 size = f"{len(heads)} / {sum(h.stat().st_size for h in heads) / 1e6:.1f} MB"
             rows.append([f"{n:,}", name, f"{first:.1f}", f"{statistics.median(seconds):.2f} / {max(seconds):.2f}",
