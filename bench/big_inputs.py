@@ -226,7 +226,7 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
     from llmclf.store import Store
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.served import serving
+    from tests.served import finish_head_builds, serving
 
     def answered(url: str, body: dict) -> tuple[httpx.Response, float]:
         """The first answer that is not 503 (a head still being built), and the seconds until it came."""
@@ -234,10 +234,6 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
         while (answer := httpx.post(f"{url}/tag", json=body, timeout=300)).status_code == 503:
             pass
         return answer, time.perf_counter() - t
-
-    def finish_builds() -> None:
-        for queued in list(embedding_tagger._QUEUED.values()):
-            queued.result()
 
     lend, stored = embedding_tagger.EmbeddingTagger.previous, embedding_tagger.EmbeddingTagger.stored
     rows = []
@@ -271,14 +267,14 @@ def rebuild_part(sizes: list[int], tags: int = 20) -> None:
                         codes.append(answer.status_code)
                         if answer.status_code != 200:
                             answer = httpx.post(f"{url}/tag", json=body, timeout=300)
-                    finish_builds()
+                    finish_head_builds()
                     # a restart: the heads in memory are gone, those in the cache dir stay; then one more feedback
                     embedding_tagger._CACHE.clear()
                     embedding_tagger._NEWEST.clear()
                     run_id = answer.json()["predictions"][0]["run_id"]
                     httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": names[9]}, timeout=60)
                     _, restarted = answered(url, body)
-                    finish_builds()
+                    finish_head_builds()
                 heads = list(Path(tmp, "cache", "tag-heads").glob("*.model"))
                 size = f"{len(heads)} / {sum(h.stat().st_size for h in heads) / 1e6:.1f} MB"
             rows.append([f"{n:,}", name, f"{first:.1f}", f"{statistics.median(seconds):.2f} / {max(seconds):.2f}",

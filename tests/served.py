@@ -23,6 +23,14 @@ def stop(proc, timeout: float = 10) -> None:
         proc.wait()
 
 
+def finish_head_builds(timeout: float = 120) -> None:
+    """Wait for every tag-set head build the service has queued (they go on past their requests' 503)."""
+    import llmclf.embedding_tagger as embedding_tagger
+
+    for queued in list(embedding_tagger._QUEUED.values()):
+        queued.result(timeout=timeout)
+
+
 def wait_healthy(url: str, seconds: float = 60) -> None:
     """Wait until ``url``/healthz answers 200 (a server started in another process)."""
     import httpx

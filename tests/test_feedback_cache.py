@@ -14,7 +14,7 @@ from llmclf.feedback_cache import FeedbackCache
 from llmclf.service import create_app
 from llmclf.store import Store
 
-from .served import serving
+from .served import finish_head_builds, serving
 
 BANK = ["card", "pin", "atm"]
 
@@ -94,8 +94,6 @@ def test_a_few_shot_lookup_looks_up_only_the_texts_its_last_version_lacked(tmp_p
 def test_the_service_reads_a_tag_sets_feedback_once_until_feedback_changes_it(pets_bundle, tmp_path, monkeypatch):
     """/tag read the set's whole feedback dataset on every request (100,000 examples: a second, half of it holding
     the database connection that logging and /feedback wait for)."""
-    import llmclf.embedding_tagger as embedding_tagger
-
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
     reads: list[str] = []
     real = RunLog.dataset
@@ -119,8 +117,7 @@ def test_the_service_reads_a_tag_sets_feedback_once_until_feedback_changes_it(pe
         assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 200
         assert tag()["name"] == first["name"]  # the previous head answers while one with the correction is built
         assert len(reads) == 2
-        for queued in list(embedding_tagger._QUEUED.values()):
-            queued.result(timeout=120)
+        finish_head_builds()
         assert tag()["name"] == wrong  # the correction is in the head built since
         assert len(reads) == 2  # read once, for both
 

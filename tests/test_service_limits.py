@@ -12,7 +12,7 @@ import pytest
 
 from llmclf.service import create_app
 
-from .served import free_port, serving, stop, wait_healthy
+from .served import finish_head_builds, free_port, serving, stop, wait_healthy
 
 LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
 
@@ -372,13 +372,6 @@ def _held_builds(monkeypatch) -> tuple[threading.Event, list[str]]:
     return release, builds
 
 
-def _finish_builds() -> None:
-    import llmclf.embedding_tagger as embedding_tagger
-
-    for queued in list(embedding_tagger._QUEUED.values()):
-        queued.result(timeout=120)
-
-
 def _correct(url: str, answer: httpx.Response, label: str) -> None:
     run_id = answer.json()["predictions"][0]["run_id"]
     assert httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": label}).status_code == 200
@@ -403,9 +396,9 @@ def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_bu
         assert _tag_pets(url, "woof woof").status_code == 200
         assert len(builds) == 1  # the second feedback's head waits for the first build, not beside it
         release.set()
-        _finish_builds()
+        finish_head_builds()
         assert _until_200(url, "woof woof").status_code == 200  # this one queues the build with both corrections
-        _finish_builds()
+        finish_head_builds()
         learnt = _tag_pets(url, "woof woof")
         assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text  # the corrections, learnt
         assert len(builds) == 2
@@ -413,7 +406,7 @@ def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_bu
         release.clear()
         threading.Timer(2, release.set).start()
         assert httpx.post(f"{url}/tag", json=changed, timeout=60).status_code == 503  # other tags: no head to lend
-        _finish_builds()  # the build thread is free for the next test
+        finish_head_builds()  # the build thread is free for the next test
 
 
 def test_a_restarted_service_answers_from_the_head_it_saved_while_one_with_new_feedback_is_built(
@@ -444,7 +437,7 @@ def test_a_restarted_service_answers_from_the_head_it_saved_while_one_with_new_f
         during = _tag_pets(url, "woof woof")  # the build is held: only the head saved before can answer
         assert during.status_code == 200 and during.json()["predictions"][0]["name"] == "dog", during.text
         release.set()
-        _finish_builds()
+        finish_head_builds()
         assert len(builds) == 1
         learnt = _tag_pets(url, "woof woof")
         assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text
@@ -490,8 +483,7 @@ def test_a_built_tag_set_answers_while_other_new_sets_wait_for_their_heads(pets_
         again = httpx.post(f"{url}/tag", json=ready, timeout=60)
         for thread in crowd:
             thread.join()
-        for queued in list(embedding_tagger._QUEUED.values()):  # the builds go on past their requests' 503
-            queued.result(timeout=120)
+        finish_head_builds()  # the builds go on past their requests' 503
     assert again.status_code == 200, again.text
     assert again.json()["predictions"][0]["name"] == "dog"
     assert set(answers) <= {200, 503} and len(answers) == 40  # the new sets wait their turn, or are told to retry
