@@ -8,7 +8,8 @@ so readers never wait for the writer: every write goes through one
 connection guarded by a lock (one writer path), and every read through a
 connection of its own, taken from a small pool (a service thread reading
 100,000 feedback rows held up every write for 0.4 s when reads shared the
-writer's connection and lock).
+writer's connection and lock). Where no read connection can be opened (a
+service at its open-files limit), reads go through the writer's again.
 """
 
 from __future__ import annotations
@@ -250,14 +251,17 @@ class Store:
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
-        if self._in_memory:  # another connection would open a database of its own, empty
+        with self._readers_lock:
+            db = self._readers.pop() if self._readers else None
+        if db is None and not self._in_memory:  # another connection to ":memory:" opens a database of its own
+            try:
+                db = self._open_reader()
+            except sqlite3.OperationalError:  # at the open-files limit no file is left for one: the writer's reads
+                db = None
+        if db is None:
             with self._lock:
                 yield self._db
             return
-        with self._readers_lock:
-            db = self._readers.pop() if self._readers else None
-        if db is None:
-            db = self._open_reader()
         try:
             yield db
         finally:

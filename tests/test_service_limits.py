@@ -13,6 +13,7 @@ import pytest
 from llmclf.service import create_app
 
 from .served import finish_head_builds, free_port, serving, stop, wait_healthy
+from .tutorial import TUTORIAL_BODY
 
 LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
 
@@ -522,3 +523,66 @@ def test_a_tag_set_with_much_feedback_does_not_stall_other_clients(pets_bundle, 
             healthz_answered.set()
             thread.join()
     assert tagged["r"].status_code == 200 and tagged["r"].json()["predictions"][0]["name"] == "phone"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts the server's descriptors in /proc")
+def test_a_service_at_its_open_files_limit_answers_its_first_requests(pets_bundle, tmp_path):
+    # CI once had the first /classify arrive while idle clients held all but one descriptor: the embedding model,
+    # loaded on that first request, could not open its files, and the client got 500 (a traceback in the log)
+    port = free_port()
+    command = (
+        f"ulimit -n 256 && exec {sys.executable} -m llmclf serve --port {port} --load {pets_bundle}"
+        f" --db {tmp_path / 'db.sqlite'} --header-timeout 60 --keep-alive 60"
+    )
+    proc = subprocess.Popen(
+        ["bash", "-c", command], env={**os.environ, "LLMCLF_HOME": str(tmp_path)}, stderr=subprocess.PIPE
+    )
+    url, idle = f"http://127.0.0.1:{port}", []
+    deadline = time.monotonic() + 30
+    try:
+        wait_healthy(url)
+        fds = lambda: len(os.listdir(f"/proc/{proc.pid}/fd"))  # noqa: E731
+        while (held := fds()) < 255:  # all but one descriptor, held by clients that say nothing
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+            assert time.monotonic() < deadline, f"the server holds {held} descriptors"
+            taken = time.monotonic() + 1
+            while fds() == held and time.monotonic() < taken:  # the server has taken it (or closed another)
+                time.sleep(0.01)
+        r = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=30)
+        run_id = r.json()["results"][0]["run_id"] if r.status_code == 200 else "x"
+        feedback = httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": "cat"}, timeout=30)
+        first_tag = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)  # builds a head: imports, files
+        for s in idle:
+            s.close()
+        tag = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)
+    finally:
+        for s in idle:
+            s.close()
+        stop(proc)
+    said = proc.stderr.read().decode(errors="replace")
+    assert r.status_code == 200, said[-3000:]
+    assert r.json()["results"][0]["prediction"] == "dog"
+    assert feedback.status_code == 200 and feedback.json()["stored"], feedback.text  # its reads find a file
+    # 200, or 503 with Retry-After while no descriptor is free; never a 500 with a traceback in the log
+    assert first_tag.status_code == 200 or (
+        first_tag.status_code == 503 and first_tag.headers["retry-after"] and "descriptor" in first_tag.text
+    ), first_tag.text
+    assert tag.status_code == 200 and tag.json()["predictions"][0]["name"] == "phone", tag.text
+    assert "Traceback" not in said, said[-3000:]
+
+
+def test_out_of_file_descriptors_is_503_with_retry_after_and_one_log_line(pets_bundle, tmp_path, caplog):
+    import errno
+
+    app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False)
+
+    def no_descriptor_left(*_args, **_kwargs):
+        raise OSError(errno.EMFILE, "Too many open files", "/somewhere/site-packages/x/METADATA")
+
+    app.state.models["pets"].classify = no_descriptor_left
+    with serving(app) as url, caplog.at_level("ERROR", logger="llmclf.service"):
+        r = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=30)
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert "file descriptor" in r.json()["error"] and "site-packages" not in r.text
+    [record] = caplog.records
+    assert "out of file descriptors" in record.getMessage() and record.exc_info is None

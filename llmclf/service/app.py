@@ -9,6 +9,7 @@ exception details.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import json
@@ -52,6 +53,7 @@ from .schemas import (
     TagRequest,
     TagResponse,
 )
+from .server import open_files_limit
 
 __all__ = ["create_app"]
 
@@ -97,6 +99,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        await run_in_threadpool(int)  # anyio imports its thread backend now, not on the first request (see ready)
         watching = asyncio.create_task(watcher.run(reload_every)) if reload_every and loaded else None
         yield
         if watching is not None:
@@ -196,6 +199,14 @@ def create_app(
     @app.exception_handler(LLMError)
     async def _llm_error(_request: Request, exc: LLMError) -> JSONResponse:
         return JSONResponse({"error": exc.public}, status_code=502)  # never the LLM's address
+
+    @app.exception_handler(OSError)  # handled here, so that Starlette does not raise it again to uvicorn's log
+    async def _os_error(_request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):  # idle clients hold them all: the next request may find one
+            log.error("out of file descriptors (open files limit %s): %s", open_files_limit(), exc.strerror)
+            message = "the server has no file descriptor free for this request; retry later"
+            return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "2"})
+        return await _crash(_request, exc)
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:

@@ -36,6 +36,14 @@ def _signature(path: str | os.PathLike[str]) -> Signature | None:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def ready(path: str | os.PathLike[str], threads: int | None = None) -> Classifier:
+    """The bundle at ``path`` with its embedding model loaded too. That model was loaded by the first request,
+    which paid for it (1-2 s), and at the open-files limit found no descriptor left for its files: 500."""
+    clf = Classifier.load(path, threads=threads)
+    clf.predict_proba(["warm up"])
+    return clf
+
+
 class BundleWatcher:
     """Loads each bundle of ``paths`` into :attr:`loaded`, and loads it again when its file changes."""
 
@@ -46,7 +54,7 @@ class BundleWatcher:
         self._failed: dict[str, Signature] = {}
         for name, path in self.paths.items():
             self._seen[name] = _signature(path)  # before the load: a save while it loads is seen at the next look
-            self.loaded[name] = Classifier.load(path, threads=threads)
+            self.loaded[name] = ready(path, threads)
 
     async def run(self, every: float = RELOAD_EVERY) -> None:
         while True:
@@ -59,7 +67,7 @@ class BundleWatcher:
             if now is None or now == self._seen[name] or now == self._failed.get(name):
                 continue
             try:  # the old model answers meanwhile
-                fresh = await run_in_threadpool(Classifier.load, path, threads=self.threads)
+                fresh = await run_in_threadpool(ready, path, self.threads)
             except Exception as exc:  # whatever the file holds, the service goes on
                 self._failed[name] = now
                 log.error(
