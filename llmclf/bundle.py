@@ -26,6 +26,7 @@ target, so an interrupted save leaves the old file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -83,6 +84,8 @@ ZIP_ERRORS: tuple[type[BaseException], ...] = (
     NotImplementedError,
     RuntimeError,
 )
+# Errors of opening a file, not of what it holds (zipfile's seeks in a cut-short file are OSErrors too)
+CANNOT_OPEN = {errno.EACCES, errno.EPERM, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.ENXIO}
 try:
     import lzma
 
@@ -343,6 +346,8 @@ def _open_zip(source: Any) -> tuple[Any, zipfile.ZipFile]:
     try:
         zf = zipfile.ZipFile(target)
     except ZIP_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.errno in CANNOT_OPEN:  # "corrupt" sent users to a good file
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from None
         raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
     names = zf.namelist()
     if len(names) != len(set(names)):

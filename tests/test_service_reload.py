@@ -68,3 +68,65 @@ def test_a_bundle_saved_over_is_served_and_a_broken_one_is_not(pets_bundle, tmp_
     assert said.count("cannot be loaded") == 1, said  # once for the broken file, not at every look
     assert said.count("model pets: reloaded") == 2, said  # the three-class bundle, then the good one again
     assert "Traceback" not in said
+
+
+def test_a_bundle_that_failed_to_load_for_the_moment_is_tried_again(pets_bundle, tmp_path, monkeypatch):
+    import asyncio
+    import errno
+    import logging
+
+    from llmclf.errors import BundleError
+    from llmclf.service import reload
+
+    model = tmp_path / "pets.model"
+    shutil.copy(pets_bundle, model)
+    watcher = reload.BundleWatcher({"pets": model}, retry_failed=0.0)
+    first = watcher.loaded["pets"].model_id
+    trained = CliRunner().invoke(app, ["train", *THREE, "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    really_ready = reload.ready
+
+    def out_of_descriptors(*_args):
+        raise BundleError(f"cannot read {model}: {os.strerror(errno.EMFILE)}")
+
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    monkeypatch.setattr(reload, "ready", out_of_descriptors)
+    reload.log.addHandler(handler)
+    try:
+        asyncio.run(watcher.check())
+        asyncio.run(watcher.check())  # the same failure again: not said again
+    finally:
+        reload.log.removeHandler(handler)
+    assert watcher.loaded["pets"].model_id == first
+    assert len(said) == 1 and "Too many open files" in said[0], said
+    monkeypatch.setattr(reload, "ready", really_ready)
+    asyncio.run(watcher.check())  # the file has not changed since; it is loaded now all the same
+    assert watcher.loaded["pets"].model_id == Classifier.load(model).model_id != first
+
+    waiting = reload.BundleWatcher({"pets": model})  # the default: a failed file waits RETRY_FAILED seconds
+    trained = CliRunner().invoke(app, ["train", "--class", "a: A.", "--class", "b: B.", "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    monkeypatch.setattr(reload, "ready", out_of_descriptors)
+    asyncio.run(waiting.check())
+    monkeypatch.setattr(reload, "ready", really_ready)
+    asyncio.run(waiting.check())
+    assert sorted(waiting.loaded["pets"].class_names) == ["bird", "cat", "dog"]
+
+
+def test_a_bundle_that_cannot_be_opened_is_not_called_corrupt(pets_bundle, monkeypatch):
+    import errno
+    import zipfile
+
+    from llmclf.errors import BundleError
+
+    def refused(*_args, **_kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(zipfile, "ZipFile", refused)
+    try:
+        Classifier.load(pets_bundle)
+    except BundleError as exc:
+        said = str(exc)
+    assert said == f"cannot read {pets_bundle}: Permission denied"
