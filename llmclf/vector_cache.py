@@ -6,6 +6,10 @@ and the sha256 of the text, in one SQLite file under the user cache dir
 dependency: if the file cannot be opened, read or written (a full disk, a
 read-only home, a corrupt file), training goes on without it. Set
 ``LLMCLF_VECTOR_CACHE=0`` to turn it off; delete the file to empty it.
+
+It holds at most ``LLMCLF_VECTOR_CACHE_MB`` (default 1024) MiB of rows: past
+that, the vectors used longest ago go, and their space takes new ones, so the
+file stops growing (it grew by 1.7 KB for every text ever trained on).
 """
 
 from __future__ import annotations
@@ -14,26 +18,64 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .errors import InputError
 from .paths import env_switch, user_cache_dir
 from .sqlite_wal import connect_wal
 
 __all__ = ["VectorCache", "vector_cache_for"]
 
 _BATCH = 500
+MAX_MB = 1024  # default bound on the rows' size (LLMCLF_VECTOR_CACHE_MB)
+MARK_EVERY_NS = 3600 * 10**9  # a row read again within an hour of its last mark is not marked again
+_ROW_BYTES = 160  # what a row holds beside its vector: namespace, key, time, its index entry
 
 
 def _key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:16]
 
 
+def _chunks(keys: list[bytes]) -> Iterator[list[bytes]]:
+    for start in range(0, len(keys), _BATCH):
+        yield keys[start : start + _BATCH]
+
+
+def _marks(chunk: list[bytes]) -> str:
+    return ",".join("?" * len(chunk))
+
+
+def _file_bytes(path: str | os.PathLike[str]) -> int:
+    """The database's size with its write-ahead log (where new rows are until a checkpoint)."""
+    size = 0
+    for name in (os.fspath(path), f"{os.fspath(path)}-wal"):
+        with contextlib.suppress(OSError):
+            size += os.stat(name).st_size
+    return size
+
+
+def max_bytes() -> int:
+    raw = os.environ.get("LLMCLF_VECTOR_CACHE_MB", "").strip()
+    try:
+        mb = float(raw) if raw else MAX_MB
+    except ValueError:
+        mb = -1.0
+    if not mb > 0 or mb == float("inf"):
+        raise InputError(f"LLMCLF_VECTOR_CACHE_MB must be a number of MiB above 0, not {raw!r}")
+    return int(mb * 2**20)
+
+
 class VectorCache:
-    def __init__(self, namespace: str, dim: int, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, namespace: str, dim: int, path: str | os.PathLike[str] | None = None, max_bytes: int | None = None
+    ) -> None:
         self.namespace, self.dim = namespace, dim
         self.path = path or user_cache_dir() / "vectors.sqlite"
+        self.max_bytes = max_bytes if max_bytes is not None else MAX_MB * 2**20
+        self.mark_every_ns = MARK_EVERY_NS
         self._db: sqlite3.Connection | None = None
 
     def _open(self) -> sqlite3.Connection | None:
@@ -44,8 +86,12 @@ class VectorCache:
                 db = connect_wal(self.path, timeout=10)
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, text_key BLOB NOT NULL,"
-                    " vector BLOB NOT NULL, PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
+                    " vector BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0,"
+                    " PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
                 )
+                if "used" not in {row[1] for row in db.execute("PRAGMA table_info(vectors)")}:  # an older file's
+                    db.execute("ALTER TABLE vectors ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+                db.execute("CREATE INDEX IF NOT EXISTS vectors_by_use ON vectors (used)")
                 self._db = db
             except (sqlite3.Error, OSError):
                 if db is not None:
@@ -70,17 +116,27 @@ class VectorCache:
         by_key = {_key(t): t for t in texts}
         keys = list(by_key)
         found: dict[str, np.ndarray] = {}
+        now = time.time_ns()
+        stale: list[bytes] = []  # found, and last marked used over an hour ago (a mark rewrites the row)
         with contextlib.suppress(sqlite3.Error):
-            for start in range(0, len(keys), _BATCH):
-                chunk = keys[start : start + _BATCH]
+            for chunk in _chunks(keys):
                 rows = db.execute(
-                    f"SELECT text_key, vector FROM vectors WHERE namespace = ? AND text_key IN ({','.join('?' * len(chunk))})",
+                    f"SELECT text_key, vector, used FROM vectors WHERE namespace = ? AND text_key IN ({_marks(chunk)})",
                     (self.namespace, *chunk),
                 ).fetchall()
-                for key, blob in rows:
+                for key, blob, used in rows:
                     vec = self._vector(blob)
                     if vec is not None:
                         found[by_key[key]] = vec
+                        if not isinstance(used, int) or used < now - self.mark_every_ns:
+                            stale.append(key)
+        if stale:  # used now: the last to go
+            with contextlib.suppress(sqlite3.Error), self._transaction(db):
+                for chunk in _chunks(stale):
+                    db.execute(
+                        f"UPDATE vectors SET used = ? WHERE namespace = ? AND text_key IN ({_marks(chunk)})",
+                        (now, self.namespace, *chunk),
+                    )
         return found
 
     def _vector(self, blob: object) -> np.ndarray | None:
@@ -94,15 +150,39 @@ class VectorCache:
         db = self._open()
         if db is None or not vectors:
             return
-        rows = [(self.namespace, _key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in vectors.items()]
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
-                db.execute("COMMIT")
-            except sqlite3.Error:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
+        now = time.time_ns()
+        rows = [(self.namespace, _key(t), np.asarray(v, dtype=np.float32).tobytes(), now) for t, v in vectors.items()]
+        with contextlib.suppress(sqlite3.Error), self._transaction(db):
+            db.executemany(
+                "INSERT OR REPLACE INTO vectors (namespace, text_key, vector, used) VALUES (?, ?, ?, ?)", rows
+            )
+            self._trim(db)
+
+    def _trim(self, db: sqlite3.Connection) -> None:
+        """Past :attr:`max_bytes`, the rows used longest ago go, down to nine tenths of it; the space they leave
+        takes the next rows, so the file stops growing. Rows are counted only once the file is that big."""
+        if _file_bytes(self.path) <= self.max_bytes:
+            return
+        fits = max(1, self.max_bytes // (4 * self.dim + _ROW_BYTES))
+        rows = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        if rows > fits:
+            db.execute(
+                "DELETE FROM vectors WHERE (namespace, text_key) IN"
+                " (SELECT namespace, text_key FROM vectors ORDER BY used LIMIT ?)",
+                (rows - fits * 9 // 10,),
+            )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(db: sqlite3.Connection):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
 
 
 def vector_cache_for(embedder) -> VectorCache | None:
@@ -113,4 +193,4 @@ def vector_cache_for(embedder) -> VectorCache | None:
     if not weights:
         return None
     namespace = f"{embedder.id}:{weights}:{embedder.dim}:{getattr(embedder, 'max_length', '')}"
-    return VectorCache(namespace, embedder.dim)
+    return VectorCache(namespace, embedder.dim, max_bytes=max_bytes())

@@ -108,3 +108,63 @@ def test_a_malformed_vector_cache_switch_is_one_line(tmp_path, monkeypatch):
     result = runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "m.model")])
     assert result.exit_code == 2 and "LLMCLF_VECTOR_CACHE must be 1 or 0" in result.stderr
     assert not (tmp_path / "m.model").exists()
+
+
+def _rows(path) -> list[tuple[bytes, int]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT text_key, used FROM vectors").fetchall()
+    finally:
+        db.close()
+
+
+def test_the_vector_cache_keeps_to_its_bound_and_lets_the_least_used_go(tmp_path):
+    """It grew by 1.7 KB for every text ever trained on, without end."""
+    from llmclf.vector_cache import VectorCache
+
+    path = tmp_path / "vectors.sqlite"
+    cache = VectorCache("ns", 384, path=path, max_bytes=400 * 1024)
+    cache.mark_every_ns = 0  # each read marks its rows used (by default at most once an hour)
+    rng = np.random.default_rng(0)
+    vectors = lambda texts: {t: rng.standard_normal(384).astype(np.float32) for t in texts}  # noqa: E731
+    first = [f"first {i}" for i in range(50)]
+    cache.put(vectors(first))
+    sizes = []
+    for round_ in range(60):  # 3,000 texts, 5 MB of rows, through a cache of 400 KB
+        assert len(cache.get(first[:10])) == 10  # used each round: these stay
+        cache.put(vectors([f"text {round_} {i}" for i in range(50)]))
+        sizes.append(path.stat().st_size)
+    cache.close()
+    assert 100 < len(_rows(path)) < 260  # a bound's worth of rows, not 3,050
+    kept = cache.get(first)
+    assert set(kept) == set(first[:10])  # the ten used each round stayed; the forty others went
+    assert len(cache.get([f"text 59 {i}" for i in range(50)])) == 50  # the newest stayed
+    assert max(sizes) < 2 * 2**20 and sizes[-1] == sizes[-20]  # the file (5 MB unbounded) stops growing
+
+
+def test_a_vector_cache_file_of_an_older_llmclf_is_read_and_its_rows_get_a_time_of_use(tmp_path):
+    from llmclf.vector_cache import VectorCache, _key
+
+    path = tmp_path / "vectors.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE vectors (namespace TEXT NOT NULL, text_key BLOB NOT NULL, vector BLOB NOT NULL,"
+        " PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
+    )
+    old = np.arange(8, dtype=np.float32)
+    db.execute("INSERT INTO vectors VALUES (?, ?, ?)", ("ns", _key("old"), old.tobytes()))
+    db.commit()
+    db.close()
+    cache = VectorCache("ns", 8, path=path)
+    assert np.array_equal(cache.get(["old"])["old"], old)
+    cache.put({"new": old + 1})
+    assert np.array_equal(cache.get(["new"])["new"], old + 1)
+    cache.close()
+    assert len(_rows(path)) == 2 and all(used > 0 for _, used in _rows(path))
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "inf", "nan"])
+def test_a_malformed_vector_cache_bound_is_one_line(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("LLMCLF_VECTOR_CACHE_MB", value)
+    result = CliRunner().invoke(app, ["train", "--class", "a: A.", "--class", "b: B.", "--save", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "LLMCLF_VECTOR_CACHE_MB must be a number" in result.output, result.output
