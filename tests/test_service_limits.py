@@ -151,51 +151,67 @@ def test_serving_beyond_loopback_without_a_key_is_warned_of(tmp_path):
         assert not any("LLMCLF_API_KEY" in line for line in quiet), (host, quiet)
 
 
+class ServedWith256Files:
+    """``llmclf serve`` with an open-files limit of 256, its stderr drained as it comes (a full pipe would block
+    the server), and the idle sockets a test opens closed, the server stopped and the drain joined at the end."""
+
+    def __init__(self, bundle, tmp_path, *flags: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = (
+            f"ulimit -n 256 && exec {sys.executable} -m llmclf serve --port {self.port} --load {bundle}"
+            f" --db {tmp_path / 'db.sqlite'} {' '.join(flags)}"
+        )
+        self.proc = subprocess.Popen(
+            ["bash", "-c", command], env={**os.environ, "LLMCLF_HOME": str(tmp_path)}, stderr=subprocess.PIPE
+        )
+        self.lines: list[bytes] = []
+        self.idle: list[socket.socket] = []
+        self._drain = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stderr.readline, b"")))
+        self._drain.daemon = True
+        self._drain.start()
+
+    def __enter__(self) -> "ServedWith256Files":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for s in self.idle:
+            s.close()
+        stop(self.proc)
+        self._drain.join(timeout=10)
+
+    @property
+    def stderr(self) -> str:
+        return b"".join(self.lines).decode(errors="replace")
+
+
 def test_300_idle_sockets_under_ulimit_256_do_not_take_the_service_down(pets_bundle, tmp_path):
     import resource
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 400:
         pytest.skip("this test process needs 400 file descriptors for its own idle sockets")
-    port = free_port()
-    command = (
-        f"ulimit -n 256 && exec {sys.executable} -m llmclf serve --port {port} --load {pets_bundle}"
-        f" --db {tmp_path / 'db.sqlite'} --header-timeout 1"
-    )
-    proc = subprocess.Popen(
-        ["bash", "-c", command], env={**os.environ, "LLMCLF_HOME": str(tmp_path)}, stderr=subprocess.PIPE
-    )
-    stderr: list[bytes] = []  # drained as it comes, so a full pipe never blocks the server
-    drain = threading.Thread(target=lambda: stderr.extend(iter(proc.stderr.readline, b"")), daemon=True)
-    drain.start()
-    url = f"http://127.0.0.1:{port}"
-    idle = []
-    try:
-        wait_healthy(url)
+    with ServedWith256Files(pets_bundle, tmp_path, "--header-timeout", "1") as served:
+        wait_healthy(served.url)
         for _ in range(300):
             s = socket.socket()
             s.setblocking(False)
-            s.connect_ex(("127.0.0.1", port))  # connect and then say nothing
-            idle.append(s)
+            s.connect_ex(("127.0.0.1", served.port))  # connect and then say nothing
+            served.idle.append(s)
         answers = []
         for _ in range(6):  # the server frees the idle ones after 1 s; it must answer again
             try:
-                answers.append(httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=10).status_code)
+                answers.append(httpx.post(f"{served.url}/classify", json={"texts": ["woof"]}, timeout=10).status_code)
             except httpx.HTTPError as exc:
                 answers.append(repr(exc))
             if answers[-1] == 200:
                 break
             time.sleep(1)
         assert answers[-1] == 200, answers
-        assert proc.poll() is None  # it never died
-    finally:
-        for s in idle:
-            s.close()
-        stop(proc)
-        drain.join(timeout=10)
+        assert served.proc.poll() is None  # it never died
     # asyncio logged a traceback per refused accept(), up to 128 per try: 100-150 KB here, which
     # blocked the server once CI's pipe filled. Now: one line per 10 s, and no traceback.
-    said = b"".join(stderr).decode(errors="replace")
+    said = served.stderr
     assert "Traceback" not in said, said[-3000:]
     refused = [line for line in said.splitlines() if "cannot accept new connections" in line]
     assert len(refused) <= 3, said[-3000:]  # none at all if the idle ones were freed before fds ran out
@@ -529,21 +545,13 @@ def test_a_tag_set_with_much_feedback_does_not_stall_other_clients(pets_bundle, 
 def test_a_service_at_its_open_files_limit_answers_its_first_requests(pets_bundle, tmp_path):
     # CI once had the first /classify arrive while idle clients held all but one descriptor: the embedding model,
     # loaded on that first request, could not open its files, and the client got 500 (a traceback in the log)
-    port = free_port()
-    command = (
-        f"ulimit -n 256 && exec {sys.executable} -m llmclf serve --port {port} --load {pets_bundle}"
-        f" --db {tmp_path / 'db.sqlite'} --header-timeout 60 --keep-alive 60"
-    )
-    proc = subprocess.Popen(
-        ["bash", "-c", command], env={**os.environ, "LLMCLF_HOME": str(tmp_path)}, stderr=subprocess.PIPE
-    )
-    url, idle = f"http://127.0.0.1:{port}", []
-    deadline = time.monotonic() + 30
-    try:
+    with ServedWith256Files(pets_bundle, tmp_path, "--header-timeout", "60", "--keep-alive", "60") as served:
+        url = served.url
         wait_healthy(url)
-        fds = lambda: len(os.listdir(f"/proc/{proc.pid}/fd"))  # noqa: E731
+        deadline = time.monotonic() + 60
+        fds = lambda: len(os.listdir(f"/proc/{served.proc.pid}/fd"))  # noqa: E731
         while (held := fds()) < 255:  # all but one descriptor, held by clients that say nothing
-            idle.append(socket.create_connection(("127.0.0.1", port)))
+            served.idle.append(socket.create_connection(("127.0.0.1", served.port)))
             assert time.monotonic() < deadline, f"the server holds {held} descriptors"
             taken = time.monotonic() + 1
             while fds() == held and time.monotonic() < taken:  # the server has taken it (or closed another)
@@ -552,14 +560,10 @@ def test_a_service_at_its_open_files_limit_answers_its_first_requests(pets_bundl
         run_id = r.json()["results"][0]["run_id"] if r.status_code == 200 else "x"
         feedback = httpx.post(f"{url}/feedback", json={"run_id": run_id, "correction": "cat"}, timeout=30)
         first_tag = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)  # builds a head: imports, files
-        for s in idle:
-            s.close()
+        while served.idle:
+            served.idle.pop().close()
         tag = httpx.post(f"{url}/tag", json=TUTORIAL_BODY, timeout=60)
-    finally:
-        for s in idle:
-            s.close()
-        stop(proc)
-    said = proc.stderr.read().decode(errors="replace")
+    said = served.stderr
     assert r.status_code == 200, said[-3000:]
     assert r.json()["results"][0]["prediction"] == "dog"
     assert feedback.status_code == 200 and feedback.json()["stored"], feedback.text  # its reads find a file
