@@ -43,7 +43,7 @@ from typing import IO, Any
 import numpy as np
 
 from .atomic import atomic_writer, check_writable
-from .errors import BundleError, InputError, redact
+from .errors import BundleError, BundleUnreadable, InputError, redact
 from .examples import WEIGHT, Example, Source, valid_weight
 from .jsonlines import json_line, split_lines
 from .jsonlines import loads as strict_json
@@ -347,7 +347,7 @@ def _open_zip(source: Any) -> tuple[Any, zipfile.ZipFile]:
         zf = zipfile.ZipFile(target)
     except ZIP_ERRORS as exc:
         if isinstance(exc, OSError) and exc.errno in CANNOT_OPEN:  # "corrupt" sent users to a good file
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from None
+            raise BundleUnreadable(f"cannot read {path}: {exc.strerror}") from None
         raise BundleError(f"{path} is not a valid llmclf bundle (corrupt or truncated zip: {exc})") from None
     names = zf.namelist()
     if len(names) != len(set(names)):

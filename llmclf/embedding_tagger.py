@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .embedding import Embedder, get_embedder
-from .errors import BundleError, LLMError
+from .errors import BundleError, BundleUnreadable, LLMError
 from .examples import Example, Source
 from .paths import user_cache_dir
 from .store import Tag
@@ -336,11 +336,11 @@ def _load_stored(path: Path, embedder: Embedder):
 
     try:
         clf = Classifier.load(path, embedder=embedder)
+    except (BundleUnreadable, OSError):  # it may be sound: no file descriptor was free (a service at its limit)
+        return None
     except BundleError:
         with contextlib.suppress(OSError):
             path.unlink()
-        return None
-    except OSError:
         return None
     with contextlib.suppress(OSError):
         path.touch()  # used now: among the last to be pruned

@@ -66,6 +66,10 @@ class BundleError(LlmclfError):
     """A model bundle could not be written or safely read."""
 
 
+class BundleUnreadable(BundleError):
+    """A bundle file could not be opened (permission, no file descriptor free): what it holds may be sound."""
+
+
 class StoreError(LlmclfError):
     """A database operation failed; the message names the database and SQLite's cause."""
 

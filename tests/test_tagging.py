@@ -750,3 +750,26 @@ def test_the_sync_api_works_where_an_event_loop_already_runs():
     assert [r.best["name"] for r in tagged] == ["email", "phone"], [r.error for r in tagged]
     assert offline[0].error is None and offline[0].best["name"] == "phone"
     assert clf.report.counts["cat"].get("synthetic") == 3, clf.report.counts
+
+
+def test_a_stored_tag_head_that_cannot_be_opened_for_the_moment_is_kept(pets_bundle, tmp_path, monkeypatch):
+    """A head that could not be opened (a service out of file descriptors) was taken for a damaged one and deleted."""
+    import errno
+    import shutil
+    import zipfile
+
+    from llmclf.embedding import get_embedder
+    from llmclf.embedding_tagger import _load_stored
+
+    stored = tmp_path / "contact-1.model"
+    shutil.copy(pets_bundle, stored)
+    real = zipfile.ZipFile
+
+    def no_descriptor_left(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(zipfile, "ZipFile", no_descriptor_left)
+    assert _load_stored(stored, get_embedder()) is None
+    assert stored.exists()
+    monkeypatch.setattr(zipfile, "ZipFile", real)
+    assert _load_stored(stored, get_embedder()).class_names == ["cat", "dog"]
