@@ -28,15 +28,18 @@ def is_busy(exc: sqlite3.Error) -> bool:
 
 
 def connect_wal(
-    path: str | os.PathLike[str], *, timeout: float = 30.0, pragmas: tuple[str, ...] = ()
+    path: str | os.PathLike[str], *, timeout: float = 30.0, pragmas: tuple[str, ...] = (), page_size: int | None = None
 ) -> sqlite3.Connection:
-    """A connection in autocommit mode with WAL journaling and then ``pragmas`` applied."""
+    """A connection in autocommit mode with WAL journaling and then ``pragmas`` applied. ``page_size`` is that of a
+    new file (set before WAL, which fixes it; an existing file keeps its own)."""
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:
         db = sqlite3.connect(path, check_same_thread=False, timeout=timeout, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            if page_size is not None:
+                db.execute(f"PRAGMA page_size={int(page_size)}")
             db.execute("PRAGMA journal_mode=WAL")
             for pragma in pragmas:
                 db.execute(pragma)

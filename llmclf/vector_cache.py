@@ -2,14 +2,18 @@
 
 Keyed by the embedder (its id, its verified weights digest and its settings)
 and the sha256 of the text, in one SQLite file under the user cache dir
-(``$LLMCLF_CACHE_DIR/vectors.sqlite``). A cache is an optimisation, never a
+(``$LLMCLF_CACHE_DIR/vectors-2.sqlite``). A cache is an optimisation, never a
 dependency: if the file cannot be opened, read or written (a full disk, a
 read-only home, a corrupt file), training goes on without it. Set
 ``LLMCLF_VECTOR_CACHE=0`` to turn it off; delete the file to empty it.
 
-It holds at most ``LLMCLF_VECTOR_CACHE_MB`` (default 1024) MiB of rows: past
-that, the vectors used longest ago go, and their space takes new ones, so the
-file stops growing (it grew by 1.7 KB for every text ever trained on).
+It keeps about ``LLMCLF_VECTOR_CACHE_MB`` (default 1024) MiB of vectors: past
+that, those used longest ago go after each write, and their space takes new
+ones, so the file stops growing (at about the bound plus the biggest single
+write: one training run's new texts). Rows sit in 16 KiB pages of a rowid table, about 2 KB for a
+384-d vector; the file before it (``vectors.sqlite``, a WITHOUT ROWID table of
+4 KiB pages, where each vector took an overflow page of its own: 4.8 KB) grew
+without end, and is removed when this one is made.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -32,7 +37,9 @@ __all__ = ["VectorCache", "vector_cache_for"]
 _BATCH = 500
 MAX_MB = 1024  # default bound on the rows' size (LLMCLF_VECTOR_CACHE_MB)
 MARK_EVERY_NS = 3600 * 10**9  # a row read again within an hour of its last mark is not marked again
-_ROW_BYTES = 160  # what a row holds beside its vector: namespace, key, time, its index entry
+FILE_NAME = "vectors-2.sqlite"
+OLDER_FILES = ("vectors.sqlite",)  # of llmclf before the bound: removed with their logs when this one is made
+PAGE_SIZE = 16384  # a 384-d row (1.6 KB) fits a page's cell; in 4 KiB pages it overflowed into a page of its own
 
 
 def _key(text: str) -> bytes:
@@ -46,6 +53,13 @@ def _chunks(keys: list[bytes]) -> Iterator[list[bytes]]:
 
 def _marks(chunk: list[bytes]) -> str:
     return ",".join("?" * len(chunk))
+
+
+def _remove_older(folder: Path) -> None:
+    for name in OLDER_FILES:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                (folder / f"{name}{suffix}").unlink()
 
 
 def _file_bytes(path: str | os.PathLike[str]) -> int:
@@ -73,7 +87,7 @@ class VectorCache:
         self, namespace: str, dim: int, path: str | os.PathLike[str] | None = None, max_bytes: int | None = None
     ) -> None:
         self.namespace, self.dim = namespace, dim
-        self.path = path or user_cache_dir() / "vectors.sqlite"
+        self.path = Path(path) if path is not None else user_cache_dir() / FILE_NAME
         self.max_bytes = max_bytes if max_bytes is not None else MAX_MB * 2**20
         self.mark_every_ns = MARK_EVERY_NS
         self._db: sqlite3.Connection | None = None
@@ -82,15 +96,16 @@ class VectorCache:
         if self._db is None:
             db = None
             try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                db = connect_wal(self.path, timeout=10)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.name == FILE_NAME and not self.path.exists():
+                    _remove_older(self.path.parent)
+                db = connect_wal(
+                    self.path, timeout=10, page_size=PAGE_SIZE, pragmas=("PRAGMA wal_autocheckpoint=256",)
+                )  # 4 MiB of log, as with 4 KiB pages
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, text_key BLOB NOT NULL,"
-                    " vector BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0,"
-                    " PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
+                    " vector BLOB NOT NULL, used INTEGER NOT NULL, UNIQUE (namespace, text_key))"
                 )
-                if "used" not in {row[1] for row in db.execute("PRAGMA table_info(vectors)")}:  # an older file's
-                    db.execute("ALTER TABLE vectors ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
                 db.execute("CREATE INDEX IF NOT EXISTS vectors_by_use ON vectors (used)")
                 self._db = db
             except (sqlite3.Error, OSError):
@@ -159,18 +174,19 @@ class VectorCache:
             self._trim(db)
 
     def _trim(self, db: sqlite3.Connection) -> None:
-        """Past :attr:`max_bytes`, the rows used longest ago go, down to nine tenths of it; the space they leave
-        takes the next rows, so the file stops growing. Rows are counted only once the file is that big."""
+        """Past :attr:`max_bytes` of pages in use, the rows used longest ago go, down to nine tenths of it; the
+        pages they free take the next rows, so the file stops growing. Rows are counted only once it is that big."""
         if _file_bytes(self.path) <= self.max_bytes:
             return
-        fits = max(1, self.max_bytes // (4 * self.dim + _ROW_BYTES))
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
         rows = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
-        if rows > fits:
-            db.execute(
-                "DELETE FROM vectors WHERE (namespace, text_key) IN"
-                " (SELECT namespace, text_key FROM vectors ORDER BY used LIMIT ?)",
-                (rows - fits * 9 // 10,),
-            )
+        if page_size * pages <= self.max_bytes or not rows:
+            return
+        keep = int(self.max_bytes * 0.9 / (page_size * pages / rows))
+        db.execute(
+            "DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used LIMIT ?)", (rows - keep,)
+        )
 
     @staticmethod
     @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from llmclf import Classifier
 from llmclf.cli import app
 from llmclf.embedding import MiniLMEmbedder
+from llmclf.vector_cache import FILE_NAME
 
 runner = CliRunner()
 PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
@@ -72,7 +74,7 @@ def test_a_damaged_row_of_the_vector_cache_is_a_miss(tmp_path, monkeypatch, coun
     of element size"; a text or a number was a TypeError; NaNs went into the head."""
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
     assert runner.invoke(app, ["train", *PETS, "--save", str(tmp_path / "a.model")]).exit_code == 0
-    db = sqlite3.connect(tmp_path / "cache" / "vectors.sqlite")
+    db = sqlite3.connect(tmp_path / "cache" / FILE_NAME)
     with db:  # a transaction: the with statement commits, it does not close
         db.execute("UPDATE vectors SET vector = ?", (stored,))
     db.close()
@@ -122,7 +124,7 @@ def test_the_vector_cache_keeps_to_its_bound_and_lets_the_least_used_go(tmp_path
     """It grew by 1.7 KB for every text ever trained on, without end."""
     from llmclf.vector_cache import VectorCache
 
-    path = tmp_path / "vectors.sqlite"
+    path = tmp_path / FILE_NAME
     cache = VectorCache("ns", 384, path=path, max_bytes=400 * 1024)
     cache.mark_every_ns = 0  # each read marks its rows used (by default at most once an hour)
     rng = np.random.default_rng(0)
@@ -133,6 +135,7 @@ def test_the_vector_cache_keeps_to_its_bound_and_lets_the_least_used_go(tmp_path
     for round_ in range(60):  # 3,000 texts, 5 MB of rows, through a cache of 400 KB
         assert len(cache.get(first[:10])) == 10  # used each round: these stay
         cache.put(vectors([f"text {round_} {i}" for i in range(50)]))
+        cache._open().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows into the file, as closing puts them
         sizes.append(path.stat().st_size)
     cache.close()
     assert 100 < len(_rows(path)) < 260  # a bound's worth of rows, not 3,050
@@ -142,25 +145,19 @@ def test_the_vector_cache_keeps_to_its_bound_and_lets_the_least_used_go(tmp_path
     assert max(sizes) < 2 * 2**20 and sizes[-1] == sizes[-20]  # the file (5 MB unbounded) stops growing
 
 
-def test_a_vector_cache_file_of_an_older_llmclf_is_read_and_its_rows_get_a_time_of_use(tmp_path):
-    from llmclf.vector_cache import VectorCache, _key
+def test_the_vector_cache_file_of_an_older_llmclf_is_removed_and_rows_take_half_the_space(tmp_path):
+    """The file before the bound grew without end, 4.8 KB a vector (each overflowed into a 4 KiB page of its own)."""
+    from llmclf.vector_cache import VectorCache
 
-    path = tmp_path / "vectors.sqlite"
-    db = sqlite3.connect(path)
-    db.execute(
-        "CREATE TABLE vectors (namespace TEXT NOT NULL, text_key BLOB NOT NULL, vector BLOB NOT NULL,"
-        " PRIMARY KEY (namespace, text_key)) WITHOUT ROWID"
-    )
-    old = np.arange(8, dtype=np.float32)
-    db.execute("INSERT INTO vectors VALUES (?, ?, ?)", ("ns", _key("old"), old.tobytes()))
-    db.commit()
-    db.close()
-    cache = VectorCache("ns", 8, path=path)
-    assert np.array_equal(cache.get(["old"])["old"], old)
-    cache.put({"new": old + 1})
-    assert np.array_equal(cache.get(["new"])["new"], old + 1)
+    older = tmp_path / "vectors.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{older}{suffix}").write_bytes(b"an older llmclf's cache")
+    cache = VectorCache("ns", 384, path=tmp_path / FILE_NAME)
+    rng = np.random.default_rng(0)
+    cache.put({f"text {i}": rng.standard_normal(384).astype(np.float32) for i in range(2000)})
     cache.close()
-    assert len(_rows(path)) == 2 and all(used > 0 for _, used in _rows(path))
+    assert not any(Path(f"{older}{suffix}").exists() for suffix in ("", "-wal", "-shm"))
+    assert (tmp_path / FILE_NAME).stat().st_size / 2000 < 2500  # bytes a row, where it was 4,839
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "lots", "inf", "nan"])
