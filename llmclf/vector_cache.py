@@ -10,10 +10,10 @@ read-only home, a corrupt file), training goes on without it. Set
 It keeps about ``LLMCLF_VECTOR_CACHE_MB`` (default 1024) MiB of vectors: past
 that, those used longest ago go after each write, and their space takes new
 ones, so the file stops growing (at about the bound plus the biggest single
-write: one training run's new texts). Rows sit in 16 KiB pages of a rowid table, about 2 KB for a
-384-d vector; the file before it (``vectors.sqlite``, a WITHOUT ROWID table of
-4 KiB pages, where each vector took an overflow page of its own: 4.8 KB) grew
-without end, and is removed when this one is made.
+write: one training run's new texts). Rows sit in 16 KiB pages of a rowid
+table, about 2 KB for a 384-d vector. The file before it (``vectors.sqlite``,
+a WITHOUT ROWID table in 4 KiB pages, where each vector took an overflow page
+of its own: 4.8 KB) grew without end; it is removed when this one is made.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def _file_bytes(path: str | os.PathLike[str]) -> int:
     return size
 
 
-def max_bytes() -> int:
+def bound_from_env() -> int:
+    """``LLMCLF_VECTOR_CACHE_MB`` in bytes (default :data:`MAX_MB`); anything but a number above 0 is an InputError."""
     raw = os.environ.get("LLMCLF_VECTOR_CACHE_MB", "").strip()
     try:
         mb = float(raw) if raw else MAX_MB
@@ -209,4 +210,4 @@ def vector_cache_for(embedder) -> VectorCache | None:
     if not weights:
         return None
     namespace = f"{embedder.id}:{weights}:{embedder.dim}:{getattr(embedder, 'max_length', '')}"
-    return VectorCache(namespace, embedder.dim, max_bytes=max_bytes())
+    return VectorCache(namespace, embedder.dim, max_bytes=bound_from_env())

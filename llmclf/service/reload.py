@@ -40,8 +40,8 @@ def _signature(path: str | os.PathLike[str]) -> Signature | None:
 
 
 def ready(path: str | os.PathLike[str], threads: int | None = None) -> Classifier:
-    """The bundle at ``path`` with its embedding model loaded too. That model was loaded by the first request,
-    which paid for it (1-2 s), and at the open-files limit found no descriptor left for its files: 500."""
+    """The bundle at ``path``, its embedding model loaded too: not by the first request, which waited for it
+    (1-2 s), and at the open-files limit found no descriptor for the model's files (500)."""
     clf = Classifier.load(path, threads=threads)
     clf.predict_proba(["warm up"])
     return clf
