@@ -421,3 +421,16 @@ def test_credentials_in_the_llm_url_never_reach_any_output(tmp_path):
         assert "hunter2" not in result.output and "s3cret" not in result.output, result.output
     assert "HTTP 500" in json.loads(tagged.stdout)["error"] and "***@" in json.loads(tagged.stdout)["error"]
     assert "***@" in trained.stderr
+
+
+def test_the_generation_cache_keeps_a_bounded_number_of_entries_used_last(tmp_path):
+    """Every reply ever cached stayed on disk."""
+    cache = GenerationCache(tmp_path / "cache", max_entries=10)
+    keys = [GenerationCache.key(model="m", messages=[f"class {i}"]) for i in range(30)]
+    cache.put(keys[0], {"examples": ["kept: used each time"]})
+    for key in keys[1:]:
+        cache.put(key, {"examples": [key]})
+        assert cache.get(keys[0]) == {"examples": ["kept: used each time"]}
+    assert len(list((tmp_path / "cache").rglob("*.json"))) <= 10
+    assert cache.get(keys[-1]) == {"examples": [keys[-1]]}  # the newest stayed
+    assert cache.get(keys[1]) is None  # the oldest unused went

@@ -2,10 +2,13 @@
 
 Keyed by the sha256 of the model, the messages and the generation parameters.
 Entries are small JSON files written atomically; a corrupt entry is a miss.
+At most :data:`MAX_ENTRIES` are kept: past that, a write removes those used
+longest ago (a hit marks its file used), where they once piled up without end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,11 +21,13 @@ from ..paths import user_cache_dir
 __all__ = ["GenerationCache"]
 
 CACHE_VERSION = 1
+MAX_ENTRIES = 20_000  # some 40-80 MB of replies; past it a write keeps the nine tenths used last
 
 
 class GenerationCache:
-    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike[str] | None = None, max_entries: int = MAX_ENTRIES) -> None:
         self.folder = Path(folder) if folder is not None else user_cache_dir() / "generations"
+        self.max_entries = max_entries
 
     @staticmethod
     def key(**parts: Any) -> str:
@@ -33,16 +38,41 @@ class GenerationCache:
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
         try:
-            with open(self._path(key), encoding="utf-8") as fh:
+            with open(path, encoding="utf-8") as fh:
                 entry = json.load(fh)
         except (OSError, ValueError):
             return None
-        return entry if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: among the last to go
+        return entry
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         try:
             with atomic_writer(self._path(key)) as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
         except OSError:  # a cache that cannot be written only costs a future call
-            pass
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        try:
+            entries = list(self.folder.glob("??/*.json"))
+        except OSError:
+            return
+        if len(entries) <= self.max_entries:
+            return
+        entries.sort(key=_mtime)
+        for path in entries[: len(entries) - self.max_entries * 9 // 10]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # removed meanwhile (another process pruned it)
+        return 0
