@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from llmclf import Classifier
@@ -125,8 +126,6 @@ def test_a_bundle_that_cannot_be_opened_is_not_called_corrupt(pets_bundle, monke
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(zipfile, "ZipFile", refused)
-    try:
+    with pytest.raises(BundleError) as caught:
         Classifier.load(pets_bundle)
-    except BundleError as exc:
-        said = str(exc)
-    assert said == f"cannot read {pets_bundle}: Permission denied"
+    assert str(caught.value) == f"cannot read {pets_bundle}: Permission denied"
