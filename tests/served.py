@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -21,6 +22,21 @@ def stop(proc, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def service_log() -> Iterator[list[logging.LogRecord]]:
+    """The records the service logs meanwhile, caught on its own logger: caplog's handler sits on the root, which a
+    CLI run in the same process replaces (basicConfig(force=True)), and `serve` stops the service's propagating."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    log = logging.getLogger("llmclf.service")
+    log.addHandler(handler)
+    try:
+        yield records
+    finally:
+        log.removeHandler(handler)
 
 
 def finish_head_builds(timeout: float = 120) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from llmclf.service import create_app
 
-from .served import finish_head_builds, free_port, serving, stop, wait_healthy
+from .served import finish_head_builds, free_port, service_log, serving, stop, wait_healthy
 from .tutorial import TUTORIAL_BODY
 
 LONG = "the quick brown fox jumps over the lazy dog while the band plays on " * 60  # ~4,000 characters
@@ -575,7 +575,7 @@ def test_a_service_at_its_open_files_limit_answers_its_first_requests(pets_bundl
     assert "Traceback" not in said, said[-3000:]
 
 
-def test_out_of_file_descriptors_is_503_with_retry_after_and_one_log_line(pets_bundle, tmp_path, caplog):
+def test_out_of_file_descriptors_is_503_with_retry_after_and_one_log_line(pets_bundle, tmp_path):
     import errno
 
     app = create_app({"pets": pets_bundle}, db=tmp_path / "db.sqlite", log_runs=False)
@@ -584,9 +584,9 @@ def test_out_of_file_descriptors_is_503_with_retry_after_and_one_log_line(pets_b
         raise OSError(errno.EMFILE, "Too many open files", "/somewhere/site-packages/x/METADATA")
 
     app.state.models["pets"].classify = no_descriptor_left
-    with serving(app) as url, caplog.at_level("ERROR", logger="llmclf.service"):
+    with serving(app) as url, service_log() as records:
         r = httpx.post(f"{url}/classify", json={"texts": ["woof"]}, timeout=30)
     assert r.status_code == 503 and r.headers["retry-after"], r.text
     assert "file descriptor" in r.json()["error"] and "site-packages" not in r.text
-    [record] = caplog.records
+    [record] = records
     assert "out of file descriptors" in record.getMessage() and record.exc_info is None

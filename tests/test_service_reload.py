@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from llmclf import Classifier
 from llmclf.cli import app
 
-from .served import free_port, stop, wait_healthy
+from .served import free_port, service_log, stop, wait_healthy
 
 THREE = ["--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--class", "bird: Birds sing and fly."]
 
@@ -74,7 +74,6 @@ def test_a_bundle_saved_over_is_served_and_a_broken_one_is_not(pets_bundle, tmp_
 def test_a_bundle_that_failed_to_load_for_the_moment_is_tried_again(pets_bundle, tmp_path, monkeypatch):
     import asyncio
     import errno
-    import logging
 
     from llmclf.errors import BundleError
     from llmclf.service import reload
@@ -90,16 +89,11 @@ def test_a_bundle_that_failed_to_load_for_the_moment_is_tried_again(pets_bundle,
     def out_of_descriptors(*_args):
         raise BundleError(f"cannot read {model}: {os.strerror(errno.EMFILE)}")
 
-    said: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: said.append(record.getMessage())
     monkeypatch.setattr(reload, "ready", out_of_descriptors)
-    reload.log.addHandler(handler)
-    try:
+    with service_log() as records:
         asyncio.run(watcher.check())
         asyncio.run(watcher.check())  # the same failure again: not said again
-    finally:
-        reload.log.removeHandler(handler)
+    said = [r.getMessage() for r in records]
     assert watcher.loaded["pets"].model_id == first
     assert len(said) == 1 and "Too many open files" in said[0], said
     monkeypatch.setattr(reload, "ready", really_ready)
