@@ -284,12 +284,14 @@ async def atag_texts(
     offline = await asyncio.to_thread(
         EmbeddingTagger, tags, embedder=embedder, examples=examples, multi=multi, confidence=True, digest=digest
     )
+    pending = False  # the answer comes from a head without the newest feedback
     if infer is not None and len(tags) > 1:
         clf = offline.cached()
         if clf is None:  # a head saved before (a restart), or one with older feedback: answer now, build behind
             clf = offline.previous() or await asyncio.to_thread(offline.stored)
             if clf is not None and offline.cached() is None:
                 offline.refresh()
+                pending = True
         if clf is None:
             building = asyncio.wrap_future(offline.queue_build())  # BuildsBusy when too many wait already
             try:
@@ -297,6 +299,8 @@ async def atag_texts(
             except asyncio.TimeoutError:  # before Python 3.11 not the builtin one, which the service answers with 503
                 raise TimeoutError(f"the tag set's head is still being built after {build_timeout:g} s") from None
         results = offline.results(texts, await infer(clf, list(texts)))
+        for r in results:
+            r.feedback_pending = pending
     else:
         results = await asyncio.to_thread(offline.tag, texts)
     if llm is not None:

@@ -112,6 +112,7 @@ class TagResult:
     source: str = "llm"  # "llm" or "embedding"
     llm_error: str | None = None  # a cascade whose LLM failed: the embedding answer stands
     public_error: str | None = None  # ``error`` or ``llm_error`` without the endpoint, for API clients
+    feedback_pending: bool = False  # answered by the set's previous head while one with the newest feedback is built
 
     @property
     def ok(self) -> bool:
@@ -133,6 +134,8 @@ class TagResult:
         }
         if self.llm_error is not None:
             record["llm_error"] = self.llm_error
+        if self.feedback_pending:
+            record["feedback_pending"] = True
         if self.run_id is not None:
             record["run_id"] = self.run_id
         return record

@@ -406,7 +406,9 @@ def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_bu
         _correct(url, first, "cat")
         during = _tag_pets(url, "woof woof")  # the new head cannot be built until released: the previous one answers
         assert during.status_code == 200, during.text
-        assert during.json()["predictions"][0]["name"] == "dog"  # it learnt nothing yet
+        assert during.json()["predictions"][0]["name"] == "dog"  # it learnt nothing yet, and says so
+        assert during.json()["predictions"][0]["feedback_pending"] is True
+        assert first.json()["predictions"][0]["feedback_pending"] is None
         other = _tag_pets(url, "a loud woof")
         assert other.status_code == 200, other.text
         _correct(url, other, "cat")
@@ -418,6 +420,7 @@ def test_new_feedback_is_answered_from_the_previous_head_while_the_new_one_is_bu
         finish_head_builds()
         learnt = _tag_pets(url, "woof woof")
         assert learnt.json()["predictions"][0]["name"] == "cat", learnt.text  # the corrections, learnt
+        assert learnt.json()["predictions"][0]["feedback_pending"] is None
         assert len(builds) == 2
         changed = {"texts": ["woof"], "tags": [{"id": 1, "name": "dog"}, {"id": 2, "name": f"cat {tmp_path.name}"}]}
         release.clear()
@@ -448,11 +451,13 @@ def test_a_restarted_service_answers_from_the_head_it_saved_while_one_with_new_f
         restart()
         same = _tag_pets(url, "woof woof")  # nothing changed: the saved head of this version, and no build
         assert same.status_code == 200 and same.json()["predictions"][0]["name"] == "dog", same.text
+        assert same.json()["predictions"][0]["feedback_pending"] is None
         assert builds == [] and not embedding_tagger._QUEUED
         _correct(url, same, "cat")
         restart()
         during = _tag_pets(url, "woof woof")  # the build is held: only the head saved before can answer
         assert during.status_code == 200 and during.json()["predictions"][0]["name"] == "dog", during.text
+        assert during.json()["predictions"][0]["feedback_pending"] is True
         release.set()
         finish_head_builds()
         assert len(builds) == 1

@@ -338,6 +338,7 @@ def tag_prediction(result) -> TagPrediction:
         error=(result.public_error or "tagging failed") if result.error else None,
         llm_error=(result.public_error or "the LLM call failed") if result.llm_error else None,
         run_id=result.run_id,
+        feedback_pending=True if result.feedback_pending else None,
     )
 
 

@@ -105,6 +105,10 @@ class TagPrediction(BaseModel):
         None, description="With cascade_below: why the LLM gave no answer; the embedding tag stands."
     )
     run_id: str | None = None
+    feedback_pending: bool | None = Field(
+        None,
+        description="True when the set's previous head answered while one with the newest feedback is built.",
+    )
 
 
 class TagResponse(BaseModel):
