@@ -26,7 +26,7 @@ from _util import machine, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.served import free_port, stop  # noqa: E402
+from tests.served import free_port, stop, wait_healthy  # noqa: E402
 
 COLD = (
     "import sys; import llmclf.service.reload as r; from llmclf import Classifier; "
@@ -44,13 +44,7 @@ def one_start(code: str, bundle: Path, folder: Path) -> tuple[float, float, floa
     started = time.perf_counter()
     proc = subprocess.Popen([*args, "--db", str(folder / "db.sqlite")], env=env, stderr=subprocess.DEVNULL)
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
+        wait_healthy(url)  # polls every 0.1 s
         healthy = time.perf_counter() - started
         times = []
         for _ in range(2):
