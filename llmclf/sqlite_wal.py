@@ -5,16 +5,19 @@ on a fresh file, SQLite answers SQLITE_BUSY at once, without calling the busy ha
 because waiting could deadlock: the ``timeout`` given to ``sqlite3.connect`` does not
 cover it. So the opening steps are retried, with growing pauses, for up to ``timeout``
 seconds. (Seen as "database is locked" in about 1 of 30 rounds of six processes
-opening one new database.)
+opening one new database.) :func:`immediate` is one write transaction on such a
+connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 
-__all__ = ["connect_wal", "is_busy"]
+__all__ = ["connect_wal", "immediate", "is_busy"]
 
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 
@@ -50,3 +53,17 @@ def connect_wal(
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on an autocommit connection: all of it, or none. A failed ROLLBACK
+    (SQLite has often rolled back already, as on a full disk) never hides the error that caused it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise

@@ -28,7 +28,7 @@ from .classfiles import read_tag_file  # re-exported: it was defined here
 from .errors import InputError, StoreError
 from .inputs import name_form, one_line
 from .paths import url_in_path, user_data_dir
-from .sqlite_wal import connect_wal
+from .sqlite_wal import connect_wal, immediate
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "Store", "Tag", "default_db_path", "read_tag_file"]
 
@@ -201,15 +201,8 @@ class Store:
         A failed ROLLBACK (SQLite has often rolled back already, as on a full disk)
         never hides the error that caused it; SQLite errors become one StoreError.
         """
-        with self._lock, self._errors():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._lock, self._errors(), immediate(self._db) as db:
+            yield db
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

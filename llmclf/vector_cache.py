@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import InputError
 from .paths import env_switch, user_cache_dir
-from .sqlite_wal import connect_wal
+from .sqlite_wal import connect_wal, immediate
 
 __all__ = ["VectorCache", "vector_cache_for"]
 
@@ -147,7 +147,7 @@ class VectorCache:
                         if not isinstance(used, int) or used < now - self.mark_every_ns:
                             stale.append(key)
         if stale:  # used now: the last to go
-            with contextlib.suppress(sqlite3.Error), self._transaction(db):
+            with contextlib.suppress(sqlite3.Error), immediate(db):
                 for chunk in _chunks(stale):
                     db.execute(
                         f"UPDATE vectors SET used = ? WHERE namespace = ? AND text_key IN ({_marks(chunk)})",
@@ -168,7 +168,7 @@ class VectorCache:
             return
         now = time.time_ns()
         rows = [(self.namespace, _key(t), np.asarray(v, dtype=np.float32).tobytes(), now) for t, v in vectors.items()]
-        with contextlib.suppress(sqlite3.Error), self._transaction(db):
+        with contextlib.suppress(sqlite3.Error), immediate(db):
             db.executemany(
                 "INSERT OR REPLACE INTO vectors (namespace, text_key, vector, used) VALUES (?, ?, ?, ?)", rows
             )
@@ -188,18 +188,6 @@ class VectorCache:
         db.execute(
             "DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used LIMIT ?)", (rows - keep,)
         )
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _transaction(db: sqlite3.Connection):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
 
 
 def vector_cache_for(embedder) -> VectorCache | None:
