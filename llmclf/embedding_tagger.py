@@ -33,7 +33,7 @@ from typing import Any
 from .embedding import Embedder, get_embedder
 from .errors import BundleError, BundleUnreadable, LLMError
 from .examples import Example, Source
-from .paths import user_cache_dir
+from .paths import mtime_ns, user_cache_dir
 from .store import Tag
 from .sync import run_sync
 from .tagging import Tagger, TagResult, check_tags, check_texts
@@ -133,7 +133,8 @@ class EmbeddingTagger:
                 saved = list(mine.parent.glob(f"{self.lineage}-*.model"))
             except OSError:  # an unreadable cache dir: the head is built, as with none
                 return None
-            for path in sorted(saved, key=lambda p: (p == mine, _mtime(p)), reverse=True):  # its own first, then newest
+            # its own first, then the newest
+            for path in sorted(saved, key=lambda p: (p == mine, mtime_ns(p)), reverse=True):
                 if (clf := _load_stored(path, self.embedder)) is not None:
                     _remember(self.lineage, path.stem.split("-", 1)[1], clf, newest=path == mine)
                     return clf
@@ -354,7 +355,7 @@ def _load_stored(path: Path, embedder: Embedder):
 def _prune(kept: Path, lineage: str) -> None:
     """Remove the stored heads of ``lineage``'s other versions, then those used longest ago past MAX_STORED_HEADS."""
     try:
-        others = sorted((p for p in kept.parent.glob("*.model") if p != kept), key=_mtime, reverse=True)
+        others = sorted((p for p in kept.parent.glob("*.model") if p != kept), key=mtime_ns, reverse=True)
     except OSError:
         return
     gone = [p for p in others if p.name.startswith(f"{lineage}-")]
@@ -362,13 +363,6 @@ def _prune(kept: Path, lineage: str) -> None:
     for path in gone + rest[MAX_STORED_HEADS - 1 :]:
         with contextlib.suppress(OSError):
             path.unlink()
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # removed meanwhile
-        return 0.0
 
 
 def _given_ids(tags: Sequence[Any]) -> dict[str, Any]:

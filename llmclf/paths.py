@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["env_switch", "url_in_path", "user_cache_dir", "user_data_dir"]
+__all__ = ["env_switch", "mtime_ns", "url_in_path", "user_cache_dir", "user_data_dir"]
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$", re.S)
 _OFF = ("0", "false", "no", "off")
@@ -57,3 +57,12 @@ def url_in_path(path: str | os.PathLike[str]) -> str | None:
     if match is None or Path(f"{match[1]}:").is_dir():
         return None
     return f"{match[1]}://{match[2]}"
+
+
+def mtime_ns(path: Path) -> int:
+    """When ``path`` was last modified (or marked used), in ns; 0 if it is gone (another process removed it):
+    the order in which the caches here let their files go."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

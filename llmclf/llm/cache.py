@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_writer
-from ..paths import user_cache_dir
+from ..paths import mtime_ns, user_cache_dir
 
 __all__ = ["GenerationCache"]
 
@@ -65,14 +65,7 @@ class GenerationCache:
             return
         if len(entries) <= self.max_entries:
             return
-        entries.sort(key=_mtime)
+        entries.sort(key=mtime_ns)
         for path in entries[: len(entries) - self.max_entries * 9 // 10]:
             with contextlib.suppress(OSError):
                 path.unlink()
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:  # removed meanwhile (another process pruned it)
-        return 0
