@@ -55,6 +55,8 @@ from .inputs import (
     texts_of,
 )
 from .self_training import ROUNDS, pool_of, round_share, sample_pool, select_confident
+from .tfidf_check import check_tfidf_weight
+from .tfidf_check import summary as tfidf_check_summary
 from .tuned_encoder import IN_BATCH_LOSS, TunedMiniLM
 from .vector_cache import vector_cache_for
 
@@ -203,6 +205,7 @@ class Classifier(TextClassifierEstimator):
         self._history: list[dict[str, Any]] = []  # what each (re)training changed
         self._vectors: dict[str, np.ndarray] = {}
         self._self_training: dict[str, int] | None = None  # rounds, pool and pseudo-labelled count of the last fit
+        self._tfidf_check: dict[str, Any] | None = None  # what the last fit's TF-IDF weight check found (tfidf_check)
         self._finetune: dict[str, Any] | None = None  # pairs, texts and seconds of the encoder's fine-tuning
         self._embedder: Embedder | None = None
         self._embedder_param: Any = None
@@ -510,6 +513,10 @@ class Classifier(TextClassifierEstimator):
             report.notes.append(alike)
         if self.finetune:
             self._finetune_encoder(report)
+        self._tfidf_check = None  # the last fit's must not steer this one's "auto" weight
+        self._tfidf_check = self._check_tfidf_weight(classes or sorted(self.descriptions))
+        if self._tfidf_check and self._tfidf_check["weight"] > self._tfidf_check["auto"]:
+            report.notes.append(tfidf_check_summary(self._tfidf_check))
         if unlabeled is None:
             self._train(report, classes, labels)
             return
@@ -641,7 +648,13 @@ class Classifier(TextClassifierEstimator):
         self._report = report
 
     def _fit_head(
-        self, X: np.ndarray, y: list[str], classes: list[str], texts: list[str], examples: list[Example]
+        self,
+        X: np.ndarray,
+        y: list[str],
+        classes: list[str],
+        texts: list[str],
+        examples: list[Example],
+        tfidf_weight: float | None = None,
     ) -> LinearHead:
         return fit_head(
             X,
@@ -651,8 +664,17 @@ class Classifier(TextClassifierEstimator):
             class_weight=self.class_weight,
             sample_weight=self_training.sample_weights(examples),
             texts=texts,
-            tfidf_weight=self._weight,
+            tfidf_weight=self._weight if tfidf_weight is None else tfidf_weight,
         )
+
+    def _check_tfidf_weight(self, classes: list[str]) -> dict[str, Any] | None:
+        """Whether the labelled examples favour TF-IDF over the embedding (see :mod:`llmclf.tfidf_check`); only
+        for the "auto" weight, and not after ``--finetune`` (the tuned encoder has seen every held-out text)."""
+        if self.tfidf_weight != "auto" or isinstance(self.embedder_, TunedMiniLM) or not self._weight:
+            return None
+        examples = [e for e in self.training_examples() if e.source is not Source.PSEUDO]
+        X = self.embed([e.text for e in examples])
+        return check_tfidf_weight(X, examples, classes, self._weight, self._fit_head)
 
     @property
     def _weight(self) -> float:
@@ -662,11 +684,14 @@ class Classifier(TextClassifierEstimator):
         label-name templates and a sentence or two per class, and TF-IDF learned
         from them lost 2 points on ag_news zero-shot (BENCHMARKS.md), so a
         classifier with no data of its own stays on the embedding alone.
-        "auto" counts labelled examples per class: pseudo-labels do not count.
+        "auto" counts labelled examples per class: pseudo-labels do not count,
+        and the fit's TF-IDF check (:mod:`llmclf.tfidf_check`) may raise it.
         """
         weight = self.tfidf_weight
         if not valid_tfidf_weight(weight):
             raise InputError(f'tfidf_weight must be "auto" or a number from 0 to {MAX_TFIDF_WEIGHT:g}, not {weight!r}')
+        if weight == "auto" and self._tfidf_check:
+            return float(self._tfidf_check["weight"])
         labelled = [e for e in self.examples if e.source not in (Source.DESCRIPTION, Source.PSEUDO)]
         if weight == "auto":
             weight = auto_tfidf_weight(len(labelled) / max(len({e.label for e in labelled}), 1))
@@ -790,6 +815,7 @@ class Classifier(TextClassifierEstimator):
                 "vectors": "float16" if self.keep_vectors else None,
                 "tfidf_weight": self.tfidf_weight if self.tfidf_weight == "auto" else float(self.tfidf_weight),
                 "tfidf": head.sparse.info() if head.sparse else None,
+                **({"tfidf_check": self._tfidf_check} if self._tfidf_check else {}),
                 "self_training": self._self_training,
                 "finetune": self.finetuned,
             },
@@ -893,6 +919,7 @@ class Classifier(TextClassifierEstimator):
         clf._labels = np.array(m["labels"] if m.get("labels") is not None else classes)  # ints stay ints
         clf._calibration = training.get("calibration")
         clf._self_training = training.get("self_training")
+        clf._tfidf_check = training.get("tfidf_check")
         clf._finetune = training.get("finetune")
         clf.calibrate = bool(clf._calibration)
         clf._model_id = str(m.get("model_id") or clf._model_id)

@@ -92,6 +92,18 @@ class Finetune(_Strict):
     loss: Short = "pairs"  # or "in-batch" (see llmclf.finetune); bundles before it had pairs
 
 
+class TfidfCheck(_Strict):
+    """What the TF-IDF weight check found (:mod:`llmclf.tfidf_check`): the weight used is ``weight``."""
+
+    folds: int = Field(ge=2, le=100)
+    held_out: int = Field(ge=0)
+    sampled: bool = False
+    only_tfidf_right: int = Field(ge=0)
+    only_embedding_right: int = Field(ge=0)
+    auto: float = Field(ge=0, le=100, allow_inf_nan=False)
+    weight: float = Field(ge=0, le=100, allow_inf_nan=False)
+
+
 class Training(_Strict):
     head: Short = "logistic_regression"
     C: float = Field(10.0, gt=0)
@@ -102,6 +114,7 @@ class Training(_Strict):
     vectors: Literal["float16"] | None = None
     tfidf_weight: Literal["auto"] | Annotated[float, Field(ge=0, le=100)] = 0.0  # the parameter; 0: pre-hybrid bundles
     tfidf: TfidfInfo | None = None  # what the head uses: None when training was description-only
+    tfidf_check: TfidfCheck | None = None  # absent where the check did not run, and in older bundles
     self_training: SelfTraining | None = None
     finetune: Finetune | None = None
 

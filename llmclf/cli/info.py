@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..bundle import read_manifest
+from ..tfidf_check import summary as tfidf_check_summary
 from ._common import friendly_errors, need, out, say
 from .tables import Table
 
@@ -40,6 +41,8 @@ def info(
             f"{b['analyzer']} {b['ngram_range'][0]}-{b['ngram_range'][1]}: {b['n_terms']}" for b in tfidf["blocks"]
         )
         out.print(f"tfidf: weight={tfidf['weight']:.3g} ({training.get('tfidf_weight')}) terms: {blocks}")
+    if check := training.get("tfidf_check"):
+        out.print(f"tfidf check: {tfidf_check_summary(check)}")
     st = training.get("self_training")
     if st:
         out.print(

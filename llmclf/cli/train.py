@@ -203,7 +203,9 @@ def train(
     if replacing:  # the default --save path was replaced without a word
         notice(f"replaced the bundle that was at {path}")
     for note in clf.report.notes:
-        if note.startswith(("calibration", "self-training", "fine-tuned", "labels disagree", "classes alike")):
+        if note.startswith(
+            ("calibration", "self-training", "fine-tuned", "labels disagree", "classes alike", "TF-IDF weight")
+        ):
             notice(note)
     if clf.calibration and clf.calibration.get("temperature"):
         notice(calibration_summary(clf.calibration))

@@ -1,0 +1,95 @@
+"""Whether the labelled examples favour the hybrid head's TF-IDF half: a check that can raise its weight.
+
+The "auto" TF-IDF weight grows with the labelled examples per class
+(:func:`~llmclf.head.auto_tfidf_weight`): with few of them the embedding's
+sense of meaning matters most. That holds on the six shared data sets, where
+the embedding alone beats TF-IDF alone by 10-30 points at 8 per class. It
+fails where the classes are told apart by surface words: a news agency's name
+in the text, a question's first word. There TF-IDF alone beat the embedding,
+and the hybrid at the auto weight fell below TF-IDF+LR (BENCHMARKS.md).
+
+So before the head is fitted, each half is cross-validated alone on the
+labelled examples (3 stratified folds; at most :data:`MAX_HELD` of them,
+description sentences always in training, pseudo-labels never). Where TF-IDF
+alone is right on significantly more texts than the embedding alone, by
+McNemar's test (``b - c >= 2 * sqrt(b + c)``, ``b`` the texts only TF-IDF got
+right, ``c`` those only the embedding got right), the weight is doubled, up to
+:data:`~llmclf.head.AUTO_WEIGHT_MAX`. The test keeps sampling noise at 8
+examples per class from raising it on the shared sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .calibration import stratified_folds
+from .examples import Example, Source
+from .head import AUTO_WEIGHT_MAX, LinearHead
+
+__all__ = ["FOLDS", "MAX_HELD", "MIN_HELD", "RAISE", "check_tfidf_weight", "summary"]
+
+FOLDS = 3
+MAX_HELD = 1000  # a random sample of the labelled examples past this: the check's cost stays bounded
+MIN_HELD = 8
+RAISE = 2.0
+Z = 2.0
+
+# (embeddings, labels, classes, texts, examples, TF-IDF weight) -> a head fitted as the final one is
+FitHalf = Callable[[np.ndarray, list[str], list[str], list[str], list[Example], float], LinearHead]
+
+
+def check_tfidf_weight(
+    X: np.ndarray, examples: Sequence[Example], classes: list[str], auto: float, fit: FitHalf
+) -> dict[str, Any] | None:
+    """The check's record, its ``weight`` the one to use; None where it cannot say (too few labelled examples, or
+    the weight already at its most)."""
+    kept = [i for i, e in enumerate(examples) if e.source is not Source.PSEUDO]
+    held = np.array([i for i in kept if examples[i].source is not Source.DESCRIPTION], dtype=np.int64)
+    if len(held) < MIN_HELD or auto >= AUTO_WEIGHT_MAX:
+        return None
+    sampled = len(held) > MAX_HELD
+    if sampled:
+        held = np.sort(np.random.default_rng(0).choice(held, MAX_HELD, replace=False))
+    always = np.array([i for i in kept if examples[i].source is Source.DESCRIPTION], dtype=np.int64)
+    index = {c: i for i, c in enumerate(classes)}
+    y_idx = np.array([index[e.label] for e in examples])
+    fold_of = stratified_folds(y_idx[held], FOLDS)
+    only_tfidf = only_embedding = 0
+    for k in range(FOLDS):
+        test_idx = held[fold_of == k]
+        train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
+        fold = [examples[i] for i in train_idx]
+        labels, texts = [e.label for e in fold], [e.text for e in fold]
+        test_texts = [examples[i].text for i in test_idx]
+        dense = fit(X[train_idx], labels, classes, texts, fold, 0.0)
+        dense_right = dense.logits(X[test_idx]).argmax(axis=1) == y_idx[test_idx]
+        none = np.zeros((len(train_idx), 0), dtype=np.float32)
+        sparse = fit(none, labels, classes, texts, fold, 1.0)
+        sparse_right = sparse.logits(none[: len(test_idx)], test_texts).argmax(axis=1) == y_idx[test_idx]
+        only_tfidf += int((sparse_right & ~dense_right).sum())
+        only_embedding += int((dense_right & ~sparse_right).sum())
+    lead = only_tfidf - only_embedding
+    raised = lead > 0 and lead >= Z * (only_tfidf + only_embedding) ** 0.5
+    return {
+        "folds": FOLDS,
+        "held_out": len(held),
+        "sampled": sampled,
+        "only_tfidf_right": only_tfidf,
+        "only_embedding_right": only_embedding,
+        "auto": round(auto, 4),
+        "weight": round(min(auto * RAISE, AUTO_WEIGHT_MAX), 4) if raised else round(auto, 4),
+    }
+
+
+def summary(check: dict[str, Any]) -> str:
+    """One line on what the check found, for the training notes and ``llmclf info``."""
+    counts = (
+        f"on {check['held_out']} labelled examples, TF-IDF alone was right where the embedding was not "
+        f"{check['only_tfidf_right']} times, the reverse {check['only_embedding_right']}"
+    )
+    if check["weight"] > check["auto"]:
+        return f"TF-IDF weight raised from {check['auto']:g} to {check['weight']:g}: {counts}"
+    return f"TF-IDF weight kept at {check['auto']:g}: {counts}"
