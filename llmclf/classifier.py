@@ -513,7 +513,6 @@ class Classifier(TextClassifierEstimator):
             report.notes.append(alike)
         if self.finetune:
             self._finetune_encoder(report)
-        self._tfidf_check = None  # the last fit's must not steer this one's "auto" weight
         self._tfidf_check = self._check_tfidf_weight(classes or sorted(self.descriptions))
         if self._tfidf_check and self._tfidf_check["weight"] > self._tfidf_check["auto"]:
             report.notes.append(tfidf_check_summary(self._tfidf_check))
@@ -670,28 +669,33 @@ class Classifier(TextClassifierEstimator):
     def _check_tfidf_weight(self, classes: list[str]) -> dict[str, Any] | None:
         """Whether the labelled examples favour TF-IDF over the embedding (see :mod:`llmclf.tfidf_check`); only
         for the "auto" weight, and not after ``--finetune`` (the tuned encoder has seen every held-out text)."""
-        if self.tfidf_weight != "auto" or isinstance(self.embedder_, TunedMiniLM) or not self._weight:
+        auto = self._unchecked_weight
+        if self.tfidf_weight != "auto" or isinstance(self.embedder_, TunedMiniLM) or not auto:
             return None
-        examples = [e for e in self.training_examples() if e.source is not Source.PSEUDO]
-        X = self.embed([e.text for e in examples])
-        return check_tfidf_weight(X, examples, classes, self._weight, self._fit_head)
+        examples = self.training_examples()
+        return check_tfidf_weight(self.embed([e.text for e in examples]), examples, classes, auto, self._fit_head)
 
     @property
     def _weight(self) -> float:
-        """The TF-IDF weight this training uses (see :func:`~llmclf.head.auto_tfidf_weight`).
+        """The TF-IDF weight this training uses: :attr:`_unchecked_weight`, or the one the fit's TF-IDF check
+        (:mod:`llmclf.tfidf_check`) chose for "auto"."""
+        if self.tfidf_weight == "auto" and self._tfidf_check:
+            return float(self._tfidf_check["weight"])
+        return self._unchecked_weight
+
+    @property
+    def _unchecked_weight(self) -> float:
+        """The TF-IDF weight the parameter gives (see :func:`~llmclf.head.auto_tfidf_weight`).
 
         None for description-only training: description-derived examples are
         label-name templates and a sentence or two per class, and TF-IDF learned
         from them lost 2 points on ag_news zero-shot (BENCHMARKS.md), so a
         classifier with no data of its own stays on the embedding alone.
-        "auto" counts labelled examples per class: pseudo-labels do not count,
-        and the fit's TF-IDF check (:mod:`llmclf.tfidf_check`) may raise it.
+        "auto" counts labelled examples per class: pseudo-labels do not count.
         """
         weight = self.tfidf_weight
         if not valid_tfidf_weight(weight):
             raise InputError(f'tfidf_weight must be "auto" or a number from 0 to {MAX_TFIDF_WEIGHT:g}, not {weight!r}')
-        if weight == "auto" and self._tfidf_check:
-            return float(self._tfidf_check["weight"])
         labelled = [e for e in self.examples if e.source not in (Source.DESCRIPTION, Source.PSEUDO)]
         if weight == "auto":
             weight = auto_tfidf_weight(len(labelled) / max(len({e.label for e in labelled}), 1))

@@ -66,9 +66,8 @@ def check_tfidf_weight(
         test_texts = [examples[i].text for i in test_idx]
         dense = fit(X[train_idx], labels, classes, texts, fold, 0.0)
         dense_right = dense.logits(X[test_idx]).argmax(axis=1) == y_idx[test_idx]
-        none = np.zeros((len(train_idx), 0), dtype=np.float32)
-        sparse = fit(none, labels, classes, texts, fold, 1.0)
-        sparse_right = sparse.logits(none[: len(test_idx)], test_texts).argmax(axis=1) == y_idx[test_idx]
+        sparse = fit(_no_columns(len(train_idx)), labels, classes, texts, fold, 1.0)
+        sparse_right = sparse.logits(_no_columns(len(test_idx)), test_texts).argmax(axis=1) == y_idx[test_idx]
         only_tfidf += int((sparse_right & ~dense_right).sum())
         only_embedding += int((dense_right & ~sparse_right).sum())
     lead = only_tfidf - only_embedding
@@ -82,6 +81,11 @@ def check_tfidf_weight(
         "auto": round(auto, 4),
         "weight": round(min(auto * RAISE, AUTO_WEIGHT_MAX), 4) if raised else round(auto, 4),
     }
+
+
+def _no_columns(rows: int) -> np.ndarray:
+    """Embeddings of no width: the head fitted on them is TF-IDF alone."""
+    return np.zeros((rows, 0), dtype=np.float32)
 
 
 def summary(check: dict[str, Any]) -> str:
