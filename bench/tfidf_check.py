@@ -8,9 +8,10 @@ sets, three tasks made from their train splits whose classes are told apart by s
 - trec_wh: trec's class joined with the question's first word (DESC_how, NUM_when, ...);
 - snips_first: snips' intent joined with the request's first word (PlayMusic_play, ...).
 
-    python bench/tfidf_check.py [--sets ag_source,trec_wh,...] [--shots 8,64] [--seeds 0,1,2]
+    python bench/tfidf_check.py [--sets ag_source,trec_wh,...] [--shots 8,64] [--seeds 0,1,2] [--lbfgs-folds]
 
-"before" is the same code with the check left out.
+"before" is the same code with the check left out. ``--lbfgs-folds`` adds the check with its folds fitted by lbfgs,
+as the final head is, beside newton-cg (the check's solver): the same decisions, and the time each takes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from _util import k_per_class, load_split, shuffled
 
 import llmclf.classifier
-from llmclf import Classifier
+from llmclf import Classifier, tfidf_check
 
 CHECK = llmclf.classifier.check_tfidf_weight
 SHARED = ["trec", "sst2", "emotion", "ag_news", "snips", "banking77"]
@@ -73,36 +74,46 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join([*TASKS, *SHARED]))
     ap.add_argument("--shots", default="8,64")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--lbfgs-folds", action="store_true")
     args = ap.parse_args()
+    variants = {"before": (None, lambda *args: None), "with": (tfidf_check.SOLVER, CHECK)}
+    if args.lbfgs_folds:
+        variants["lbfgs folds"] = ("lbfgs", CHECK)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    extra = " / lbfgs folds" if args.lbfgs_folds else ""
     print(
-        "| data set | k | classes | TF-IDF+LR | before (auto) | with the check | raised (seeds) | fit s before / with |"
+        "| data set | k | classes | TF-IDF+LR | before (auto) | with the check | raised (seeds) "
+        f"| fit s before / with{extra} |" + (" with lbfgs folds | raised |" if extra else "")
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if extra else ""))
     for name in args.sets.split(","):
         pool, dev = split(name)
         texts, truth = [r["text"] for r in dev], np.array([r["label"] for r in dev])
         for k in (int(s) for s in args.shots.split(",")):
             k = 10 if name == "banking77" and k == 8 else k
-            acc, secs, raised = collections.defaultdict(list), collections.defaultdict(float), 0
+            acc, secs, raised = collections.defaultdict(list), collections.defaultdict(float), collections.Counter()
             for seed in seeds:
                 rows = k_per_class(pool, k, seed)
                 X, y = [r["text"] for r in rows], [r["label"] for r in rows]
                 acc["tfidf"].append(np.mean(tfidf_lr(X, y).predict(texts) == truth))
                 Classifier(tfidf_weight=0).fit(X, y)  # embeds the rows once, so both timings below find them cached
-                for variant, check in (("before", lambda *args: None), ("with", CHECK)):
+                for variant, (solver, check) in variants.items():
                     llmclf.classifier.check_tfidf_weight = check
+                    tfidf_check.SOLVER = solver or tfidf_check.SOLVER
                     start = time.perf_counter()
                     clf = Classifier().fit(X, y)
                     secs[variant] += time.perf_counter() - start
                     acc[variant].append(clf.score(texts, list(truth)))
                     found = clf.manifest()["training"].get("tfidf_check")
-                    raised += bool(found and found["weight"] > found["auto"])
+                    raised[variant] += bool(found and found["weight"] > found["auto"])
+                tfidf_check.SOLVER = variants["with"][0]
             n = len(seeds)
+            times = " / ".join(f"{secs[v] / n:.1f}" for v in variants)
+            lbfgs = f" {np.mean(acc['lbfgs folds']):.3f} | {raised['lbfgs folds']} of {n} |" if extra else ""
             print(
                 f"| {name} | {k} | {len(set(y))} | {np.mean(acc['tfidf']):.3f} | {np.mean(acc['before']):.3f} "
-                f"| {np.mean(acc['with']):.3f} | {raised} of {n} | {secs['before'] / n:.1f} / {secs['with'] / n:.1f} |",
+                f"| {np.mean(acc['with']):.3f} | {raised['with']} of {n} | {times} |{lbfgs}",
                 flush=True,
             )
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -654,6 +654,7 @@ class Classifier(TextClassifierEstimator):
         texts: list[str],
         examples: list[Example],
         tfidf_weight: float | None = None,
+        solver: str = "lbfgs",
     ) -> LinearHead:
         return fit_head(
             X,
@@ -664,6 +665,7 @@ class Classifier(TextClassifierEstimator):
             sample_weight=self_training.sample_weights(examples),
             texts=texts,
             tfidf_weight=self._weight if tfidf_weight is None else tfidf_weight,
+            solver=solver,
         )
 
     def _check_tfidf_weight(self, classes: list[str]) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from llmclf import Classifier
+from llmclf import Classifier, tfidf_check
 from llmclf.bundle import read_manifest
 from llmclf.cli import app
 from llmclf.errors import BundleError
@@ -87,6 +87,14 @@ def test_classes_the_embedding_reads_better_keep_the_auto_weight():
     check = clf.manifest()["training"]["tfidf_check"]
     assert check["weight"] == check["auto"] == 0.5, check
     assert check["only_embedding_right"] >= check["only_tfidf_right"], check
+
+
+def test_the_checks_faster_solver_finds_what_the_final_heads_would(by_desk, monkeypatch):
+    """The check fits its folds with newton-cg, the final head with lbfgs: the same optimum, so the same counts."""
+    assert tfidf_check.SOLVER == "newton-cg"
+    monkeypatch.setattr(tfidf_check, "SOLVER", "lbfgs")
+    with_lbfgs = Classifier().fit(*tickets(N, seed=0)).manifest()["training"]["tfidf_check"]
+    assert with_lbfgs == by_desk.manifest()["training"]["tfidf_check"]
 
 
 def test_the_check_survives_a_save_and_a_retrain_checks_again(by_desk, tmp_path):
