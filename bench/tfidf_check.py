@@ -11,7 +11,8 @@ sets, three tasks made from their train splits whose classes are told apart by s
     python bench/tfidf_check.py [--sets ag_source,trec_wh,...] [--shots 8,64] [--seeds 0,1,2] [--lbfgs-folds]
 
 "before" is the same code with the check left out. ``--lbfgs-folds`` adds the check with its folds fitted by lbfgs,
-as the final head is, beside newton-cg (the check's solver): the same decisions, and the time each takes.
+as the final head is, beside the check's own (newton-cg for its folds, head.solver_for): the same decisions, and
+the time each takes.
 """
 
 from __future__ import annotations
@@ -76,9 +77,10 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--lbfgs-folds", action="store_true")
     args = ap.parse_args()
-    variants = {"before": (None, lambda *args: None), "with": (tfidf_check.SOLVER, CHECK)}
+    solver_for = tfidf_check.solver_for
+    variants = {"before": (solver_for, lambda *args: None), "with": (solver_for, CHECK)}
     if args.lbfgs_folds:
-        variants["lbfgs folds"] = ("lbfgs", CHECK)
+        variants["lbfgs folds"] = (lambda rows: "lbfgs", CHECK)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     extra = " / lbfgs folds" if args.lbfgs_folds else ""
@@ -100,14 +102,14 @@ def main() -> None:
                 Classifier(tfidf_weight=0).fit(X, y)  # embeds the rows once, so both timings below find them cached
                 for variant, (solver, check) in variants.items():
                     llmclf.classifier.check_tfidf_weight = check
-                    tfidf_check.SOLVER = solver or tfidf_check.SOLVER
+                    tfidf_check.solver_for = solver
                     start = time.perf_counter()
                     clf = Classifier().fit(X, y)
                     secs[variant] += time.perf_counter() - start
                     acc[variant].append(clf.score(texts, list(truth)))
                     found = clf.manifest()["training"].get("tfidf_check")
                     raised[variant] += bool(found and found["weight"] > found["auto"])
-                tfidf_check.SOLVER = variants["with"][0]
+                tfidf_check.solver_for = solver_for
             n = len(seeds)
             times = " / ".join(f"{secs[v] / n:.1f}" for v in variants)
             lbfgs = f" {np.mean(acc['lbfgs folds']):.3f} | {raised['lbfgs folds']} of {n} |" if extra else ""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .examples import Example, Source
-from .head import LinearHead, fit_temperature, nll, prior_temperature, softmax
+from .head import LinearHead, fit_temperature, nll, prior_temperature, softmax, solver_for
 
 __all__ = ["calibrate", "prior_only", "skipped", "stratified_folds", "summary"]
 
@@ -33,8 +33,9 @@ FEWER_FOLDS, FEWER_FOLDS_FROM = 5, 2000  # thousands of examples: 5 folds suffic
 MIN_EXAMPLES = 8
 ALWAYS_IN_TRAINING = (Source.DESCRIPTION, Source.PSEUDO)
 
-# (embeddings, labels, classes, texts, the examples themselves) -> a head fitted as the final one is
-FitHead = Callable[[np.ndarray, list[str], list[str], list[str], list[Example]], LinearHead]
+# (embeddings, labels, classes, texts, the examples themselves, TF-IDF weight or None for the final head's,
+# solver) -> a head fitted as the final one is
+FitHead = Callable[[np.ndarray, list[str], list[str], list[str], list[Example], float | None, str], LinearHead]
 
 
 def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
@@ -77,7 +78,8 @@ def calibrate(X: np.ndarray, examples: Sequence[Example], classes: list[str], fi
         test_idx = held[fold_of == k]
         train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
         fold = [examples[i] for i in train_idx]
-        head = fit(X[train_idx], [e.label for e in fold], classes, [e.text for e in fold], fold)
+        texts = [e.text for e in fold]
+        head = fit(X[train_idx], [e.label for e in fold], classes, texts, fold, None, solver_for(len(train_idx)))
         logits[test_idx] = head.logits(X[test_idx], [examples[i].text for i in test_idx])
     prior = prior_temperature(len(held) / len(classes))
     temperature = fit_temperature(logits[held], y_idx[held], prior=prior)

@@ -61,6 +61,7 @@ MAX_SPARSE_WEIGHTS = 4_000_000
 MAX_TFIDF_WEIGHT = 100.0  # the manifest's bound: past it the TF-IDF half is all there is anyway
 AUTO_WEIGHT_AT_8 = 0.5
 AUTO_WEIGHT_MAX = 2.0
+NEWTON_CG_UP_TO = 2000  # rows: see solver_for
 
 
 def valid_tfidf_weight(weight: object) -> bool:
@@ -183,6 +184,14 @@ def nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
     return float(-np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], 1e-12, None)).mean())
 
 
+def solver_for(rows: int) -> str:
+    """sklearn's solver for a head fitted on ``rows`` examples, where only its time matters (cross-validation
+    folds): "newton-cg" up to :data:`NEWTON_CG_UP_TO`, "lbfgs" past it. Both reach the same optimum; newton-cg
+    took half lbfgs's time on a few hundred to 2,600 rows and up to 2.4 times as long on thousands (BENCHMARKS.md).
+    The final head is always fitted by lbfgs."""
+    return "newton-cg" if rows <= NEWTON_CG_UP_TO else "lbfgs"
+
+
 def fit_head(
     X: np.ndarray,
     y: Sequence[str],
@@ -197,8 +206,7 @@ def fit_head(
 ) -> LinearHead:
     """Fit the head on embeddings ``X``; with ``tfidf_weight > 0`` (and the ``texts``) a hybrid head.
 
-    ``solver`` is sklearn's: both it allows here reach the same optimum. "newton-cg" took half
-    the time of "lbfgs" on a thousand rows and up to 2.4 times as long on thousands (BENCHMARKS.md).
+    ``solver`` is sklearn's "lbfgs" or "newton-cg" (see :func:`solver_for`).
     """
     from sklearn.linear_model import LogisticRegression
 

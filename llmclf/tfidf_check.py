@@ -20,14 +20,14 @@ examples per class from raising it on the shared sets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .calibration import stratified_folds
+from .calibration import FitHead, stratified_folds
 from .examples import Example, Source
-from .head import AUTO_WEIGHT_MAX, LinearHead
+from .head import AUTO_WEIGHT_MAX, solver_for
 
 __all__ = ["FOLDS", "MAX_HELD", "MIN_HELD", "RAISE", "check_tfidf_weight", "summary"]
 
@@ -37,16 +37,9 @@ MIN_HELD = 8
 RAISE = 2.0
 Z = 2.0
 
-# The check's folds hold at most MAX_HELD examples, where sklearn's "newton-cg" reaches the optimum "lbfgs" does in
-# a fifth of the time on TF-IDF alone and half on the embedding (BENCHMARKS.md); the final head keeps "lbfgs".
-SOLVER = "newton-cg"
-
-# (embeddings, labels, classes, texts, examples, TF-IDF weight, solver) -> a head fitted as the final one is
-FitHalf = Callable[[np.ndarray, list[str], list[str], list[str], list[Example], float, str], LinearHead]
-
 
 def check_tfidf_weight(
-    X: np.ndarray, examples: Sequence[Example], classes: list[str], auto: float, fit: FitHalf
+    X: np.ndarray, examples: Sequence[Example], classes: list[str], auto: float, fit: FitHead
 ) -> dict[str, Any] | None:
     """The check's record, its ``weight`` the one to use; None where it cannot say (too few labelled examples, or
     the weight already at its most)."""
@@ -66,11 +59,11 @@ def check_tfidf_weight(
         test_idx = held[fold_of == k]
         train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
         fold = [examples[i] for i in train_idx]
-        labels, texts = [e.label for e in fold], [e.text for e in fold]
+        labels, texts, solver = [e.label for e in fold], [e.text for e in fold], solver_for(len(train_idx))
         test_texts = [examples[i].text for i in test_idx]
-        dense = fit(X[train_idx], labels, classes, texts, fold, 0.0, SOLVER)
+        dense = fit(X[train_idx], labels, classes, texts, fold, 0.0, solver)
         dense_right = dense.logits(X[test_idx]).argmax(axis=1) == y_idx[test_idx]
-        sparse = fit(_no_columns(len(train_idx)), labels, classes, texts, fold, 1.0, SOLVER)
+        sparse = fit(_no_columns(len(train_idx)), labels, classes, texts, fold, 1.0, solver)
         sparse_right = sparse.logits(_no_columns(len(test_idx)), test_texts).argmax(axis=1) == y_idx[test_idx]
         only_tfidf += int((sparse_right & ~dense_right).sum())
         only_embedding += int((dense_right & ~sparse_right).sum())

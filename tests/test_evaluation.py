@@ -115,6 +115,21 @@ def test_calibration_at_eight_examples_per_class_uses_leave_one_out_and_the_prio
     assert after < before / 2 and after < 0.1, (before, after)
 
 
+def test_calibrations_folds_fitted_by_the_faster_solver_find_the_final_heads_temperature(monkeypatch):
+    """Up to 2,000 rows the folds are fitted with newton-cg, the final head with lbfgs: the same optimum, so the
+    same temperature as lbfgs folds would give."""
+    import llmclf.calibration
+
+    rows = shuffled_sample(dataset("trec", "train"), 120, seed=3)
+    X, y = [r["text"] for r in rows], [r["label"] for r in rows]
+    assert llmclf.calibration.solver_for(len(X)) == "newton-cg"
+    fast = Classifier(calibrate=True).fit(X, y).calibration
+    monkeypatch.setattr(llmclf.calibration, "solver_for", lambda rows: "lbfgs")
+    lbfgs = Classifier(calibrate=True).fit(X, y).calibration
+    assert fast["folds"] == 10 and fast["temperature"] != 1.0
+    assert fast["temperature"] == pytest.approx(lbfgs["temperature"], rel=1e-3), (fast, lbfgs)
+
+
 def test_the_calibration_summary_says_whether_a_temperature_was_fitted_or_came_from_the_prior():
     from llmclf.calibration import prior_only, summary
     from llmclf.examples import Example, Source

@@ -91,8 +91,8 @@ def test_classes_the_embedding_reads_better_keep_the_auto_weight():
 
 def test_the_checks_faster_solver_finds_what_the_final_heads_would(by_desk, monkeypatch):
     """The check fits its folds with newton-cg, the final head with lbfgs: the same optimum, so the same counts."""
-    assert tfidf_check.SOLVER == "newton-cg"
-    monkeypatch.setattr(tfidf_check, "SOLVER", "lbfgs")
+    assert tfidf_check.solver_for(3 * N) == "newton-cg"
+    monkeypatch.setattr(tfidf_check, "solver_for", lambda rows: "lbfgs")
     with_lbfgs = Classifier().fit(*tickets(N, seed=0)).manifest()["training"]["tfidf_check"]
     assert with_lbfgs == by_desk.manifest()["training"]["tfidf_check"]
 
