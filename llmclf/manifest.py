@@ -102,6 +102,8 @@ class TfidfCheck(_Strict):
     only_embedding_right: int = Field(ge=0)
     auto: float = Field(ge=0, le=100, allow_inf_nan=False)
     weight: float = Field(ge=0, le=100, allow_inf_nan=False)
+    hybrid_right_auto: int | None = Field(None, ge=0)  # the second stage's counts: absent where it did not run
+    hybrid_right_raised: int | None = Field(None, ge=0)
 
 
 class Training(_Strict):

@@ -13,6 +13,7 @@ from llmclf import Classifier, tfidf_check
 from llmclf.bundle import read_manifest
 from llmclf.cli import app
 from llmclf.errors import BundleError
+from llmclf.examples import Example, Source
 from llmclf.head import AUTO_WEIGHT_MAX
 
 TOPICS = [
@@ -55,6 +56,7 @@ def test_classes_told_apart_by_a_word_raise_the_tfidf_weight_and_it_pays(by_desk
     check = by_desk.manifest()["training"]["tfidf_check"]
     assert check["auto"] == 0.5724 and check["weight"] == 1.1447, check
     assert check["only_tfidf_right"] > check["only_embedding_right"], check
+    assert check["hybrid_right_raised"] > check["hybrid_right_auto"], check
     assert by_desk.head.sparse.weight == 1.1447
     texts, labels = tickets(30, seed=1)
     raised = by_desk.score(texts, labels)
@@ -95,6 +97,43 @@ def test_the_checks_faster_solver_finds_what_the_final_heads_would(by_desk, monk
     monkeypatch.setattr(tfidf_check, "solver_for", lambda rows: "lbfgs")
     with_lbfgs = Classifier().fit(*tickets(N, seed=0)).manifest()["training"]["tfidf_check"]
     assert with_lbfgs == by_desk.manifest()["training"]["tfidf_check"]
+
+
+class Scripted:
+    """A fold's head that gets each held-out text right or wrong as its test says, whatever it was fitted on."""
+
+    def __init__(self, truth: dict[str, str], classes: list[str], is_right):
+        self.truth, self.classes, self.is_right = truth, classes, is_right
+
+    def logits(self, X, texts):
+        out = np.zeros((len(texts), len(self.classes)))
+        for row, text in enumerate(texts):
+            label = self.truth[text] if self.is_right(text) else next(c for c in self.classes if c != self.truth[text])
+            out[row, self.classes.index(label)] = 1.0
+        return out
+
+
+@pytest.mark.parametrize(("raised_right", "kept"), [(30, True), (29, True), (31, False)])
+def test_where_the_hybrid_at_the_raised_weight_is_no_better_the_weight_stays(raised_right, kept):
+    """TF-IDF alone beats the embedding alone on every text, but the raise must also pay in the hybrid itself:
+    of 36 held-out texts the hybrid at the auto weight gets 30 right, at double it ``raised_right``."""
+    texts = [f"ticket {i}" for i in range(36)]
+    truth = {t: "ab"[i % 2] for i, t in enumerate(texts)}
+    examples = [Example(t, truth[t], Source.USER) for t in texts]
+
+    def fit(X, labels, classes, fold_texts, fold, weight, solver):
+        if weight == 0:  # the embedding alone: always wrong
+            return Scripted(truth, classes, lambda text: False)
+        if X.shape[1] == 0:  # TF-IDF alone: always right
+            return Scripted(truth, classes, lambda text: True)
+        right = 30 if weight == 0.5 else raised_right
+        return Scripted(truth, classes, lambda text: int(text.split()[1]) < right)
+
+    check = tfidf_check.check_tfidf_weight(np.zeros((36, 4)), examples, ["a", "b"], 0.5, fit)
+    assert (check["only_tfidf_right"], check["only_embedding_right"]) == (36, 0)
+    assert (check["hybrid_right_auto"], check["hybrid_right_raised"]) == (30, raised_right)
+    assert check["weight"] == (0.5 if kept else 1.0), check
+    assert f"the hybrid was right 30 times at 0.5, {raised_right} at 1" in tfidf_check.summary(check)
 
 
 def test_the_check_survives_a_save_and_a_retrain_checks_again(by_desk, tmp_path):
@@ -157,6 +196,8 @@ def test_train_says_when_it_raised_the_weight_and_info_shows_the_check(tmp_path)
         {"folds": 1},
         {"weight": 101.0},
         {"only_tfidf_right": 2.5},
+        {"hybrid_right_auto": -1},
+        {"hybrid_right_raised": "many"},
     ],
 )
 def test_a_bundle_with_a_bad_check_record_is_refused_in_one_line(by_desk, tmp_path, change):
