@@ -57,9 +57,10 @@ def check_tfidf_weight(
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.array([index[e.label] for e in examples])
     fold_of = stratified_folds(y_idx[held], FOLDS)
-    folds = [
-        (held[fold_of == k], np.concatenate([always, np.setdiff1d(held, held[fold_of == k])])) for k in range(FOLDS)
-    ]
+    folds = []  # (held-out rows, training rows)
+    for k in range(FOLDS):
+        test_idx = held[fold_of == k]
+        folds.append((test_idx, np.concatenate([always, np.setdiff1d(held, test_idx)])))
 
     def right(test_idx: np.ndarray, train_idx: np.ndarray, weight: float, dense: bool = True) -> np.ndarray:
         """Which held-out texts a head fitted on the rest at ``weight`` gets right; without the embedding's columns
@@ -109,7 +110,7 @@ def summary(check: dict[str, Any]) -> str:
         f"{check['only_tfidf_right']} times, the reverse {check['only_embedding_right']}"
     )
     if check.get("hybrid_right_raised") is not None:
-        double = min(check["auto"] * RAISE, AUTO_WEIGHT_MAX)
+        double = round(min(check["auto"] * RAISE, AUTO_WEIGHT_MAX), 4)
         counts += (
             f"; the hybrid was right {check['hybrid_right_auto']} times at {check['auto']:g}, "
             f"{check['hybrid_right_raised']} at {double:g}"
