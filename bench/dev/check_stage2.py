@@ -1,6 +1,8 @@
 """A second stage for the TF-IDF check, tried: where the check would raise the weight, cross-validate the hybrid
 itself at the auto weight and at the raised one (the check's folds) and raise only if the raised one is not worse.
-Development rows only. python bench/dev/check_stage2.py ag_source:8,trec_wh:64 0,1,2"""
+Development rows only. python bench/dev/check_stage2.py ag_source:8,trec_wh:64 0,1,2
+Run at d7b9eae, before the second stage was built in: it reads the first stage's decision from the manifest, which
+now holds the second stage's (check out d7b9eae to rerun it)."""
 from __future__ import annotations
 
 import os
