@@ -110,10 +110,9 @@ def summary(check: dict[str, Any]) -> str:
         f"{check['only_tfidf_right']} times, the reverse {check['only_embedding_right']}"
     )
     if check.get("hybrid_right_raised") is not None:
-        double = round(min(check["auto"] * RAISE, AUTO_WEIGHT_MAX), 4)
         counts += (
             f"; the hybrid was right {check['hybrid_right_auto']} times at {check['auto']:g}, "
-            f"{check['hybrid_right_raised']} at {double:g}"
+            f"{check['hybrid_right_raised']} times raised"
         )
     if check["weight"] > check["auto"]:
         return f"TF-IDF weight raised from {check['auto']:g} to {check['weight']:g}: {counts}"
