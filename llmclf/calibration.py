@@ -25,7 +25,7 @@ import numpy as np
 from .examples import Example, Source
 from .head import LinearHead, fit_temperature, nll, prior_temperature, softmax, solver_for
 
-__all__ = ["calibrate", "prior_only", "skipped", "stratified_folds", "summary"]
+__all__ = ["calibrate", "fold_rows", "prior_only", "skipped", "stratified_folds", "summary"]
 
 FOLDS = 10
 LEAVE_ONE_OUT_UP_TO = 100
@@ -51,6 +51,19 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     return fold_of
 
 
+def fold_rows(
+    held: np.ndarray, always: np.ndarray, y_held: np.ndarray, folds: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(held-out rows, training rows) for each of ``folds`` stratified folds of the ``held`` rows (labels
+    ``y_held``); the ``always`` rows are in every fold's training rows."""
+    fold_of = stratified_folds(y_held, folds)
+    out = []
+    for k in range(folds):
+        test_idx = held[fold_of == k]
+        out.append((test_idx, np.concatenate([always, np.setdiff1d(held, test_idx)])))
+    return out
+
+
 def skipped(why: str) -> dict[str, Any]:
     """The record of a calibration not done, and why."""
     return {"method": "temperature", "skipped": why}
@@ -71,12 +84,9 @@ def calibrate(X: np.ndarray, examples: Sequence[Example], classes: list[str], fi
     y_idx = np.array([index[e.label] for e in examples])
     folds = len(held) if len(held) <= LEAVE_ONE_OUT_UP_TO else FOLDS
     folds = folds if len(held) <= FEWER_FOLDS_FROM else FEWER_FOLDS
-    fold_of = stratified_folds(y_idx[held], folds)
     logits = np.zeros((len(examples), len(classes)), dtype=np.float64)
     always = np.array([i for i, e in enumerate(examples) if e.source in ALWAYS_IN_TRAINING], dtype=np.int64)
-    for k in range(folds):
-        test_idx = held[fold_of == k]
-        train_idx = np.concatenate([always, np.setdiff1d(held, test_idx)])
+    for test_idx, train_idx in fold_rows(held, always, y_idx[held], folds):
         fold = [examples[i] for i in train_idx]
         texts = [e.text for e in fold]
         head = fit(X[train_idx], [e.label for e in fold], classes, texts, fold, None, solver_for(len(train_idx)))

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import FitHead, stratified_folds
+from .calibration import FitHead, fold_rows
 from .examples import Example, Source
 from .head import AUTO_WEIGHT_MAX, solver_for
 
@@ -56,11 +56,7 @@ def check_tfidf_weight(
     always = np.array([i for i in kept if examples[i].source is Source.DESCRIPTION], dtype=np.int64)
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.array([index[e.label] for e in examples])
-    fold_of = stratified_folds(y_idx[held], FOLDS)
-    folds = []  # (held-out rows, training rows)
-    for k in range(FOLDS):
-        test_idx = held[fold_of == k]
-        folds.append((test_idx, np.concatenate([always, np.setdiff1d(held, test_idx)])))
+    folds = fold_rows(held, always, y_idx[held], FOLDS)
 
     def right(test_idx: np.ndarray, train_idx: np.ndarray, weight: float, dense: bool = True) -> np.ndarray:
         """Which held-out texts a head fitted on the rest at ``weight`` gets right; without the embedding's columns
