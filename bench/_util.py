@@ -46,8 +46,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, str, str]:
-    """Wall seconds, peak RSS in MiB, stdout and stderr of one child process."""
+def timed_run(args: list[str], stdin: str | None = None, env: dict | None = None) -> tuple[float, float, str, str]:
+    """Wall seconds, peak RSS in MiB, stdout and stderr of one child process (``env``: added to this one's)."""
     with (
         tempfile.TemporaryFile("w+") as fin,
         tempfile.TemporaryFile("w+") as fout,
@@ -56,7 +56,7 @@ def timed_run(args: list[str], stdin: str | None = None) -> tuple[float, float, 
         fin.write(stdin or "")
         fin.seek(0)
         start = time.perf_counter()
-        proc = subprocess.Popen(args, stdin=fin, stdout=fout, stderr=ferr, text=True)
+        proc = subprocess.Popen(args, stdin=fin, stdout=fout, stderr=ferr, text=True, env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

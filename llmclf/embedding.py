@@ -158,9 +158,9 @@ def _load_minilm(max_length: int, threads: int | None, integer: bool = False) ->
     tokenizer.no_padding()  # padding is done per length-sorted batch in embed()
     tokenizer.enable_truncation(max_length=max_length)
     if integer:
-        from .int8_graph import cpu_has_vnni, integer_graph
+        from .int8_graph import cpu_has_vnni, kept_integer_graph
 
-        return _onnx_session(ort, integer_graph(onnx, signed=cpu_has_vnni()), threads), tokenizer
+        return _onnx_session(ort, kept_integer_graph(onnx, signed=cpu_has_vnni()), threads), tokenizer
     return _onnx_session(ort, onnx, threads), tokenizer
 
 

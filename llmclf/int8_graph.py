@@ -25,23 +25,36 @@ Integer products are exact, so the weights' form only picks the kernel:
   documentation says so); u8 x u8 widens first and cannot.
 
 On a VNNI CPU the two give the same vectors bit for bit (tests/test_int8_graph.py).
-The rewrite takes about 0.06 s and needs the ``onnx`` package.
+The rewrite takes about 0.06 s and needs the ``onnx`` package, whose import took 0.8 s
+here (more than half of a fresh ``llmclf classify``). So :func:`kept_integer_graph`
+keeps the rewritten graph in the user cache dir, and a process that finds it there
+never imports ``onnx``. The bytes are read back only if they hash to the digest
+pinned here for the pinned MiniLM file, as the file itself is checked.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import platform
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_writer
 from .errors import LlmclfError
+from .paths import user_cache_dir
 
-__all__ = ["INTEGER_PRODUCTS", "cpu_has_vnni", "integer_graph"]
+__all__ = ["INTEGER_GRAPH_SHA256", "INTEGER_PRODUCTS", "cpu_has_vnni", "integer_graph", "kept_integer_graph"]
 
 INTEGER_PRODUCTS = 30  # 6 layers x (Q, K, V, attention output, FFN input); the FFN outputs stay float
 FLOAT_SHAPES = {(1536, 384)}  # FFN output: kept float
+# integer_graph's bytes for model_files.MINILM_ONNX_SHA256's file, by ``signed``: the same from onnx 1.16.2 with
+# protobuf 4.25 and onnx 1.23.2 with protobuf 7.36. A change to the rewrite changes them (tests/test_int8_graph.py).
+INTEGER_GRAPH_SHA256 = {
+    True: "52e0384ccc90888384e872d36fa6b3fce696cca446bdbc11ecbb84c314cd9dce",
+    False: "4059eb3356f18a78d8a00d8a500a8d3a58fa3e03bc51673c867adb77958c7a82",
+}
 
 
 @functools.cache
@@ -55,6 +68,29 @@ def cpu_has_vnni() -> bool:
     except OSError:
         return False
     return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def kept_integer_graph(path: str | Path, signed: bool, folder: Path | None = None) -> bytes:
+    """:func:`integer_graph` of ``path`` (the verified MiniLM file), from ``folder`` (the user cache dir's
+    ``graphs``) when a copy there hashes to :data:`INTEGER_GRAPH_SHA256`; else made, and kept there if it hashes
+    to it. A copy that does not (cut short, altered, another rewrite's) is never used, and one that cannot be
+    read or written only costs the time to make the graph again."""
+    expected = INTEGER_GRAPH_SHA256[signed]
+    kept = (folder or user_cache_dir() / "graphs") / f"minilm-integer-{expected[:16]}.onnx"
+    try:
+        graph = kept.read_bytes()
+    except OSError:
+        graph = b""
+    if hashlib.sha256(graph).hexdigest() == expected:
+        return graph
+    graph = integer_graph(path, signed)
+    if hashlib.sha256(graph).hexdigest() == expected:
+        try:
+            with atomic_writer(kept) as fh:
+                fh.write(graph)
+        except OSError:
+            pass
+    return graph
 
 
 def integer_graph(path: str | Path, signed: bool) -> bytes:

@@ -31,12 +31,27 @@ def _isolated_session_dirs(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session")
+def _kept_graphs(tmp_path_factory) -> Path:
+    """The integer MiniLM graph, made once: each test's cache dir gets a hard link to it, else every test that runs
+    the CLI in a new process would make and write its own 23 MB copy (int8_graph.kept_integer_graph)."""
+    from llmclf.embedding import _minilm_files
+    from llmclf.int8_graph import cpu_has_vnni, kept_integer_graph
+
+    folder = tmp_path_factory.mktemp("llmclf-graphs")
+    kept_integer_graph(_minilm_files()[0], signed=cpu_has_vnni(), folder=folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory, monkeypatch):
+def _isolated_dirs(tmp_path_factory, monkeypatch, _kept_graphs):
     """No test reads or writes the real user dirs, and no LLM is configured by accident."""
     home = tmp_path_factory.mktemp("llmclf-home")
     monkeypatch.setenv("LLMCLF_HOME", str(home / "data"))
     monkeypatch.setenv("LLMCLF_CACHE_DIR", str(home / "cache"))
+    (home / "cache" / "graphs").mkdir(parents=True)
+    for graph in _kept_graphs.iterdir():  # a new file replaces a link whole (atomic_writer), never writes into it
+        os.link(graph, home / "cache" / "graphs" / graph.name)
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMCLF_LLM_MODEL", "LLMCLF_EMBEDDER"):
         monkeypatch.delenv(var, raising=False)
 

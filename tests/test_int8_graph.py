@@ -1,5 +1,9 @@
 """Real int8 MiniLM: the rewritten graph, its vectors against the float graph's, and bundles of either kind."""
 
+import hashlib
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -8,7 +12,7 @@ from onnx import TensorProto, helper
 import llmclf.int8_graph as int8_graph
 from llmclf import Classifier, LlmclfError, MiniLMEmbedder, MiniLMInt8Embedder
 from llmclf.embedding import DEFAULT_EMBEDDER, _minilm_files, _onnx_session
-from llmclf.int8_graph import INTEGER_PRODUCTS, cpu_has_vnni, integer_graph
+from llmclf.int8_graph import INTEGER_GRAPH_SHA256, INTEGER_PRODUCTS, cpu_has_vnni, integer_graph, kept_integer_graph
 
 TEXTS = [
     "What is your phone number?",
@@ -111,3 +115,59 @@ def test_new_bundles_use_integer_products_and_old_bundles_keep_float_ones(tmp_pa
         assert type(loaded.embedder_) is kind and loaded.manifest()["embedder"]["id"] == kind.id
         assert np.allclose(loaded.predict_proba(["a barking dog"]), clf.predict_proba(["a barking dog"]), atol=1e-6)
     assert not np.allclose(new.predict_proba(["a barking dog"]), old.predict_proba(["a barking dog"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int8 weights", "uint8 weights"])
+def test_the_rewrite_gives_the_bytes_whose_digest_is_pinned(signed):
+    """A kept graph is trusted only by this digest: a change to the rewrite must change the pin too."""
+    graph = integer_graph(_minilm_files()[0], signed=signed)
+    assert hashlib.sha256(graph).hexdigest() == INTEGER_GRAPH_SHA256[signed]
+
+
+def _in_a_new_process(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_new_process_finds_the_kept_graph_and_never_imports_onnx(tmp_path, monkeypatch):
+    """Importing onnx took 0.8 s of a fresh `llmclf classify`'s 1.4: the graph it makes is kept instead."""
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))  # empty: nothing kept yet
+    code = (
+        "import sys, numpy as np; from llmclf import MiniLMInt8Embedder; "
+        "v = MiniLMInt8Embedder().embed(['my card has not arrived']); "
+        "print('onnx' in sys.modules, np.round(v[0, :4], 6).tolist())"
+    )
+    first = _in_a_new_process(code)
+    kept = list((tmp_path / "cache" / "graphs").iterdir())
+    assert [p.name for p in kept] == [f"minilm-integer-{INTEGER_GRAPH_SHA256[cpu_has_vnni()][:16]}.onnx"]
+    assert hashlib.sha256(kept[0].read_bytes()).hexdigest() == INTEGER_GRAPH_SHA256[cpu_has_vnni()]
+    second = _in_a_new_process(code)
+    assert first.startswith("True ") and second.startswith("False ")
+    assert first.split(" ", 1)[1] == second.split(" ", 1)[1]  # the same vector either way
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda good, other: good[: len(good) // 2],  # cut short
+        lambda good, other: good[:-1] + bytes([good[-1] ^ 1]),  # one bit changed
+        lambda good, other: other,  # a whole, valid graph, but not this one
+        lambda good, other: b"",
+    ],
+    ids=["cut short", "one bit", "another graph", "empty"],
+)
+def test_a_kept_graph_that_is_not_the_pinned_one_is_made_again(tmp_path, damage):
+    good, other = (integer_graph(_minilm_files()[0], signed=s) for s in (True, False))
+    name = f"minilm-integer-{INTEGER_GRAPH_SHA256[True][:16]}.onnx"
+    (tmp_path / name).write_bytes(damage(good, other))
+    assert kept_integer_graph(_minilm_files()[0], signed=True, folder=tmp_path) == good
+    assert (tmp_path / name).read_bytes() == good  # and the good one is kept in its place
+
+
+def test_a_cache_dir_it_cannot_write_only_costs_the_time_to_make_the_graph(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    graph = kept_integer_graph(_minilm_files()[0], signed=False, folder=blocker / "graphs")
+    assert hashlib.sha256(graph).hexdigest() == INTEGER_GRAPH_SHA256[False]
+    assert blocker.read_text() == "not a folder"
