@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,14 @@ from .atomic import atomic_writer
 from .errors import LlmclfError
 from .paths import user_cache_dir
 
-__all__ = ["INTEGER_GRAPH_SHA256", "INTEGER_PRODUCTS", "cpu_has_vnni", "integer_graph", "kept_integer_graph"]
+__all__ = [
+    "INTEGER_GRAPH_BYTES",
+    "INTEGER_GRAPH_SHA256",
+    "INTEGER_PRODUCTS",
+    "cpu_has_vnni",
+    "integer_graph",
+    "kept_integer_graph",
+]
 
 INTEGER_PRODUCTS = 30  # 6 layers x (Q, K, V, attention output, FFN input); the FFN outputs stay float
 FLOAT_SHAPES = {(1536, 384)}  # FFN output: kept float
@@ -55,6 +63,7 @@ INTEGER_GRAPH_SHA256 = {
     True: "52e0384ccc90888384e872d36fa6b3fce696cca446bdbc11ecbb84c314cd9dce",
     False: "4059eb3356f18a78d8a00d8a500a8d3a58fa3e03bc51673c867adb77958c7a82",
 }
+INTEGER_GRAPH_BYTES = {True: 23_029_568, False: 23_030_739}  # their sizes: a file of another size is not read
 
 
 @functools.cache
@@ -77,8 +86,10 @@ def kept_integer_graph(path: str | Path, signed: bool, folder: Path | None = Non
     read or written only costs the time to make the graph again."""
     expected = INTEGER_GRAPH_SHA256[signed]
     kept = (folder or user_cache_dir() / "graphs") / f"minilm-integer-{expected[:16]}.onnx"
-    try:
-        graph = kept.read_bytes()
+    try:  # a plain file of the right size only: a FIFO there would block, a huge file fill the memory
+        st = kept.stat()
+        usable = stat.S_ISREG(st.st_mode) and st.st_size == INTEGER_GRAPH_BYTES[signed]
+        graph = kept.read_bytes() if usable else b""
     except OSError:
         graph = b""
     if hashlib.sha256(graph).hexdigest() == expected:

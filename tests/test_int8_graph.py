@@ -1,8 +1,10 @@
 """Real int8 MiniLM: the rewritten graph, its vectors against the float graph's, and bundles of either kind."""
 
 import hashlib
+import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import onnx
@@ -12,7 +14,14 @@ from onnx import TensorProto, helper
 import llmclf.int8_graph as int8_graph
 from llmclf import Classifier, LlmclfError, MiniLMEmbedder, MiniLMInt8Embedder
 from llmclf.embedding import DEFAULT_EMBEDDER, _minilm_files, _onnx_session
-from llmclf.int8_graph import INTEGER_GRAPH_SHA256, INTEGER_PRODUCTS, cpu_has_vnni, integer_graph, kept_integer_graph
+from llmclf.int8_graph import (
+    INTEGER_GRAPH_BYTES,
+    INTEGER_GRAPH_SHA256,
+    INTEGER_PRODUCTS,
+    cpu_has_vnni,
+    integer_graph,
+    kept_integer_graph,
+)
 
 TEXTS = [
     "What is your phone number?",
@@ -122,6 +131,7 @@ def test_the_rewrite_gives_the_bytes_whose_digest_is_pinned(signed):
     """A kept graph is trusted only by this digest: a change to the rewrite must change the pin too."""
     graph = integer_graph(_minilm_files()[0], signed=signed)
     assert hashlib.sha256(graph).hexdigest() == INTEGER_GRAPH_SHA256[signed]
+    assert len(graph) == INTEGER_GRAPH_BYTES[signed]
 
 
 def _in_a_new_process(code: str) -> str:
@@ -171,3 +181,27 @@ def test_a_cache_dir_it_cannot_write_only_costs_the_time_to_make_the_graph(tmp_p
     graph = kept_integer_graph(_minilm_files()[0], signed=False, folder=blocker / "graphs")
     assert hashlib.sha256(graph).hexdigest() == INTEGER_GRAPH_SHA256[False]
     assert blocker.read_text() == "not a folder"
+
+
+def _keep_into(got: list[bytes], folder) -> None:
+    got.append(kept_integer_graph(_minilm_files()[0], signed=False, folder=folder))
+
+
+def test_a_fifo_or_a_folder_where_the_graph_is_kept_neither_blocks_nor_fails(tmp_path):
+    """Reading a FIFO blocks until someone writes to it: only a plain file of the pinned size is read."""
+    name = f"minilm-integer-{INTEGER_GRAPH_SHA256[False][:16]}.onnx"
+    (tmp_path / "folder" / name).mkdir(parents=True)
+    os.mkfifo(tmp_path / name)
+    for folder in (tmp_path / "folder", tmp_path):
+        got: list[bytes] = []
+        worker = threading.Thread(target=_keep_into, args=(got, folder))
+        worker.start()
+        worker.join(120)
+        if worker.is_alive():  # let it go before failing
+            with open(tmp_path / name, "wb"):
+                pass
+            worker.join()
+            pytest.fail(f"kept_integer_graph blocked on {folder / name}")
+        assert hashlib.sha256(got[0]).hexdigest() == INTEGER_GRAPH_SHA256[False]
+    assert (tmp_path / "folder" / name).is_dir()  # what was there stays; the FIFO is replaced by the graph
+    assert (tmp_path / name).read_bytes() == got[0]
