@@ -21,7 +21,7 @@ from .embedding import l2_normalize
 from .errors import InputError, missing_module
 from .inputs import texts_of
 from .model_files import ModelFileError, file_sha256
-from .paths import user_data_dir
+from .paths import read_kept, user_data_dir
 
 __all__ = ["FAST_ID", "Model2VecEmbedder", "build_fast_embedder", "fast_model_dir"]
 
@@ -92,12 +92,15 @@ BUILD_RECORD = "llmclf-build.json"
 def verify_fast_files(path: Path) -> dict[str, str]:
     """Each file's digest, if it is the pinned one or the one this machine's build recorded; else an error."""
     record, unreadable = path / BUILD_RECORD, ""
+    raw = read_kept(record)  # not waited on where a FIFO stands in its place
     try:
-        recorded = json.loads(record.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        recorded = {}
-    except (OSError, ValueError) as exc:  # a build here that is not the pinned one is admitted by it alone
-        recorded, unreadable = {}, f", and {record}, which admits this machine's own build, cannot be read ({exc})"
+        recorded = {} if raw is None else json.loads(raw)
+    except ValueError as exc:
+        recorded, unreadable = {}, f" ({exc})"
+    if raw is None and os.path.lexists(record):
+        unreadable = " (not a plain file, or not readable)"
+    if unreadable:  # a build here that is not the pinned one is admitted by the record alone
+        unreadable = f", and {record}, which admits this machine's own build, cannot be read{unreadable}"
     if not isinstance(recorded, dict):
         recorded, unreadable = {}, f", and {record}, which admits this machine's own build, is not a JSON object"
     found = {}

@@ -37,14 +37,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
-import stat
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_writer
 from .errors import LlmclfError
-from .paths import user_cache_dir
+from .paths import read_kept, user_cache_dir
 
 __all__ = [
     "INTEGER_GRAPH_BYTES",
@@ -86,13 +85,8 @@ def kept_integer_graph(path: str | Path, signed: bool, folder: Path | None = Non
     read or written only costs the time to make the graph again."""
     expected = INTEGER_GRAPH_SHA256[signed]
     kept = (folder or user_cache_dir() / "graphs") / f"minilm-integer-{expected[:16]}.onnx"
-    try:  # a plain file of the right size only: a FIFO there would block, a huge file fill the memory
-        st = kept.stat()
-        usable = stat.S_ISREG(st.st_mode) and st.st_size == INTEGER_GRAPH_BYTES[signed]
-        graph = kept.read_bytes() if usable else b""
-    except OSError:
-        graph = b""
-    if hashlib.sha256(graph).hexdigest() == expected:
+    graph = read_kept(kept, INTEGER_GRAPH_BYTES[signed])  # of another size, not read: a huge file would be whole
+    if graph is not None and hashlib.sha256(graph).hexdigest() == expected:
         return graph
     graph = integer_graph(path, signed)
     if hashlib.sha256(graph).hexdigest() == expected:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         st = path.stat()
     except OSError as exc:
         raise ModelFileError(f"model file {path} cannot be read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would be waited on for ever, a folder fail in open()
+        raise ModelFileError(f"model file {path} is not a plain file")
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     with _lock:
         if key in _seen:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["env_switch", "mtime_ns", "url_in_path", "user_cache_dir", "user_data_dir"]
+__all__ = ["env_switch", "mtime_ns", "read_kept", "url_in_path", "user_cache_dir", "user_data_dir"]
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$", re.S)
 _OFF = ("0", "false", "no", "off")
@@ -66,3 +67,23 @@ def mtime_ns(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def read_kept(path: Path, size: int | None = None) -> bytes | None:
+    """The bytes of a file llmclf keeps for itself (a cache entry), or None where there is no plain file to read
+    (of ``size`` bytes, when given). It is opened without waiting, so a FIFO put in its place is passed over: reading
+    one blocked until something wrote to it, and a cache read is never worth a wait."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (size is not None and st.st_size != size):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

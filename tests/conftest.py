@@ -3,7 +3,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +70,31 @@ def pets() -> Classifier:
 @pytest.fixture(scope="session")
 def pets_bundle(pets, tmp_path_factory) -> Path:
     return pets.save(tmp_path_factory.mktemp("bundles") / "pets.model")
+
+
+def without_waiting_on(fifo: Path, call: Callable[[], Any], seconds: float = 120) -> Any:
+    """``call()``'s value (or what it raised), failing the test if it is still waiting after ``seconds``, as a read
+    of ``fifo`` waits for a writer: the FIFO is then opened for writing, to let the call end, before the test fails."""
+    got: list[Any] = []
+
+    def run() -> None:
+        try:
+            got.append((call(), None))
+        except BaseException as exc:  # raised again in the test's own thread
+            got.append((None, exc))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        with open(fifo, "wb"):
+            pass
+        worker.join()
+        pytest.fail(f"waited on the FIFO {fifo}")
+    value, exc = got[0]
+    if exc is not None:
+        raise exc
+    return value
 
 
 def read_jsonl(path: Path) -> list[dict]:

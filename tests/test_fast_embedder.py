@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from llmclf import Classifier
 from llmclf.cli import app
 
+from .conftest import without_waiting_on
+
 runner = CliRunner()
 PETS = ["--class", "cat: Cats meow and purr.", "--class", "dog: Dogs bark and fetch."]
 
@@ -73,6 +75,9 @@ def test_a_build_admitted_by_its_record_is_verified_and_an_unreadable_record_is_
     with pytest.raises(ModelFileError, match="rebuild it with: llmclf embedders build fast") as caught:
         verify_fast_files(tmp_path)
     assert BUILD_RECORD not in str(caught.value)
+    os.mkfifo(tmp_path / BUILD_RECORD)  # reading it waited for a writer for ever
+    with pytest.raises(ModelFileError, match="cannot be read \\(not a plain file"):
+        without_waiting_on(tmp_path / BUILD_RECORD, lambda: verify_fast_files(tmp_path))
 
 
 @pytest.mark.slow

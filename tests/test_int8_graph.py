@@ -4,7 +4,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import onnx
@@ -22,6 +21,8 @@ from llmclf.int8_graph import (
     integer_graph,
     kept_integer_graph,
 )
+
+from .conftest import without_waiting_on
 
 TEXTS = [
     "What is your phone number?",
@@ -183,25 +184,15 @@ def test_a_cache_dir_it_cannot_write_only_costs_the_time_to_make_the_graph(tmp_p
     assert blocker.read_text() == "not a folder"
 
 
-def _keep_into(got: list[bytes], folder) -> None:
-    got.append(kept_integer_graph(_minilm_files()[0], signed=False, folder=folder))
-
-
 def test_a_fifo_or_a_folder_where_the_graph_is_kept_neither_blocks_nor_fails(tmp_path):
     """Reading a FIFO blocks until someone writes to it: only a plain file of the pinned size is read."""
     name = f"minilm-integer-{INTEGER_GRAPH_SHA256[False][:16]}.onnx"
     (tmp_path / "folder" / name).mkdir(parents=True)
     os.mkfifo(tmp_path / name)
     for folder in (tmp_path / "folder", tmp_path):
-        got: list[bytes] = []
-        worker = threading.Thread(target=_keep_into, args=(got, folder))
-        worker.start()
-        worker.join(120)
-        if worker.is_alive():  # let it go before failing
-            with open(tmp_path / name, "wb"):
-                pass
-            worker.join()
-            pytest.fail(f"kept_integer_graph blocked on {folder / name}")
-        assert hashlib.sha256(got[0]).hexdigest() == INTEGER_GRAPH_SHA256[False]
+        graph = without_waiting_on(
+            tmp_path / name, lambda f=folder: kept_integer_graph(_minilm_files()[0], signed=False, folder=f)
+        )
+        assert hashlib.sha256(graph).hexdigest() == INTEGER_GRAPH_SHA256[False]
     assert (tmp_path / "folder" / name).is_dir()  # what was there stays; the FIFO is replaced by the graph
-    assert (tmp_path / name).read_bytes() == got[0]
+    assert (tmp_path / name).read_bytes() == graph

@@ -1,6 +1,7 @@
 """The LLM layer against a scripted OpenAI-compatible server: retries, re-asks, partial failure, cache."""
 
 import json
+import os
 import threading
 
 import pytest
@@ -10,6 +11,7 @@ from llmclf import Classifier, LLMError, Source
 from llmclf.cli import app
 from llmclf.llm import GenerationCache, LLMGenerator, resolve_llm
 
+from .conftest import without_waiting_on
 from .fakellm import FakeLLMServer, Reply, class_of, error_reply, tool_reply
 
 CLASSES = {"cat": "Cats meow and purr.", "dog": "Dogs bark and fetch sticks."}
@@ -421,6 +423,19 @@ def test_credentials_in_the_llm_url_never_reach_any_output(tmp_path):
         assert "hunter2" not in result.output and "s3cret" not in result.output, result.output
     assert "HTTP 500" in json.loads(tagged.stdout)["error"] and "***@" in json.loads(tagged.stdout)["error"]
     assert "***@" in trained.stderr
+
+
+def test_a_fifo_or_a_folder_in_place_of_a_cache_entry_is_a_miss_not_a_wait(tmp_path):
+    """Reading a FIFO blocks until something writes to it: `llmclf train` with an LLM hung on one."""
+    cache = GenerationCache(tmp_path / "cache")
+    fifo, folder = (GenerationCache.key(model="m", messages=[name]) for name in ("fifo", "folder"))
+    cache._path(fifo).parent.mkdir(parents=True)
+    os.mkfifo(cache._path(fifo))
+    cache._path(folder).mkdir(parents=True)
+    assert without_waiting_on(cache._path(fifo), lambda: cache.get(fifo)) is None
+    assert cache.get(folder) is None
+    cache.put(fifo, {"examples": ["a cat that meows"]})  # a new entry takes the FIFO's place
+    assert cache.get(fifo) == {"examples": ["a cat that meows"]}
 
 
 def test_the_generation_cache_keeps_a_bounded_number_of_entries_used_last(tmp_path):

@@ -1,5 +1,6 @@
 """The model files are checked against digests pinned in llmclf's own code."""
 
+import os
 import shutil
 
 import pytest
@@ -8,6 +9,8 @@ from typer.testing import CliRunner
 from llmclf.cli import app
 from llmclf.embedding import MiniLMEmbedder, _load_minilm
 from llmclf.model_files import MINILM_ONNX_SHA256, ModelFileError, file_sha256
+
+from .conftest import without_waiting_on
 
 
 @pytest.fixture
@@ -50,8 +53,15 @@ def test_hash_is_cached_by_path_size_and_mtime(tmp_path):
     f.write_bytes(b"a" * 1000)
     first = file_sha256(f)
     f.write_bytes(b"b" * 1000)  # same size; a new mtime makes it hashed again
-    import os
-
     st = f.stat()
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert file_sha256(f) != first
+
+
+def test_a_fifo_or_a_folder_in_a_model_files_place_is_refused_not_waited_on(tmp_path):
+    """The fast embedder's files live in the user data dir: a FIFO there was opened and waited on for ever."""
+    os.mkfifo(tmp_path / "fifo.safetensors")
+    (tmp_path / "folder.safetensors").mkdir()
+    for name in ("fifo.safetensors", "folder.safetensors"):
+        with pytest.raises(ModelFileError, match=f"{name} is not a plain file"):
+            without_waiting_on(tmp_path / "fifo.safetensors", lambda n=name: file_sha256(tmp_path / n))

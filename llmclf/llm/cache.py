@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_writer
-from ..paths import mtime_ns, user_cache_dir
+from ..paths import mtime_ns, read_kept, user_cache_dir
 
 __all__ = ["GenerationCache"]
 
@@ -40,9 +40,8 @@ class GenerationCache:
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
         try:
-            with open(path, encoding="utf-8") as fh:
-                entry = json.load(fh)
-        except (OSError, ValueError):
+            entry = json.loads(read_kept(path) or b"")  # not a plain file (a FIFO blocked here): no entry
+        except ValueError:
             return None
         if not isinstance(entry, dict):
             return None
