@@ -318,6 +318,12 @@ def _resolve(source: Any) -> tuple[Any, Any]:
         raise BundleError(f"model bundle not found: {path}{hint}")
     if path.is_dir():
         raise BundleError(f"{path} is a folder, not a model bundle")
+    if not path.is_file():  # a pipe (--load <(curl ...)), /dev/stdin piped: a zip is read by seeking, so read it whole
+        try:
+            with open(path, "rb") as fh:
+                return path, io.BytesIO(_read_capped(fh, str(path)))
+        except OSError as exc:
+            raise BundleUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
     return path, path
 
 

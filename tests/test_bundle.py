@@ -3,6 +3,9 @@ import io
 import json
 import pickle
 import re
+import shlex
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -323,3 +326,23 @@ def test_a_save_path_ending_in_a_slash_is_refused_not_written_as_a_file(pets, tm
     with pytest.raises(BundleError, match=r"a bundle is a file; name it, as in .*models/pets\.model"):
         pets.save(f"{tmp_path}/models/")
     assert not (tmp_path / "models").exists()
+
+
+def test_a_bundle_through_a_pipe_loads_and_a_cut_one_is_one_line(pets_bundle, tmp_path):
+    """A zip is read by seeking, which a pipe cannot do: `--load <(curl ...)` called a good bundle "corrupt or
+    truncated". A path that is not a plain file is now read whole first, as a stream given to load is."""
+    llmclf = f"{shlex.quote(sys.executable)} -m llmclf"
+    bundle = shlex.quote(str(pets_bundle))
+    runs = {
+        "substituted": f"{llmclf} classify --no-log --load <(cat {bundle}) woof",
+        "stdin": f"cat {bundle} | {llmclf} info --load /dev/stdin",
+        "cut": f"{llmclf} classify --no-log --load <(head -c 300 {bundle}) woof",
+    }
+    done = {
+        name: subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120, check=False)
+        for name, cmd in runs.items()
+    }
+    assert done["substituted"].returncode == 0 and json.loads(done["substituted"].stdout)["prediction"] == "dog"
+    assert done["stdin"].returncode == 0 and "cat" in done["stdin"].stdout and "dog" in done["stdin"].stdout
+    assert done["cut"].returncode == 2 and done["cut"].stdout == ""
+    assert done["cut"].stderr.count("\n") == 1 and "is not a valid llmclf bundle" in done["cut"].stderr
