@@ -333,16 +333,25 @@ def test_a_bundle_through_a_pipe_loads_and_a_cut_one_is_one_line(pets_bundle, tm
     truncated". A path that is not a plain file is now read whole first, as a stream given to load is."""
     llmclf = f"{shlex.quote(sys.executable)} -m llmclf"
     bundle = shlex.quote(str(pets_bundle))
+    run_id = json.loads(_sh(f"{llmclf} classify --load {bundle} squeak").stdout)["run_id"]
+    _sh(f"{llmclf} feedback {run_id} --correction cat")
+    saved = shlex.quote(str(tmp_path / "retrained.model"))
     runs = {
         "substituted": f"{llmclf} classify --no-log --load <(cat {bundle}) woof",
         "stdin": f"cat {bundle} | {llmclf} info --load /dev/stdin",
         "cut": f"{llmclf} classify --no-log --load <(head -c 300 {bundle}) woof",
+        "retrain": f"{llmclf} retrain --load <(cat {bundle})",  # nowhere to write it back: said before the refit
+        "retrain, saved": f"{llmclf} retrain --load <(cat {bundle}) --save {saved}",
     }
-    done = {
-        name: subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120, check=False)
-        for name, cmd in runs.items()
-    }
+    done = {name: _sh(cmd) for name, cmd in runs.items()}
     assert done["substituted"].returncode == 0 and json.loads(done["substituted"].stdout)["prediction"] == "dog"
     assert done["stdin"].returncode == 0 and "cat" in done["stdin"].stdout and "dog" in done["stdin"].stdout
     assert done["cut"].returncode == 2 and done["cut"].stdout == ""
     assert done["cut"].stderr.count("\n") == 1 and "is not a valid llmclf bundle" in done["cut"].stderr
+    assert done["retrain"].returncode == 2 and "give --save" in done["retrain"].stderr
+    assert done["retrain, saved"].returncode == 0 and "1 new" in done["retrain, saved"].stdout
+    assert [e.text for e in Classifier.load(tmp_path / "retrained.model").examples if e.label == "cat"][-1] == "squeak"
+
+
+def _sh(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False)

@@ -162,6 +162,8 @@ def retrain(
             held = pending["feedback_examples"]
             say(f"{model} is up to date: no new or withdrawn feedback ({held} feedback example(s)); unchanged")
         return
+    if save is None and not model.is_file():  # read from a pipe (--load <(...)): nowhere to write it back to
+        raise InputError(f"--load {model} is not a file to write the retrained bundle back to: give --save")
     with Steps("retraining") as steps:
         clf.on_progress = steps.advance
         change = clf.retrain_with_feedback(feedback_examples, unlabeled=logged)
