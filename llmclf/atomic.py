@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import stat
 import tempfile
 import time
@@ -14,13 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "check_writable", "is_read_only", "refuse_to_replace"]
+__all__ = ["atomic_writer", "check_writable", "is_read_only", "is_stream", "refuse_to_replace"]
 
 STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], follow: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, synced and renamed over it at the end.
 
     What :func:`check_writable` finds unwritable (a folder, a file nobody may write to, a folder that is a file) is
@@ -29,8 +30,20 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     OSErrors surface to the caller. The new file keeps the old one's permission
     bits, or for a new file gets what the umask allows (``mkstemp`` alone gives 0600).
     Temporary files that a killed writer left beside ``path`` are removed first.
+
+    A path the user named (``follow``) is written where it leads: a symlink's file is replaced and the link kept,
+    and a pipe or a terminal (``/dev/stdout``, ``>(gzip > x.gz)``) is sent the whole file once it is written,
+    never replaced (``--output /dev/stdout`` replaced the machine's /dev/stdout link with a file). A file llmclf
+    keeps for itself (``follow=False``) is replaced whatever stands in its place.
     """
-    path = check_writable(path)
+    path = check_writable(path, follow)
+    if follow and is_stream(path):
+        with tempfile.TemporaryFile() as fh:  # w+b: a writer may check what it wrote, as below
+            yield fh
+            fh.seek(0)
+            with open(path, "wb") as out:
+                shutil.copyfileobj(fh, out)
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(path)
@@ -49,14 +62,35 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """``path``, unless it is plain that :func:`atomic_writer` cannot write it: an OSError naming ``path`` then.
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` leads to a pipe or a character device (a terminal, /dev/null): written to, not replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
-    A folder, a read-only file, or a file where one of its folders should be (``out.csv/x.parquet``) is
-    refused here, so a caller can ask before the work rather than fail after it."""
+
+def check_writable(path: str | os.PathLike[str], follow: bool = True) -> Path:
+    """Where :func:`atomic_writer` will write ``path``, unless it is plain that it cannot: an OSError naming
+    ``path`` then. With ``follow``, through a symlink to its file, or ``path`` itself for a pipe or a terminal.
+
+    A folder, a read-only file, a block device or socket, or a file where one of its folders should be
+    (``out.csv/x.parquet``) is refused here, so a caller can ask before the work rather than fail after it."""
     path = Path(path)
     if path.is_dir():  # else the work is done first, and the rename fails naming the temporary file
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if follow:
+        if is_stream(path):
+            return path
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = 0
+        if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            raise OSError(errno.EINVAL, "is a device or a socket, not a file", str(path))
+        if path.is_symlink():
+            path = Path(os.path.realpath(path))
     if is_read_only(path):  # a rename replaces it whatever its mode, as root too
         raise PermissionError(errno.EACCES, "is read-only (no write permission for anyone): not replaced", str(path))
     folder = next((p for p in path.parents if p.exists()), None)

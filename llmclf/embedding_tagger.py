@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -200,6 +201,9 @@ class EmbeddingTagger:
             clf = Classifier(self.embedder)
             clf.add_examples(Example(e.text, e.label, Source.FEEDBACK, dict(e.meta)) for e in self.examples)
             clf.prompt_train({t.name: t.instructions or None for t in self.tags})
+            if os.path.lexists(path) and not path.is_file():  # a FIFO there would take the save as a stream
+                with contextlib.suppress(OSError):
+                    path.unlink()
             try:
                 clf.save(path)
             except BundleError:  # an unwritable cache costs time, never the answer

@@ -91,7 +91,7 @@ def kept_integer_graph(path: str | Path, signed: bool, folder: Path | None = Non
     graph = integer_graph(path, signed)
     if hashlib.sha256(graph).hexdigest() == expected:
         try:
-            with atomic_writer(kept) as fh:
+            with atomic_writer(kept, follow=False) as fh:
                 fh.write(graph)
         except OSError:
             pass

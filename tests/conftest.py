@@ -74,7 +74,8 @@ def pets_bundle(pets, tmp_path_factory) -> Path:
 
 def without_waiting_on(fifo: Path, call: Callable[[], Any], seconds: float = 120) -> Any:
     """``call()``'s value (or what it raised), failing the test if it is still waiting after ``seconds``, as a read
-    of ``fifo`` waits for a writer: the FIFO is then opened for writing, to let the call end, before the test fails."""
+    of ``fifo`` waits for a writer and a write for a reader: the FIFO is then opened both ways and closed, to let the
+    call end, before the test fails."""
     got: list[Any] = []
 
     def run() -> None:
@@ -87,8 +88,7 @@ def without_waiting_on(fifo: Path, call: Callable[[], Any], seconds: float = 120
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        with open(fifo, "wb"):
-            pass
+        os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))  # a waiting reader reads nothing, a writer a closed pipe
         worker.join()
         pytest.fail(f"waited on the FIFO {fifo}")
     value, exc = got[0]

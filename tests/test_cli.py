@@ -1718,3 +1718,41 @@ def test_train_and_eval_read_columns_named_by_flags(tmp_path):
     )
     twice = run("train", "--classes", "-", "--data", "-", "--save", model, input="cat: meow\ndog: woof\n")
     assert twice.exit_code == 2 and "give '-' to one --classes, --data or --unlabeled" in twice.stderr
+
+
+def test_a_link_is_written_where_it_leads_and_a_pipe_is_sent_the_file_never_replaced(pets_bundle, tmp_path):
+    """`examples export --output /dev/stdout` replaced the machine's /dev/stdout link with a regular file (as root,
+    as in a container): a write renamed a new file over the link. Here a link to a pipe stands in for /dev/stdout,
+    and a link to a bundle for `models/current.model`."""
+    import shutil
+    import socket
+    import threading
+
+    db = ["--db", tmp_path / "db.sqlite"]
+    run_id = jsonl(run("classify", "--load", pets_bundle, *db, "squeak").stdout)[0]["run_id"]
+    assert run("feedback", run_id, "--correction", "cat", *db).exit_code == 0
+    fifo, link = tmp_path / "pipe", tmp_path / "stdout"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    exported = run("examples", "export", "--model", pets_bundle, *db, "--output", link)
+    reader.join(60)
+    assert exported.exit_code == 0, exported.output
+    assert [r["text"] for r in jsonl(received[0].decode())] == ["squeak"]
+    assert link.is_symlink() and fifo.is_fifo()
+
+    real, current = tmp_path / "v1.model", tmp_path / "current.model"
+    shutil.copy(pets_bundle, real)
+    current.symlink_to(real.name)
+    retrained = run("retrain", "--load", current, *db)
+    assert retrained.exit_code == 0, retrained.output
+    assert current.is_symlink() and os.readlink(current) == real.name  # the link stays, its file is the new one
+    assert "squeak" in [e.text for e in Classifier.load(real).examples]
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock"))
+        refused = run("train", *PETS, "--save", tmp_path / "sock")
+    assert refused.exit_code == 2 and "is a device or a socket, not a file" in refused.stderr
+    assert (tmp_path / "sock").is_socket()

@@ -15,6 +15,7 @@ from llmclf.llm.client import OpenAICompatibleLLM
 from llmclf.store import Store, Tag
 from llmclf.tagging import Tagger, build_response_model
 
+from .conftest import without_waiting_on
 from .fakellm import FakeLLMServer, Reply, error_reply, tool_reply
 
 TAGS = [Tag("1", "phone", "Phone number"), Tag("2", "email", "Email address"), Tag("3", "address", "Postal address")]
@@ -227,6 +228,21 @@ def test_a_damaged_cached_tag_head_is_rebuilt_once_and_replaced(tmp_path, monkey
         result = CliRunner().invoke(app, tag)
         assert result.exit_code == 0 and json.loads(result.stdout)["name"] == "phone", result.output
     assert len(builds) == 1 and Classifier.load(head).class_names  # rebuilt once, then read from the new file
+
+
+def test_a_fifo_in_a_tag_heads_place_is_replaced_not_written_into(tmp_path, monkeypatch):
+    """A save writes into a pipe the user names (`--save >(...)`): the cache's own file is replaced instead."""
+    import llmclf.embedding_tagger as embedding_tagger
+    from llmclf.embedding_tagger import EmbeddingTagger
+
+    monkeypatch.setenv("LLMCLF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(embedding_tagger, "_CACHE", type(embedding_tagger._CACHE)())
+    tagger = EmbeddingTagger([Tag(t.tag_id, t.name, t.instructions) for t in TAGS])
+    head = tmp_path / "cache" / "tag-heads" / f"{tagger.lineage}-{tagger.version}.model"
+    head.parent.mkdir(parents=True)
+    os.mkfifo(head)
+    results = without_waiting_on(head, lambda: tagger.tag(["what is your phone number?"]))
+    assert results[0].best["name"] == "phone" and head.is_file() and Classifier.load(head).class_names
 
 
 def test_the_tag_head_cache_keeps_one_head_a_set_and_a_bounded_number_in_all(tmp_path, monkeypatch):

@@ -51,7 +51,7 @@ class GenerationCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         try:
-            with atomic_writer(self._path(key)) as fh:
+            with atomic_writer(self._path(key), follow=False) as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
         except OSError:  # a cache that cannot be written only costs a future call
             return
