@@ -8,6 +8,7 @@
 #   every argument that names a file outside it, or a link in it that leads outside (models/ linked to
 #   another disk), so paths mean what they mean outside
 #   (for --save, --output and --db, the nearest folder that exists: llmclf makes the rest);
+# - a pipe the shell made (--load <(curl ...), --save >(aws s3 cp - ...)) goes through a copy in a shared folder;
 # - the user data and cache dirs (run log, tag sets, generation cache, the fast
 #   embedder) are the host's own, so a run id printed by one run is known to the next;
 # - it runs as the calling user, so what it writes is yours;
@@ -58,6 +59,28 @@ if [[ "$runner" == docker ]]; then
     echo "$caller: building Docker image $image (source $want${have:+, image had $have})" >&2
     docker build -q --label "org.llmclf.source-hash=$want" -t "$image" "$repo" >&2
   fi
+  # --load <(curl ...), --data <(jq ...), --save >(aws s3 cp - ...): the container cannot open this shell's
+  # /dev/fd/N. Such a pipe is copied to a file in a folder shared with the container before the run (what llmclf
+  # reads), or sent from one after it (what --save and --output write). /dev/stdin and /dev/stdout need none of
+  # this: docker run -i passes the streams themselves.
+  relay="" sendback=() relayed=() prev=""
+  for arg in "$@"; do
+    opt="$prev" value="$arg"
+    [[ "$arg" == --*=* ]] && opt="${arg%%=*}" value="${arg#*=}"
+    prev="$arg"
+    if [[ "$value" =~ ^/(dev|proc/self)/fd/([0-9]+)$ ]] && ((BASH_REMATCH[2] > 2)); then
+      [[ -n "$relay" ]] || relay="$(mktemp -d "${TMPDIR:-/tmp}/llmclf-relay.XXXXXX")"
+      copy="$relay/${#relayed[@]}"
+      if [[ "$opt" =~ ^(--save|-s|--output|-o)$ ]]; then
+        sendback+=("$copy" "$value")
+      else
+        cat "$value" > "$copy"
+      fi
+      [[ "$arg" == --*=* ]] && arg="$opt=$copy" || arg="$copy"
+    fi
+    relayed+=("$arg")
+  done
+  set -- ${relayed[@]+"${relayed[@]}"}
   data="${LLMCLF_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/llmclf}"
   cache="${LLMCLF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmclf}"
   mkdir -p "$data" "$cache"
@@ -113,9 +136,16 @@ if [[ "$runner" == docker ]]; then
   # a terminal for all three, or none: with -t docker sends stderr down stdout, so `2>log` would land on the screen
   [[ -t 0 && -t 1 && -t 2 ]] && tty_flag=(-t)
   echo "$caller: running in Docker image $image as $(id -u):$(id -g)" >&2
-  exec docker run --rm -i ${tty_flag[@]+"${tty_flag[@]}"} --user "$(id -u):$(id -g)" \
-    --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" \
-    "$image" "$@"
+  run=(docker run --rm -i ${tty_flag[@]+"${tty_flag[@]}"} --user "$(id -u):$(id -g)"
+    --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" "$image" "$@")
+  [[ -n "$relay" ]] || exec "${run[@]}"
+  trap 'rm -rf "$relay"' EXIT
+  status=0
+  "${run[@]}" || status=$?
+  for ((i = 0; i < ${#sendback[@]}; i += 2)); do  # what the container wrote, to the pipe it was meant for
+    [[ -f "${sendback[i]}" ]] && cat "${sendback[i]}" > "${sendback[i + 1]}"
+  done
+  exit "$status"
 fi
 
 if command -v llmclf >/dev/null 2>&1; then

@@ -6,6 +6,8 @@ import re
 import stat
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -290,3 +292,43 @@ def test_docker_gets_a_terminal_only_when_stdin_stdout_and_stderr_are_one(tmp_pa
         assert done.returncode == 0, done
         ttys[case] = "-t" in the_run(bin_dir)
     assert ttys == {"terminal": True, "stdout to a file": False, "stderr to a file": False}
+
+
+def test_docker_gets_pipes_the_shell_made_through_a_shared_folder(pets_bundle, tmp_path):
+    """`classify.sh --load <(curl ...)` handed the container the shell's /dev/fd/63, which it cannot open (and
+    mounted /dev/fd). Pipes are now copied through a folder shared with the container. This `docker` runs the
+    CLI here, as the container would, and refuses a /dev/fd path as the container could not open it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        '[[ "$1" == run ]] || exit 0\n'
+        'while [[ "$1" != llmclf:latest ]]; do shift; done; shift\n'
+        'for a in "$@"; do [[ "$a" == */dev/fd/* ]] && { echo "docker: cannot open $a" >&2; exit 125; }; done\n'
+        f'exec {sys.executable} -m llmclf "$@"\n'
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    relays = tmp_path / "tmp"
+    relays.mkdir()
+    env = script_env(bin_dir) | {"TMPDIR": str(relays)}
+    out = tmp_path / "piped.model"
+    commands = {
+        "load": f"{REPO}/classify.sh --no-log --load <(cat {pets_bundle}) woof",
+        "save": f"{REPO}/train.sh --class 'a: apples' --class 'b: bananas' --save >(cat > {out})",
+    }
+    done = {
+        name: subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        for name, cmd in commands.items()
+    }
+    assert done["load"].returncode == 0, done["load"].stderr
+    assert json.loads(done["load"].stdout)["prediction"] == "dog"
+    assert done["save"].returncode == 0, done["save"].stderr
+    for _ in range(100):  # the >(cat) may still be writing when the script ends
+        if out.exists() and out.stat().st_size > 0 and zipfile.is_zipfile(out):
+            break
+        time.sleep(0.1)
+    from llmclf import Classifier
+
+    assert sorted(Classifier.load(out).classes_) == ["a", "b"]
+    assert not list(relays.glob("llmclf-relay.*"))  # the shared copies are gone
