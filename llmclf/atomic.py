@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_writer", "check_writable", "is_read_only", "is_stream", "refuse_to_replace"]
+__all__ = ["atomic_writer", "check_writable", "is_read_only", "refuse_to_replace"]
 
 STALE_SECONDS = 3600  # a temp file of an unknown writer this old is left over from a crash
 
@@ -37,7 +37,7 @@ def atomic_writer(path: str | os.PathLike[str], follow: bool = True) -> Iterator
     keeps for itself (``follow=False``) is replaced whatever stands in its place.
     """
     path = check_writable(path, follow)
-    if follow and is_stream(path):
+    if follow and _is_stream(_mode(path)):
         with tempfile.TemporaryFile() as fh:  # w+b: a writer may check what it wrote, as below
             yield fh
             fh.seek(0)
@@ -62,12 +62,16 @@ def atomic_writer(path: str | os.PathLike[str], follow: bool = True) -> Iterator
         raise
 
 
-def is_stream(path: Path) -> bool:
-    """Whether ``path`` leads to a pipe or a character device (a terminal, /dev/null): written to, not replaced."""
+def _mode(path: Path) -> int:
+    """The mode of what ``path`` leads to (through links); 0 where there is nothing to stat."""
     try:
-        mode = os.stat(path).st_mode
+        return os.stat(path).st_mode
     except OSError:
-        return False
+        return 0
+
+
+def _is_stream(mode: int) -> bool:
+    """A pipe or a character device (a terminal, /dev/null): written to, not replaced."""
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
@@ -81,12 +85,9 @@ def check_writable(path: str | os.PathLike[str], follow: bool = True) -> Path:
     if path.is_dir():  # else the work is done first, and the rename fails naming the temporary file
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     if follow:
-        if is_stream(path):
+        mode = _mode(path)
+        if _is_stream(mode):
             return path
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            mode = 0
         if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
             raise OSError(errno.EINVAL, "is a device or a socket, not a file", str(path))
         if path.is_symlink():

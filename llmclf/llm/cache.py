@@ -39,8 +39,11 @@ class GenerationCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
+        raw = read_kept(path)  # None where there is no plain file to read (a FIFO there blocked a read)
+        if raw is None:
+            return None
         try:
-            entry = json.loads(read_kept(path) or b"")  # not a plain file (a FIFO blocked here): no entry
+            entry = json.loads(raw)
         except ValueError:
             return None
         if not isinstance(entry, dict):
