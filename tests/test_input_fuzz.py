@@ -141,10 +141,23 @@ def test_classify_on_any_input_file_gives_records_or_one_line(pets_bundle, tmp_p
 
 
 @FAST
-@given(route=st.sampled_from(["/classify", "/tag", "/feedback"]), body=json_values, raw=st.binary(max_size=100))
-def test_http_bodies_never_make_a_server_error(pets_bundle, tmp_path_factory, route, body, raw):
+@given(
+    route=st.sampled_from(["/classify", "/tag", "/feedback"]),
+    body=json_values,
+    raw=st.binary(max_size=100),
+    cut=st.integers(0, 30),
+    coding=st.sampled_from(["gzip", "deflate", "br", "gzip, gzip", ""]),
+)
+def test_http_bodies_never_make_a_server_error(pets_bundle, tmp_path_factory, route, body, raw, cut, coding):
     client = _client(pets_bundle, tmp_path_factory)
-    for response in (client.post(route, json=body), client.post(route, content=raw)):
+    packed = gzip.compress(json.dumps(body).encode())[: -cut or None]  # whole or cut short
+    encoded = {"content-type": "application/json", "content-encoding": coding}
+    for response in (
+        client.post(route, json=body),
+        client.post(route, content=raw),
+        client.post(route, content=packed, headers=encoded),
+        client.post(route, content=raw, headers=encoded),
+    ):
         assert response.status_code < 500, (route, response.text)
         assert "error" in response.json() or response.status_code == 200
 

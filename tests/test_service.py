@@ -182,6 +182,37 @@ def test_body_over_the_limit_is_413(service):
     assert chunked.status_code == 413
 
 
+def test_a_gzip_body_is_read_and_held_to_the_limit_once_decompressed(service):
+    """A body sent gzip-compressed (log shippers and big batch clients do) was handed to the JSON parser still
+    compressed: 400 'JSON is sent in UTF-8'. It is decompressed now, and a small body that unpacks past the limit (a
+    gzip bomb) is 413 without being unpacked whole; a coding the server cannot read is 415, broken gzip 400."""
+    import gzip
+    import json
+    import zlib
+
+    raw = json.dumps({"texts": ["woof", "meow"]}).encode()
+    for coding, packed in (("gzip", gzip.compress(raw)), ("GZip", gzip.compress(raw)), ("deflate", zlib.compress(raw))):
+        r = httpx.post(
+            f"{service}/classify",
+            content=packed,
+            headers={"content-type": "application/json", "content-encoding": coding},
+        )
+        assert r.status_code == 200, (coding, r.text)
+        assert [x["prediction"] for x in r.json()["results"]] == ["dog", "cat"]
+    bomb = gzip.compress(b'{"texts": ["' + b"x" * 50_000_000 + b'"]}')  # ~50 KB that unpacks to 50 MB
+    assert len(bomb) < 64 * 1024
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    r = httpx.post(f"{service}/classify", content=bomb, headers=headers)
+    assert r.status_code == 413 and "once decompressed" in r.json()["error"]
+    for broken in (b"not gzip at all", gzip.compress(raw)[:-5], gzip.compress(raw) + b"junk"):
+        r = httpx.post(f"{service}/classify", content=broken, headers=headers)
+        assert r.status_code == 400 and r.json() == {"error": "the body is not valid gzip data"}, r.text
+    r = httpx.post(f"{service}/classify", content=raw, headers={**headers, "content-encoding": "br"})
+    assert r.status_code == 415 and "Content-Encoding 'br' is not supported" in r.json()["error"]
+    r = httpx.post(f"{service}/classify", content=raw, headers={**headers, "content-encoding": "identity"})
+    assert r.status_code == 200
+
+
 def test_a_body_sent_without_a_json_content_type_is_415_and_says_so(service):
     """`curl -d '{...}'` sends application/x-www-form-urlencoded, which FastAPI does not read as JSON: the answer was
     422 'Input should be a valid dictionary or object to extract fields from'."""
