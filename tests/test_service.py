@@ -213,6 +213,16 @@ def test_a_gzip_body_is_read_and_held_to_the_limit_once_decompressed(service):
     assert r.status_code == 200
 
 
+def test_a_big_answer_is_gzipped_for_a_client_that_accepts_it(service):
+    texts = ["woof", "meow"] * 40
+    raw = httpx.post(f"{service}/classify", json={"texts": texts}, headers={"accept-encoding": "identity"})
+    packed = httpx.post(f"{service}/classify", json={"texts": texts}, headers={"accept-encoding": "gzip"})
+    assert raw.status_code == packed.status_code == 200
+    assert "content-encoding" not in raw.headers and packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(raw.content) / 3
+    assert [x["prediction"] for x in packed.json()["results"]] == [x["prediction"] for x in raw.json()["results"]]
+
+
 def test_a_body_sent_without_a_json_content_type_is_415_and_says_so(service):
     """`curl -d '{...}'` sends application/x-www-form-urlencoded, which FastAPI does not read as JSON: the answer was
     422 'Input should be a valid dictionary or object to extract fields from'."""

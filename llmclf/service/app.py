@@ -22,6 +22,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
@@ -113,6 +114,7 @@ def create_app(
     # FastAPI's own /docs and /redoc pages load their scripts from a CDN: offline, /docs was a blank page
     app = FastAPIOffline(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=4096)  # answers for 256 texts x 77 classes run to ~1 MB
     bearer = HTTPBearer(auto_error=False)
 
     async def one_value_per_key(request: Request) -> None:
