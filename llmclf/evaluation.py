@@ -24,7 +24,7 @@ from .inputs import (
     whole_number,
 )
 
-__all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error"]
+__all__ = ["EvalReport", "evaluate", "evaluate_proba", "expected_calibration_error", "label_case_hint"]
 
 
 @dataclass
@@ -163,6 +163,7 @@ def evaluate(
     texts = texts_of(texts)
     check_one_per_text(len(texts), labels)  # it was "proba has shape (3, 2), expected (4, 2)"
     labels = _json_booleans(clf, labels)
+    _check_some_label_known(labels, clf.class_names)
     return evaluate_proba(clf.predict_proba(texts), clf.class_names, labels, threshold=threshold, bins=bins)
 
 
@@ -174,3 +175,29 @@ def _json_booleans(clf, labels: Sequence[Any]) -> Sequence[Any]:
         return labels
     spelled = {str(value).lower(): name for value, name in zip(classes.tolist(), clf.class_names, strict=True)}
     return [spelled.get(y.strip().lower(), y) if isinstance(y, str) else y for y in labels]
+
+
+def label_case_hint(unknown: Sequence[str], classes: Sequence[str]) -> str:
+    """Say which unknown labels differ from a class only in case or spaces ("" when none does)."""
+    folded = {" ".join(c.split()).casefold(): c for c in classes}
+    near = {y: folded[k] for y in unknown if (k := " ".join(y.split()).casefold()) in folded}
+    if not near:
+        return ""
+    pairs = ", ".join(f"{y!r} -> {c!r}" for y, c in sorted(near.items())[:5])
+    return f"; labels are matched exactly, and some differ from a class only in case or spaces: {pairs}"
+
+
+def _check_some_label_known(labels: Sequence[Any], classes: Sequence[str]) -> None:
+    """Scores against data none of whose labels the model knows are all zero and say nothing: refuse them, naming
+    both sides (numbered labels against named classes is the usual cause)."""
+    names = sorted({name_form(label_name(y)) for y in labels})
+    if set(names) & set(classes):
+        return
+
+    def few(items: Sequence[str]) -> str:
+        return ", ".join(repr(x) for x in items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+
+    raise InputError(
+        f"none of the data's labels is a class of the model: labels {few(names)}; classes {few(list(classes))}"
+        + label_case_hint(names, classes)
+    )

@@ -57,6 +57,26 @@ def test_calibration_lowers_ece_on_real_data():
     assert after.ece < before.ece
 
 
+def test_eval_of_data_whose_labels_the_model_never_knew_is_an_error(pets_bundle, pets, tmp_path):
+    """Numbered labels against named classes ("0", "1" for cat, dog) scored accuracy 0.0, exit 0, every row 'an
+    error'; a label that differs only in case ("Dog") was an error without a word on why."""
+    runner = CliRunner()
+    numbered = tmp_path / "numbered.csv"
+    numbered.write_text("text,label\nwoof,1\nmeow,0\n", encoding="utf-8")
+    result = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(numbered), "--json"])
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.strip() == (
+        "error: none of the data's labels is a class of the model: labels '0', '1'; classes 'cat', 'dog'"
+    )
+    with pytest.raises(InputError, match="labels are matched exactly, and some differ from a class only in case"):
+        evaluate(pets, ["woof", "meow"], ["DOG", " Cat"])
+    cased = tmp_path / "cased.csv"
+    cased.write_text("text,label\nwoof,dog\nmeow,Cat\n", encoding="utf-8")
+    result = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(cased), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["unknown_labels"] == {"Cat": 1}
+    assert "differ from a class only in case or spaces: 'Cat' -> 'cat'" in result.stderr
+
+
 def test_calibration_is_skipped_with_a_note_when_data_is_too_small(pets):
     clf = Classifier(calibrate=True).prompt_train({"cat": "Cats meow.", "dog": "Dogs bark."})
     assert clf.head.temperature == 1.0 and "calibration skipped" in clf.report.notes[0]

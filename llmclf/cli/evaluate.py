@@ -10,7 +10,7 @@ import typer
 from ..classifier import Classifier
 from ..datafiles import iter_labelled, shown
 from ..errors import InputError
-from ..evaluation import EvalReport, evaluate
+from ..evaluation import EvalReport, evaluate, label_case_hint
 from ._common import Steps, column_option, friendly_errors, need, out, say, warn
 from .tables import Table
 
@@ -47,6 +47,7 @@ def eval_(
         names = ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_labels.items()))
         warn(
             f"{sum(report.unknown_labels.values())} row(s) have labels the model does not know, counted as errors: {names}"
+            + label_case_hint(list(report.unknown_labels), clf.class_names)
         )
 
 
