@@ -19,6 +19,7 @@ from .inputs import (
     check_probability,
     label_name,
     name_form,
+    name_key,
     one_label_per_text,
     texts_of,
     whole_number,
@@ -178,13 +179,13 @@ def _json_booleans(clf, labels: Sequence[Any]) -> Sequence[Any]:
 
 
 def label_case_hint(unknown: Sequence[str], classes: Sequence[str]) -> str:
-    """Say which unknown labels differ from a class only in case or spaces ("" when none does)."""
-    folded = {" ".join(c.split()).casefold(): c for c in classes}
-    near = {y: folded[k] for y in unknown if (k := " ".join(y.split()).casefold()) in folded}
+    """Say which unknown labels differ from a class only in case or spacing ("" when none does)."""
+    folded = {name_key(c): c for c in classes}
+    near = {y: folded[k] for y in unknown if (k := name_key(y)) in folded}
     if not near:
         return ""
     pairs = ", ".join(f"{y!r} -> {c!r}" for y, c in sorted(near.items())[:5])
-    return f"; labels are matched exactly, and some differ from a class only in case or spaces: {pairs}"
+    return f"; labels are matched exactly, and some differ from a class only in case or spacing: {pairs}"
 
 
 def _check_some_label_known(labels: Sequence[Any], classes: Sequence[str]) -> None:

@@ -229,12 +229,17 @@ def labels_disagree(examples: Sequence[Example]) -> str | None:
     )
 
 
+def name_key(name: str) -> str:
+    """A class name without case, spaces, '_' or '-': two names with one key are alike (see names_alike)."""
+    return "".join(ch for ch in name.casefold() if ch not in " _-")
+
+
 def names_alike(names: Sequence[str]) -> str | None:
     """A note when two class names differ only in case, spaces, '_' or '-' (``--class "cat: ..." --train "Cat:
     ..."`` made a second class of one example, without a word): kept as two classes, as given, but said."""
     seen: dict[str, str] = {}
     for name in names:
-        key = "".join(ch for ch in name.casefold() if ch not in " _-")
+        key = name_key(name)
         if key in seen and seen[key] != name:
             return (
                 f"classes alike: {seen[key]!r} and {name!r} differ only in case or spacing and are two classes; "

@@ -68,13 +68,13 @@ def test_eval_of_data_whose_labels_the_model_never_knew_is_an_error(pets_bundle,
     assert result.stderr.strip() == (
         "error: none of the data's labels is a class of the model: labels '0', '1'; classes 'cat', 'dog'"
     )
-    with pytest.raises(InputError, match="labels are matched exactly, and some differ from a class only in case"):
+    with pytest.raises(InputError, match="labels are matched exactly, and some differ from a class only in case or spacing"):
         evaluate(pets, ["woof", "meow"], ["DOG", " Cat"])
     cased = tmp_path / "cased.csv"
     cased.write_text("text,label\nwoof,dog\nmeow,Cat\n", encoding="utf-8")
     result = runner.invoke(app, ["eval", "--load", str(pets_bundle), str(cased), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["unknown_labels"] == {"Cat": 1}
-    assert "differ from a class only in case or spaces: 'Cat' -> 'cat'" in result.stderr
+    assert "differ from a class only in case or spacing: 'Cat' -> 'cat'" in result.stderr
 
 
 def test_calibration_is_skipped_with_a_note_when_data_is_too_small(pets):
