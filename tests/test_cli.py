@@ -874,20 +874,29 @@ def test_every_command_that_prints_data_has_json(pets_bundle, tmp_path):
     assert json.loads(runner.invoke(app, ["info", "--load", str(model), "--json"]).stdout)["classes"] == ["cat", "dog"]
 
 
-def test_an_unreachable_llm_is_said_loudly_and_no_calls_are_counted(tmp_path):
+@pytest.mark.parametrize("named", [True, False], ids=["model named", "model asked of /models"])
+def test_an_unreachable_llm_is_an_error_and_no_llm_trains_without_it(tmp_path, named):
+    """A configured LLM that never answered saved a bundle without synthetic data, exit 0, when the model was named;
+    unnamed (looked up at /models) the same endpoint was an error. Both are one line, exit 2, nothing saved, and
+    --no-llm trains without the LLM the environment configures."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
-    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLMCLF_LLM_MODEL": "m"}
-    args = ["train", *PETS, "--save", str(tmp_path / "m.model"), "--llm-retries", "0", "--llm-timeout", "2"]
+    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLMCLF_LLM_MODEL": "m" if named else None}
+    saved = tmp_path / "m.model"
+    args = ["train", *PETS, "--save", str(saved), "--llm-retries", "0", "--llm-timeout", "2"]
     result = runner.invoke(app, args, env=env)
-    assert result.exit_code == 0, result.output
-    assert "0 LLM call(s)" in result.stderr
-    assert "never answered" in result.stderr and "NO synthetic data" in result.stderr
-    strict = runner.invoke(app, [*args, "--strict"], env=env)
-    assert strict.exit_code == 2
+    assert result.exit_code == 2 and not saved.exists(), result.output
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: ") and f"cannot reach http://127.0.0.1:{port}/v1" in line
+    assert line.endswith("nothing saved; start the endpoint or fix its settings, or train without it: --no-llm")
+    offline = runner.invoke(app, [*args, "--no-llm"], env=env)
+    assert offline.exit_code == 0 and saved.is_file(), offline.output
+    assert "--no-llm: training from class descriptions and your examples only" in offline.stderr
+    both = runner.invoke(app, [*args, "--no-llm", "--llm-model", "m"], env=env)
+    assert both.exit_code == 2 and "give it or the --llm-* options, not both" in both.stderr
 
 
 def test_user_text_in_messages_is_printed_literally(pets_bundle, tmp_path):

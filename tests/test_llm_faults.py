@@ -313,6 +313,22 @@ def test_concurrency_is_bounded():
     assert peak[0] == 2
 
 
+def test_cli_refuses_when_the_llm_made_nothing_for_any_class(tmp_path, pets_bundle):
+    """An LLM that answered 500 to every call left a bundle without synthetic data, exit 0: a failing LLM is an
+    error, one line naming it, and nothing is saved; an old bundle at --save is kept as it was."""
+    saved = tmp_path / "m.model"
+    saved.write_bytes(old := pets_bundle.read_bytes())
+    env = {"LLMCLF_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["train", "--class", "cat: Cats meow.", "--class", "dog: Dogs bark.", "--llm-retries", "0", "-n", "3"]
+    with FakeLLMServer(lambda req, n: error_reply(500)) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        result = CliRunner().invoke(app, [*args, "--save", str(saved)], env=env)
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "gave no synthetic data for any class" in line and "HTTP 500" in line and line.endswith("--no-llm")
+    assert "Traceback" not in result.output and saved.read_bytes() == old
+
+
 def test_cli_trains_with_partial_failure_and_strict_refuses(tmp_path):
     script = lambda req, n: error_reply(500) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
     env = {"OPENAI_BASE_URL": "", "LLMCLF_CACHE_DIR": str(tmp_path / "cache")}

@@ -126,6 +126,9 @@ def train(
         help=f"Text pairs --finetune trains on (default {FINETUNE_PAIRS:,}): fewer is faster, more helps little data.",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail, and save nothing, if any class got no synthetic data."),
+    no_llm: bool = typer.Option(
+        False, "--no-llm", help="Train without an LLM, even when the environment configures one."
+    ),
     keep_vectors: bool = typer.Option(
         False,
         "--keep-vectors",
@@ -169,17 +172,23 @@ def train(
         shown = ", ".join(bare[:10]) + (f" and {len(bare) - 10} more" if len(bare) > 10 else "")
         notice(f"{len(bare)} class(es) have no description and are learned from their examples only: {shown}")
 
-    config = llm.resolve()
-    if config is None:
+    config = None if no_llm else llm.resolve()
+    if no_llm and (llm.base_url or llm.model or llm.api_key or llm.mode):
+        raise InputError("--no-llm trains without an LLM: give it or the --llm-* options, not both")
+    if no_llm:
+        notice("--no-llm: training from class descriptions and your examples only")
+    elif config is None:
         notice(
             f"no LLM configured: training from class descriptions and your examples only; to add one, {HOW_TO_CONFIGURE}"
         )
+    if config is None:
         with Steps("embedding examples") as steps:
             clf.on_progress = steps.advance
             if finetune:
                 clf.on_finetune_progress = steps.add("fine-tuning MiniLM (pairs)")
             clf.prompt_train(unlabeled=pool)
     else:
+        from ..llm.client import LLMTimeout, LLMUnreachable
         from ..llm.generate import LLMGenerator  # pydantic and instructor: only when an LLM is used
 
         with Steps("LLM writing examples", len(clf.descriptions)) as steps:
@@ -194,7 +203,10 @@ def train(
             if finetune:
                 clf.on_finetune_progress = steps.add("fine-tuning MiniLM (pairs)")
             clf.on_progress = steps.add("embedding examples")
-            clf.prompt_train(unlabeled=pool)
+            try:
+                clf.prompt_train(unlabeled=pool)
+            except (LLMTimeout, LLMUnreachable) as exc:  # looking up the model at /models (the examples' own calls
+                raise LLMError(f"{exc}: nothing saved{NO_LLM_HINT}") from None  # fail per class: see below)
         report_generation(clf, config)
         generation = clf.report.generation
         if strict and generation.failed:
@@ -266,20 +278,27 @@ def train_report(clf: Classifier, path: Path) -> dict:
     }
 
 
+NO_LLM_HINT = "; start the endpoint or fix its settings, or train without it: --no-llm"
+
+
 def report_generation(clf: Classifier, config: LLMConfig) -> None:
+    """Say what the LLM made; an LLM that made nothing for any class failed, and that is an error (nothing saved)."""
     generation = clf.report.generation
     made = sum(1 for e in clf.examples if e.source is Source.SYNTHETIC)
+    if generation.failed and not made and len(generation.failed) == len(clf.descriptions):
+        reasons = sorted(set(generation.failed.values()))
+        why = (
+            reasons[0]
+            if len(reasons) == 1
+            else "; ".join(f"{c}: {r}" for c, r in sorted(generation.failed.items())[:3])
+        )
+        raise LLMError(
+            f"the LLM at {config.endpoint} gave no synthetic data for any class ({why}): nothing saved{NO_LLM_HINT}"
+        )
     notice(
         f"LLM {generation.model} at {config.endpoint}: {made} synthetic examples, "
         f"{generation.calls} LLM call(s), {generation.cached} reply(ies) from cache"
     )
-    if generation.failed and not generation.calls and len(generation.failed) == len(clf.descriptions):
-        reasons = set(generation.failed.values())
-        warn(
-            f"the LLM endpoint {config.endpoint} never answered ({reasons.pop() if len(reasons) == 1 else 'see above'}):"
-            " NO synthetic data; this bundle was trained from descriptions and your examples only"
-        )
-        return
     for name, reason in sorted(generation.failed.items()):
         warn(f"class {name!r} got no synthetic data: {reason}")
     for name, got in sorted(generation.short.items()):
