@@ -26,7 +26,7 @@ from .errors import BundleError, InputError, warn_data
 from .estimator import TextClassifierEstimator
 from .examples import WEIGHT, Example, Source
 from .finetune import PAIRS as FINETUNE_PAIRS
-from .generation import ExampleGenerator, GenerationResult
+from .generation import ExampleGenerator, GenerationResult, NoSyntheticData
 from .head import (
     DEFAULT_C,
     DEFAULT_CLASS_WEIGHT,
@@ -374,6 +374,7 @@ class Classifier(TextClassifierEstimator):
         if self.generator is not None:
             kept = [e for e in self.examples if e.source is not Source.SYNTHETIC]
             result = self.generator.generate(dict(self.descriptions), kept)
+            NoSyntheticData.check(result, list(self.descriptions))  # a failing LLM, before any fitting
             self.examples = kept + [e for e in result.examples if e.label in self.descriptions]
             report.generation = result
         own = Counter(e.label for e in self.examples if e.source is not Source.DESCRIPTION)

@@ -67,6 +67,21 @@ def test_persistent_500_fails_one_class_and_keeps_the_others():
     assert sum(class_of(r) == "dog" for r in server.requests) == 3  # first try + 2 retries, then stop
 
 
+def test_prompt_train_with_an_llm_that_failed_every_class_raises_before_fitting():
+    """Classifier(generator=...).prompt_train() with an LLM answering 500 to every call trained without a word: the
+    report's generation.failed was the only trace. It raises one LLMError naming the failure; one class's failure
+    is still not an error."""
+    with FakeLLMServer(lambda req, n: error_reply(500)) as server:
+        clf = Classifier(generator=generator(server, retries=0))
+        with pytest.raises(LLMError, match=r"^the LLM gave no synthetic data for any class \(.*HTTP 500"):
+            clf.prompt_train(CLASSES)
+    assert clf.head is None
+    script = lambda req, n: error_reply(500) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
+    with FakeLLMServer(script) as server:
+        clf = Classifier(generator=generator(server, retries=0)).prompt_train(CLASSES)
+    assert list(clf.report.generation.failed) == ["dog"] and clf.predict(["meow"]).shape == (1,)
+
+
 def test_reply_slower_than_the_timeout_fails_that_class_without_hanging():
     script = lambda req, n: Reply(delay=3.0) if class_of(req) == "dog" else examples_for(req)  # noqa: E731
     with FakeLLMServer(script) as server:

@@ -17,7 +17,7 @@ from ..errors import InputError, LLMError
 from ..examples import Source
 from ..finetune import INSTALL as FINETUNE_INSTALL
 from ..finetune import PAIRS as FINETUNE_PAIRS
-from ..generation import MAX_EXAMPLES_PER_CLASS
+from ..generation import MAX_EXAMPLES_PER_CLASS, NoSyntheticData
 from ..head import MAX_TFIDF_WEIGHT, valid_tfidf_weight
 from ..llm.cache import GenerationCache
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
@@ -205,8 +205,8 @@ def train(
             clf.on_progress = steps.add("embedding examples")
             try:
                 clf.prompt_train(unlabeled=pool)
-            except (LLMTimeout, LLMUnreachable) as exc:  # looking up the model at /models (the examples' own calls
-                raise LLMError(f"{exc}: nothing saved{NO_LLM_HINT}") from None  # fail per class: see below)
+            except (LLMTimeout, LLMUnreachable, NoSyntheticData) as exc:  # the model looked up at /models, or every
+                raise LLMError(f"{exc}: nothing saved{NO_LLM_HINT}") from None  # class's calls, failed
         report_generation(clf, config)
         generation = clf.report.generation
         if strict and generation.failed:
@@ -282,19 +282,8 @@ NO_LLM_HINT = "; start the endpoint or fix its settings, or train without it: --
 
 
 def report_generation(clf: Classifier, config: LLMConfig) -> None:
-    """Say what the LLM made; an LLM that made nothing for any class failed, and that is an error (nothing saved)."""
     generation = clf.report.generation
     made = sum(1 for e in clf.examples if e.source is Source.SYNTHETIC)
-    if generation.failed and not made and len(generation.failed) == len(clf.descriptions):
-        reasons = sorted(set(generation.failed.values()))
-        why = (
-            reasons[0]
-            if len(reasons) == 1
-            else "; ".join(f"{c}: {r}" for c, r in sorted(generation.failed.items())[:3])
-        )
-        raise LLMError(
-            f"the LLM at {config.endpoint} gave no synthetic data for any class ({why}): nothing saved{NO_LLM_HINT}"
-        )
     notice(
         f"LLM {generation.model} at {config.endpoint}: {made} synthetic examples, "
         f"{generation.calls} LLM call(s), {generation.cached} reply(ies) from cache"
