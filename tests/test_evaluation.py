@@ -68,7 +68,9 @@ def test_eval_of_data_whose_labels_the_model_never_knew_is_an_error(pets_bundle,
     assert result.stderr.strip() == (
         "error: none of the data's labels is a class of the model: labels '0', '1'; classes 'cat', 'dog'"
     )
-    with pytest.raises(InputError, match="labels are matched exactly, and some differ from a class only in case or spacing"):
+    with pytest.raises(
+        InputError, match="labels are matched exactly, and some differ from a class only in case or spacing"
+    ):
         evaluate(pets, ["woof", "meow"], ["DOG", " Cat"])
     cased = tmp_path / "cased.csv"
     cased.write_text("text,label\nwoof,dog\nmeow,Cat\n", encoding="utf-8")
