@@ -1170,6 +1170,8 @@ def test_output_parquet_from_text_files_csv_and_stdin(pets_bundle, tmp_path):
     assert out.read_bytes() == before  # the earlier output is kept
     wrong = run("classify", "--load", pets_bundle, "--output", tmp_path / "out.csv", "woof")
     assert wrong.exit_code == 2 and "--output writes Parquet" in wrong.stderr
+    jsonl = run("classify", "--load", pets_bundle, "--output", tmp_path / "out.jsonl", "woof")
+    assert jsonl.exit_code == 2 and jsonl.stderr.strip().endswith("(JSON Lines go to stdout: > FILE)")
     cascade = run("classify", "--load", pets_bundle, "--output", out, "--cascade-below", "0.5", "woof")
     assert cascade.exit_code == 2 and "--cascade-below works on JSON Lines output" in cascade.stderr
     folder = tmp_path / "folder.parquet"

@@ -275,7 +275,10 @@ def classify_files(
     """Parquet (``--output``) or, from Parquet, JSON Lines out, batch by batch; no run log (bulk work)."""
     local_file(output, "--output")
     if output is not None and not is_parquet(output):
-        raise InputError(f"--output writes Parquet: name it .parquet, not {output.name}")
+        raise InputError(
+            f"--output writes Parquet: name it .parquet, not {output.name}"
+            + (" (JSON Lines go to stdout: > FILE)" if output.suffix.lower() in (".jsonl", ".json", ".ndjson") else "")
+        )
     if output is not None:
         refuse_to_replace(output, is_our_output, "Parquet that classify wrote", "--output")
     if not any(is_parquet(p) for p in input_files):
