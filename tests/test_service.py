@@ -221,6 +221,11 @@ def test_a_big_answer_is_gzipped_for_a_client_that_accepts_it(service):
     assert "content-encoding" not in raw.headers and packed.headers["content-encoding"] == "gzip"
     assert int(packed.headers["content-length"]) < len(raw.content) / 3
     assert [x["prediction"] for x in packed.json()["results"]] == [x["prediction"] for x in raw.json()["results"]]
+    # gzip runs on the event loop: the fastest level (gzip's header says which, byte 8: 4), not Starlette's 9 (2),
+    # which took 70 ms of the loop for 256 texts x 77 classes
+    with httpx.stream("POST", f"{service}/classify", json={"texts": texts}, headers={"accept-encoding": "gzip"}) as r:
+        head = b"".join(r.iter_raw())[:10]
+    assert head[:2] == b"\x1f\x8b" and head[8] == 4, head
 
 
 def test_a_body_sent_without_a_json_content_type_is_415_and_says_so(service):

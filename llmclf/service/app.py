@@ -114,7 +114,9 @@ def create_app(
     # FastAPI's own /docs and /redoc pages load their scripts from a CDN: offline, /docs was a blank page
     app = FastAPIOffline(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(GZipMiddleware, minimum_size=4096)  # answers for 256 texts x 77 classes run to ~1 MB
+    # answers for 256 texts x 77 classes run to ~600 KB; gzip runs on the event loop, so level 1 (3 ms for those,
+    # 4.4x smaller), not Starlette's default 9 (70 ms, 5.4x): every other client waits while it runs
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     bearer = HTTPBearer(auto_error=False)
 
     async def one_value_per_key(request: Request) -> None:
