@@ -332,6 +332,18 @@ class Store:
     def tag_sets(self) -> list[str]:
         return [row[0] for row in self.read("SELECT DISTINCT set_name FROM tags ORDER BY set_name")]
 
+    def set_instructions(self, set_name: str, key: str, instructions: object) -> Tag:
+        """Change one tag's instructions (found by id or name); its id, name and place in the set stay."""
+        for tag in self.require_tags(set_name):
+            if key in (tag.tag_id, tag.name):
+                changed = _clean_tag(tag.tag_id, tag.name, instructions)
+                self.write(
+                    "UPDATE tags SET instructions = ? WHERE set_name = ? AND tag_id = ?",
+                    (changed.instructions, set_name, tag.tag_id),
+                )
+                return changed
+        raise InputError(f"tag set {set_name!r} has no tag with id or name {key!r}")
+
     def remove_tag(self, set_name: str, key: str) -> Tag:
         """Remove one tag by id or by name."""
         for tag in self.tags(set_name):

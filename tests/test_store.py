@@ -220,3 +220,27 @@ def test_tags_cli(tmp_path):
     assert runner.invoke(app, ["tags", "remove", "contact", "email", *db]).exit_code == 0
     missing = runner.invoke(app, ["tags", "list", "nope", *db])
     assert missing.exit_code == 2 and "unknown tag set 'nope'" in missing.stderr
+
+
+def test_a_tags_instructions_are_edited_in_place(tmp_path):
+    """Changing the instructions (the prompt a tag set is tuned by) took a remove and an add, and the tag moved to
+    the end of the set, so the LLM saw the tags in another order."""
+    runner = CliRunner()
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    store = Store(tmp_path / "db.sqlite")
+    store.add_tags("contact", [("1", "phone", "Phone number"), ("2", "email", "Email address")])
+    edited = runner.invoke(
+        app, ["tags", "edit", "contact", "phone", "--instructions", " Any phone or fax number ", *db]
+    )
+    assert edited.exit_code == 0 and "changed the instructions of tag 1 (phone)" in edited.stdout, edited.output
+    assert runner.invoke(app, ["tags", "edit", "contact", "2", "--instructions", "", *db]).exit_code == 0
+    assert [t.to_dict() for t in store.tags("contact")] == [
+        {"tag_id": "1", "name": "phone", "instructions": "Any phone or fax number"},
+        {"tag_id": "2", "name": "email", "instructions": ""},
+    ]
+    for args, message in (
+        (["contact", "fax"], "tag set 'contact' has no tag with id or name 'fax'"),
+        (["nope", "1"], "unknown tag set 'nope' (known: contact)"),
+    ):
+        refused = runner.invoke(app, ["tags", "edit", *args, "--instructions", "x", *db])
+        assert refused.exit_code == 2 and refused.stderr.strip() == f"error: {message}", refused.output

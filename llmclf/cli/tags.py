@@ -97,6 +97,19 @@ def list_(
     out.print(table)
 
 
+@app.command("edit", cls=Command)
+@friendly_errors
+def edit(
+    set_name: str = typer.Argument(..., metavar="SET"),
+    tag: str = typer.Argument(..., metavar="TAG", help="Id or name."),
+    instructions: str = typer.Option(..., "--instructions", help="When to use this tag ('' for none)."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Change a tag's instructions; its id, name, place and feedback stay (rename: remove it and add another)."""
+    changed = Store(db).set_instructions(set_name, tag, instructions)
+    say(f"changed the instructions of tag {changed.tag_id} ({changed.name}) in {set_name}")
+
+
 @app.command("remove", cls=Command)
 @friendly_errors
 def remove(
