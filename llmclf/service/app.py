@@ -114,8 +114,8 @@ def create_app(
     # FastAPI's own /docs and /redoc pages load their scripts from a CDN: offline, /docs was a blank page
     app = FastAPIOffline(title="llmclf", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    # answers for 256 texts x 77 classes run to ~600 KB; gzip runs on the event loop, so level 1 (3 ms for those,
-    # 4.4x smaller), not Starlette's default 9 (70 ms, 5.4x): every other client waits while it runs
+    # an answer for 256 texts x 77 classes is ~680 KB; gzip runs on the event loop, where every other client waits
+    # for it: level 1 (3.6 ms, 4.5x smaller), not Starlette's default 9 (19.9 ms, 7.0x) (bench/gzip_answers.py)
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     bearer = HTTPBearer(auto_error=False)
 
