@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DATA = Path(os.environ.get("LLMCLF_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -73,6 +75,28 @@ def banking_bundle(tmp: Path, name: str = "bank.model") -> Path:
     model = tmp / name
     timed_run([*LLMCLF, "train", "--data", str(train), "--save", str(model)])
     return model
+
+
+@contextmanager
+def served_bundle(model: Path, home: Path) -> Iterator[str]:
+    """``llmclf serve --no-log`` on a free port of 127.0.0.1 with ``model`` (user data in ``home``): its URL, once
+    /healthz answers; the server is stopped on the way out."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from served import free_port, wait_healthy
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*LLMCLF, "serve", "--port", str(port), "--load", str(model), "--no-log"],
+        env={**os.environ, "LLMCLF_HOME": str(home)},
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def classify_cli(model: Path, *args: str) -> list[str]:

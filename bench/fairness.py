@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,9 +24,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
-from _util import LLMCLF, banking_bundle, machine, print_table  # noqa: E402
-from served import free_port, wait_healthy  # noqa: E402
+from _util import banking_bundle, machine, print_table, served_bundle  # noqa: E402
 
 BIG = ("I still have not received the card I ordered two weeks ago and the app shows nothing " * 46)[:3900]
 
@@ -37,33 +34,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--streams", type=int, default=2)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        model = banking_bundle(tmp)
-        port = free_port()
-        env = {**os.environ, "LLMCLF_HOME": str(tmp / "home")}
-        server = subprocess.Popen(
-            [*LLMCLF, "serve", "--port", str(port), "--load", str(model), "--no-log"],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url)
-            idle = small_latencies(url, 25)
-            big_done, stop = [], threading.Event()
-            threads = [threading.Thread(target=big_stream, args=(url, stop, big_done)) for _ in range(args.streams)]
-            for t in threads:
-                t.start()
-            time.sleep(1.0)
-            loaded = small_latencies(url, int(args.seconds / 0.2), until=time.monotonic() + args.seconds)
-            load = os.getloadavg()[0]
-            stop.set()
-            for t in threads:
-                t.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, served_bundle(banking_bundle(Path(tmp)), Path(tmp) / "home") as url:
+        idle = small_latencies(url, 25)
+        big_done, stop = [], threading.Event()
+        threads = [threading.Thread(target=big_stream, args=(url, stop, big_done)) for _ in range(args.streams)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        loaded = small_latencies(url, int(args.seconds / 0.2), until=time.monotonic() + args.seconds)
+        load = os.getloadavg()[0]
+        stop.set()
+        for t in threads:
+            t.join()
     rows = [
         ["idle server", len(idle), f"{q(idle, 0.5):.3f}", f"{q(idle, 0.99):.3f}", f"{max(idle):.3f}", "-"],
         [

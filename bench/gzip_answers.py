@@ -14,7 +14,6 @@ import argparse
 import gzip
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,9 +23,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
-from _util import LLMCLF, banking_bundle, load_split, machine, print_table  # noqa: E402
-from served import free_port, wait_healthy  # noqa: E402
+from _util import banking_bundle, load_split, machine, print_table, served_bundle  # noqa: E402
 
 
 def main() -> None:
@@ -34,69 +31,57 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     texts = [r["text"] for r in load_split("banking77", "test")[:256]]
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        model = banking_bundle(tmp)
-        port = free_port()
-        env = {**os.environ, "LLMCLF_HOME": str(tmp / "home")}
-        server = subprocess.Popen(
-            [*LLMCLF, "serve", "--port", str(port), "--load", str(model), "--no-log"],
-            env=env,
-            stderr=subprocess.DEVNULL,
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served_bundle(banking_bundle(Path(tmp)), Path(tmp) / "home") as url,
+        httpx.Client(timeout=120) as client,
+    ):
+        answer = post(client, url, texts, "identity")[1]
+        rows = []
+        for level in (1, 5, 6, 9):
+            seconds = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                packed = gzip.compress(answer, compresslevel=level)
+                seconds.append(time.perf_counter() - start)
+            rows.append(
+                [
+                    level,
+                    f"{len(answer):,}",
+                    f"{len(packed):,}",
+                    f"{len(answer) / len(packed):.1f}",
+                    f"{statistics.median(seconds) * 1000:.1f}",
+                ]
+            )
+        print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print_table(
+            f"The answer to 256 texts x 77 classes, gzipped at each level (median of {args.repeats})",
+            ["level", "answer bytes", "gzipped bytes", "ratio", "ms"],
+            rows,
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url)
-            with httpx.Client(timeout=120) as client:
-                answer = post(client, url, texts, "identity")[1]
-                rows = []
-                for level in (1, 5, 6, 9):
-                    seconds = []
-                    for _ in range(args.repeats):
-                        start = time.perf_counter()
-                        packed = gzip.compress(answer, compresslevel=level)
-                        seconds.append(time.perf_counter() - start)
-                    rows.append(
-                        [
-                            level,
-                            f"{len(answer):,}",
-                            f"{len(packed):,}",
-                            f"{len(answer) / len(packed):.1f}",
-                            f"{statistics.median(seconds) * 1000:.1f}",
-                        ]
-                    )
-                print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-                print_table(
-                    f"The answer to 256 texts x 77 classes, gzipped at each level (median of {args.repeats})",
-                    ["level", "answer bytes", "gzipped bytes", "ratio", "ms"],
-                    rows,
-                )
-                timings: dict[str, list[float]] = {"identity": [], "gzip": []}
-                sizes: dict[str, int] = {}
-                for _ in range(args.repeats):
-                    for encoding in ("identity", "gzip"):
-                        seconds, body, wire = post(client, url, texts, encoding)
-                        timings[encoding].append(seconds)
-                        sizes[encoding] = wire
-                        assert body == answer or encoding == "gzip"
-                base = statistics.median(timings["identity"])
-                print_table(
-                    f"POST /classify, 256 texts, median of {args.repeats}; load "
-                    + " ".join(f"{x:.2f}" for x in os.getloadavg()),
-                    ["Accept-Encoding", "bytes on the wire", "s", "ratio to identity"],
-                    [
-                        [
-                            e,
-                            f"{sizes[e]:,}",
-                            f"{statistics.median(timings[e]):.3f}",
-                            f"{statistics.median(timings[e]) / base:.2f}",
-                        ]
-                        for e in ("identity", "gzip")
-                    ],
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        timings: dict[str, list[float]] = {"identity": [], "gzip": []}
+        sizes: dict[str, int] = {}
+        for _ in range(args.repeats):
+            for encoding in ("identity", "gzip"):
+                seconds, body, wire = post(client, url, texts, encoding)
+                timings[encoding].append(seconds)
+                sizes[encoding] = wire
+                assert body == answer  # the same answer, either way
+        base = statistics.median(timings["identity"])
+        print_table(
+            f"POST /classify, 256 texts, median of {args.repeats}; load "
+            + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            ["Accept-Encoding", "bytes on the wire", "s", "ratio to identity"],
+            [
+                [
+                    e,
+                    f"{sizes[e]:,}",
+                    f"{statistics.median(timings[e]):.3f}",
+                    f"{statistics.median(timings[e]) / base:.2f}",
+                ]
+                for e in ("identity", "gzip")
+            ],
+        )
 
 
 def post(client: httpx.Client, url: str, texts: list[str], encoding: str) -> tuple[float, bytes, int]:
