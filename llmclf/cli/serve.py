@@ -48,6 +48,12 @@ def serve(
         min=0,
         help="Seconds between looks at each bundle file; a changed one is served (0: never).",
     ),
+    llm_concurrency: int = typer.Option(
+        16,
+        "--llm-concurrency",
+        min=1,
+        help="LLM calls in flight for all requests together, taken in turn between the requests waiting.",
+    ),
     llm: LLMOptions = LLMOptions(),
 ) -> None:
     """Serve /classify, /tag, /feedback, /models and /healthz (OpenAPI docs at /docs).
@@ -73,6 +79,7 @@ def serve(
         request_timeout=request_timeout,
         threads=threads,
         reload_every=reload_every,
+        llm_concurrency=llm_concurrency,
     )
     _show_service_log()
     err.print(f"llmclf serving {len(app.state.models)} model(s) on http://{host}:{port} (docs at /docs)")

@@ -34,10 +34,12 @@ from ..embedding import get_embedder
 from ..errors import InputError, LLMError, StoreError
 from ..feedback import RunLog, model_target, set_target
 from ..feedback_cache import FeedbackCache
+from ..inputs import whole_number
 from ..jsonlines import GivenTwice, unique_pairs
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .batching import ClientGone, MicroBatcher, Overloaded
+from .fair_llm import REQUEST
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .reload import RELOAD_EVERY, BundleWatcher
 from .schemas import (
@@ -59,6 +61,8 @@ from .server import open_files_limit
 __all__ = ["create_app"]
 
 log = logging.getLogger("llmclf.service")
+
+LLM_CONCURRENCY = 16  # LLM calls in flight for all requests together
 ERRORS = {code: {"model": ErrorBody} for code in (401, 404, 413, 422, 502, 503)}
 
 
@@ -74,6 +78,7 @@ def create_app(
     request_timeout: float = 30.0,
     threads: int | None = None,
     reload_every: float = RELOAD_EVERY,
+    llm_concurrency: int = LLM_CONCURRENCY,
 ) -> FastAPI:
     """Build the app. ``api_key`` (default: env ``LLMCLF_API_KEY``) turns on bearer-token auth.
 
@@ -82,7 +87,11 @@ def create_app(
 
     ``request_timeout`` is each request's budget for inference: past it the request gets
     503 with ``Retry-After`` instead of waiting behind others without end.
+
+    ``llm_concurrency`` bounds the LLM calls in flight for all requests together, handed out in turn between the
+    requests that wait (see .fair_llm); each request also keeps to 8 of its own.
     """
+    llm_concurrency = whole_number(llm_concurrency, "llm_concurrency", 1)
     watcher = BundleWatcher(models or {}, threads=threads)
     loaded = watcher.loaded  # the newest of each: a retrained bundle takes its model's place (see .reload)
     store = Store(db)
@@ -148,8 +157,10 @@ def create_app(
             raise HTTPException(503, f"no LLM configured on the server: {HOW_TO_CONFIGURE}")
         if "llm" not in state:
             from ..llm.client import OpenAICompatibleLLM
+            from .fair_llm import SharedLLM
 
-            state["llm"] = OpenAICompatibleLLM(llm)
+            state["llm"] = SharedLLM(OpenAICompatibleLLM(llm), llm_concurrency)
+        REQUEST.set(object())  # this request's calls take their turns apart from every other request's
         return state["llm"]
 
     def pick_model(name: str | None) -> tuple[str, Classifier]:

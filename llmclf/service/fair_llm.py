@@ -1,0 +1,118 @@
+"""One LLM for every request of the service, with a server-wide bound on calls at once, shared fairly.
+
+Each request already bounds its own calls (a Tagger's ``concurrency``), but without a server-wide bound, fifty
+clients tagging at once put 400 calls on the endpoint (429s from OpenAI, a queue that times out on llama.cpp). A
+plain semaphore would bound them unfairly: its waiters are served first come, so a one-text request would wait
+behind the 256 calls of a request that came just before it, the stall the inference batcher was built to prevent.
+Slots are handed out in turn between the requests that wait for one instead.
+
+The request a call belongs to is read from a context variable that the service sets for each request; the tasks a
+request starts (one per text) inherit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # the service imports this module at start-up; openai and instructor load with the first LLM call
+    from ..llm.client import StructuredLLM
+
+__all__ = ["REQUEST", "FairLimiter", "SharedLLM"]
+
+T = TypeVar("T")
+
+REQUEST: ContextVar[object | None] = ContextVar("llmclf_request", default=None)
+
+
+class FairLimiter:
+    """At most ``capacity`` holders at once; when more wait, slots go round the owners that wait, one each in turn."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be 1 or more")
+        self.capacity = capacity
+        self._free = capacity
+        self._waiting: OrderedDict[object, deque[asyncio.Future[None]]] = OrderedDict()
+
+    @property
+    def in_use(self) -> int:
+        return self.capacity - self._free
+
+    @asynccontextmanager
+    async def slot(self, owner: object) -> AsyncIterator[None]:
+        if self._free and not self._waiting:
+            self._free -= 1
+        else:
+            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(owner, deque()).append(granted)
+            try:
+                await granted
+            except asyncio.CancelledError:
+                if granted.done() and not granted.cancelled():  # handed a slot as it was cancelled: pass it on
+                    self._release()
+                else:
+                    self._forget(owner, granted)
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            owner, queue = next(iter(self._waiting.items()))
+            granted = queue.popleft()
+            if queue:
+                self._waiting.move_to_end(owner)  # its next call waits for every other owner's turn
+            else:
+                del self._waiting[owner]
+            if not granted.done():
+                granted.set_result(None)
+                return
+        self._free += 1
+
+    def _forget(self, owner: object, granted: asyncio.Future[None]) -> None:
+        queue = self._waiting.get(owner)
+        if queue is None:
+            return
+        try:
+            queue.remove(granted)
+        except ValueError:
+            return
+        if not queue:
+            del self._waiting[owner]
+
+
+class SharedLLM:
+    """``llm`` behind a :class:`FairLimiter` of ``capacity`` calls, each call owned by the request it serves."""
+
+    def __init__(self, llm: StructuredLLM, capacity: int) -> None:
+        self.llm = llm
+        self.limiter = FairLimiter(capacity)
+
+    @property
+    def model(self) -> str | None:
+        return self.llm.model
+
+    @property
+    def endpoint(self) -> str:
+        return self.llm.endpoint
+
+    @property
+    def requests(self) -> int:
+        return self.llm.requests
+
+    async def resolve_model(self) -> str:
+        return await self.llm.resolve_model()
+
+    async def create(self, messages: list[dict[str, str]], response_model: type[T], **options: Any) -> T:
+        async with self.limiter.slot(REQUEST.get()):
+            return await self.llm.create(messages, response_model, **options)
+
+    async def aclose(self) -> None:
+        await self.llm.aclose()
