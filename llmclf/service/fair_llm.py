@@ -13,7 +13,7 @@ request starts (one per text) inherit it.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -30,13 +30,15 @@ REQUEST: ContextVar[object | None] = ContextVar("llmclf_request", default=None)
 
 
 class FairLimiter:
-    """At most ``capacity`` holders at once; when more wait, slots go round the owners that wait, one each in turn."""
+    """At most ``capacity`` holders at once. A freed slot goes to the waiting owner that holds the fewest (a request
+    that holds none goes before one that holds some), and among equals to the one whose turn is oldest."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be 1 or more")
         self.capacity = capacity
         self._free = capacity
+        self._held: Counter[object] = Counter()
         self._waiting: OrderedDict[object, deque[asyncio.Future[None]]] = OrderedDict()
 
     @property
@@ -47,6 +49,7 @@ class FairLimiter:
     async def slot(self, owner: object) -> AsyncIterator[None]:
         if self._free and not self._waiting:
             self._free -= 1
+            self._held[owner] += 1
         else:
             granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.setdefault(owner, deque()).append(granted)
@@ -54,25 +57,30 @@ class FairLimiter:
                 await granted
             except asyncio.CancelledError:
                 if granted.done() and not granted.cancelled():  # handed a slot as it was cancelled: pass it on
-                    self._release()
+                    self._release(owner)
                 else:
                     self._forget(owner, granted)
                 raise
         try:
             yield
         finally:
-            self._release()
+            self._release(owner)
 
-    def _release(self) -> None:
+    def _release(self, owner: object) -> None:
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
         while self._waiting:
-            owner, queue = next(iter(self._waiting.items()))
+            turn = min(self._waiting, key=lambda o: self._held[o])  # the first of the fewest held, in turn order
+            queue = self._waiting[turn]
             granted = queue.popleft()
             if queue:
-                self._waiting.move_to_end(owner)  # its next call waits for every other owner's turn
+                self._waiting.move_to_end(turn)  # its next call waits for every other owner's turn
             else:
-                del self._waiting[owner]
+                del self._waiting[turn]
             if not granted.done():
                 granted.set_result(None)
+                self._held[turn] += 1
                 return
         self._free += 1
 
