@@ -39,7 +39,7 @@ from ..jsonlines import GivenTwice, unique_pairs
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .batching import ClientGone, MicroBatcher, Overloaded
-from .fair_llm import REQUEST
+from .fair_llm import REQUEST, SharedLLM
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .reload import RELOAD_EVERY, BundleWatcher
 from .schemas import (
@@ -157,7 +157,6 @@ def create_app(
             raise HTTPException(503, f"no LLM configured on the server: {HOW_TO_CONFIGURE}")
         if "llm" not in state:
             from ..llm.client import OpenAICompatibleLLM
-            from .fair_llm import SharedLLM
 
             state["llm"] = SharedLLM(OpenAICompatibleLLM(llm), llm_concurrency)
         REQUEST.set(object())  # this request's calls take their turns apart from every other request's

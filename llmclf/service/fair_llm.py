@@ -4,7 +4,7 @@ Each request already bounds its own calls (a Tagger's ``concurrency``), but with
 clients tagging at once put 400 calls on the endpoint (429s from OpenAI, a queue that times out on llama.cpp). A
 plain semaphore would bound them unfairly: its waiters are served first come, so a one-text request would wait
 behind the 256 calls of a request that came just before it, the stall the inference batcher was built to prevent.
-Slots are handed out in turn between the requests that wait for one instead.
+Instead a freed slot goes to the waiting request that holds the fewest, and among equals by turns.
 
 The request a call belongs to is read from a context variable that the service sets for each request; the tasks a
 request starts (one per text) inherit it.
