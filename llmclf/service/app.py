@@ -39,7 +39,7 @@ from ..jsonlines import GivenTwice, unique_pairs
 from ..llm.config import HOW_TO_CONFIGURE, LLMConfig
 from ..store import Store, Tag
 from .batching import ClientGone, MicroBatcher, Overloaded
-from .fair_llm import REQUEST, SharedLLM
+from .fair_llm import REQUEST, FairLimiter, SharedLLM
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .reload import RELOAD_EVERY, BundleWatcher
 from .schemas import (
@@ -91,7 +91,7 @@ def create_app(
     ``llm_concurrency`` bounds the LLM calls in flight for all requests together, handed out in turn between the
     requests that wait (see .fair_llm); each request also keeps to 8 of its own.
     """
-    llm_concurrency = whole_number(llm_concurrency, "llm_concurrency", 1)
+    llm_calls = FairLimiter(whole_number(llm_concurrency, "llm_concurrency", 1))  # every request's LLM calls
     watcher = BundleWatcher(models or {}, threads=threads)
     loaded = watcher.loaded  # the newest of each: a retrained bundle takes its model's place (see .reload)
     store = Store(db)
@@ -158,7 +158,7 @@ def create_app(
         if "llm" not in state:
             from ..llm.client import OpenAICompatibleLLM
 
-            state["llm"] = SharedLLM(OpenAICompatibleLLM(llm), llm_concurrency)
+            state["llm"] = SharedLLM(OpenAICompatibleLLM(llm), llm_calls)
         REQUEST.set(object())  # this request's calls take their turns apart from every other request's
         return state["llm"]
 
@@ -328,6 +328,7 @@ def create_app(
 
     app.state.models = loaded
     app.state.batcher = batcher
+    app.state.llm_calls = llm_calls
     app.state.store = store
     app.state.requires_key = api_key is not None
     return app

@@ -45,6 +45,11 @@ class FairLimiter:
     def in_use(self) -> int:
         return self.capacity - self._free
 
+    @property
+    def waiting(self) -> int:
+        """Owners with a call waiting for a slot."""
+        return len(self._waiting)
+
     @asynccontextmanager
     async def slot(self, owner: object) -> AsyncIterator[None]:
         if self._free and not self._waiting:
@@ -97,11 +102,11 @@ class FairLimiter:
 
 
 class SharedLLM:
-    """``llm`` behind a :class:`FairLimiter` of ``capacity`` calls, each call owned by the request it serves."""
+    """``llm`` behind ``limiter``, each call owned by the request it serves."""
 
-    def __init__(self, llm: StructuredLLM, capacity: int) -> None:
+    def __init__(self, llm: StructuredLLM, limiter: FairLimiter) -> None:
         self.llm = llm
-        self.limiter = FairLimiter(capacity)
+        self.limiter = limiter
 
     @property
     def model(self) -> str | None:
