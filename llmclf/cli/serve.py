@@ -52,7 +52,7 @@ def serve(
         16,
         "--llm-concurrency",
         min=1,
-        help="LLM calls in flight for all requests together, taken in turn between the requests waiting.",
+        help="LLM calls in flight for all requests together; a freed one goes to the waiting request holding fewest.",
     ),
     llm: LLMOptions = LLMOptions(),
 ) -> None:

@@ -88,8 +88,8 @@ def create_app(
     ``request_timeout`` is each request's budget for inference: past it the request gets
     503 with ``Retry-After`` instead of waiting behind others without end.
 
-    ``llm_concurrency`` bounds the LLM calls in flight for all requests together, handed out in turn between the
-    requests that wait (see .fair_llm); each request also keeps to 8 of its own.
+    ``llm_concurrency`` bounds the LLM calls in flight for all requests together; a freed one goes to the waiting
+    request that holds the fewest (see .fair_llm). Each request also keeps to 8 of its own.
     """
     llm_calls = FairLimiter(whole_number(llm_concurrency, "llm_concurrency", 1))  # every request's LLM calls
     watcher = BundleWatcher(models or {}, threads=threads)
