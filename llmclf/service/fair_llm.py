@@ -37,13 +37,12 @@ class FairLimiter:
         if capacity < 1:
             raise ValueError("capacity must be 1 or more")
         self.capacity = capacity
-        self._free = capacity
-        self._held: Counter[object] = Counter()
+        self._held: Counter[object] = Counter()  # slots each owner holds; none held: not in it
         self._waiting: OrderedDict[object, deque[asyncio.Future[None]]] = OrderedDict()
 
     @property
     def in_use(self) -> int:
-        return self.capacity - self._free
+        return sum(self._held.values())
 
     @property
     def waiting(self) -> int:
@@ -52,8 +51,7 @@ class FairLimiter:
 
     @asynccontextmanager
     async def slot(self, owner: object) -> AsyncIterator[None]:
-        if self._free and not self._waiting:
-            self._free -= 1
+        if self.in_use < self.capacity and not self._waiting:
             self._held[owner] += 1
         else:
             granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -87,7 +85,6 @@ class FairLimiter:
                 granted.set_result(None)
                 self._held[turn] += 1
                 return
-        self._free += 1
 
     def _forget(self, owner: object, granted: asyncio.Future[None]) -> None:
         queue = self._waiting.get(owner)

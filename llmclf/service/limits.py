@@ -23,10 +23,9 @@ class _Refused(Exception):
 
 
 def _decoded(body: bytes, coding: bytes, max_bytes: int) -> bytes:
-    """The body without its content coding, or _Refused: an unknown coding, bytes that are not in it, or more than
-    ``max_bytes`` once decompressed (only ``max_bytes + 1`` bytes are ever unpacked)."""
-    if coding in (b"", b"identity"):
-        return body
+    """The body without its content coding (not identity: the caller passes such a body on as it is), or _Refused:
+    an unknown coding, bytes that are not in it, or more than ``max_bytes`` once decompressed (only
+    ``max_bytes + 1`` bytes are ever unpacked)."""
     wbits = _WBITS.get(coding)
     if wbits is None:
         shown = coding.decode("latin-1")
