@@ -69,7 +69,10 @@ if [[ "$runner" == docker ]]; then
     [[ "$arg" == --*=* ]] && opt="${arg%%=*}" value="${arg#*=}"
     prev="$arg"
     if [[ "$value" =~ ^/(dev|proc/self)/fd/([0-9]+)$ ]] && ((BASH_REMATCH[2] > 2)); then
-      [[ -n "$relay" ]] || relay="$(mktemp -d "${TMPDIR:-/tmp}/llmclf-relay.XXXXXX")"
+      if [[ -z "$relay" ]]; then
+        relay="$(mktemp -d "${TMPDIR:-/tmp}/llmclf-relay.XXXXXX")"
+        trap 'rm -rf "$relay"' EXIT  # now, not after the mounts: a refused run exits before docker starts
+      fi
       copy="$relay/${#relayed[@]}"
       if [[ "$opt" =~ ^(--save|-s|--output|-o)$ ]]; then
         sendback+=("$copy" "$value")
@@ -139,7 +142,6 @@ if [[ "$runner" == docker ]]; then
   run=(docker run --rm -i ${tty_flag[@]+"${tty_flag[@]}"} --user "$(id -u):$(id -g)"
     --add-host=host.docker.internal:host-gateway "${env_flags[@]}" "${mounts[@]}" -w "$PWD" "$image" "$@")
   [[ -n "$relay" ]] || exec "${run[@]}"
-  trap 'rm -rf "$relay"' EXIT
   status=0
   "${run[@]}" || status=$?
   for ((i = 0; i < ${#sendback[@]}; i += 2)); do  # what the container wrote, to the pipe it was meant for

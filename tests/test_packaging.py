@@ -332,3 +332,14 @@ def test_docker_gets_pipes_the_shell_made_through_a_shared_folder(pets_bundle, t
 
     assert sorted(Classifier.load(out).classes_) == ["a", "b"]
     assert not list(relays.glob("llmclf-relay.*"))  # the shared copies are gone
+    # a run refused before docker starts (no folder on the way to --save to share) leaves no copies either
+    refused = subprocess.run(
+        ["bash", "-c", f"{REPO}/train.sh --data <(printf 'text,label\\na,b\\n') --save /nonexistent-llmclf/m.model"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2 and "no folder on the way to /nonexistent-llmclf/m.model" in refused.stderr
+    assert not list(relays.glob("llmclf-relay.*")), refused.stderr
